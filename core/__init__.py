@@ -1,0 +1,1 @@
+"""SIKS core: the registry of households, members and regions, and the API around it."""

@@ -1,0 +1,165 @@
+"""Coded answers of the unified-database (DTKS) household form.
+
+Values are stored as these short lowercase strings; GraphQL shows the member names.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RegionLevel(StrEnum):
+    PROVINCE = "province"  # provinsi
+    REGENCY = "regency"  # kabupaten/kota
+    DISTRICT = "district"  # kecamatan
+    VILLAGE = "village"  # desa/kelurahan
+
+
+class RecordStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class FloorMaterial(StrEnum):
+    MARBLE_GRANITE = "marble_granite"
+    CERAMIC = "ceramic"
+    PARQUET_VINYL = "parquet_vinyl"
+    TILE_TERRAZZO = "tile_terrazzo"
+    HIGH_QUALITY_WOOD = "high_quality_wood"
+    CEMENT_BRICK = "cement_brick"
+    BAMBOO = "bamboo"
+    LOW_QUALITY_WOOD = "low_quality_wood"
+    EARTH = "earth"
+
+
+class WallMaterial(StrEnum):
+    MASONRY = "masonry"  # tembok
+    PLASTERED_BAMBOO = "plastered_bamboo"
+    WOOD = "wood"
+    WOVEN_BAMBOO = "woven_bamboo"  # anyaman bambu
+    LOG = "log"
+    BAMBOO = "bamboo"
+    OTHER = "other"
+
+
+class RoofMaterial(StrEnum):
+    CONCRETE = "concrete"
+    CLAY_TILE = "clay_tile"  # genteng
+    ASBESTOS = "asbestos"
+    ZINC = "zinc"  # seng
+    WOOD_SHINGLE = "wood_shingle"  # sirap
+    BAMBOO = "bamboo"
+    THATCH = "thatch"  # jerami/ijuk/rumbia
+    OTHER = "other"
+
+
+class ToiletFacility(StrEnum):
+    PRIVATE = "private"
+    SHARED = "shared"
+    PUBLIC = "public"
+    NONE = "none"
+
+
+class DrinkingWater(StrEnum):
+    BOTTLED = "bottled"
+    PIPED = "piped"
+    PROTECTED_WELL = "protected_well"
+    UNPROTECTED_WELL = "unprotected_well"
+    PROTECTED_SPRING = "protected_spring"
+    UNPROTECTED_SPRING = "unprotected_spring"
+    SURFACE_WATER = "surface_water"
+    RAIN_WATER = "rain_water"
+    OTHER = "other"
+
+
+class LightingSource(StrEnum):
+    PLN_METERED = "pln_metered"
+    PLN_UNMETERED = "pln_unmetered"
+    NON_PLN = "non_pln"
+    NONE = "none"
+
+
+class CookingFuel(StrEnum):
+    ELECTRICITY = "electricity"
+    LPG = "lpg"
+    CITY_GAS = "city_gas"
+    KEROSENE = "kerosene"
+    CHARCOAL = "charcoal"
+    FIREWOOD = "firewood"
+    NONE = "none"
+
+
+class HomeOwnership(StrEnum):
+    OWNED = "owned"
+    RENTED = "rented"
+    RENT_FREE = "rent_free"
+    OFFICIAL = "official"  # rumah dinas
+    OTHER = "other"
+
+
+class Sex(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Relationship(StrEnum):
+    """Hubungan dengan kepala keluarga."""
+
+    HEAD = "head"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    CHILD_IN_LAW = "child_in_law"
+    GRANDCHILD = "grandchild"
+    PARENT = "parent"
+    PARENT_IN_LAW = "parent_in_law"
+    OTHER_RELATIVE = "other_relative"
+    OTHER = "other"
+
+
+class Education(StrEnum):
+    """Highest level attended (jenjang pendidikan)."""
+
+    NONE = "none"
+    PRIMARY = "primary"  # SD/MI
+    JUNIOR_HIGH = "junior_high"  # SMP/MTs
+    SENIOR_HIGH = "senior_high"  # SMA/SMK/MA
+    DIPLOMA = "diploma"
+    BACHELOR = "bachelor"
+    POSTGRADUATE = "postgraduate"
+
+
+class Occupation(StrEnum):
+    NOT_WORKING = "not_working"
+    STUDENT = "student"
+    HOUSEKEEPING = "housekeeping"
+    FARMER = "farmer"
+    FISHER = "fisher"
+    LABORER = "laborer"
+    TRADER = "trader"
+    SELF_EMPLOYED = "self_employed"
+    PRIVATE_EMPLOYEE = "private_employee"
+    CIVIL_SERVANT = "civil_servant"
+    OTHER = "other"
+
+
+class Disability(StrEnum):
+    NONE = "none"
+    MODERATE = "moderate"
+    SEVERE = "severe"  # disabilitas berat
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    DECEASED = "deceased"
+    MOVED = "moved"
+    DUPLICATE = "duplicate"
+    DATA_ERROR = "data_error"
+
+
+class RemovalReason(StrEnum):
+    """Why a member leaves a household; each maps to the member's final status."""
+
+    DECEASED = "deceased"
+    MOVED = "moved"
+    DUPLICATE = "duplicate"
+    DATA_ERROR = "data_error"

@@ -1,0 +1,1 @@
+"""Households and members: data, validation rules, reads and writes."""

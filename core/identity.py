@@ -1,0 +1,80 @@
+"""NIK and KK numbers: structure checks (the NIK parser is ``lokal-id``'s)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from lokal.nik import parse_nik
+
+from core.enums import Sex
+from core.regions.codes import district_of_nik
+
+_SIXTEEN = re.compile(r"\d{16}")
+
+
+@dataclass(frozen=True, slots=True)
+class NikFacts:
+    """What a NIK says about its holder."""
+
+    district_code: str
+    sex: Sex
+    day: int
+    month: int
+    year_2digit: int
+
+
+def nik_problem(nik: str) -> str | None:
+    """Why ``nik`` cannot be a NIK, or None."""
+    if not _SIXTEEN.fullmatch(nik):
+        return "must be exactly 16 digits"
+    info = parse_nik(nik)
+    for issue in info.errors:
+        if issue.code == "birth_date":
+            return "digits 7-12 are not a real birth date (DDMMYY, day + 40 for women)"
+        if issue.code == "serial":
+            return "the serial number (last 4 digits) cannot be 0000"
+        if issue.code in ("province", "wilayah"):
+            return f"digits 1-6 ({nik[:6]}) are not a district code"
+    return None
+
+
+def nik_facts(nik: str) -> NikFacts:
+    """Facts of a NIK that passed ``nik_problem``."""
+    day = int(nik[6:8])
+    sex = Sex.FEMALE if day > 40 else Sex.MALE
+    return NikFacts(
+        district_code=district_of_nik(nik),
+        sex=sex,
+        day=day - 40 if day > 40 else day,
+        month=int(nik[8:10]),
+        year_2digit=int(nik[10:12]),
+    )
+
+
+def nik_matches_person(facts: NikFacts, sex: Sex, birth_date: date) -> str | None:
+    """Why the NIK disagrees with the person's sex or birth date, or None."""
+    if facts.sex != sex:
+        return f"the NIK belongs to a {facts.sex.value} (women's NIKs add 40 to the birth day) but sex is {sex.value}"
+    if (facts.day, facts.month, facts.year_2digit) != (birth_date.day, birth_date.month, birth_date.year % 100):
+        return (
+            f"the NIK's birth date {facts.day:02d}-{facts.month:02d}-..{facts.year_2digit:02d} "
+            f"does not match birth date {birth_date.isoformat()}"
+        )
+    return None
+
+
+def kk_problem(kk: str) -> str | None:
+    """Why ``kk`` cannot be a family card number, or None."""
+    if not _SIXTEEN.fullmatch(kk):
+        return "must be exactly 16 digits"
+    if kk[2:4] == "00" or kk[4:6] == "00":
+        return f"digits 1-6 ({kk[:6]}) are not a district code"
+    return None
+
+
+def make_nik(district_code: str, birth_date: date, sex: Sex, serial: int) -> str:
+    """The NIK a person with these facts would get (for demo data and tests)."""
+    day = birth_date.day + (40 if sex is Sex.FEMALE else 0)
+    return f"{district_code.replace('.', '')}{day:02d}{birth_date.month:02d}{birth_date.year % 100:02d}{serial:04d}"

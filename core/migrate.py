@@ -1,0 +1,85 @@
+"""Schema migrations (Alembic), driven from the async engine."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaState(StrEnum):
+    EMPTY = "empty"  # no tables at all: safe to create
+    CURRENT = "current"
+    OUTDATED = "outdated"
+    UNKNOWN = "unknown"  # tables without a known revision, or a revision this code does not know
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database schema does not match this version of SIKS."""
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _state(connection: Connection) -> SchemaState:
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if not current:
+        tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+        return SchemaState.UNKNOWN if tables else SchemaState.EMPTY
+    script = ScriptDirectory.from_config(alembic_config())
+    if current == set(script.get_heads()):
+        return SchemaState.CURRENT
+    known = all(script.get_revision(rev) is not None for rev in current) if current else False
+    return SchemaState.OUTDATED if known else SchemaState.UNKNOWN
+
+
+async def schema_state(engine: AsyncEngine) -> SchemaState:
+    async with engine.connect() as conn:
+        try:
+            return await conn.run_sync(_state)
+        except Exception:  # an unknown revision id raises inside alembic
+            return SchemaState.UNKNOWN
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Create or update the schema to ``revision`` in one transaction."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), revision))
+
+
+async def require_current(engine: AsyncEngine) -> None:
+    """Raise SchemaNotCurrent with the command that fixes it unless the schema is at head."""
+    state = await schema_state(engine)
+    if state is SchemaState.OUTDATED:
+        raise SchemaNotCurrent("The database schema is out of date: run `siks db upgrade` and start again.")
+    if state is SchemaState.EMPTY:
+        raise SchemaNotCurrent("The database has no SIKS schema yet: run `siks db upgrade`.")
+    if state is SchemaState.UNKNOWN:
+        raise SchemaNotCurrent(
+            "The database holds tables or a schema revision this version of SIKS does not know; "
+            "point SIKS_DATABASE_URL at a SIKS database or upgrade SIKS."
+        )

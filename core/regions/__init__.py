@@ -1,0 +1,1 @@
+"""The regional hierarchy: codes, loading and lookups."""

@@ -1,0 +1,66 @@
+"""Dotted Kemendagri region codes: levels, parents and scope ranges.
+
+``32`` province, ``32.01`` regency/city, ``32.01.01`` district, ``32.01.01.2001`` village.
+Never BPS codes: those number regions differently.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, and_, or_
+
+from core.enums import RegionLevel
+
+_CODE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
+LEVELS: tuple[RegionLevel, ...] = (
+    RegionLevel.PROVINCE,
+    RegionLevel.REGENCY,
+    RegionLevel.DISTRICT,
+    RegionLevel.VILLAGE,
+)
+
+
+class RegionCodeError(ValueError):
+    """A string that is not a dotted Kemendagri code."""
+
+
+def is_region_code(code: str) -> bool:
+    return _CODE.fullmatch(code) is not None
+
+
+def check_code(code: str) -> str:
+    """The code unchanged, or RegionCodeError saying what a code looks like."""
+    if not is_region_code(code):
+        raise RegionCodeError(
+            f"'{code[:20]}' is not a Kemendagri region code; use the dotted form such as 32, 32.01, "
+            "32.01.01 or 32.01.01.2001"
+        )
+    return code
+
+
+def level_number(code: str) -> int:
+    """1 for a province, up to 4 for a village."""
+    return code.count(".") + 1
+
+
+def level_of(code: str) -> RegionLevel:
+    return LEVELS[level_number(code) - 1]
+
+
+def parent_of(code: str) -> str | None:
+    return code.rsplit(".", 1)[0] if "." in code else None
+
+
+def district_of_nik(digits: str) -> str:
+    """The dotted district code in the first six digits of a NIK or KK number."""
+    return f"{digits[0:2]}.{digits[2:4]}.{digits[4:6]}"
+
+
+def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
+    """SQL: the code column is ``code`` or lies below it.
+
+    A half-open range on the byte order (``'.'`` is followed by ``'/'``), which an ordinary
+    b-tree index answers, and which never lets ``32.01`` match ``32.011``.
+    """
+    return or_(column == code, and_(column >= code + ".", column < code + "/"))

@@ -1,0 +1,51 @@
+"""Settings, read from the environment (prefix ``SIKS_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///siks.db"
+
+
+class Settings(BaseSettings):
+    """Every setting SIKS reads. See the settings table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="SIKS_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy async URL; an SQLite file in the working directory by default.",
+    )
+    mode: Mode = Field(Mode.DEVELOPMENT, description="development enables GraphiQL.")
+    max_page_size: int = Field(1000, ge=1, description="Largest `first` a list accepts.")
+    demo_households: int = Field(
+        2000, ge=0, description="Households `siks serve` seeds into an empty database."
+    )
+    db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
+    sql_echo: bool = Field(False, description="Log every SQL statement.")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
