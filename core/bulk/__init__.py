@@ -1,0 +1,1 @@
+"""Bulk paths: fast row writers, file import and export."""

@@ -1,0 +1,16 @@
+"""The ``siks`` command line: one sub-command group per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from core.cli import db, regions, serve
+
+app = typer.Typer(help="SIKS: national social-welfare registry.", no_args_is_help=True, add_completion=False)
+app.add_typer(db.app, name="db")
+app.add_typer(regions.app, name="regions")
+app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    app()

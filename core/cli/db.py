@@ -1,0 +1,31 @@
+"""``siks db``: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import migrate
+from core.cli.common import run_with_engine
+
+app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Create the schema or bring it up to date."""
+
+    async def work(engine: AsyncEngine) -> None:
+        await migrate.upgrade(engine, revision)
+
+    run_with_engine(work, needs_schema=False)
+    typer.echo(f"schema at {revision}")
+
+
+@app.command()
+def status() -> None:
+    """Say whether the schema is current, out of date, empty or unknown."""
+    state = run_with_engine(migrate.schema_state, needs_schema=False)
+    typer.echo(f"schema: {state.value} (this SIKS expects revision {migrate.head_revision()})")
+    if state is not migrate.SchemaState.CURRENT:
+        raise typer.Exit(1)
