@@ -27,11 +27,14 @@ class Settings(BaseSettings):
         DEFAULT_DATABASE_URL,
         description="SQLAlchemy async URL; an SQLite file in the working directory by default.",
     )
+    database_schema: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL only: the schema SIKS's tables live in (search_path); the server default if unset.",
+    )
     mode: Mode = Field(Mode.DEVELOPMENT, description="development enables GraphiQL.")
     max_page_size: int = Field(1000, ge=1, description="Largest `first` a list accepts.")
-    demo_households: int = Field(
-        2000, ge=0, description="Households `siks serve` seeds into an empty database."
-    )
+    demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
     sql_echo: bool = Field(False, description="Log every SQL statement.")
 

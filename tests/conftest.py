@@ -1,19 +1,25 @@
 """Shared fixtures: one migrated database per session (SQLite file, or PostgreSQL by URL).
 
 Set ``SIKS_TEST_DATABASE_URL`` (for example ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``)
-to run the suite on PostgreSQL; the default is a temporary SQLite file.
+to run the suite on PostgreSQL, in a schema of its own that is dropped afterwards; the default
+is a temporary SQLite file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import migrate
+from core.app import create_app
 from core.db import create_engine
 from core.regions.loader import load_regions, lokal_regions
 from core.settings import Settings, get_settings
@@ -30,32 +36,48 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Iterator[Settings]:
-    """Settings pointing at the test database, also for code that calls get_settings()."""
-    previous = os.environ.get("SIKS_DATABASE_URL")
-    os.environ["SIKS_DATABASE_URL"] = database_url
-    get_settings.cache_clear()
-    yield Settings(database_url=database_url)
-    if previous is None:
-        os.environ.pop("SIKS_DATABASE_URL", None)
-    else:
-        os.environ["SIKS_DATABASE_URL"] = previous
-    get_settings.cache_clear()
+def database_schema(database_url: str) -> Iterator[str | None]:
+    """On PostgreSQL, a schema of this session's own, so parallel runs never meet; dropped at the end."""
+    if not database_url.startswith("postgresql"):
+        yield None
+        return
+    schema = f"siks_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(Settings(database_url=database_url))
+
+    async def run(statement: str) -> None:
+        async with admin.begin() as conn:
+            await conn.execute(text(statement))
+        await admin.dispose()
+
+    asyncio.run(run(f"CREATE SCHEMA {schema}"))
+    yield schema
+    asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
 
 
-async def reset_database(engine: AsyncEngine) -> None:
-    """Drop everything so the session starts from an empty database."""
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+@pytest.fixture(scope="session")
+def settings(database_url: str, database_schema: str | None) -> Iterator[Settings]:
+    """Settings pointing at the test database, also for code (and subprocesses) reading the environment."""
+    wanted = {"SIKS_DATABASE_URL": database_url, "SIKS_DATABASE_SCHEMA": database_schema}
+    previous = {name: os.environ.get(name) for name in wanted}
+    for name, value in wanted.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
+    yield Settings(database_url=database_url, database_schema=database_schema)
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """The migrated test database with the full Kemendagri region list loaded."""
     engine = create_engine(settings)
-    await reset_database(engine)
     await migrate.upgrade(engine)
     await load_regions(engine, lokal_regions())
     yield engine
@@ -69,3 +91,34 @@ async def db(engine: AsyncEngine) -> AsyncEngine:
         for table in HOUSEHOLD_TABLES:
             await conn.execute(text(f"DELETE FROM {table}"))
     return engine
+
+
+@pytest.fixture
+async def client(db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the real application (lifespan run, in process)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://siks.test") as http:
+            yield http
+
+
+class GraphQLClient:
+    """Posts GraphQL documents and returns ``data``; fails the test on unexpected errors."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        return response.json()
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.raw(query, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import fields
 from datetime import date
+from enum import StrEnum
 
 from core.enums import (
     CookingFuel,
@@ -79,3 +81,28 @@ def household(village: str = VILLAGE, members: list[MemberData] | None = None, *
     }
     values.update(extra)
     return HouseholdData(**values)  # type: ignore[arg-type]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _graphql_value(value: object) -> object:
+    if isinstance(value, StrEnum):
+        return value.name
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def member_input(data: MemberData) -> dict[str, object]:
+    """GraphQL MemberInput variables for a member."""
+    return {_camel(f.name): _graphql_value(getattr(data, f.name)) for f in fields(data)}
+
+
+def household_input(data: HouseholdData) -> dict[str, object]:
+    """GraphQL HouseholdInput variables for a household with its members."""
+    values = {_camel(f.name): _graphql_value(getattr(data, f.name)) for f in fields(data) if f.name != "members"}
+    values["members"] = [member_input(m) for m in data.members]
+    return values

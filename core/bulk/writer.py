@@ -1,8 +1,9 @@
 """Writing many rows fast, inside the caller's transaction.
 
-PostgreSQL gets ``COPY`` through asyncpg; SQLite gets the driver's ``executemany``. Values go
-through each column type's own bind processor first, so what lands is exactly what SQLAlchemy
-would have written (dates and timestamps in SQLite's text form, for example).
+PostgreSQL gets ``COPY`` through asyncpg; SQLite gets the driver's ``executemany``. On SQLite,
+values go through each column's dialect-level bind processor first (column by column, in C
+where SQLAlchemy has it), so what lands is exactly what SQLAlchemy would have written: dates
+and timestamps in SQLite's text form, booleans as 0/1.
 """
 
 from __future__ import annotations
@@ -11,14 +12,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = Sequence[Any]
 
 
-def _processors(conn: AsyncConnection, table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
-    dialect = conn.dialect
-    return [table.c[name].type.bind_processor(dialect) for name in columns]
+def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+
+
+def _processed(rows: Sequence[Row], processors: Sequence[Callable[[Any], Any] | None]) -> Sequence[Row]:
+    """The rows with every processed column converted; bind processors accept None."""
+    if not any(processors):
+        return rows
+    columns = [values if process is None else map(process, values)
+               for values, process in zip(zip(*rows), processors, strict=True)]
+    return list(zip(*columns))
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> int:
@@ -34,19 +44,8 @@ async def insert_rows(conn: AsyncConnection, table: Table, columns: Sequence[str
     if conn.dialect.name == "postgresql":
         await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
         return len(rows)
-    processors = _processors(conn, table, columns)
-    if any(processors):
-        pairs = [(i, p) for i, p in enumerate(processors) if p is not None]
-        converted = []
-        for row in rows:
-            values = list(row)
-            for index, process in pairs:
-                value = values[index]
-                if value is not None:
-                    values[index] = process(value)
-            converted.append(values)
-        rows = converted
     names = ", ".join(columns)
     marks = ", ".join("?" * len(columns))
-    await driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)  # type: ignore[union-attr]
+    values = _processed(rows, _processors(conn.dialect, table, columns))
+    await driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", values)  # type: ignore[union-attr]
     return len(rows)

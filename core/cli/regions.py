@@ -15,7 +15,9 @@ app = typer.Typer(help="Load the regional hierarchy.", no_args_is_help=True)
 
 @app.command()
 def load(
-    csv: Path | None = typer.Option(None, "--csv", exists=True, dir_okay=False, help="A newer official list (code,name)."),
+    csv: Path | None = typer.Option(
+        None, "--csv", exists=True, dir_okay=False, help="A newer official list (code,name)."
+    ),
 ) -> None:
     """Load provinces, regencies/cities, districts and villages; a re-run changes nothing."""
     try:

@@ -32,9 +32,7 @@ class FieldError:
     message: str
 
 
-def member_errors(
-    member: MemberData, region_exists: RegionExists, today: date, prefix: str = ""
-) -> list[FieldError]:
+def member_errors(member: MemberData, region_exists: RegionExists, today: date, prefix: str = "") -> list[FieldError]:
     """Errors in one member's own data."""
     errors: list[FieldError] = []
     problem = nik_problem(member.nik)

@@ -27,8 +27,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _configure_and_run(connection)
 elif context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True)
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 else:  # plain `alembic` command line on a sync URL

@@ -17,8 +17,9 @@ class Household(SQLModel, table=True):
 
     __tablename__ = "households"
     __table_args__ = (
-        Index("ix_households_kk_active", "kk_number", unique=True, sqlite_where=ACTIVE_ONLY,
-              postgresql_where=ACTIVE_ONLY),
+        Index(
+            "ix_households_kk_active", "kk_number", unique=True, sqlite_where=ACTIVE_ONLY, postgresql_where=ACTIVE_ONLY
+        ),
         Index("ix_households_kk_number", "kk_number"),
     )
 
@@ -60,8 +61,7 @@ class Member(SQLModel, table=True):
 
     __tablename__ = "members"
     __table_args__ = (
-        Index("ix_members_nik_active", "nik", unique=True, sqlite_where=ACTIVE_ONLY,
-              postgresql_where=ACTIVE_ONLY),
+        Index("ix_members_nik_active", "nik", unique=True, sqlite_where=ACTIVE_ONLY, postgresql_where=ACTIVE_ONLY),
         Index("ix_members_nik", "nik"),
     )
 

@@ -1,0 +1,1 @@
+"""The GraphQL schema, assembled from per-concern modules (regions, households, mutations)."""

@@ -1,0 +1,25 @@
+"""The coded answers as GraphQL enums (names shown, stored values kept)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from core import enums
+
+RegionLevel = strawberry.enum(enums.RegionLevel, description="Level in the Kemendagri hierarchy.")
+RecordStatus = strawberry.enum(enums.RecordStatus)
+FloorMaterial = strawberry.enum(enums.FloorMaterial, description="Main floor material (jenis lantai).")
+WallMaterial = strawberry.enum(enums.WallMaterial, description="Main wall material (jenis dinding).")
+RoofMaterial = strawberry.enum(enums.RoofMaterial, description="Main roof material (jenis atap).")
+ToiletFacility = strawberry.enum(enums.ToiletFacility, description="Toilet facility (fasilitas BAB).")
+DrinkingWater = strawberry.enum(enums.DrinkingWater, description="Main drinking water source.")
+LightingSource = strawberry.enum(enums.LightingSource, description="Main lighting source.")
+CookingFuel = strawberry.enum(enums.CookingFuel, description="Main cooking fuel.")
+HomeOwnership = strawberry.enum(enums.HomeOwnership, description="Ownership of the dwelling.")
+Sex = strawberry.enum(enums.Sex)
+Relationship = strawberry.enum(enums.Relationship, description="Relationship to the head (hubungan dengan KK).")
+Education = strawberry.enum(enums.Education, description="Highest school level attended.")
+Occupation = strawberry.enum(enums.Occupation)
+Disability = strawberry.enum(enums.Disability)
+MemberStatus = strawberry.enum(enums.MemberStatus)
+RemovalReason = strawberry.enum(enums.RemovalReason, description="Why a member leaves a household.")

@@ -1,0 +1,172 @@
+"""GraphQL: households and members (read side)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from core.households.queries import (
+    HouseholdFilter,
+    Include,
+    active_member_by_nik,
+    count_households,
+    household_by_id,
+    household_page,
+)
+from core.records import HouseholdRecord, MemberRecord
+from core.schema import enums
+from core.schema.context import Context
+from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.regions import Region, checked_code
+from core.schema.selection import selected_paths
+
+DEFAULT_PAGE_SIZE = 50
+
+
+def parse_id(value: strawberry.ID, argument: str = "id") -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise GraphQLError(f"{argument}: '{str(value)[:24]}' is not a SIKS id (ids are whole numbers)") from None
+
+
+@strawberry.type(description="A person in a household (anggota rumah tangga).")
+class Member:
+    id: strawberry.ID
+    nik: str = strawberry.field(description="16-digit national identity number (NIK).")
+    name: str
+    sex: enums.Sex
+    birth_date: date
+    relationship: enums.Relationship
+    education: enums.Education
+    in_school: bool
+    occupation: enums.Occupation
+    disability: enums.Disability
+    pregnant: bool
+    status: enums.MemberStatus
+    version: int
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, MemberRecord)
+
+    @strawberry.field(description="The household this person belongs to.")
+    async def household(self: MemberRecord, info: Info[Context, None]) -> Household | None:  # type: ignore[misc]
+        return await info.context.loaders.household.load(self.household_id)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A household (rumah tangga) with its family card (KK) and unified-database variables.")
+class Household:
+    id: strawberry.ID
+    kk_number: str = strawberry.field(description="16-digit family card (Kartu Keluarga) number.")
+    version: int = strawberry.field(description="Pass this back when changing the household or its members.")
+    status: enums.RecordStatus
+    region: Region | None = strawberry.field(description="The village (desa/kelurahan).")
+    village_code: str
+    address: str
+    rt: str
+    rw: str
+    latitude: float | None
+    longitude: float | None
+    floor_material: enums.FloorMaterial
+    wall_material: enums.WallMaterial
+    roof_material: enums.RoofMaterial
+    toilet: enums.ToiletFacility
+    drinking_water: enums.DrinkingWater
+    lighting: enums.LightingSource
+    cooking_fuel: enums.CookingFuel
+    ownership: enums.HomeOwnership
+    floor_area: float = strawberry.field(description="Floor area in square metres.")
+    has_refrigerator: bool
+    has_air_conditioner: bool
+    has_television: bool
+    has_computer: bool
+    has_motorcycle: bool
+    has_car: bool
+    has_boat: bool
+    has_gold: bool
+    has_land: bool
+    livestock_count: int
+    created_at: datetime
+    updated_at: datetime
+    members: list[Member] = strawberry.field(description="Active members, head first by registration.")
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, HouseholdRecord)
+
+
+@strawberry.type
+class HouseholdEdge:
+    cursor: str
+    node: Household
+
+
+class _Edge:
+    __slots__ = ("cursor", "node")
+
+    def __init__(self, node: HouseholdRecord) -> None:
+        self.cursor = encode_cursor(node.id)
+        self.node = node
+
+
+@strawberry.type
+class HouseholdConnection:
+    edges: list[HouseholdEdge]
+    page_info: PageInfo
+    where: strawberry.Private[HouseholdFilter]
+
+    @strawberry.field(description="Households matching the filters, over all pages.")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.engine.connect() as conn:
+            return await count_households(conn, self.where)
+
+
+def include_for(paths: frozenset[str], prefix: str) -> Include:
+    return Include(members=f"{prefix}members" in paths, region=f"{prefix}region" in paths)
+
+
+@strawberry.type
+class HouseholdQuery:
+    @strawberry.field(description="Households in a region and everything below it, in pages (Relay cursors).")
+    async def households(
+        self,
+        info: Info[Context, None],
+        region_code: str | None = None,
+        kk_number: str | None = None,
+        status: enums.RecordStatus | None = enums.RecordStatus.ACTIVE,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> HouseholdConnection:
+        limit = info.context.settings.max_page_size
+        if not 0 <= first <= limit:
+            raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
+        where = HouseholdFilter(
+            region_code=checked_code(region_code, "regionCode") if region_code is not None else None,
+            kk_number=kk_number,
+            status=status,
+        )
+        after_id = decode_cursor(after) if after is not None else None
+        include = include_for(selected_paths(info), "edges.node.")
+        async with info.context.engine.connect() as conn:
+            page = await household_page(conn, where, first=first, after_id=after_id, include=include)
+        edges = [_Edge(record) for record in page.records]
+        return HouseholdConnection(
+            edges=edges,  # type: ignore[arg-type]
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            where=where,
+        )
+
+    @strawberry.field(description="One household by id.")
+    async def household(self, info: Info[Context, None], id: strawberry.ID) -> Household | None:
+        include = include_for(selected_paths(info), "")
+        async with info.context.engine.connect() as conn:
+            return await household_by_id(conn, parse_id(id), include)  # type: ignore[return-value]
+
+    @strawberry.field(description="The active member with this NIK.")
+    async def person(self, info: Info[Context, None], nik: str) -> Member | None:
+        async with info.context.engine.connect() as conn:
+            return await active_member_by_nik(conn, nik)  # type: ignore[return-value]

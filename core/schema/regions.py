@@ -1,0 +1,65 @@
+"""GraphQL: the regional hierarchy."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from core.records import RegionRecord
+from core.regions.codes import LEVELS, RegionCodeError, check_code
+from core.regions.queries import list_regions
+from core.schema.context import Context
+from core.schema.enums import RegionLevel
+
+
+def checked_code(code: str, argument: str) -> str:
+    try:
+        return check_code(code)
+    except RegionCodeError as exc:
+        raise GraphQLError(f"{argument}: {exc}") from exc
+
+
+@strawberry.type(description="A province, regency/city, district (kecamatan) or village (desa/kelurahan).")
+class Region:
+    code: str = strawberry.field(description="Dotted Kemendagri code, e.g. 32.01.01.2001. Never a BPS code.")
+    name: str
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, RegionRecord)
+
+    @strawberry.field
+    def level(self: RegionRecord) -> RegionLevel:  # type: ignore[misc]
+        return LEVELS[self.level_number - 1]
+
+    @strawberry.field(description="The region one level up; null for a province.")
+    async def parent(self: RegionRecord, info: Info[Context, None]) -> Region | None:  # type: ignore[misc]
+        if self.parent_code is None:
+            return None
+        return await info.context.loaders.region.load(self.parent_code)  # type: ignore[return-value]
+
+    @strawberry.field(description="The regions one level down, by code.")
+    async def children(self: RegionRecord, info: Info[Context, None]) -> list[Region]:  # type: ignore[misc]
+        return await info.context.loaders.children.load(self.code)  # type: ignore[return-value]
+
+
+@strawberry.type
+class RegionQuery:
+    @strawberry.field(
+        description="The direct children of parentCode; with level, every region at that level (below parentCode "
+        "when given; villages need a parentCode); with neither, the 38 provinces."
+    )
+    async def regions(
+        self, info: Info[Context, None], parent_code: str | None = None, level: RegionLevel | None = None
+    ) -> list[Region]:
+        parent = checked_code(parent_code, "parentCode") if parent_code is not None else None
+        level_number = LEVELS.index(level) + 1 if level is not None else None
+        if level_number == 4 and parent is None:
+            raise GraphQLError("regions: listing villages needs a parentCode (a province, regency or district)")
+        async with info.context.engine.connect() as conn:
+            return await list_regions(conn, parent_code=parent, level=level_number)  # type: ignore[return-value]
+
+    @strawberry.field(description="One region by its dotted Kemendagri code.")
+    async def region(self, info: Info[Context, None], code: str) -> Region | None:
+        return await info.context.loaders.region.load(checked_code(code, "code"))  # type: ignore[return-value]
