@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from core.cli import db, regions, serve
+from core.cli import db, demo, regions, serve
 
 app = typer.Typer(help="SIKS: national social-welfare registry.", no_args_is_help=True, add_completion=False)
 app.add_typer(db.app, name="db")
 app.add_typer(regions.app, name="regions")
 app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:
