@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
+from core.enums import RegionLevel
 from core.models import Household, Member, Region
+from core.regions.codes import LEVELS
 
 HOUSEHOLDS = Household.__table__
 MEMBERS = Member.__table__
@@ -26,6 +28,10 @@ class RegionRecord:
     name: str
     level_number: int
     parent_code: str | None
+
+    @property
+    def level(self) -> RegionLevel:
+        return LEVELS[self.level_number - 1]
 
 
 MemberRecord: Any = make_dataclass("MemberRecord", [(name, Any) for name in MEMBER_FIELDS], slots=True)

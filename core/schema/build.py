@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from core.schema.execution import PlanningExecutionContext
 from core.schema.households import HouseholdQuery
 from core.schema.mutations import HouseholdMutation
 from core.schema.regions import RegionQuery
@@ -26,4 +27,5 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        execution_context_class=PlanningExecutionContext,
     )

@@ -29,9 +29,7 @@ class Region:
     def is_type_of(cls, obj: object, _info: object) -> bool:
         return isinstance(obj, RegionRecord)
 
-    @strawberry.field
-    def level(self: RegionRecord) -> RegionLevel:  # type: ignore[misc]
-        return LEVELS[self.level_number - 1]
+    level: RegionLevel
 
     @strawberry.field(description="The region one level up; null for a province.")
     async def parent(self: RegionRecord, info: Info[Context, None]) -> Region | None:  # type: ignore[misc]

@@ -1,0 +1,81 @@
+"""Shared set-up for the benchmarks: a fresh database with regions and demo households."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from core import migrate
+from core.db import create_engine
+from core.regions.loader import load_regions, lokal_regions
+from core.settings import Settings
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class BenchDatabase:
+    settings: Settings
+    label: str
+    cleanup: Callable[[], Awaitable[None]]
+
+
+async def fresh_database(kind: str, households: int, seed: int = 7) -> BenchDatabase:
+    """An empty SIKS database (SQLite temp file, or a new PostgreSQL schema) seeded with demo data."""
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="siks-bench-"))
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+
+        async def cleanup() -> None:
+            for path in folder.iterdir():
+                path.unlink()
+            folder.rmdir()
+    else:
+        url = os.environ.get("SIKS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+        schema = f"siks_bench_{secrets.token_hex(3)}"
+        admin = create_engine(Settings(database_url=url))
+        async with admin.begin() as conn:
+            await conn.execute(text(f"CREATE SCHEMA {schema}"))
+        settings = Settings(database_url=url, database_schema=schema)
+
+        async def cleanup() -> None:
+            async with admin.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            await admin.dispose()
+
+    engine = create_engine(settings)
+    await migrate.upgrade(engine)
+    await load_regions(engine, lokal_regions())
+    from core.demo import seed_demo
+
+    await seed_demo(engine, households, seed, progress=False)
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+    return BenchDatabase(settings=settings, label=kind, cleanup=cleanup)
+
+
+def median_time(run: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def median_time_async(run: Callable[[], Awaitable[object]], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -1,0 +1,142 @@
+"""Benchmark: one GraphQL page of 1,000 households with their members, against the floor.
+
+The floor is the raw driver (sqlite3 / asyncpg) running the two equivalent SELECTs and
+``json.dumps`` of the same data, in the same process. Both sides produce the same JSON (checked).
+Prints the median of several runs and the ratio ours / floor; the target is at most 3x.
+
+    python bench/graphql_page.py [--databases sqlite postgresql] [--households 20000] [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BenchDatabase, fresh_database, median_time, median_time_async  # noqa: E402
+from core.db import create_engine  # noqa: E402
+from core.schema.build import build_schema  # noqa: E402
+from core.schema.context import Context  # noqa: E402
+
+PAGE = 1000
+QUERY = """
+query Page($first: Int!) {
+  households(first: $first) {
+    edges { node {
+      id kkNumber version villageCode address rt rw floorMaterial wallMaterial roofMaterial floorArea hasMotorcycle
+      members { nik name sex birthDate relationship }
+    } }
+  }
+}"""
+HOUSEHOLD_SQL = (
+    "SELECT id, kk_number, version, village_code, address, rt, rw, floor_material, wall_material, roof_material, "
+    "floor_area, has_motorcycle FROM households WHERE status = 'active' ORDER BY id LIMIT {limit}"
+)
+MEMBER_SQL = (
+    "SELECT household_id, nik, name, sex, birth_date, relationship FROM members "
+    "WHERE household_id IN ({ids}) AND status = 'active' ORDER BY household_id, id"
+)
+
+
+def shape(households: list[Any], members: list[Any], date_text: bool) -> dict[str, Any]:
+    """The same document the GraphQL query answers, from plain rows."""
+    by_id: dict[int, list[dict[str, Any]]] = {}
+    for m in members:
+        by_id.setdefault(m[0], []).append(
+            {"nik": m[1], "name": m[2], "sex": m[3].upper(), "birthDate": m[4] if date_text else m[4].isoformat(),
+             "relationship": m[5].upper()}
+        )
+    edges = [
+        {"node": {"id": str(h[0]), "kkNumber": h[1], "version": h[2], "villageCode": h[3], "address": h[4],
+                  "rt": h[5], "rw": h[6], "floorMaterial": h[7].upper(), "wallMaterial": h[8].upper(),
+                  "roofMaterial": h[9].upper(), "floorArea": h[10], "hasMotorcycle": bool(h[11]),
+                  "members": by_id.get(h[0], [])}}
+        for h in households
+    ]
+    return {"data": {"households": {"edges": edges}}}
+
+
+def sqlite_floor(path: str) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        households = conn.execute(HOUSEHOLD_SQL.format(limit=PAGE)).fetchall()
+        ids = ",".join(str(h[0]) for h in households)
+        members = conn.execute(MEMBER_SQL.format(ids=ids)).fetchall()
+        return json.dumps(shape(households, members, date_text=True))
+    finally:
+        conn.close()
+
+
+async def postgres_floor(url: str, schema: str) -> str:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"), server_settings={"search_path": schema})
+    try:
+        households = await conn.fetch(HOUSEHOLD_SQL.format(limit=PAGE))
+        ids = ",".join(str(h[0]) for h in households)
+        members = await conn.fetch(MEMBER_SQL.format(ids=ids))
+        return json.dumps(shape(households, members, date_text=False))
+    finally:
+        await conn.close()
+
+
+async def measure(database: BenchDatabase, runs: int) -> tuple[float, float]:
+    settings = database.settings
+    engine = create_engine(settings)
+    schema = build_schema()
+
+    async def ours() -> bytes:
+        result = await schema.execute(QUERY, variable_values={"first": PAGE}, context_value=Context.create(engine, settings))
+        assert result.errors is None, result.errors
+        return orjson.dumps({"data": result.data})
+
+    if database.label == "sqlite":
+        path = settings.database_url.split("///", 1)[1]
+
+        async def floor() -> str:
+            return sqlite_floor(path)
+    else:
+        async def floor() -> str:
+            return await postgres_floor(settings.database_url, settings.database_schema or "public")
+
+    assert json.loads(await ours()) == json.loads(await floor()), "the two sides answer different documents"
+    for _ in range(2):  # warm caches on both sides
+        await ours()
+        await floor()
+    if database.label == "sqlite":
+        floor_time = median_time(lambda: sqlite_floor(path), runs)
+    else:
+        floor_time = await median_time_async(floor, runs)
+    ours_time = await median_time_async(ours, runs)
+    await engine.dispose()
+    return floor_time, ours_time
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--households", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    for kind in args.databases:
+        database = await fresh_database(kind, args.households)
+        try:
+            floor_time, ours_time = await measure(database, args.runs)
+        finally:
+            await database.cleanup()
+        print(
+            f"{kind:10s} page of {PAGE} households: floor (raw driver + json.dumps) {floor_time * 1000:7.1f} ms, "
+            f"SIKS GraphQL {ours_time * 1000:7.1f} ms, ratio {ours_time / floor_time:4.2f}x (target <= 3x), "
+            f"median of {args.runs}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
