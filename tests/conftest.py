@@ -11,6 +11,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,3 +123,22 @@ class GraphQLClient:
 @pytest.fixture
 def gql(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client)
+
+
+@pytest.fixture
+def empty_database(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment variables naming a database with nothing in it (a new SQLite file or PostgreSQL schema)."""
+    if not database_url.startswith("postgresql"):
+        yield {"SIKS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"}
+        return
+    schema = f"siks_empty_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(Settings(database_url=database_url))
+
+    async def run(statement: str) -> None:
+        async with admin.begin() as conn:
+            await conn.execute(text(statement))
+        await admin.dispose()
+
+    asyncio.run(run(f"CREATE SCHEMA {schema}"))
+    yield {"SIKS_DATABASE_URL": database_url, "SIKS_DATABASE_SCHEMA": schema}
+    asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
