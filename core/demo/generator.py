@@ -98,15 +98,32 @@ class DemoBatch:
         members: list[list[MemberData]] = [[] for _ in range(self.size)]
         m = self.members
         rows = zip(
-            m.household.tolist(), self.member_niks, m.name, m.sex, m.birth_date, m.relationship, m.education,
-            m.in_school, m.occupation, m.disability, m.pregnant, strict=True,
+            m.household.tolist(),
+            self.member_niks,
+            m.name,
+            m.sex,
+            m.birth_date,
+            m.relationship,
+            m.education,
+            m.in_school,
+            m.occupation,
+            m.disability,
+            m.pregnant,
+            strict=True,
         )
         for household, nik, name, sex, born, relation, education, in_school, occupation, disability, pregnant in rows:
             members[household].append(
                 MemberData(
-                    nik=nik, name=name, sex=Sex(sex), birth_date=born, relationship=Relationship(relation),
-                    education=Education(education), in_school=in_school, occupation=Occupation(occupation),
-                    disability=Disability(disability), pregnant=pregnant,
+                    nik=nik,
+                    name=name,
+                    sex=Sex(sex),
+                    birth_date=born,
+                    relationship=Relationship(relation),
+                    education=Education(education),
+                    in_school=in_school,
+                    occupation=Occupation(occupation),
+                    disability=Disability(disability),
+                    pregnant=pregnant,
                 )
             )
         result = []

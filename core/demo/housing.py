@@ -28,38 +28,65 @@ from core.enums import (
 Answers = Sequence[tuple[StrEnum, float]]
 
 FLOOR: Answers = (
-    (FloorMaterial.EARTH, 0.06), (FloorMaterial.BAMBOO, 0.02), (FloorMaterial.LOW_QUALITY_WOOD, 0.07),
-    (FloorMaterial.CEMENT_BRICK, 0.25), (FloorMaterial.HIGH_QUALITY_WOOD, 0.03),
-    (FloorMaterial.TILE_TERRAZZO, 0.07), (FloorMaterial.PARQUET_VINYL, 0.01), (FloorMaterial.CERAMIC, 0.47),
+    (FloorMaterial.EARTH, 0.06),
+    (FloorMaterial.BAMBOO, 0.02),
+    (FloorMaterial.LOW_QUALITY_WOOD, 0.07),
+    (FloorMaterial.CEMENT_BRICK, 0.25),
+    (FloorMaterial.HIGH_QUALITY_WOOD, 0.03),
+    (FloorMaterial.TILE_TERRAZZO, 0.07),
+    (FloorMaterial.PARQUET_VINYL, 0.01),
+    (FloorMaterial.CERAMIC, 0.47),
     (FloorMaterial.MARBLE_GRANITE, 0.02),
 )
 WALL: Answers = (
-    (WallMaterial.OTHER, 0.01), (WallMaterial.BAMBOO, 0.03), (WallMaterial.WOVEN_BAMBOO, 0.06),
-    (WallMaterial.LOG, 0.02), (WallMaterial.WOOD, 0.14), (WallMaterial.PLASTERED_BAMBOO, 0.04),
+    (WallMaterial.OTHER, 0.01),
+    (WallMaterial.BAMBOO, 0.03),
+    (WallMaterial.WOVEN_BAMBOO, 0.06),
+    (WallMaterial.LOG, 0.02),
+    (WallMaterial.WOOD, 0.14),
+    (WallMaterial.PLASTERED_BAMBOO, 0.04),
     (WallMaterial.MASONRY, 0.70),
 )
 ROOF: Answers = (
-    (RoofMaterial.THATCH, 0.02), (RoofMaterial.BAMBOO, 0.01), (RoofMaterial.OTHER, 0.01),
-    (RoofMaterial.WOOD_SHINGLE, 0.02), (RoofMaterial.ZINC, 0.33), (RoofMaterial.ASBESTOS, 0.12),
-    (RoofMaterial.CLAY_TILE, 0.45), (RoofMaterial.CONCRETE, 0.04),
+    (RoofMaterial.THATCH, 0.02),
+    (RoofMaterial.BAMBOO, 0.01),
+    (RoofMaterial.OTHER, 0.01),
+    (RoofMaterial.WOOD_SHINGLE, 0.02),
+    (RoofMaterial.ZINC, 0.33),
+    (RoofMaterial.ASBESTOS, 0.12),
+    (RoofMaterial.CLAY_TILE, 0.45),
+    (RoofMaterial.CONCRETE, 0.04),
 )
 TOILET: Answers = (
-    (ToiletFacility.NONE, 0.07), (ToiletFacility.PUBLIC, 0.03), (ToiletFacility.SHARED, 0.10),
+    (ToiletFacility.NONE, 0.07),
+    (ToiletFacility.PUBLIC, 0.03),
+    (ToiletFacility.SHARED, 0.10),
     (ToiletFacility.PRIVATE, 0.80),
 )
 WATER: Answers = (
-    (DrinkingWater.SURFACE_WATER, 0.03), (DrinkingWater.UNPROTECTED_SPRING, 0.03),
-    (DrinkingWater.UNPROTECTED_WELL, 0.06), (DrinkingWater.RAIN_WATER, 0.03), (DrinkingWater.OTHER, 0.01),
-    (DrinkingWater.PROTECTED_SPRING, 0.07), (DrinkingWater.PROTECTED_WELL, 0.25), (DrinkingWater.PIPED, 0.12),
+    (DrinkingWater.SURFACE_WATER, 0.03),
+    (DrinkingWater.UNPROTECTED_SPRING, 0.03),
+    (DrinkingWater.UNPROTECTED_WELL, 0.06),
+    (DrinkingWater.RAIN_WATER, 0.03),
+    (DrinkingWater.OTHER, 0.01),
+    (DrinkingWater.PROTECTED_SPRING, 0.07),
+    (DrinkingWater.PROTECTED_WELL, 0.25),
+    (DrinkingWater.PIPED, 0.12),
     (DrinkingWater.BOTTLED, 0.40),
 )
 LIGHTING: Answers = (
-    (LightingSource.NONE, 0.005), (LightingSource.NON_PLN, 0.02), (LightingSource.PLN_UNMETERED, 0.06),
+    (LightingSource.NONE, 0.005),
+    (LightingSource.NON_PLN, 0.02),
+    (LightingSource.PLN_UNMETERED, 0.06),
     (LightingSource.PLN_METERED, 0.915),
 )
 COOKING: Answers = (
-    (CookingFuel.NONE, 0.01), (CookingFuel.FIREWOOD, 0.12), (CookingFuel.CHARCOAL, 0.005),
-    (CookingFuel.KEROSENE, 0.01), (CookingFuel.LPG, 0.83), (CookingFuel.CITY_GAS, 0.01),
+    (CookingFuel.NONE, 0.01),
+    (CookingFuel.FIREWOOD, 0.12),
+    (CookingFuel.CHARCOAL, 0.005),
+    (CookingFuel.KEROSENE, 0.01),
+    (CookingFuel.LPG, 0.83),
+    (CookingFuel.CITY_GAS, 0.01),
     (CookingFuel.ELECTRICITY, 0.015),
 )
 # (answer list, column, how strongly welfare drives it)
@@ -84,8 +111,13 @@ ASSETS: tuple[tuple[str, float, float], ...] = (
     ("has_gold", 0.25, 0.45),
     ("has_land", 0.45, 0.25),
 )
-OWNERSHIP = (HomeOwnership.OWNED, HomeOwnership.RENTED, HomeOwnership.RENT_FREE, HomeOwnership.OFFICIAL,
-             HomeOwnership.OTHER)
+OWNERSHIP = (
+    HomeOwnership.OWNED,
+    HomeOwnership.RENTED,
+    HomeOwnership.RENT_FREE,
+    HomeOwnership.OFFICIAL,
+    HomeOwnership.OTHER,
+)
 OWNERSHIP_URBAN = np.array([0.62, 0.22, 0.12, 0.02, 0.02])
 OWNERSHIP_RURAL = np.array([0.88, 0.03, 0.07, 0.01, 0.01])
 OWNERSHIP_WELFARE_EFFECT = np.array([0.1, 0.2, -0.5, 0.3, 0.0])  # rent-free housing is for the poor

@@ -154,14 +154,30 @@ def _compose(rng: np.random.Generator, welfare: Floats) -> _Composition:
         (index, np.full(n, HEAD), head_female, head_age),
         (index[has_spouse], np.full(int(has_spouse.sum()), SPOUSE), ~head_female[has_spouse], spouse_age[has_spouse]),
         (child_household, np.full(len(child_household), CHILD), rng.random(len(child_household)) < 0.49, child_age),
-        (index[has_child_in_law], np.full(int(has_child_in_law.sum()), CHILD_IN_LAW),
-         rng.random(int(has_child_in_law.sum())) < 0.5, child_in_law_age[has_child_in_law]),
-        (grandchild_household, np.full(len(grandchild_household), GRANDCHILD),
-         rng.random(len(grandchild_household)) < 0.49, grandchild_age),
-        (index[has_parent], np.where(in_law, PARENT_IN_LAW, PARENT)[has_parent],
-         rng.random(int(has_parent.sum())) < 0.7, parent_age[has_parent]),
-        (index[has_relative], relative_role[has_relative], rng.random(int(has_relative.sum())) < 0.5,
-         relative_age[has_relative]),
+        (
+            index[has_child_in_law],
+            np.full(int(has_child_in_law.sum()), CHILD_IN_LAW),
+            rng.random(int(has_child_in_law.sum())) < 0.5,
+            child_in_law_age[has_child_in_law],
+        ),
+        (
+            grandchild_household,
+            np.full(len(grandchild_household), GRANDCHILD),
+            rng.random(len(grandchild_household)) < 0.49,
+            grandchild_age,
+        ),
+        (
+            index[has_parent],
+            np.where(in_law, PARENT_IN_LAW, PARENT)[has_parent],
+            rng.random(int(has_parent.sum())) < 0.7,
+            parent_age[has_parent],
+        ),
+        (
+            index[has_relative],
+            relative_role[has_relative],
+            rng.random(int(has_relative.sum())) < 0.5,
+            relative_age[has_relative],
+        ),
     )
     household, role, female, age = (np.concatenate([part[i] for part in parts]) for i in range(4))
     order = np.lexsort((-age, role, household))
@@ -230,8 +246,9 @@ def _disabilities(rng: np.random.Generator, age: Ints) -> list[str]:
     chance = np.select([age < 18, age < 60], [0.01, 0.02], default=0.10)
     disabled = rng.random(len(age)) < chance
     severe = rng.random(len(age)) < 0.35
-    codes = np.where(disabled, np.where(severe, Disability.SEVERE.value, Disability.MODERATE.value),
-                     Disability.NONE.value)
+    codes = np.where(
+        disabled, np.where(severe, Disability.SEVERE.value, Disability.MODERATE.value), Disability.NONE.value
+    )
     return codes.tolist()  # type: ignore[no-any-return]
 
 

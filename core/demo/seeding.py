@@ -77,8 +77,16 @@ async def write_batch(conn: AsyncConnection, batch: DemoBatch, survey_year: int)
     member_columns = [
         ids.take(len(batch.member_niks)),
         [household_ids[h] for h in m.household.tolist()],
-        batch.member_niks, m.name, m.sex, m.birth_date, m.relationship, m.education, m.in_school,
-        m.occupation, m.disability, m.pregnant,
+        batch.member_niks,
+        m.name,
+        m.sex,
+        m.birth_date,
+        m.relationship,
+        m.education,
+        m.in_school,
+        m.occupation,
+        m.disability,
+        m.pregnant,
     ]
     members = [(*values, *record) for values in zip(*member_columns, strict=True)]
     await insert_rows(conn, MEMBERS, MEMBER_ROW, members)

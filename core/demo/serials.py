@@ -67,9 +67,9 @@ class SerialBook:
         self._last = {p: s for p, s in self._last.items() if p // _REGENCY_DIVISOR >= regency}
 
 
-async def taken_serials(conn: AsyncConnection, column: Column[str], first_regency: int, last_regency: int) -> list[
-    tuple[int, int]
-]:
+async def taken_serials(
+    conn: AsyncConnection, column: Column[str], first_regency: int, last_regency: int
+) -> list[tuple[int, int]]:
     """Highest serial per 12-digit prefix among numbers of the regencies in the range, any status.
 
     One grouped range query on the number's index; numbers are compared as text, which orders
@@ -77,10 +77,6 @@ async def taken_serials(conn: AsyncConnection, column: Column[str], first_regenc
     """
     low, high = f"{first_regency:04d}", f"{last_regency + 1:04d}"
     prefix = func.substr(column, 1, 12)
-    query = (
-        select(prefix, func.max(func.substr(column, 13, 4)))
-        .where(column >= low, column < high)
-        .group_by(prefix)
-    )
+    query = select(prefix, func.max(func.substr(column, 13, 4))).where(column >= low, column < high).group_by(prefix)
     rows = await conn.execute(query)
     return [(int(p), int(s)) for p, s in rows if p.isdigit() and s.isdigit()]
