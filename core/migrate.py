@@ -26,18 +26,25 @@ class SchemaNotCurrent(RuntimeError):
     """The database schema does not match this version of SIKS."""
 
 
+def version_locations() -> list[str]:
+    """Core's migration folder and each loaded plugin's (its own Alembic branch)."""
+    from core.programs.registry import get_registry
+
+    return [str(MIGRATIONS / "versions"), *get_registry().migrations]
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("version_locations", " ".join(version_locations()))
+    cfg.set_main_option("path_separator", "space")
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+def head_revisions() -> list[str]:
+    return sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def _state(connection: Connection) -> SchemaState:
@@ -60,7 +67,7 @@ async def schema_state(engine: AsyncEngine) -> SchemaState:
             return SchemaState.UNKNOWN
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Create or update the schema to ``revision`` in one transaction."""
     async with engine.begin() as conn:
         await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))

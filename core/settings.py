@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
     sql_echo: bool = Field(False, description="Log every SQL statement.")
+    plugins: str | None = Field(
+        None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
+    )
+
+    def plugin_allowlist(self) -> list[str] | None:
+        if self.plugins is None:
+            return None
+        return [name.strip() for name in self.plugins.split(",") if name.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,7 +12,7 @@ app = typer.Typer(help="Create and migrate the database schema.", no_args_is_hel
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+def upgrade(revision: str = typer.Argument("heads", help="Target revision; every branch's head by default.")) -> None:
     """Create the schema or bring it up to date."""
 
     async def work(engine: AsyncEngine) -> None:
@@ -26,6 +26,6 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 def status() -> None:
     """Say whether the schema is current, out of date, empty or unknown."""
     state = run_with_engine(migrate.schema_state, needs_schema=False)
-    typer.echo(f"schema: {state.value} (this SIKS expects revision {migrate.head_revision()})")
+    typer.echo(f"schema: {state.value} (this SIKS expects revisions {', '.join(migrate.head_revisions())})")
     if state is not migrate.SchemaState.CURRENT:
         raise typer.Exit(1)

@@ -1,0 +1,132 @@
+"""What a program plugin declares: identity, facts, eligibility rules, benefits, disbursement.
+
+Everything here is declarative and set-based: a rule is a SQL predicate over one row of
+household facts (for whole-population runs) plus the words that explain its outcome for one
+household; a benefit is a SELECT of component rows. Nothing iterates over households in Python.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Select
+
+from core.programs.periods import Period, PeriodKind
+
+
+@dataclass(frozen=True, slots=True)
+class FactContext:
+    """What a household fact's member condition may use."""
+
+    members: FromClause  # the members table (active members only reach the aggregate)
+    period: Period
+
+    def born_after(self, years: int) -> date:
+        """Members born after this date are younger than ``years`` at the period's start."""
+        start = self.period.start
+        try:
+            return start.replace(year=start.year - years)
+        except ValueError:  # 29 February
+            return start.replace(year=start.year - years, day=28)
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdFact:
+    """A per-household count: how many active members meet ``condition``.
+
+    Facts become columns of the household-facts row that eligibility rules and benefits read;
+    names are unique across core and all plugins.
+    """
+
+    name: str
+    description: str
+    condition: Callable[[FactContext], ColumnElement[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What an eligibility rule sees: one facts row per household, the period and the program's settings."""
+
+    facts: FromClause
+    period: Period
+    config: Mapping[str, Any]
+
+
+class EligibilityRule(ABC):
+    """One condition of a program's eligibility."""
+
+    #: Short stable identifier, e.g. ``decile``.
+    code: str
+    #: One sentence for documentation and the schema.
+    description: str
+
+    @abstractmethod
+    def predicate(self, ctx: RuleContext) -> ColumnElement[bool]:
+        """SQL that is true for the households that pass this rule (over ``ctx.facts``)."""
+
+    @abstractmethod
+    def explain(self, facts: Mapping[str, Any], config: Mapping[str, Any], passed: bool) -> str:
+        """Words for one household, e.g. ``child 0-6`` or ``decile 7 > 4``; ``passed`` comes from the predicate."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitContext:
+    """What a benefit rule sees."""
+
+    facts: FromClause  # the eligible households' facts rows
+    members: FromClause  # the members table
+    period: Period
+    config: Mapping[str, Any]
+    fact_context: FactContext
+
+
+class BenefitRule(ABC):
+    """How much an enrolled household receives in a period, and for what."""
+
+    @abstractmethod
+    def components(self, ctx: BenefitContext) -> Select[Any]:
+        """Component rows ``(household_id, member_id, component, amount)`` for the households in ``ctx.facts``.
+
+        ``member_id`` is NULL for a family-level component. The household's benefit is the sum.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class DisbursementField:
+    """A field a program's payment rows carry, e.g. the KKS card number."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Program:
+    """An aid program (bantuan sosial) as a plugin registers it."""
+
+    slug: str
+    name: str
+    description: str
+    period_kind: PeriodKind
+    rules: Sequence[EligibilityRule]
+    benefit: BenefitRule
+    #: Payment channel, e.g. ``kks_card`` or ``post_office``.
+    channel: str
+    #: Settings per year (amounts, thresholds): ``{2026: {...}}``; the latest year not after the period applies.
+    settings: Mapping[int, Mapping[str, Any]]
+    #: Slugs of programs whose enrollment in an overlapping period rules this one out.
+    excludes: Sequence[str] = ()
+    #: Payment stages inside one period (1 = paid once per period).
+    stages: int = 1
+    disbursement_fields: Sequence[DisbursementField] = field(default_factory=tuple)
+
+    def settings_for(self, period: Period) -> Mapping[str, Any]:
+        years = [year for year in self.settings if year <= period.year]
+        if not years:
+            raise LookupError(
+                f"program {self.slug} has no settings for {period.label} (first year {min(self.settings)})"
+            )
+        return self.settings[max(years)]
