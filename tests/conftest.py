@@ -25,7 +25,18 @@ from core.db import create_engine
 from core.regions.loader import load_regions, lokal_regions
 from core.settings import Settings, get_settings
 
-HOUSEHOLD_TABLES = ("welfare_surveys", "members", "households")
+HOUSEHOLD_TABLES = (
+    "disbursements",
+    "cycle_refusals",
+    "enrollment_components",
+    "enrollments",
+    "program_cycles",
+    "program_quotas",
+    "welfare_ranks",
+    "welfare_surveys",
+    "members",
+    "households",
+)
 
 
 @pytest.fixture(scope="session")

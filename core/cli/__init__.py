@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from core.cli import db, demo, regions, serve
+from core.programs.registry import PluginConflict
 
 app = typer.Typer(help="SIKS: national social-welfare registry.", no_args_is_help=True, add_completion=False)
 app.add_typer(db.app, name="db")
@@ -14,4 +15,8 @@ app.command("demo")(demo.demo)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except PluginConflict as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None

@@ -8,6 +8,7 @@ import uvicorn
 from core.bootstrap import BootstrapReport, bootstrap
 from core.cli.common import run_with_engine
 from core.migrate import require_current
+from core.schema.build import build_schema
 from core.settings import get_settings
 
 
@@ -29,5 +30,6 @@ def serve(
             f"{report.demo_households} demo households seeded"
         )
     run_with_engine(require_current, needs_schema=False)  # refuse early on an outdated schema
+    build_schema()  # refuse early on plugins that clash
     typer.echo(f"SIKS GraphQL API on http://{host}:{port}/graphql ({settings.mode.value} mode)")
     uvicorn.run("core.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")

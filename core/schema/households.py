@@ -20,6 +20,7 @@ from core.records import HouseholdRecord, MemberRecord
 from core.schema import enums
 from core.schema.context import Context
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.programs import HouseholdPrograms
 from core.schema.regions import Region, checked_code
 from core.schema.selection import selected_paths
 
@@ -97,6 +98,10 @@ class Household:
     @classmethod
     def is_type_of(cls, obj: object, _info: object) -> bool:
         return isinstance(obj, HouseholdRecord)
+
+    @strawberry.field(description="Aid programs: enrollments and each program's own fields.")
+    def programs(self: HouseholdRecord) -> HouseholdPrograms:  # type: ignore[misc, valid-type]
+        return self
 
 
 @strawberry.type

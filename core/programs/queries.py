@@ -1,0 +1,73 @@
+"""Reading enrollments and their components."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.models import Enrollment, EnrollmentComponent
+
+ENROLLMENTS = Enrollment.__table__
+COMPONENTS = EnrollmentComponent.__table__
+
+
+@dataclass(slots=True)
+class ComponentRecord:
+    component: str
+    member_id: int | None
+    amount: int
+
+
+@dataclass(slots=True)
+class EnrollmentRecord:
+    id: int
+    program: str
+    period: str
+    period_start: date
+    period_end: date
+    household_id: int
+    amount: int
+    status: str
+    components: list[ComponentRecord] = field(default_factory=list)
+
+
+async def enrollments_by_household(
+    conn: AsyncConnection, household_ids: Iterable[int]
+) -> dict[int, list[EnrollmentRecord]]:
+    """Each household's enrollments, newest period first, with components; two statements."""
+    ids = list(set(household_ids))
+    found: dict[int, list[EnrollmentRecord]] = {household_id: [] for household_id in ids}
+    if not ids:
+        return found
+    rows = await conn.execute(
+        select(
+            ENROLLMENTS.c.id,
+            ENROLLMENTS.c.program,
+            ENROLLMENTS.c.period,
+            ENROLLMENTS.c.period_start,
+            ENROLLMENTS.c.period_end,
+            ENROLLMENTS.c.household_id,
+            ENROLLMENTS.c.amount,
+            ENROLLMENTS.c.status,
+        )
+        .where(ENROLLMENTS.c.household_id.in_(ids))
+        .order_by(ENROLLMENTS.c.period_start.desc(), ENROLLMENTS.c.program)
+    )
+    by_id: dict[int, EnrollmentRecord] = {}
+    for row in rows:
+        record = EnrollmentRecord(*row)
+        by_id[record.id] = record
+        found[record.household_id].append(record)
+    if by_id:
+        parts = await conn.execute(
+            select(COMPONENTS.c.enrollment_id, COMPONENTS.c.component, COMPONENTS.c.member_id, COMPONENTS.c.amount)
+            .where(COMPONENTS.c.enrollment_id.in_(list(by_id)))
+            .order_by(COMPONENTS.c.enrollment_id, COMPONENTS.c.amount.desc(), COMPONENTS.c.component)
+        )
+        for enrollment_id, component, member_id, amount in parts:
+            by_id[enrollment_id].components.append(ComponentRecord(component, member_id, amount))
+    return found

@@ -1,0 +1,167 @@
+"""GraphQL: aid programs — what is installed, a household's enrollments, plugin fields, integrator queries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from core.programs.integrators import BatchTooLarge, eligibility_by_nik
+from core.programs.queries import EnrollmentRecord
+from core.programs.registry import get_registry
+from core.records import HouseholdRecord
+from core.schema.assembly import assemble
+from core.schema.context import Context
+
+REGISTRY = get_registry()
+
+
+@strawberry.type(description="A rule of a program's eligibility.")
+class ProgramRule:
+    code: str
+    description: str
+
+
+@strawberry.type(description="An installed aid program.")
+class ProgramInfo:
+    slug: str
+    name: str
+    description: str
+    channel: str
+    period_kind: str = strawberry.field(description="month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY).")
+    excludes: list[str]
+    rules: list[ProgramRule]
+
+
+def _program_infos() -> list[ProgramInfo]:
+    from core.programs.eligibility import rules_of
+
+    return [
+        ProgramInfo(
+            slug=program.slug,
+            name=program.name,
+            description=program.description,
+            channel=program.channel,
+            period_kind=program.period_kind.value,
+            excludes=list(program.excludes),
+            rules=[ProgramRule(code=rule.code, description=rule.description) for rule in rules_of(program)],
+        )
+        for program in REGISTRY.programs.values()
+    ]
+
+
+@strawberry.type(description="Part of a benefit: a PKH component of one member, or a family amount.")
+class BenefitComponent:
+    component: str
+    member_id: strawberry.ID | None
+    amount: int = strawberry.field(description="Rupiah.")
+
+
+@strawberry.type(description="A household's enrollment in a program for a period (kepesertaan).")
+class Enrollment:
+    id: strawberry.ID
+    program: str
+    period: str
+    period_start: date
+    period_end: date
+    amount: int = strawberry.field(description="Rupiah for the whole period.")
+    status: str
+    components: list[BenefitComponent]
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, EnrollmentRecord)
+
+
+class _HouseholdProgramsCore:
+    @strawberry.field(description="Enrollments in every program, newest period first.")
+    async def enrollments(self: HouseholdRecord, info: Info[Context, None]) -> list[Enrollment]:  # type: ignore[misc]
+        return await info.context.loaders.enrollments.load(self.id)  # type: ignore[return-value]
+
+
+class _ProgramsCore:
+    @strawberry.field(description="The aid programs installed on this server.")
+    def installed(self) -> list[ProgramInfo]:
+        return _program_infos()
+
+
+HouseholdPrograms = assemble(
+    "HouseholdPrograms",
+    "A household's aid programs: its enrollments and each program's own fields.",
+    (strawberry.type(_HouseholdProgramsCore),),
+    REGISTRY.household_fields,
+    REGISTRY.owner,
+    "household field",
+)
+Programs = assemble(
+    "Programs",
+    "The aid programs: what is installed and each program's own queries.",
+    (strawberry.type(_ProgramsCore),),
+    REGISTRY.query_fields,
+    REGISTRY.owner,
+    "query field",
+)
+
+
+@strawberry.type(description="One program's verdict for a household.")
+class ProgramEligibility:
+    program: str
+    period: str
+    eligible: bool
+    summary: str = strawberry.field(description='e.g. "not eligible: decile 7 > 4".')
+    reasons: list[str]
+    enrolled_periods: list[str]
+
+
+@strawberry.type(description="What the registry says about one NIK. No names or addresses.")
+class EligibilityAnswer:
+    nik: str
+    found: bool = strawberry.field(description="False when the NIK is in no active household.")
+    programs: list[ProgramEligibility]
+
+
+async def _answers(info: Info[Context, None], niks: list[str], as_of: date | None) -> list[EligibilityAnswer]:
+    try:
+        async with info.context.engine.connect() as conn:
+            answers = await eligibility_by_nik(conn, REGISTRY, niks, as_of or date.today())
+    except BatchTooLarge as exc:
+        raise GraphQLError(f"niks: {exc}") from exc
+    return [
+        EligibilityAnswer(
+            nik=answer.nik,
+            found=answer.found,
+            programs=[
+                ProgramEligibility(
+                    program=p.verdict.program,
+                    period=p.verdict.period,
+                    eligible=p.verdict.eligible,
+                    summary=p.verdict.summary,
+                    reasons=[("✓ " if o.passed else "✗ ") + o.explanation for o in p.verdict.outcomes],
+                    enrolled_periods=p.enrolled_periods,
+                )
+                for p in answer.programs
+            ],
+        )
+        for answer in answers
+    ]
+
+
+@strawberry.type
+class ProgramQuery:
+    @strawberry.field(description="The aid programs and their own queries.")
+    def programs(self) -> Programs:  # type: ignore[valid-type]
+        return Programs()
+
+    @strawberry.field(
+        description="Per program: eligible or not for the period containing asOf (today), why, enrollments."
+    )
+    async def eligibility(self, info: Info[Context, None], nik: str, as_of: date | None = None) -> EligibilityAnswer:
+        return (await _answers(info, [nik], as_of))[0]
+
+    @strawberry.field(description="The same for up to 10,000 NIKs in one request, answered in the order asked.")
+    async def eligibility_batch(
+        self, info: Info[Context, None], niks: list[str], as_of: date | None = None
+    ) -> list[EligibilityAnswer]:
+        return await _answers(info, niks, as_of)

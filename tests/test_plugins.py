@@ -1,0 +1,217 @@
+"""The plugin system: discovery, allowlist, strictness, collisions, order, and one test per hook.
+
+The hooks are exercised through tests/plugins/siks_elderly, a third-party package installed into
+the test environment with its own entry point: it adds a program with no change to core.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.enums import Relationship, Sex
+from core.programs import hookspecs
+from core.programs.facts import WELFARE, facts_select
+from core.programs.hookspecs import hookimpl
+from core.programs.periods import PeriodKind, parse_period
+from core.programs.registry import PluginConflict, build_registry, get_registry, make_manager
+from core.records import HOUSEHOLDS
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.test_schema_mutations import register
+
+HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("siks_"))
+SIKS = [sys.executable, "-m", "core.cli"]
+
+
+def elderly_household() -> factories.HouseholdData:
+    district = factories.VILLAGE.rsplit(".", 1)[0]
+    return factories.household(
+        members=[
+            factories.member(birth_date=date(1980, 1, 5), district=district),
+            factories.member(Relationship.PARENT, Sex.FEMALE, date(1945, 6, 1), district, "Mbah Sarinah"),
+        ],
+        floor_material=factories.FloorMaterial.EARTH,
+    )
+
+
+def test_every_hook_has_a_test() -> None:
+    tests = {name for name in globals() if name.startswith("test_hook_")}
+    assert {f"test_hook_{hook}" for hook in HOOKS} <= tests
+
+
+def test_the_fixture_plugin_is_found_through_its_entry_point() -> None:
+    registry = get_registry()
+    assert "elderly" in registry.plugins and "core-facts" in registry.plugins
+    assert registry.owner[("program", "aslut")] == "plugin 'elderly'"
+
+
+def test_allowlist_limits_what_loads() -> None:
+    assert "elderly" not in build_registry(make_manager(allowlist=[])).plugins
+    assert "aslut" in build_registry(make_manager(allowlist=["elderly"])).programs
+    with pytest.raises(PluginConflict, match="not installed: nosuch"):
+        make_manager(allowlist=["nosuch"])
+
+
+def test_a_misspelt_hook_stops_start_up() -> None:
+    plugin = types.ModuleType("typo_plugin")
+
+    @hookimpl
+    def siks_register_program() -> list[object]:  # missing "s"
+        return []
+
+    plugin.siks_register_program = siks_register_program  # type: ignore[attr-defined]
+    manager = make_manager(allowlist=[])
+    manager.register(plugin, name="typo")
+    with pytest.raises(Exception, match="siks_register_program"):
+        manager.check_pending()
+
+
+def test_results_do_not_depend_on_registration_order() -> None:
+    def plugin(name: str, slug: str) -> types.ModuleType:
+        module = types.ModuleType(name)
+        elderly = get_registry().programs["aslut"]
+
+        @hookimpl
+        def siks_register_programs() -> list[object]:
+            from dataclasses import replace
+
+            return [replace(elderly, slug=slug)]
+
+        module.siks_register_programs = siks_register_programs  # type: ignore[attr-defined]
+        return module
+
+    first, second = plugin("p_one", "one"), plugin("p_two", "two")
+    orders = []
+    for pair in ((first, second), (second, first)):
+        manager = make_manager(allowlist=[])
+        for module in pair:
+            manager.register(module, name=module.__name__)
+        orders.append(list(build_registry(manager).programs))
+    assert orders[0] == orders[1] == ["one", "two"]
+
+
+def test_two_plugins_claiming_one_slug_stop_start_up_naming_both() -> None:
+    elderly = get_registry().programs["aslut"]
+    manager = make_manager(allowlist=["elderly"])
+    copycat = types.ModuleType("copycat")
+
+    @hookimpl
+    def siks_register_programs() -> list[object]:
+        return [elderly]
+
+    copycat.siks_register_programs = siks_register_programs  # type: ignore[attr-defined]
+    manager.register(copycat, name="copycat")
+    with pytest.raises(
+        PluginConflict, match="program 'aslut' is registered by both plugin 'copycat' and plugin 'elderly'"
+    ):
+        build_registry(manager)
+
+
+@pytest.mark.parametrize(
+    ("clash", "message"),
+    [
+        ("fact", "fact 'elderly_60' is registered by both plugin 'core-facts' and plugin 'elderly'"),
+        ("mutation", "mutation field 'registerHousehold' is defined by core and by plugin 'elderly'"),
+    ],
+)
+def test_collisions_stop_the_server_at_start_up(clash: str, message: str, empty_database: dict[str, str]) -> None:
+    env = {**os.environ, **empty_database, "SIKS_TEST_ELDERLY_CLASH": clash, "SIKS_DEMO_HOUSEHOLDS": "0"}
+    result = subprocess.run([*SIKS, "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+
+
+ELIGIBILITY = """query($nik: String!) { eligibility(nik: $nik, asOf: "2026-03-15") {
+  found programs { program period eligible summary reasons } } }"""
+
+
+async def test_hook_siks_register_programs(db: AsyncEngine, gql: GraphQLClient) -> None:
+    installed = (await gql("{ programs { installed { slug periodKind rules { code } } } }"))["programs"]["installed"]
+    aslut = next(p for p in installed if p["slug"] == "aslut")
+    assert aslut["periodKind"] == "month" and [r["code"] for r in aslut["rules"]] == ["elderly_70", "decile"]
+    household = await register(gql, elderly_household())
+    elder = household["members"][1]["nik"]
+    before = next(
+        p for p in (await gql(ELIGIBILITY, {"nik": elder}))["eligibility"]["programs"] if p["program"] == "aslut"
+    )
+    assert before["period"] == "2026-03" and not before["eligible"]
+    assert before["reasons"][0] == "✓ elderly 70+ ×1" and before["reasons"][1].startswith("✗ decile ")
+    async with db.begin() as conn:
+        await conn.execute(
+            WELFARE.insert().values(
+                household_id=int(household["id"]),
+                model_version="test",
+                score=-2.0,
+                decile=2,
+                regency_decile=2,
+                ranked_at=datetime.now(UTC),
+            )
+        )
+    after = next(
+        p for p in (await gql(ELIGIBILITY, {"nik": elder}))["eligibility"]["programs"] if p["program"] == "aslut"
+    )
+    assert after["eligible"] and after["summary"] == "eligible: elderly 70+ ×1; decile 2 <= 3"
+    async with db.begin() as conn:
+        await conn.execute(WELFARE.delete())
+
+
+async def test_hook_siks_register_facts(db: AsyncEngine, gql: GraphQLClient) -> None:
+    household = await register(gql, elderly_household())
+    period = parse_period("2026-03", PeriodKind.MONTH)
+    query = facts_select(get_registry(), period, where=[HOUSEHOLDS.c.id == int(household["id"])])
+    async with db.connect() as conn:
+        row = (await conn.execute(query)).one()._mapping
+    assert row["elderly_70"] == 1 and row["elderly_60"] == 1 and row["members"] == 2
+
+
+async def test_hook_siks_register_migrations(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    assert "elderly_caregivers" in tables
+    assert get_registry().migrations == [str(Path(sys.modules["siks_elderly"].__file__).parent / "migrations")]
+
+
+async def test_hook_siks_extra_mutation_fields(db: AsyncEngine, gql: GraphQLClient) -> None:
+    household = await register(gql)
+    data = await gql(
+        'mutation($id: ID!) { registerElderlyCaregiver(householdId: $id, name: "Rina") }', {"id": household["id"]}
+    )
+    assert data == {"registerElderlyCaregiver": True}
+    from siks_elderly import CAREGIVERS
+
+    async with db.connect() as conn:
+        assert (await conn.execute(select(CAREGIVERS.c.caregiver_name))).scalars().all() == ["Rina"]
+    async with db.begin() as conn:
+        await conn.execute(CAREGIVERS.delete())
+
+
+async def test_hook_siks_extra_household_fields(db: AsyncEngine, gql: GraphQLClient) -> None:
+    first, second = await register(gql), await register(gql)
+    await gql('mutation($id: ID!) { registerElderlyCaregiver(householdId: $id, name: "Rina") }', {"id": first["id"]})
+    data = await gql("{ households { edges { node { id programs { elderlyAssistance { caregiverName } } } } } }")
+    names = {
+        e["node"]["id"]: e["node"]["programs"]["elderlyAssistance"]["caregiverName"]
+        for e in data["households"]["edges"]
+    }
+    assert names == {first["id"]: "Rina", second["id"]: None}
+    from siks_elderly import CAREGIVERS
+
+    async with db.begin() as conn:
+        await conn.execute(CAREGIVERS.delete())
+
+
+async def test_hook_siks_extra_query_fields(db: AsyncEngine, gql: GraphQLClient) -> None:
+    assert (await gql("{ programs { elderlyCaregiverCount } }")) == {"programs": {"elderlyCaregiverCount": 0}}
+
+
+def test_hook_siks_extra_policies() -> None:
+    assert "p, aslut_officer, enrollment:aslut, read" in get_registry().policies
