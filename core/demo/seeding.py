@@ -41,6 +41,8 @@ class PopulationExists(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
+    """What a demo run wrote; ``appended`` says whether households were there before it."""
+
     households: int
     members: int
     surveys: int
