@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import migrate
@@ -25,18 +25,7 @@ from core.db import create_engine
 from core.regions.loader import load_regions, lokal_regions
 from core.settings import Settings, get_settings
 
-HOUSEHOLD_TABLES = (
-    "disbursements",
-    "cycle_refusals",
-    "enrollment_components",
-    "enrollments",
-    "program_cycles",
-    "program_quotas",
-    "welfare_ranks",
-    "welfare_surveys",
-    "members",
-    "households",
-)
+KEPT_TABLES = {"regions", "alembic_version"}  # reference data every test shares
 
 
 @pytest.fixture(scope="session")
@@ -96,12 +85,23 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+async def clear_data(engine: AsyncEngine) -> None:
+    """Delete every row but the shared reference data, children before parents (core's and plugins' tables)."""
+
+    def ordered(sync_conn: Any) -> list[str]:
+        metadata = MetaData()
+        metadata.reflect(sync_conn)
+        return [t.name for t in reversed(metadata.sorted_tables) if t.name not in KEPT_TABLES]
+
+    async with engine.begin() as conn:
+        for table in await conn.run_sync(ordered):
+            await conn.execute(text(f"DELETE FROM {table}"))
+
+
 @pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncEngine:
-    """The test database with no households left by an earlier test."""
-    async with engine.begin() as conn:
-        for table in HOUSEHOLD_TABLES:
-            await conn.execute(text(f"DELETE FROM {table}"))
+    """The test database with the regions loaded and nothing left by an earlier test."""
+    await clear_data(engine)
     return engine
 
 

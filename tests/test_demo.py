@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
@@ -20,7 +20,7 @@ from core.enums import Education, Relationship, Sex
 from core.households.data import ASSET_FIELDS, HOUSEHOLD_COLUMNS
 from core.households.rules import full_household_errors
 from core.models import Household, Member, Region, WelfareSurvey
-from tests.conftest import HOUSEHOLD_TABLES
+from tests.conftest import clear_data
 
 HOUSEHOLDS = Household.__table__
 MEMBERS = Member.__table__
@@ -34,9 +34,7 @@ SCHOOL_LEVEL = {
 
 
 async def clear(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        for table in HOUSEHOLD_TABLES:
-            await conn.execute(text(f"DELETE FROM {table}"))
+    await clear_data(engine)
 
 
 async def population(engine: AsyncEngine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

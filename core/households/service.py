@@ -52,6 +52,7 @@ class Conflict:
     """The record changed since the caller read it; nothing was written."""
 
     current_version: int
+    entity: str = "household"
 
 
 @dataclass(frozen=True, slots=True)

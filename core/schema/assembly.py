@@ -36,7 +36,7 @@ def assemble(
 ) -> type:
     """A strawberry type named ``name`` with the fields of ``bases`` plus ``extra``, refusing any clash."""
     taken = set().union(*(field_names(base) for base in bases)) if bases else set()
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__annotations__": {}}  # never the inherited dict
     for field_name, contribution in extra.items():
         if field_name in taken:
             raise PluginConflict(f"{kind} '{field_name}' is defined by core and by {owners.get((kind, field_name))}")

@@ -39,7 +39,7 @@ class VersionConflict:
     @classmethod
     def of(cls, conflict: Conflict) -> VersionConflict:
         return cls(
-            message=f"the household is now at version {conflict.current_version}; read it again and retry",
+            message=f"the {conflict.entity} is now at version {conflict.current_version}; read it again and retry",
             current_version=conflict.current_version,
         )
 

@@ -18,20 +18,14 @@ from core.households.queries import (
 )
 from core.records import HouseholdRecord, MemberRecord
 from core.schema import enums
+from core.schema.arguments import checked_code, parse_id
 from core.schema.context import Context
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
 from core.schema.programs import HouseholdPrograms
-from core.schema.regions import Region, checked_code
+from core.schema.regions import Region
 from core.schema.selection import selected_paths
 
 DEFAULT_PAGE_SIZE = 50
-
-
-def parse_id(value: strawberry.ID, argument: str = "id") -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise GraphQLError(f"{argument}: '{str(value)[:24]}' is not a SIKS id (ids are whole numbers)") from None
 
 
 @strawberry.type(description="A person in a household (anggota rumah tangga).")

@@ -17,9 +17,10 @@ from core.db import write_transaction
 from core.households import service
 from core.households.data import HouseholdData, MemberData
 from core.schema import enums
+from core.schema.arguments import parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
-from core.schema.households import Household, parse_id
+from core.schema.households import Household
 
 HouseholdResult = Annotated[
     Household | ValidationError | VersionConflict | NotFound,

@@ -7,17 +7,11 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from core.records import RegionRecord
-from core.regions.codes import LEVELS, RegionCodeError, check_code
+from core.regions.codes import LEVELS
 from core.regions.queries import list_regions
+from core.schema.arguments import checked_code
 from core.schema.context import Context
 from core.schema.enums import RegionLevel
-
-
-def checked_code(code: str, argument: str) -> str:
-    try:
-        return check_code(code)
-    except RegionCodeError as exc:
-        raise GraphQLError(f"{argument}: {exc}") from exc
 
 
 @strawberry.type(description="A province, regency/city, district (kecamatan) or village (desa/kelurahan).")

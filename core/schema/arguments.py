@@ -1,0 +1,22 @@
+"""Turning GraphQL arguments into domain values, with errors that say what was wrong."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from core.regions.codes import RegionCodeError, check_code
+
+
+def parse_id(value: strawberry.ID, argument: str = "id") -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise GraphQLError(f"{argument}: '{str(value)[:24]}' is not a SIKS id (ids are whole numbers)") from None
+
+
+def checked_code(code: str, argument: str) -> str:
+    try:
+        return check_code(code)
+    except RegionCodeError as exc:
+        raise GraphQLError(f"{argument}: {exc}") from exc

@@ -1,0 +1,77 @@
+"""KUBe (Kelompok Usaha Bersama): joint-business groups of poor families and their capital grant.
+
+Registered through the ``siks.programs`` entry point like any third-party program.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import strawberry
+
+from core.programs.hookspecs import hookimpl
+from core.programs.schema_fields import SchemaField
+from core.programs.types import Program
+from plugins.kube.program import kube_program
+
+
+@hookimpl
+def siks_register_programs() -> list[Program]:
+    return [kube_program()]
+
+
+@hookimpl
+def siks_register_migrations() -> list[str]:
+    return [str(Path(__file__).parent / "migrations")]
+
+
+@hookimpl
+def siks_extra_household_fields() -> list[SchemaField]:
+    from plugins.kube import schema  # the GraphQL layer is imported only when the schema is assembled
+
+    return [
+        SchemaField(
+            "kubeGroup", strawberry.field(resolver=schema.household_group, description="The family's KUBe group.")
+        )
+    ]
+
+
+@hookimpl
+def siks_extra_query_fields() -> list[SchemaField]:
+    from plugins.kube import schema
+
+    return [
+        SchemaField(
+            "kubeGroups",
+            strawberry.field(resolver=schema.village_groups, description="A village's active KUBe groups."),
+        )
+    ]
+
+
+@hookimpl
+def siks_extra_mutation_fields() -> list[SchemaField]:
+    from plugins.kube import schema
+
+    return [
+        SchemaField(
+            "formKubeGroup", strawberry.mutation(resolver=schema.form_kube_group, description="Form a KUBe group.")
+        ),
+        SchemaField(
+            "changeKubeGroup",
+            strawberry.mutation(
+                resolver=schema.change_kube_group, description="Rename a group or change its families."
+            ),
+        ),
+        SchemaField(
+            "dissolveKubeGroup",
+            strawberry.mutation(resolver=schema.dissolve_kube_group, description="Dissolve a group, with a reason."),
+        ),
+    ]
+
+
+@hookimpl
+def siks_extra_policies() -> list[str]:
+    return [
+        "p, kube_officer, program:kube, read",
+        "p, kube_officer, kube_group, write",
+    ]

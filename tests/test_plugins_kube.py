@@ -1,0 +1,130 @@
+"""KUBe: groups of 5-20 families of one village, a family in one group at most."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from plugins.kube.tables import GROUPS, MEMBERSHIPS
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.test_schema_households import store
+
+GROUP = """
+  __typename
+  ... on KubeGroup { id villageCode name business status version householdIds dissolveReason }
+  ... on ValidationError { fields { field message } }
+  ... on VersionConflict { currentVersion message }
+  ... on NotFound { message }
+"""
+FORM = f"""mutation($village: String!, $ids: [ID!]!, $name: String! = "KUBe Maju Bersama") {{
+  formKubeGroup(villageCode: $village, name: $name, business: "Ternak kambing", householdIds: $ids) {{ {GROUP} }} }}"""
+CHANGE = f"""mutation($id: ID!, $version: Int!, $add: [ID!], $remove: [ID!], $name: String) {{
+  changeKubeGroup(groupId: $id, version: $version, addHouseholdIds: $add, removeHouseholdIds: $remove, name: $name)
+  {{ {GROUP} }} }}"""
+DISSOLVE = f"""mutation($id: ID!, $version: Int!, $reason: String!) {{
+  dissolveKubeGroup(groupId: $id, version: $version, reason: $reason) {{ {GROUP} }} }}"""
+
+
+async def families(engine: AsyncEngine, count: int, village: str = factories.VILLAGE) -> list[str]:
+    return await store(engine, [factories.household(village) for _ in range(count)])
+
+
+async def clean(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(MEMBERSHIPS))
+        await conn.execute(delete(GROUPS))
+
+
+def errors(result: dict[str, Any]) -> dict[str, str]:
+    assert result["__typename"] == "ValidationError", result
+    found: dict[str, str] = {}
+    for f in result["fields"]:
+        found[f["field"]] = f"{found[f['field']]} | {f['message']}" if f["field"] in found else f["message"]
+    return found
+
+
+async def test_form_change_and_dissolve(db: AsyncEngine, gql: GraphQLClient) -> None:
+    await clean(db)
+    ids = await families(db, 7)
+    group = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:5]}))["formKubeGroup"]
+    assert (
+        group["__typename"] == "KubeGroup"
+        and group["status"] == "active"
+        and sorted(group["householdIds"]) == sorted(ids[:5])
+    )
+    changed = (
+        await gql(
+            CHANGE, {"id": group["id"], "version": 1, "add": ids[5:], "remove": [ids[0]], "name": "KUBe Sejahtera"}
+        )
+    )["changeKubeGroup"]
+    assert changed["version"] == 2 and changed["name"] == "KUBe Sejahtera"
+    assert sorted(changed["householdIds"]) == sorted(ids[1:])
+    data = await gql("query($id: ID!) { household(id: $id) { programs { kubeGroup { id name } } } }", {"id": ids[6]})
+    assert data["household"]["programs"]["kubeGroup"] == {"id": group["id"], "name": "KUBe Sejahtera"}
+    listed = await gql(
+        "query($v: String!) { programs { kubeGroups(villageCode: $v) { id } } }", {"v": factories.VILLAGE}
+    )
+    assert listed["programs"]["kubeGroups"] == [{"id": group["id"]}]
+    stale = (await gql(DISSOLVE, {"id": group["id"], "version": 1, "reason": "usaha berhenti"}))["dissolveKubeGroup"]
+    assert stale["__typename"] == "VersionConflict" and "KUBe group is now at version 2" in stale["message"]
+    assert "reason" in errors(
+        (await gql(DISSOLVE, {"id": group["id"], "version": 2, "reason": " "}))["dissolveKubeGroup"]
+    )
+    dissolved = (await gql(DISSOLVE, {"id": group["id"], "version": 2, "reason": "usaha berhenti"}))[
+        "dissolveKubeGroup"
+    ]
+    assert dissolved["status"] == "dissolved" and dissolved["householdIds"] == []
+    again = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids[1:6]}))["formKubeGroup"]
+    assert again["__typename"] == "KubeGroup"
+    gone = (await gql(CHANGE, {"id": group["id"], "version": 3, "name": "x"}))["changeKubeGroup"]
+    assert gone["__typename"] == "NotFound"
+
+
+async def test_group_size_village_and_one_group_per_family(db: AsyncEngine, gql: GraphQLClient) -> None:
+    await clean(db)
+    ids = await families(db, 21)
+    elsewhere = await families(db, 1, factories.OTHER_VILLAGE)
+    assert (
+        "5 to 20 families, not 4"
+        in errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:4]}))["formKubeGroup"])["householdIds"]
+    )
+    assert (
+        "not 21"
+        in errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids}))["formKubeGroup"])["householdIds"]
+    )
+    across = errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:4] + elsewhere}))["formKubeGroup"])
+    assert f"lives in village {factories.OTHER_VILLAGE}" in across["householdIds"]
+    twice = errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:4] + ids[:1]}))["formKubeGroup"])
+    assert "listed twice" in twice["householdIds"]
+    assert (
+        "does not exist"
+        in errors((await gql(FORM, {"village": "32.01.01.9999", "ids": ids[:5]}))["formKubeGroup"])["villageCode"]
+    )
+    assert (
+        "name is required"
+        in errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:5], "name": ""}))["formKubeGroup"])[
+            "name"
+        ]
+    )
+    first = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:5]}))["formKubeGroup"]
+    taken = errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids[4:9]}))["formKubeGroup"])
+    assert f"already belongs to KUBe group {first['id']}" in taken["householdIds"]
+    shrink = errors((await gql(CHANGE, {"id": first["id"], "version": 1, "remove": [ids[0]]}))["changeKubeGroup"])
+    assert "not 4" in shrink["householdIds"]
+    outsider = errors((await gql(CHANGE, {"id": first["id"], "version": 1, "remove": [ids[10]]}))["changeKubeGroup"])
+    assert "not in this group" in outsider["removeHouseholdIds"]
+
+
+async def test_two_groups_racing_for_the_same_families_never_share_one(db: AsyncEngine, gql: GraphQLClient) -> None:
+    await clean(db)
+    ids = await families(db, 6)
+    results = await asyncio.gather(
+        gql(FORM, {"village": factories.VILLAGE, "ids": ids[:5]}),
+        gql(FORM, {"village": factories.VILLAGE, "ids": ids[1:6]}),
+    )
+    kinds = sorted(r["formKubeGroup"]["__typename"] for r in results)
+    assert kinds == ["KubeGroup", "ValidationError"]
