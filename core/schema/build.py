@@ -7,6 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from core.programs.registry import get_registry
 from core.schema.assembly import assemble
+from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.households import HouseholdQuery
 from core.schema.mutations import HouseholdMutation
@@ -15,11 +16,14 @@ from core.schema.regions import RegionQuery
 
 
 @strawberry.type(description="Read the registry.")
-class Query(RegionQuery, HouseholdQuery, ProgramQuery):
+class Query(RegionQuery, HouseholdQuery, ProgramQuery, DisbursementQuery):
     pass
 
 
-MUTATION_BASES: tuple[type, ...] = (HouseholdMutation,)
+MUTATION_BASES: tuple[type, ...] = (
+    HouseholdMutation,
+    DisbursementMutation,
+)
 
 
 def build_schema() -> strawberry.Schema:

@@ -1,0 +1,80 @@
+"""GraphQL: payment status updates from the channels, and reconciliation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from core.db import write_transaction
+from core.households.service import Invalid
+from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_status_updates, reconcile
+from core.schema.arguments import checked_code
+from core.schema.context import Context
+from core.schema.errors import ValidationError
+
+
+@strawberry.input(description="A payment's new status, as the channel reports it.")
+class DisbursementUpdateInput:
+    reference: str
+    status: str = strawberry.field(description="disbursed, failed or returned.")
+    note: str | None = None
+
+
+@strawberry.type(description="What an accepted batch of status updates changed.")
+class DisbursementUpdateSummary:
+    updated: int
+    unchanged: int = strawberry.field(description="Updates that repeated the current status.")
+
+
+DisbursementUpdateResult = Annotated[
+    DisbursementUpdateSummary | ValidationError,
+    strawberry.union("DisbursementUpdateResult", description="The batch applied whole, or refused whole."),
+]
+
+
+@strawberry.type(description="Payments of a program and period in one regency/city, by status.")
+class ReconciliationLine:
+    program: str
+    period: str
+    region_code: str
+    payments: int
+    amount: float = strawberry.field(description="Rupiah.")
+    pending: int
+    released: int
+    disbursed: int
+    failed: int
+    returned: int
+    disbursed_amount: float
+
+
+@strawberry.type
+class DisbursementQuery:
+    @strawberry.field(description="Payments by program, period and regency/city: counts and Rupiah per status.")
+    async def reconciliation(
+        self,
+        info: Info[Context, None],
+        program: str | None = None,
+        period: str | None = None,
+        region_code: str | None = None,
+    ) -> list[ReconciliationLine]:
+        code = checked_code(region_code, "regionCode") if region_code is not None else None
+        async with info.context.engine.connect() as conn:
+            lines = await reconcile(conn, program=program, period=period, region_code=code)
+        return [ReconciliationLine(**{name: getattr(line, name) for name in line.__slots__}) for line in lines]
+
+
+@strawberry.type
+class DisbursementMutation:
+    @strawberry.mutation(description="Record payment statuses by reference; a bad batch is refused whole.")
+    async def update_disbursements(
+        self, info: Info[Context, None], updates: list[DisbursementUpdateInput]
+    ) -> DisbursementUpdateResult:
+        rows = [StatusUpdate(u.reference.strip(), u.status.strip().lower(), u.note) for u in updates]
+        try:
+            async with write_transaction(info.context.engine) as conn:
+                result = await apply_status_updates(conn, rows)
+        except UpdateRefused as refused:
+            return ValidationError.of(Invalid(refused.errors))
+        return DisbursementUpdateSummary(updated=result.updated, unchanged=result.unchanged)
