@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -176,3 +179,21 @@ async def test_reconciliation_per_regency(db: AsyncEngine, gql: GraphQLClient) -
     ] == [("32.01", 3, 1, 1, 1, 200_000), ("35.78", 1, 0, 1, 0, 0)]
     data = await gql('{ reconciliation(regionCode: "35") { regionCode payments amount released } }')
     assert data["reconciliation"] == [{"regionCode": "35.78", "payments": 1, "amount": 200000.0, "released": 1}]
+
+
+async def test_cli_import_and_reconcile(db: AsyncEngine, tmp_path: Path) -> None:
+    first, second = await payments(db, ["released", "released"])
+    path = tmp_path / "channel.csv"
+    path.write_text(f"reference,status\n{first},disbursed\n{second},failed\n", encoding="utf-8")
+    siks = [sys.executable, "-m", "core.cli", "disbursement"]
+    done = subprocess.run([*siks, "import", str(path)], capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 0 and "2 updated, 0 unchanged" in done.stdout
+    path.write_text(f"reference,status\n{first},returned\nGHOST,disbursed\n", encoding="utf-8")
+    refused = subprocess.run([*siks, "import", str(path)], capture_output=True, text=True, env=os.environ.copy())
+    assert refused.returncode == 2 and "GHOST" in refused.stderr and "nothing was updated" in refused.stderr
+    assert (await statuses(db))[first] == "disbursed"
+    table = subprocess.run(
+        [*siks, "reconcile", "--program", "bpnt"], capture_output=True, text=True, env=os.environ.copy()
+    )
+    assert table.returncode == 0
+    assert "bpnt\t2026-03\t32.01\t2\t400000\t0\t0\t1\t1\t0" in table.stdout

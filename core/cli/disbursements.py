@@ -1,0 +1,70 @@
+"""``siks disbursement``: payment statuses from the channels, and reconciliation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.cli.common import fail, run_with_engine
+from core.db import write_transaction
+from core.programs.disbursements import (
+    ReconciliationLine,
+    UpdateRefused,
+    UpdateResult,
+    apply_status_updates,
+    read_channel_csv,
+    reconcile,
+)
+from core.regions.codes import RegionCodeError, check_code
+
+app = typer.Typer(help="Payment statuses and reconciliation.", no_args_is_help=True)
+
+
+@app.command("import")
+def import_statuses(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: reference,status[,note]"),
+) -> None:
+    """Apply a channel's status file; any bad row refuses the whole file."""
+    try:
+        updates = read_channel_csv(file)
+    except UpdateRefused as refused:
+        fail("; ".join(f"{e.field}: {e.message}" for e in refused.errors))
+
+    async def work(engine: AsyncEngine) -> UpdateResult:
+        async with write_transaction(engine) as conn:
+            return await apply_status_updates(conn, updates)
+
+    try:
+        result = run_with_engine(work)
+    except UpdateRefused as refused:
+        for error in refused.errors[:50]:
+            typer.echo(f"{error.field}: {error.message}", err=True)
+        fail(f"{len(refused.errors)} problem(s) in {file.name}; nothing was updated")
+    typer.echo(f"{result.updated} updated, {result.unchanged} unchanged")
+
+
+@app.command("reconcile")
+def reconcile_command(
+    program: str | None = typer.Option(None, help="Program slug."),
+    period: str | None = typer.Option(None, help="Period label, e.g. 2026-03."),
+    region: str | None = typer.Option(None, help="Region code; the region and everything below it."),
+) -> None:
+    """Payments by program, period and regency/city: counts and Rupiah per status."""
+    if region is not None:
+        try:
+            check_code(region)
+        except RegionCodeError as exc:
+            fail(str(exc))
+
+    async def work(engine: AsyncEngine) -> list[ReconciliationLine]:
+        async with engine.connect() as conn:
+            return await reconcile(conn, program=program, period=period, region_code=region)
+
+    typer.echo("program\tperiod\tregion\tpayments\tamount\tpending\treleased\tdisbursed\tfailed\treturned")
+    for line in run_with_engine(work):
+        typer.echo(
+            f"{line.program}\t{line.period}\t{line.region_code}\t{line.payments}\t{line.amount}\t{line.pending}\t"
+            f"{line.released}\t{line.disbursed}\t{line.failed}\t{line.returned}"
+        )
