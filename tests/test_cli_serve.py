@@ -77,7 +77,8 @@ def test_serve_refuses_a_database_with_unknown_revision(empty_database: dict[str
     code = (
         "import asyncio\nfrom sqlalchemy import text\nfrom core.db import create_engine\n"
         "async def main():\n    e = create_engine()\n    async with e.begin() as c:\n"
-        "        await c.execute(text(\"UPDATE alembic_version SET version_num = 'from_the_future'\"))\n"
+        "        await c.execute(text('DELETE FROM alembic_version'))\n"
+        "        await c.execute(text(\"INSERT INTO alembic_version VALUES ('from_the_future')\"))\n"
         "    await e.dispose()\nasyncio.run(main())\n"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
