@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core.cli import db, demo, disbursements, regions, serve
+from core.cli import db, demo, disbursements, programs, regions, serve
 from core.programs.registry import PluginConflict
 
 app = typer.Typer(help="SIKS: national social-welfare registry.", no_args_is_help=True, add_completion=False)
@@ -13,6 +13,7 @@ app.add_typer(regions.app, name="regions")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.add_typer(disbursements.app, name="disbursement")
+app.add_typer(programs.app, name="program")
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ class ProgramCycle(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
     approved_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
     approved_by: str | None = Field(default=None, max_length=64)
+    run_by: str = Field(max_length=64, description="Who ran the cycle.")
 
 
 class Enrollment(SQLModel, table=True):

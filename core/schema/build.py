@@ -7,6 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from core.programs.registry import get_registry
 from core.schema.assembly import assemble
+from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.households import HouseholdQuery
@@ -16,13 +17,14 @@ from core.schema.regions import RegionQuery
 
 
 @strawberry.type(description="Read the registry.")
-class Query(RegionQuery, HouseholdQuery, ProgramQuery, DisbursementQuery):
+class Query(RegionQuery, HouseholdQuery, ProgramQuery, DisbursementQuery, CycleQuery):
     pass
 
 
 MUTATION_BASES: tuple[type, ...] = (
     HouseholdMutation,
     DisbursementMutation,
+    CycleMutation,
 )
 
 

@@ -1,0 +1,363 @@
+"""Program cycles: preview, run and approve one program for one period over one region.
+
+A run is one write transaction: it claims the cycle row (unique per program, period and
+region), computes the selection set-based (``core.programs.selection``), and writes enrollments,
+their components, one disbursement per enrollment and stage (``pending``) and the refused
+double recipients with their reasons, each as a single ``INSERT … SELECT``. A second run of the
+same cycle changes nothing and says it already ran; two runs at once queue on a lock and the
+later one gets the same refusal. Approval turns a completed cycle's pending disbursements into
+released ones. The ``siks_cycle_run`` hook is called after the run commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    String,
+    Table,
+    cast,
+    distinct,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.db import write_transaction
+from core.households.service import Invalid, Missing
+from core.ids import ids
+from core.models import CycleRefusal, Disbursement, Enrollment, EnrollmentComponent, ProgramCycle
+from core.models.types import TIMESTAMP
+from core.programs.registry import ProgramRegistry
+from core.programs.scope import ProgramScope, check_scope
+from core.programs.selection import Selection, drop_work_tables, select_households
+
+CYCLES = ProgramCycle.__table__
+ENROLLMENTS = Enrollment.__table__
+COMPONENTS = EnrollmentComponent.__table__
+DISBURSEMENTS = Disbursement.__table__
+REFUSALS = CycleRefusal.__table__
+
+RUNNING, COMPLETED, APPROVED = "running", "completed", "approved"
+PENDING, RELEASED = "pending", "released"
+#: PostgreSQL advisory lock held by every cycle run for its transaction: runs queue, so exclusions
+#: and quotas always see the enrollments of the run before, and id ranges never interleave.
+CYCLE_LOCK = 0x5349_4B53_0001
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRecord:
+    """A program cycle as stored (``program_cycles``)."""
+
+    id: int
+    program: str
+    period: str
+    region_code: str
+    status: str
+    enrolled: int
+    refused: int
+    total_amount: int
+    started_at: datetime
+    finished_at: datetime | None
+    approved_at: datetime | None
+    approved_by: str | None
+    run_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRefused:
+    """Nothing was written: the cycle already ran, another write held the database, or its state forbids it."""
+
+    message: str
+    cycle: CycleRecord | None = None
+
+
+_CYCLE_COLUMNS = [CYCLES.c[f.name] for f in fields(CycleRecord)]
+
+
+class _Refused(Exception):
+    """Carries a refusal out of the transaction block, so the block rolls back."""
+
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(scope: ProgramScope) -> str:
+    return f"{scope.program.slug.upper()} {scope.period.label} for region {scope.region_code}"
+
+
+async def cycle_by_id(conn: AsyncConnection, cycle_id: int) -> CycleRecord | None:
+    row = (await conn.execute(select(*_CYCLE_COLUMNS).where(CYCLES.c.id == cycle_id))).first()
+    return CycleRecord(*row) if row else None
+
+
+async def cycle_of(conn: AsyncConnection, scope: ProgramScope) -> CycleRecord | None:
+    """The cycle of this program, period and region, if it ran."""
+    row = (
+        await conn.execute(
+            select(*_CYCLE_COLUMNS).where(
+                CYCLES.c.program == scope.program.slug,
+                CYCLES.c.period == scope.period.label,
+                CYCLES.c.region_code == scope.region_code,
+            )
+        )
+    ).first()
+    return CycleRecord(*row) if row else None
+
+
+async def _id_base(conn: AsyncConnection, table: Table) -> int:
+    """The id before a block of new rows: after every id in the table and after the allocator's clock.
+
+    Runs are serialised (SQLite's write lock, PostgreSQL's advisory lock), so no other run
+    takes ids from the same table while this block is written.
+    """
+    highest = (await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
+    return max(ids.next_id(), int(highest) + 1)
+
+
+def _bigint(value: int) -> Any:
+    return literal(value, BigInteger)
+
+
+async def _write_enrollments(conn: AsyncConnection, selection: Selection, cycle_id: int, now: datetime) -> int:
+    """Enrollments, components and disbursements of the selected households; returns the enrollment id base."""
+    scope, chosen = selection.scope, selection.tables.selected
+    program, period = scope.program, scope.period
+    base = await _id_base(conn, ENROLLMENTS)
+    enrollment_id = _bigint(base) + chosen.c.ordinal
+    await conn.execute(
+        insert(ENROLLMENTS).from_select(
+            [
+                "id",
+                "cycle_id",
+                "program",
+                "period",
+                "period_start",
+                "period_end",
+                "household_id",
+                "village_code",
+                "amount",
+                "status",
+                "created_at",
+            ],  # fmt: skip
+            select(
+                enrollment_id,
+                _bigint(cycle_id),
+                literal(program.slug, String),
+                literal(period.label, String),
+                literal(period.start, Date),
+                literal(period.end, Date),
+                chosen.c.household_id,
+                chosen.c.village_code,
+                chosen.c.amount,
+                literal("enrolled", String),
+                literal(now, TIMESTAMP),
+            ),
+        )
+    )
+    parts = selection.tables.components
+    component_base = await _id_base(conn, COMPONENTS)
+    place = func.row_number().over(order_by=(parts.c.household_id, parts.c.amount.desc(), parts.c.member_id))
+    await conn.execute(
+        insert(COMPONENTS).from_select(
+            ["id", "enrollment_id", "member_id", "component", "amount"],
+            select(
+                _bigint(component_base) + place, enrollment_id, parts.c.member_id, parts.c.component, parts.c.amount
+            ).select_from(parts.join(chosen, chosen.c.household_id == parts.c.household_id)),
+        )
+    )
+    await _write_disbursements(conn, selection, base, now)
+    return base
+
+
+async def _write_disbursements(
+    conn: AsyncConnection, selection: Selection, enrollment_base: int, now: datetime
+) -> None:
+    """One pending disbursement per enrollment and stage; stage amounts add up to the enrollment's exactly."""
+    scope, chosen = selection.scope, selection.tables.selected
+    count = scope.program.stages
+    stages = union_all(*(select(literal(n, Integer).label("stage")) for n in range(1, count + 1))).subquery("stages")
+    stage = stages.c.stage
+    enrollment_id = _bigint(enrollment_base) + chosen.c.ordinal
+    amount = (
+        chosen.c.amount if count == 1 else chosen.c.amount * stage // count - chosen.c.amount * (stage - 1) // count
+    )
+    prefix = f"{scope.program.slug.upper()[:8]}-{scope.period.label.replace('-', '')}-"
+    reference = literal(prefix, String) + cast(enrollment_id, String) + "-" + cast(stage, String)
+    base = await _id_base(conn, DISBURSEMENTS)
+    await conn.execute(
+        insert(DISBURSEMENTS).from_select(
+            [
+                "id",
+                "enrollment_id",
+                "program",
+                "period",
+                "village_code",
+                "stage",
+                "amount",
+                "channel",
+                "reference",
+                "account_reference",
+                "status",
+                "updated_at",
+                "version",
+            ],  # fmt: skip
+            select(
+                _bigint(base) + (chosen.c.ordinal - 1) * count + stage,
+                enrollment_id,
+                literal(scope.program.slug, String),
+                literal(scope.period.label, String),
+                chosen.c.village_code,
+                stage,
+                amount,
+                literal(scope.program.channel, String),
+                reference,
+                literal(None, String),
+                literal(PENDING, String),
+                literal(now, TIMESTAMP),
+                literal(1, Integer),
+            ).select_from(chosen.join(stages, true())),
+        )
+    )
+
+
+async def _write_refusals(conn: AsyncConnection, selection: Selection, cycle_id: int) -> None:
+    refusals = selection.tables.refusals
+    base = await _id_base(conn, REFUSALS)
+    place = func.row_number().over(order_by=(refusals.c.household_id, refusals.c.reason))
+    await conn.execute(
+        insert(REFUSALS).from_select(
+            ["id", "cycle_id", "household_id", "reason"],
+            select(_bigint(base) + place, _bigint(cycle_id), refusals.c.household_id, refusals.c.reason),
+        )
+    )
+
+
+async def _serialise_runs(conn: AsyncConnection) -> None:
+    """Queue behind any other cycle run (SQLite: the write lock taken at BEGIN IMMEDIATE already does)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK})
+
+
+async def _run_in(
+    conn: AsyncConnection, registry: ProgramRegistry, program: str, period: str, region_code: str, actor: str
+) -> tuple[CycleRecord, ProgramScope]:
+    scope = await check_scope(conn, registry, program, period, region_code)
+    if isinstance(scope, Invalid):
+        raise _Refused(scope)
+    await _serialise_runs(conn)
+    existing = await cycle_of(conn, scope)
+    if existing is not None:
+        raise _Refused(
+            CycleRefused(
+                f"{_describe(scope)} already ran as cycle {existing.id} ({existing.status}); nothing was changed",
+                existing,
+            )
+        )
+    cycle_id, started = ids.next_id(), _now()
+    await conn.execute(
+        insert(CYCLES).values(
+            id=cycle_id,
+            program=scope.program.slug,
+            period=scope.period.label,
+            region_code=scope.region_code,
+            status=RUNNING,
+            enrolled=0,
+            refused=0,
+            total_amount=0,
+            started_at=started,
+            run_by=actor[:64],
+        )
+    )
+    selection = await select_households(conn, registry, scope)
+    await _write_enrollments(conn, selection, cycle_id, started)
+    await _write_refusals(conn, selection, cycle_id)
+    tables = selection.tables
+    enrolled, total = (
+        await conn.execute(select(func.count(), func.coalesce(func.sum(tables.selected.c.amount), 0)))
+    ).one()
+    refused = (await conn.execute(select(func.count(distinct(tables.refusals.c.household_id))))).scalar_one()
+    await conn.execute(
+        update(CYCLES)
+        .where(CYCLES.c.id == cycle_id)
+        .values(status=COMPLETED, enrolled=enrolled, refused=refused, total_amount=total, finished_at=_now())
+    )
+    await drop_work_tables(conn, selection)
+    record = await cycle_by_id(conn, cycle_id)
+    assert record is not None
+    return record, scope
+
+
+async def run_cycle(
+    engine: AsyncEngine, registry: ProgramRegistry, program: str, period: str, region_code: str, actor: str
+) -> CycleRecord | CycleRefused | Invalid:
+    """Run a cycle in one write transaction; every refusal writes nothing."""
+    try:
+        async with write_transaction(engine) as conn:
+            record, scope = await _run_in(conn, registry, program, period, region_code, actor)
+    except _Refused as refused:
+        return refused.outcome  # type: ignore[return-value]
+    except IntegrityError:
+        return CycleRefused(
+            f"{program.upper()} {period} for region {region_code} was run by someone else at the same moment; "
+            "nothing was written by this run"
+        )
+    except OperationalError as exc:
+        if "database is locked" not in str(exc):
+            raise
+        return CycleRefused(
+            "another write (perhaps another cycle) held the database too long; nothing was written, "
+            "try again when it finishes"
+        )
+    if registry.manager is not None:
+        registry.manager.hook.siks_cycle_run(
+            program=scope.program, period=scope.period, region_code=scope.region_code, enrolled=record.enrolled
+        )
+    return record
+
+
+async def approve_cycle(engine: AsyncEngine, cycle_id: int, actor: str) -> CycleRecord | CycleRefused | Missing:
+    """Approve a completed cycle and release its pending disbursements; any other state is refused."""
+    async with write_transaction(engine) as conn:
+        now = _now()
+        claimed = await conn.execute(
+            update(CYCLES)
+            .where(CYCLES.c.id == cycle_id, CYCLES.c.status == COMPLETED)
+            .values(status=APPROVED, approved_at=now, approved_by=actor[:64])
+        )
+        if not claimed.rowcount:
+            current = await cycle_by_id(conn, cycle_id)
+            if current is None:
+                return Missing("program cycle", str(cycle_id))
+            if current.status == APPROVED:
+                message = f"cycle {cycle_id} was already approved by {current.approved_by} at {current.approved_at}"
+            else:
+                message = f"cycle {cycle_id} is {current.status}; only a completed cycle can be approved"
+            return CycleRefused(message, current)
+        await conn.execute(
+            update(DISBURSEMENTS)
+            .where(
+                DISBURSEMENTS.c.status == PENDING,
+                DISBURSEMENTS.c.enrollment_id.in_(select(ENROLLMENTS.c.id).where(ENROLLMENTS.c.cycle_id == cycle_id)),
+            )
+            .values(status=RELEASED, updated_at=now, version=DISBURSEMENTS.c.version + 1)
+        )
+        record = await cycle_by_id(conn, cycle_id)
+    assert record is not None
+    return record

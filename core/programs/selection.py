@@ -1,0 +1,276 @@
+"""The set-based heart of a program cycle: who is eligible, what they get, who is refused, who is enrolled.
+
+Each step is one ``INSERT … SELECT`` into a temporary work table of the current transaction, so
+the whole population is read once and every later step joins small, indexed tables:
+
+1. ``work_candidates``: the household-facts row of every active household in the region that
+   passes the program's own rules and is not yet enrolled in the program for the period;
+2. ``work_components``: the program's benefit components for those households;
+3. ``work_refusals``: ``(household, reason)`` for every double-recipient case among them
+   (``core.programs.double_recipients``);
+4. ``work_quotas``: the program-period's quotas, less what earlier cycles enrolled under them;
+5. ``work_selected``: the households to enrol, poorest first within each quota region (decile,
+   then welfare score, then id), each with its amount and an ordinal for id assignment.
+
+A preview runs the same steps and rolls back; a run writes from ``work_selected`` and drops the
+tables before committing (PostgreSQL drops them on commit by itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import NullType, TypeEngine
+
+from core.models import Enrollment
+from core.models.types import code_type
+from core.programs import double_recipients as doubles
+from core.programs.facts import facts_select
+from core.programs.quotas import most_specific_region, remaining_quotas
+from core.programs.registry import ProgramRegistry
+from core.programs.scope import ProgramScope, covers
+from core.programs.types import BenefitContext, FactContext, RuleContext
+from core.records import HOUSEHOLDS, MEMBERS
+
+ENROLLMENTS = Enrollment.__table__
+#: An integer primary key: SQLite's rowid (no second index), BIGINT on PostgreSQL.
+ROW_KEY: TypeEngine[int] = Integer().with_variant(BigInteger(), "postgresql")
+_FIXED_TYPES: dict[str, TypeEngine[object]] = {
+    "village_code": code_type(),
+    "kk_number": String(16),
+    "welfare_score": Float(),
+    "ranked": Boolean(),
+}
+
+
+@dataclass(frozen=True)
+class WorkTables:
+    candidates: Table
+    components: Table
+    refusals: Table
+    quotas: Table
+    selected: Table
+
+    def all(self) -> list[Table]:
+        return [self.candidates, self.components, self.refusals, self.quotas, self.selected]
+
+
+def _temporary(name: str, metadata: MetaData, *columns: Column[object] | Index) -> Table:
+    return Table(name, metadata, *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+def _work_tables(scope: ProgramScope, registry: ProgramRegistry) -> WorkTables:
+    metadata = MetaData()
+    fact_columns = [
+        Column(
+            column.name,
+            _FIXED_TYPES.get(column.name, Integer() if isinstance(column.type, NullType) else column.type),
+        )
+        for column in facts_select(registry, scope.period).selected_columns
+        if column.name != "household_id"
+    ]
+    return WorkTables(
+        candidates=_temporary(
+            "work_candidates", metadata, Column("household_id", ROW_KEY, primary_key=True), *fact_columns
+        ),
+        components=_temporary(
+            "work_components",
+            metadata,
+            Column("household_id", BigInteger, nullable=False),
+            Column("member_id", BigInteger),
+            Column("component", String(32), nullable=False),
+            Column("amount", BigInteger, nullable=False),
+            Index("ix_work_components_household", "household_id"),
+        ),
+        refusals=_temporary(
+            "work_refusals",
+            metadata,
+            Column("household_id", BigInteger, nullable=False),
+            Column("reason", String(200), nullable=False),
+        ),
+        quotas=_temporary(
+            "work_quotas",
+            metadata,
+            Column("region_code", code_type(), primary_key=True),
+            Column("quota", Integer, nullable=False),
+            Column("remaining", Integer, nullable=False),
+        ),
+        selected=_temporary(
+            "work_selected",
+            metadata,
+            Column("household_id", ROW_KEY, primary_key=True),
+            Column("ordinal", BigInteger, nullable=False),
+            Column("village_code", code_type(), nullable=False),
+            Column("amount", BigInteger, nullable=False),
+            Column("quota_region", code_type()),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The work tables of one cycle computation, filled; valid until the transaction ends."""
+
+    scope: ProgramScope
+    tables: WorkTables
+    has_quotas: bool
+
+
+async def _analyze(conn: AsyncConnection, table: Table) -> None:
+    """PostgreSQL's autovacuum never analyses temporary tables; give the planner their sizes."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"ANALYZE {table.name}"))
+
+
+async def _create(conn: AsyncConnection, tables: WorkTables) -> None:
+    for table in tables.all():
+        if conn.dialect.name == "sqlite":
+            await conn.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
+        await conn.run_sync(lambda sync, table=table: table.create(sync))
+
+
+async def drop_work_tables(conn: AsyncConnection, selection: Selection) -> None:
+    """Drop the work tables before the transaction commits (PostgreSQL drops them at commit anyway)."""
+    if conn.dialect.name == "sqlite":
+        for table in selection.tables.all():
+            await conn.execute(text(f"DROP TABLE temp.{table.name}"))
+
+
+async def _fill_candidates(conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope, table: Table) -> None:
+    program, period = scope.program, scope.period
+    facts = facts_select(registry, period, where=[covers(HOUSEHOLDS.c.village_code, scope.region_code)]).subquery(
+        "facts"
+    )
+    ctx = RuleContext(facts=facts, period=period, config=program.settings_for(period))
+    already_enrolled = exists(
+        select(ENROLLMENTS.c.id).where(
+            ENROLLMENTS.c.program == program.slug,
+            ENROLLMENTS.c.period == period.label,
+            ENROLLMENTS.c.household_id == facts.c.household_id,
+        )
+    )
+    # The program's own rules; exclusions between programs become recorded refusals (step 3).
+    eligible = and_(*(rule.predicate(ctx) for rule in program.rules), ~already_enrolled)
+    names = [column.name for column in table.columns]
+    await conn.execute(insert(table).from_select(names, select(*(facts.c[name] for name in names)).where(eligible)))
+    await _analyze(conn, table)
+
+
+async def _fill_components(conn: AsyncConnection, scope: ProgramScope, tables: WorkTables) -> None:
+    program, period = scope.program, scope.period
+    ctx = BenefitContext(
+        facts=tables.candidates,
+        members=MEMBERS,
+        period=period,
+        config=program.settings_for(period),
+        fact_context=FactContext(members=MEMBERS, period=period),
+    )
+    names = ["household_id", "member_id", "component", "amount"]
+    await conn.execute(insert(tables.components).from_select(names, program.benefit.components(ctx)))
+    await _analyze(conn, tables.components)
+
+
+async def _fill_refusals(
+    conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope, tables: WorkTables
+) -> None:
+    candidates, slug = tables.candidates, scope.program.slug
+    checks = [
+        doubles.nik_refusals(candidates),
+        doubles.kk_refusals(candidates),
+        doubles.deceased_refusals(tables.components),
+    ]
+    partners = doubles.exclusive_partners(registry, slug)
+    if partners:
+        checks.append(doubles.exclusion_refusals(candidates, slug, scope.period, partners))
+    await conn.execute(insert(tables.refusals).from_select(["household_id", "reason"], union(*checks)))
+
+
+async def _fill_quotas(conn: AsyncConnection, scope: ProgramScope, table: Table) -> bool:
+    result = await conn.execute(
+        insert(table).from_select(["region_code", "quota", "remaining"], remaining_quotas(scope))
+    )
+    return bool(result.rowcount)
+
+
+async def _fill_selected(conn: AsyncConnection, tables: WorkTables, has_quotas: bool) -> None:
+    candidates, components, quotas = tables.candidates, tables.components, tables.quotas
+    amounts = (
+        select(components.c.household_id, func.sum(components.c.amount).label("amount"))
+        .group_by(components.c.household_id)
+        .subquery("amounts")
+    )
+    source = candidates.join(amounts, amounts.c.household_id == candidates.c.household_id)
+    not_refused = candidates.c.household_id.not_in(select(tables.refusals.c.household_id))
+    if has_quotas:
+        joined, region = most_specific_region(source, candidates.c.village_code, quotas)
+        place = func.row_number().over(
+            partition_by=region,
+            order_by=(candidates.c.decile, candidates.c.welfare_score, candidates.c.household_id),
+        )
+        ranked = (
+            select(
+                candidates.c.household_id,
+                candidates.c.village_code,
+                amounts.c.amount,
+                region.label("quota_region"),
+                place.label("place"),
+            )
+            .select_from(joined)
+            .where(not_refused, region.is_not(None))
+            .subquery("ranked")
+        )
+        chosen = (
+            select(ranked.c.household_id, ranked.c.village_code, ranked.c.amount, ranked.c.quota_region)
+            .select_from(ranked.join(quotas, quotas.c.region_code == ranked.c.quota_region))
+            .where(ranked.c.place <= quotas.c.remaining)
+            .subquery("chosen")
+        )
+    else:
+        chosen = (
+            select(
+                candidates.c.household_id,
+                candidates.c.village_code,
+                amounts.c.amount,
+                literal(None, String).label("quota_region"),
+            )
+            .select_from(source)
+            .where(not_refused)
+            .subquery("chosen")
+        )
+    ordinal = func.row_number().over(order_by=chosen.c.household_id)
+    final = select(chosen.c.household_id, ordinal, chosen.c.village_code, chosen.c.amount, chosen.c.quota_region)
+    names = ["household_id", "ordinal", "village_code", "amount", "quota_region"]
+    await conn.execute(insert(tables.selected).from_select(names, final))
+    await _analyze(conn, tables.selected)
+
+
+async def select_households(conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope) -> Selection:
+    """Fill the work tables for ``scope`` in the current transaction; nothing outside them is written."""
+    tables = _work_tables(scope, registry)
+    await _create(conn, tables)
+    await _fill_candidates(conn, registry, scope, tables.candidates)
+    await _fill_components(conn, scope, tables)
+    await _fill_refusals(conn, registry, scope, tables)
+    has_quotas = await _fill_quotas(conn, scope, tables.quotas)
+    await _fill_selected(conn, tables, has_quotas)
+    return Selection(scope=scope, tables=tables, has_quotas=has_quotas)

@@ -1,0 +1,174 @@
+"""GraphQL: program cycles (preview, run, approve) and quotas. Resolvers map outcomes; the rules
+live in ``core.programs.cycles``, ``core.programs.preview`` and ``core.programs.quotas``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from core.db import write_transaction
+from core.households.service import Invalid, Missing
+from core.programs import cycles, preview, quotas
+from core.programs.registry import get_registry
+from core.schema.arguments import parse_id
+from core.schema.context import Context
+from core.schema.errors import NotFound, ValidationError
+
+#: Who runs and approves through the API, until access control names the operator.
+API_ACTOR = "api"
+REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia."
+PERIOD = "The program's period: YYYY-MM for monthly programs (BPNT, BST), YYYY-Qn for PKH."
+
+
+@strawberry.type(description="One program for one period over one region; approved before payments are released.")
+class ProgramCycle:
+    id: strawberry.ID
+    program: str
+    period: str
+    region_code: str
+    status: str = strawberry.field(description="completed, then approved.")
+    enrolled: int = strawberry.field(description="Households enrolled by this cycle.")
+    refused: int = strawberry.field(description="Eligible households refused as double recipients.")
+    total_amount: float = strawberry.field(description="Rupiah for all enrollments of the cycle.")
+    started_at: datetime
+    finished_at: datetime | None
+    approved_at: datetime | None
+    approved_by: str | None
+    run_by: str
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, cycles.CycleRecord)
+
+
+@strawberry.type(
+    description="Nothing was written: the cycle already ran, the database was busy, or its state forbids it."
+)
+class CycleRefused:
+    message: str
+    cycle: ProgramCycle | None = strawberry.field(description="The cycle as it stands, when there is one.")
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, cycles.CycleRefused)
+
+
+@strawberry.type(description="What a cycle would do in one region.")
+class CyclePreviewRegion:
+    region_code: str
+    name: str
+    eligible: int = strawberry.field(description="Households passing the program's rules, not yet enrolled.")
+    quota: int | None = strawberry.field(description="Sum of the quotas inside the region; null without quotas.")
+    would_enrol: int
+    refused: int = strawberry.field(description="Eligible households a run would refuse as double recipients.")
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, preview.RegionCount)
+
+
+@strawberry.type(description="What running a cycle would do, per region one level down; nothing was written.")
+class CyclePreview:
+    program: str
+    period: str
+    region_code: str
+    total: CyclePreviewRegion
+    regions: list[CyclePreviewRegion]
+    cycle: ProgramCycle | None = strawberry.field(description="The cycle, if it already ran.")
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, preview.CyclePreview)
+
+
+@strawberry.type(description="How many households a program may enrol in a region for a period.")
+class ProgramQuota:
+    program: str
+    period: str
+    region_code: str
+    quota: int | None = strawberry.field(description="Null once cleared.")
+    updated_at: datetime | None
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, quotas.Quota)
+
+
+CyclePreviewResult = Annotated[
+    CyclePreview | ValidationError,
+    strawberry.union("CyclePreviewResult", description="The preview, or what was wrong with the arguments."),
+]
+RunProgramCycleResult = Annotated[
+    ProgramCycle | CycleRefused | ValidationError,
+    strawberry.union("RunProgramCycleResult", description="The completed cycle, or why nothing was written."),
+]
+ApproveProgramCycleResult = Annotated[
+    ProgramCycle | CycleRefused | NotFound,
+    strawberry.union("ApproveProgramCycleResult", description="The approved cycle, or why nothing changed."),
+]
+SetProgramQuotaResult = Annotated[
+    ProgramQuota | ValidationError,
+    strawberry.union("SetProgramQuotaResult", description="The quota as stored, or what was wrong."),
+]
+
+
+def _result(outcome: object) -> object:
+    if isinstance(outcome, Invalid):
+        return ValidationError.of(outcome)
+    if isinstance(outcome, Missing):
+        return NotFound.of(outcome)
+    return outcome
+
+
+@strawberry.type
+class CycleQuery:
+    @strawberry.field(description="Counts per region of what runProgramCycle would do, without writing anything.")
+    async def program_cycle_preview(
+        self,
+        info: Info[Context, None],
+        program: str,
+        period: Annotated[str, strawberry.argument(description=PERIOD)],
+        region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
+    ) -> CyclePreviewResult:
+        outcome = await preview.preview_cycle(info.context.engine, get_registry(), program, period, region_code)
+        return _result(outcome)  # type: ignore[return-value]
+
+
+@strawberry.type
+class CycleMutation:
+    @strawberry.mutation(
+        description="Enrol the eligible households of a region for a program and period, poorest first within "
+        "quotas, refusing double recipients; writes enrollments and pending disbursements in one transaction."
+    )
+    async def run_program_cycle(
+        self,
+        info: Info[Context, None],
+        program: str,
+        period: Annotated[str, strawberry.argument(description=PERIOD)],
+        region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
+    ) -> RunProgramCycleResult:
+        outcome = await cycles.run_cycle(info.context.engine, get_registry(), program, period, region_code, API_ACTOR)
+        return _result(outcome)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Approve a completed cycle: its pending disbursements are released.")
+    async def approve_program_cycle(
+        self, info: Info[Context, None], cycle_id: strawberry.ID
+    ) -> ApproveProgramCycleResult:
+        outcome = await cycles.approve_cycle(info.context.engine, parse_id(cycle_id, "cycleId"), API_ACTOR)
+        return _result(outcome)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Set or replace a program's quota in a region for a period; null clears it.")
+    async def set_program_quota(
+        self,
+        info: Info[Context, None],
+        program: str,
+        period: Annotated[str, strawberry.argument(description=PERIOD)],
+        region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
+        quota: int | None,
+    ) -> SetProgramQuotaResult:
+        async with write_transaction(info.context.engine) as conn:
+            outcome = await quotas.set_quota(conn, get_registry(), program, period, region_code, quota)
+        return _result(outcome)  # type: ignore[return-value]

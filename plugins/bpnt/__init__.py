@@ -1,0 +1,29 @@
+"""BPNT / Sembako (Bantuan Pangan Non-Tunai): non-cash food aid a family a month through the KKS card.
+
+Amount and welfare-decile threshold per year live in ``settings.toml`` beside this file.
+"""
+
+from __future__ import annotations
+
+from core.programs.config import load_program_settings
+from core.programs.hookspecs import hookimpl
+from core.programs.periods import PeriodKind
+from core.programs.rules import DecileAtMost, FamilyAmount
+from core.programs.types import DisbursementField, Program
+
+PROGRAM = Program(
+    slug="bpnt",
+    name="Bantuan Pangan Non-Tunai (BPNT / Sembako)",
+    description="Non-cash food aid for poor families, an amount a month spent at e-warong shops with the KKS card.",
+    period_kind=PeriodKind.MONTH,
+    rules=(DecileAtMost(),),
+    benefit=FamilyAmount(),
+    channel="kks_card",
+    settings=load_program_settings(__name__, required=("max_decile", "monthly_amount")),
+    disbursement_fields=(DisbursementField("account_reference", "The family's KKS card number."),),
+)
+
+
+@hookimpl
+def siks_register_programs() -> list[Program]:
+    return [PROGRAM]

@@ -1,0 +1,34 @@
+"""PKH (Program Keluarga Harapan): conditional cash for poor families with components.
+
+Components are pregnant women, children 0–6, primary/junior/senior high school children, members
+with a severe disability and the elderly 60+; a family is paid for at most four, the
+highest-paying ones. A period is one quarter, one of the four stages (tahap) of a year. Amounts
+and thresholds per year live in ``settings.toml`` beside this file.
+"""
+
+from __future__ import annotations
+
+from core.programs.config import load_program_settings
+from core.programs.hookspecs import hookimpl
+from core.programs.periods import PeriodKind
+from core.programs.rules import DecileAtMost
+from core.programs.types import DisbursementField, Program
+from plugins.pkh.components import ComponentBenefit, HasComponent
+
+PROGRAM = Program(
+    slug="pkh",
+    name="Program Keluarga Harapan (PKH)",
+    description="Conditional cash for poor families with pregnant women, young or school children, members "
+    "with a severe disability or the elderly; at most four components a family, paid in four stages a year.",
+    period_kind=PeriodKind.QUARTER,
+    rules=(DecileAtMost(), HasComponent()),
+    benefit=ComponentBenefit(),
+    channel="bank_account",
+    settings=load_program_settings(__name__, required=("max_decile", "max_components", "components")),
+    disbursement_fields=(DisbursementField("account_reference", "The family's KKS bank account at a Himbara bank."),),
+)
+
+
+@hookimpl
+def siks_register_programs() -> list[Program]:
+    return [PROGRAM]

@@ -1,0 +1,104 @@
+"""PKH components: who in a family counts, and the family's benefit from its highest-paying ones.
+
+Each component is a household fact of core (a member condition). A member counts once, for the
+highest-paying component they qualify for; a family is paid for at most ``max_components`` of
+its members' components, the highest-paying ones (ties by member id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, case, func, literal, or_, select
+
+from core.enums import MemberStatus
+from core.programs.core_facts import CORE_FACTS
+from core.programs.rules import period_share
+from core.programs.types import BenefitContext, BenefitRule, EligibilityRule, FactContext, RuleContext
+
+_FACTS = {fact.name: fact for fact in CORE_FACTS}
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A PKH component (komponen): its code in settings and enrollments, the fact it counts, its words."""
+
+    code: str
+    fact: str
+    label: str
+
+    def condition(self, ctx: FactContext) -> ColumnElement[bool]:
+        return _FACTS[self.fact].condition(ctx)
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("pregnant", "pregnant", "pregnant woman"),
+    Component("child_0_6", "children_0_6", "child 0–6"),
+    Component("primary_pupil", "primary_pupils", "primary pupil"),
+    Component("junior_pupil", "junior_pupils", "junior high pupil"),
+    Component("senior_pupil", "senior_pupils", "senior high pupil"),
+    Component("severe_disability", "severe_disability", "severe disability"),
+    Component("elderly_60", "elderly_60", "elderly 60+"),
+)
+
+
+def paid_components(config: Mapping[str, Any]) -> list[Component]:
+    """The components with an amount above zero in the settings, in declaration order."""
+    amounts = config["components"]
+    return [component for component in COMPONENTS if int(amounts.get(component.code, 0)) > 0]
+
+
+class HasComponent(EligibilityRule):
+    """At least one active member counts as a PKH component."""
+
+    code = "components"
+    description = "at least one PKH component: pregnant woman, child 0–6, school child, severe disability, elderly 60+"
+
+    def predicate(self, ctx: RuleContext) -> ColumnElement[bool]:
+        return or_(*(ctx.facts.c[component.fact] > 0 for component in paid_components(ctx.config)))
+
+    def explain(self, facts: Mapping[str, Any], config: Mapping[str, Any], passed: bool) -> str:
+        counted = [(c.label, facts[c.fact]) for c in paid_components(config) if facts[c.fact]]
+        if not counted:
+            return "no PKH component (" + ", ".join(c.label for c in paid_components(config)) + ")"
+        return ", ".join(f"{label} ×{count}" for label, count in counted)
+
+
+class ComponentBenefit(BenefitRule):
+    """Member-level component rows, the family's highest-paying ``max_components`` of them."""
+
+    def components(self, ctx: BenefitContext) -> Select[Any]:
+        members = ctx.members
+        paid = paid_components(ctx.config)
+        amounts = {c.code: period_share(int(ctx.config["components"][c.code]), ctx.period) for c in paid}
+        # The first matching branch is the member's best component: branches by amount, highest first.
+        best_first = sorted(paid, key=lambda c: -amounts[c.code])
+        conditions = [(c.condition(ctx.fact_context), c) for c in best_first]
+        per_member = (
+            select(
+                ctx.facts.c.household_id,
+                members.c.id.label("member_id"),
+                case(*((cond, literal(c.code, String)) for cond, c in conditions)).label("component"),
+                case(*((cond, literal(amounts[c.code], Integer)) for cond, c in conditions)).label("amount"),
+            )
+            .select_from(
+                ctx.facts.join(
+                    members,
+                    and_(
+                        members.c.household_id == ctx.facts.c.household_id,
+                        members.c.status == MemberStatus.ACTIVE.value,
+                    ),
+                )
+            )
+            .where(or_(*(cond for cond, _ in conditions)))
+            .subquery("pkh_member_components")
+        )
+        place = func.row_number().over(
+            partition_by=per_member.c.household_id, order_by=(per_member.c.amount.desc(), per_member.c.member_id)
+        )
+        ranked = select(per_member, place.label("place")).subquery("pkh_ranked_components")
+        return select(ranked.c.household_id, ranked.c.member_id, ranked.c.component, ranked.c.amount).where(
+            ranked.c.place <= int(ctx.config["max_components"])
+        )
