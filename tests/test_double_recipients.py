@@ -1,0 +1,183 @@
+"""Double recipients: each planted case is refused by a cycle (with its reason) and listed by the report."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.db import write_transaction
+from core.enums import RemovalReason
+from core.households import service
+from core.households.service import Invalid
+from core.ids import ids
+from core.programs.cycles import CycleRecord, run_cycle
+from core.programs.double_recipients import (
+    DoubleRecipient,
+    DoubleRecipientKind,
+    DoubleRecipientReport,
+    EnrollmentRef,
+    double_recipient_report,
+)
+from core.programs.registry import ProgramRegistry, build_registry, make_manager
+from core.records import HOUSEHOLDS, MEMBERS
+from tests import factories
+from tests.programs_support import (
+    builtin_registry,
+    child,
+    enrolled,
+    grandmother,
+    head,
+    member_ids_by_birth,
+    poor_household,
+    refusals,
+    register,
+    without_unique_index,
+)
+
+Kind = DoubleRecipientKind
+
+
+async def run(engine: AsyncEngine, program: str, period: str, registry: ProgramRegistry | None = None) -> CycleRecord:
+    outcome = await run_cycle(engine, registry or builtin_registry(), program, period, factories.VILLAGE, "tester")
+    assert isinstance(outcome, CycleRecord), outcome
+    return outcome
+
+
+async def report(engine: AsyncEngine, period: str, region: str = "32") -> DoubleRecipientReport:
+    async with engine.connect() as conn:
+        found = await double_recipient_report(conn, builtin_registry(), region, period)
+    assert isinstance(found, DoubleRecipientReport), found
+    return found
+
+
+async def enrollment_refs(engine: AsyncEngine, household_ids: list[int]) -> list[EnrollmentRef]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT id, household_id, program, period FROM enrollments ORDER BY household_id, program")
+        )
+        return [EnrollmentRef(*row) for row in rows if row[1] in household_ids]
+
+
+async def test_a_nik_active_in_two_households(db: AsyncEngine) -> None:
+    first, second = await register(db, [poor_household(), poor_household()])
+    await run(db, "bst", "2026-02")
+    shared = (await member_ids_by_birth(db, first))[date(2022, 6, 1)]
+    twin = (await member_ids_by_birth(db, second))[date(2022, 6, 1)]
+    async with without_unique_index(db, "ix_members_nik_active", "members", "nik"):
+        async with db.begin() as conn:  # a legacy record written around the service
+            nik = (await conn.execute(MEMBERS.select().where(MEMBERS.c.id == shared))).one().nik
+            await conn.execute(update(MEMBERS).where(MEMBERS.c.id == twin).values(nik=nik))
+        cycle = await run(db, "bpnt", "2026-03")
+        assert cycle.enrolled == 0 and cycle.refused == 2
+        assert await refusals(db, cycle.id) == {
+            first: [f"member {shared} shares its NIK with an active member of household {second}"],
+            second: [f"member {twin} shares its NIK with an active member of household {first}"],
+        }
+        found = await report(db, "2026-02")
+        [case] = found.cases
+        assert (case.kind, case.household_ids, case.key) == (Kind.NIK_IN_TWO_HOUSEHOLDS, (first, second), nik)
+        assert set(case.member_ids) == {shared, twin}
+        assert case.enrollments == tuple(await enrollment_refs(db, [first, second]))
+        assert case.programs == ("bst",) and "one NIK in 2 active households" in case.detail
+        assert found.counts[Kind.NIK_IN_TWO_HOUSEHOLDS] == 1
+
+
+async def test_a_kk_number_on_two_active_households(db: AsyncEngine) -> None:
+    first, second, alone = await register(db, [poor_household(), poor_household(), poor_household()])
+    async with without_unique_index(db, "ix_households_kk_active", "households", "kk_number"):
+        async with db.begin() as conn:
+            kk = (await conn.execute(HOUSEHOLDS.select().where(HOUSEHOLDS.c.id == first))).one().kk_number
+            await conn.execute(update(HOUSEHOLDS).where(HOUSEHOLDS.c.id == second).values(kk_number=kk))
+        cycle = await run(db, "pkh", "2026-Q1")
+        assert set(await enrolled(db, "pkh", "2026-Q1")) == {alone}
+        assert await refusals(db, cycle.id) == {
+            first: [f"KK number shared with active household {second}"],
+            second: [f"KK number shared with active household {first}"],
+        }
+        [case] = (await report(db, "2026-Q1")).cases
+        assert (case.kind, case.household_ids, case.key, case.enrollments) == (Kind.KK_SHARED, (first, second), kk, ())
+
+
+async def test_a_family_in_two_programs_that_exclude_each_other(db: AsyncEngine) -> None:
+    [family] = await register(db, [poor_household()])
+    await run(db, "bst", "2026-02")
+    # A unit that loaded PKH alone could not see BST's exclusion, and paid the family twice.
+    await run(db, "pkh", "2026-Q1", build_registry(make_manager(["pkh"])))
+    bst, pkh = await enrollment_refs(db, [family])
+    found = await report(db, "2026-02")
+    assert found.cases == [
+        DoubleRecipient(
+            Kind.EXCLUSIVE_PROGRAMS,
+            (family,),
+            (bst, pkh),
+            f"household {family} is enrolled in BST 2026-02 and PKH 2026-Q1, programs that exclude each other",
+        )
+    ]
+    assert (await report(db, "2026-04")).cases == []  # the quarter and the month do not overlap April
+    assert (await report(db, "2026-02", region="35")).cases == []
+
+
+async def test_a_deceased_person_counted_in_a_component(db: AsyncEngine) -> None:
+    widow_family, zombie_family, late_family = await register(
+        db,
+        [
+            poor_household(members=[head(), child(date(2021, 2, 2)), grandmother()]),
+            poor_household(members=[head()]),
+            poor_household(members=[head(), grandmother()]),
+        ],
+    )
+    await run(db, "pkh", "2026-Q1")
+    grandma = (await member_ids_by_birth(db, widow_family))[date(1952, 1, 20)]
+    late_grandma = (await member_ids_by_birth(db, late_family))[date(1952, 1, 20)]
+    async with write_transaction(db) as conn:
+        for household_id, member_id in ((widow_family, grandma), (late_family, late_grandma)):
+            removed = await service.remove_member(conn, household_id, 1, member_id, RemovalReason.DECEASED)
+            assert not isinstance(removed, Invalid | service.Missing | service.Conflict), removed
+        # The same person, reported dead in one family, is still listed alive in another.
+        record = (await conn.execute(MEMBERS.select().where(MEMBERS.c.id == grandma))).one()
+        zombie = ids.next_id()
+        await conn.execute(
+            MEMBERS.insert().values(
+                {**record._mapping, "id": zombie, "household_id": zombie_family, "status": "active"}
+            )
+        )
+    cycle = await run(db, "pkh", "2026-Q2")
+    assert await refusals(db, cycle.id) == {
+        zombie_family: [f"component elderly_60 counted for member {zombie}, who is recorded as deceased"]
+    }
+    assert set(await enrolled(db, "pkh", "2026-Q2")) == {widow_family}
+    # Paid for the first quarter while alive, deceased since: the report names the enrollment.
+    cases = (await report(db, "2026-Q1")).of_kind(Kind.DECEASED_MEMBER_PAID)
+    async with db.connect() as conn:
+        first_quarter = dict(
+            (await conn.execute(text("SELECT household_id, id FROM enrollments WHERE period = '2026-Q1'"))).all()
+        )
+    assert [(c.household_ids, c.member_ids, c.enrollments) for c in cases] == sorted(
+        [
+            (
+                (widow_family,),
+                (grandma,),
+                (EnrollmentRef(first_quarter[widow_family], widow_family, "pkh", "2026-Q1"),),
+            ),
+            (
+                (late_family,),
+                (late_grandma,),
+                (EnrollmentRef(first_quarter[late_family], late_family, "pkh", "2026-Q1"),),
+            ),
+        ]
+    )
+    assert "recorded as deceased, is counted as elderly_60 in PKH 2026-Q1" in cases[0].detail
+    assert (await report(db, "2026-Q2")).of_kind(Kind.DECEASED_MEMBER_PAID) == []
+
+
+async def test_report_refuses_bad_input(db: AsyncEngine) -> None:
+    async with db.connect() as conn:
+        bad = await double_recipient_report(conn, builtin_registry(), "32.99", "2026-13")
+    assert isinstance(bad, Invalid)
+    assert {e.field: e.message for e in bad.errors} == {
+        "period": "period '2026-13' is not a month (2026-03), a quarter (2026-Q1) or a year (2026)",
+        "regionCode": "no regency/city with code 32.99",
+    }
+    assert (await report(db, "2026", region="ID")).cases == []
