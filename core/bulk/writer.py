@@ -8,7 +8,7 @@ and timestamps in SQLite's text form, booleans as 0/1.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, text
@@ -22,13 +22,27 @@ def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[
     return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
 
 
+def _converted(values: tuple[Any, ...], process: Callable[[Any], Any]) -> Iterable[Any]:
+    """One column through its processor; a column with few distinct values (flags, one timestamp
+    for the whole batch) converts each distinct value once."""
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable values (arrays): convert every one
+        return map(process, values)
+    if len(distinct) > len(values) // 2:
+        return map(process, values)
+    return map({value: process(value) for value in distinct}.__getitem__, values)
+
+
 def _processed(rows: Sequence[Row], processors: Sequence[Callable[[Any], Any] | None]) -> Sequence[Row]:
     """The rows with every processed column converted; bind processors accept None."""
     if not any(processors):
         return rows
-    columns = [values if process is None else map(process, values)
-               for values, process in zip(zip(*rows), processors, strict=True)]
-    return list(zip(*columns))
+    columns = [
+        values if process is None else _converted(values, process)
+        for values, process in zip(zip(*rows, strict=True), processors, strict=True)
+    ]
+    return list(zip(*columns, strict=True))
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> int:

@@ -1,0 +1,251 @@
+"""Importing households from a file: streamed, checked in worker processes, loaded in batches.
+
+1. A cheap pre-pass refuses a file that cannot be imported at all (``FileRefused``); nothing
+   is written then.
+2. Rows are grouped into households (consecutive rows with one KK number) and batches; each
+   batch is checked by the household rules in a worker process while the main process writes.
+3. Per batch, set-based registry checks (``core.bulk.claims``), then one transaction inserting
+   the batch with ``insert_rows``. A killed import leaves whole batches only; the natural keys
+   (KK, NIK) make a re-run skip what is already there, so it resumes without duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tqdm import tqdm
+
+from core.bulk.claims import HOUSEHOLDS, MEMBERS, Claims, claim
+from core.bulk.records import FileHousehold, Record
+from core.bulk.report import ErrorReport, default_report_path
+from core.bulk.sources import HouseholdFile, Survey, open_household_file
+from core.bulk.validation import (
+    CheckContext,
+    CheckedBatch,
+    check_batch,
+    check_batch_in_worker,
+    start_worker,
+)
+from core.bulk.writer import insert_rows
+from core.db import write_transaction
+from core.enums import MemberStatus, RecordStatus
+from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
+from core.ids import ids
+from core.models import Region
+
+HOUSEHOLD_INSERT = ("id", *HOUSEHOLD_COLUMNS, "status", "version", "created_at", "updated_at")
+MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "created_at", "updated_at")
+
+
+def default_workers() -> int:
+    """One checking process per CPU this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    batch_households: int = 5000  # households per transaction
+    workers: int = field(default_factory=default_workers)  # 0: check in this process
+    parallel_from_rows: int = 50_000  # smaller files are checked in this process (a pool takes seconds to start)
+    progress: bool = False  # a tqdm bar on stderr
+
+
+class ImportInterrupted(RuntimeError):
+    """A batch could not be written; the batches before it stay loaded and a re-run resumes."""
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """What an import did."""
+
+    report: Path
+    loaded: int = 0
+    present: int = 0  # already registered with the same data: skipped
+    rejected: int = 0
+    rows: int = 0
+    rejected_rows: int = 0
+    errors: int = 0  # lines in the error report
+    seconds: float = 0.0
+
+    @property
+    def households(self) -> int:
+        return self.loaded + self.present + self.rejected
+
+    def line(self) -> str:
+        rate = self.households / self.seconds if self.seconds else 0.0
+        if self.errors:
+            rejected = (
+                f"{self.rejected:,} rejected ({self.rejected_rows:,} rows; {self.errors:,} errors listed in "
+                f"{self.report})"
+            )
+        else:
+            rejected = "0 rejected"
+        return (
+            f"loaded {self.loaded:,} households, {self.present:,} already present, {rejected}; "
+            f"{self.rows:,} rows in {self.seconds:.1f} s ({rate:,.0f} households/s)"
+        )
+
+
+def file_households(source: HouseholdFile, survey: Survey, batch_size: int) -> Iterator[list[FileHousehold]]:
+    """Batches of ``batch_size`` households, a household being consecutive rows with one KK number.
+
+    Only the KK cell of each record is looked at here; blank rows stay with the household before them.
+    """
+    kk_of = source.kk_of
+    position = survey.kk_position
+    batch: list[FileHousehold] = []
+    records: list[Record] = []
+    first_row = 2
+    current: str | None = None
+    for number, record in enumerate(source.records(), start=2):
+        kk = kk_of(record, position)
+        if kk is not None and kk != current:
+            if current is not None:
+                batch.append((first_row, records))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+                records = []
+                first_row = number
+            current = kk
+        records.append(record)
+    if current is not None:
+        batch.append((first_row, records))
+    if batch:
+        yield batch
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Batches make many short-lived objects and no reference cycles: collect garbage less often."""
+    previous = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
+async def checked_batches(
+    batches: Iterator[Sequence[FileHousehold]], context: CheckContext, workers: int
+) -> AsyncIterator[CheckedBatch]:
+    """The batches checked in order: in ``workers`` processes, a few batches ahead of the writer."""
+    if workers < 1:
+        for households in batches:
+            yield check_batch(households, context)
+        return
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker, initargs=(context,)
+    )
+    pending: deque[asyncio.Future[CheckedBatch]] = deque()
+    try:
+        for households in batches:
+            pending.append(loop.run_in_executor(pool, check_batch_in_worker, households))
+            if len(pending) > workers:
+                yield await pending.popleft()
+        while pending:
+            yield await pending.popleft()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def region_codes(engine: AsyncEngine) -> frozenset[str]:
+    async with engine.connect() as conn:
+        return frozenset(await conn.scalars(select(Region.code)))
+
+
+async def store_batch(engine: AsyncEngine, checked: CheckedBatch) -> Claims:
+    """Registry checks and inserts of one batch, in one transaction."""
+    async with write_transaction(engine) as conn:
+        claims = await claim(conn, checked.candidates)
+        loadable = claims.loadable
+        if not loadable:
+            return claims
+        now = datetime.now(UTC)
+        household_tail = (RecordStatus.ACTIVE.value, 1, now, now)
+        member_tail = (MemberStatus.ACTIVE.value, 1, now, now)
+        household_ids = ids.take(len(loadable))
+        member_ids = iter(ids.take(sum(len(candidate.members) for candidate in loadable)))
+        households = [
+            (id_, *candidate.values, *household_tail) for id_, candidate in zip(household_ids, loadable, strict=True)
+        ]
+        members = [
+            (next(member_ids), id_, *member, *member_tail)
+            for id_, candidate in zip(household_ids, loadable, strict=True)
+            for member in candidate.members
+        ]
+        try:
+            await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, households)
+            await insert_rows(conn, MEMBERS, MEMBER_INSERT, members)
+        except IntegrityError as exc:
+            first, last = loadable[0].first_row, loadable[-1].member_rows[-1]
+            raise ImportInterrupted(
+                f"rows {first}-{last} were not loaded: another process registered some of their KK numbers or NIKs "
+                "at the same time; run the import again to continue (loaded batches are skipped)"
+            ) from exc
+    return claims
+
+
+async def import_households(
+    engine: AsyncEngine, path: Path, *, report_path: Path | None = None, options: ImportOptions | None = None
+) -> ImportSummary:
+    """Import a household file; FileRefused (nothing written) when the file cannot be imported at all."""
+    options = options or ImportOptions()
+    started = time.perf_counter()
+    source = open_household_file(path)
+    survey = source.survey()
+    context = CheckContext(
+        region_codes=await region_codes(engine),
+        today=date.today(),
+        positions=survey.positions,
+        width=survey.width,
+        text_records=survey.text_records,
+    )
+    summary = ImportSummary(report=report_path or default_report_path(path))
+    workers = options.workers if survey.data_rows >= options.parallel_from_rows else 0
+    batches = file_households(source, survey, options.batch_households)
+    with (
+        _fewer_collections(),
+        ErrorReport(summary.report) as report,
+        tqdm(total=survey.data_rows, unit=" rows", file=sys.stderr, disable=not options.progress) as bar,
+    ):
+        async with aclosing(checked_batches(batches, context, workers)) as checked_stream:
+            async for checked in checked_stream:
+                claims = await store_batch(engine, checked)
+                report.add(checked.errors + claims.errors)
+                summary.loaded += len(claims.loadable)
+                summary.present += claims.present
+                summary.rejected += checked.rejected + claims.rejected
+                summary.rows += checked.rows
+                summary.rejected_rows += (
+                    claims.rejected_rows
+                    + checked.rows
+                    - sum(len(candidate.member_rows) for candidate in checked.candidates)
+                )
+                bar.update(checked.rows)
+                bar.set_postfix(
+                    loaded=summary.loaded, present=summary.present, rejected=summary.rejected, refresh=False
+                )
+        summary.errors = report.errors
+    summary.seconds = time.perf_counter() - started
+    return summary

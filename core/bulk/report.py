@@ -1,0 +1,48 @@
+"""The row-error report of an import: a CSV file with row, field and reason."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+from core.bulk.validation import RowError
+
+REPORT_HEADER = ("row", "field", "reason")
+
+
+def default_report_path(source: Path) -> Path:
+    """``households.csv`` gets ``households.errors.csv`` beside it."""
+    return source.with_name(f"{source.stem}.errors.csv")
+
+
+class ErrorReport:
+    """Written as the import goes; holds only the header when nothing was rejected.
+
+    Row numbers are those of the imported file (header = row 1); every household with a row
+    listed here was left out whole.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.errors = 0
+        self._handle: TextIO | None = None
+
+    def __enter__(self) -> ErrorReport:
+        self._handle = self.path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(REPORT_HEADER)
+        return self
+
+    def add(self, errors: Iterable[RowError]) -> None:
+        for error in sorted(errors):
+            self._writer.writerow(error)
+            self.errors += 1
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._handle is not None:
+            self._handle.close()
