@@ -215,3 +215,39 @@ async def test_hook_siks_extra_query_fields(db: AsyncEngine, gql: GraphQLClient)
 
 def test_hook_siks_extra_policies() -> None:
     assert "p, aslut_officer, enrollment:aslut, read" in get_registry().policies
+
+
+async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
+    from siks_elderly import CYCLES_SEEN
+
+    from core.programs.cycles import run_cycle
+
+    household = await register(gql, elderly_household())
+    async with db.begin() as conn:
+        await conn.execute(
+            WELFARE.insert().values(
+                household_id=int(household["id"]),
+                model_version="test",
+                score=-2.0,
+                decile=2,
+                regency_decile=2,
+                ranked_at=datetime.now(UTC),
+            )
+        )
+    CYCLES_SEEN.clear()
+    record = await run_cycle(db, get_registry(), "aslut", "2026-03", "32", "test")
+    assert getattr(record, "enrolled", None) == 1, record
+    assert CYCLES_SEEN == [("aslut", "2026-03", "32", 1)]
+    enrollments = await gql(
+        "query($id: ID!) { household(id: $id) { programs { enrollments { program period amount "
+        "components { component amount } } } } }",
+        {"id": household["id"]},
+    )
+    assert enrollments["household"]["programs"]["enrollments"] == [
+        {
+            "program": "aslut",
+            "period": "2026-03",
+            "amount": 300000,
+            "components": [{"component": "elderly_allowance", "amount": 300000}],
+        }
+    ]
