@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -15,7 +16,9 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from core.db import create_engine
+from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
+from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
 from core.settings import Mode, Settings, get_settings
@@ -26,7 +29,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(
-            build_schema(),
+            build_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
             allow_queries_via_get=False,
         )
@@ -51,14 +54,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await require_current(app.state.engine)
             yield
         finally:
+            await public.aclose()
             await app.state.engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(lifespan=lifespan)
+    limits = [
+        Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),
+        Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
+    ]
+    app = Starlette(lifespan=lifespan, middleware=limits)
     graphql = GraphQLApp(app.state, settings)
+    public = PublicEndpoint(app.state, settings)
     app.router.routes.extend(
-        [Route("/graphql", graphql, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])]
+        [
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/public/graphql", public, methods=["GET", "POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
     )
     return app

@@ -34,6 +34,25 @@ class Settings(BaseSettings):
     )
     mode: Mode = Field(Mode.DEVELOPMENT, description="development enables GraphiQL.")
     max_page_size: int = Field(1000, ge=1, description="Largest `first` a list accepts.")
+    max_query_depth: int = Field(10, ge=1, description="Deepest nesting of fields one GraphQL operation may have.")
+    max_query_aliases: int = Field(20, ge=0, description="Most aliases one GraphQL document may use.")
+    max_query_tokens: int = Field(
+        3000, ge=100, description="Most tokens one GraphQL document may have (also bounds its fragment expansion)."
+    )
+    max_query_cost: int = Field(
+        200_000, ge=1, description="Largest estimated cost (fields × page sizes of the lists they sit in) of a query."
+    )
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest request body; larger ones get HTTP 413.")
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request still running after this many seconds is stopped with HTTP 503."
+    )
+    public_requests_per_minute: int = Field(
+        30, ge=1, description="Requests a client (IP address) may send to /public/graphql in one minute."
+    )
+    public_max_results: int = Field(10, ge=1, le=100, description="Most people one Cek Bansos lookup answers with.")
+    redis_url: str | None = Field(
+        None, description="Redis for the public rate limits, shared by every server process; in-memory if unset."
+    )
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
     sql_echo: bool = Field(False, description="Log every SQL statement.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 
 from core.programs.registry import get_registry
+from core.schema import hardening
 from core.schema.assembly import assemble
 from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
@@ -14,6 +15,7 @@ from core.schema.households import HouseholdQuery
 from core.schema.mutations import HouseholdMutation
 from core.schema.programs import ProgramQuery
 from core.schema.regions import RegionQuery
+from core.settings import Settings, get_settings
 
 
 @strawberry.type(description="Read the registry.")
@@ -28,8 +30,10 @@ MUTATION_BASES: tuple[type, ...] = (
 )
 
 
-def build_schema() -> strawberry.Schema:
-    """The API schema with the plugins' fields; parsed and validated documents are cached."""
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The API schema with the plugins' fields, hardened (``core.schema.hardening``); parsed and validated
+    documents are cached."""
+    settings = settings or get_settings()
     registry = get_registry()
     mutation = assemble(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
@@ -37,6 +41,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=mutation,
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
-        execution_context_class=PlanningExecutionContext,
+        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
+        config=hardening.config(settings),
     )

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from core.programs.integrators import BatchTooLarge, eligibility_by_nik
+from core.programs.periods import PeriodError
 from core.programs.queries import EnrollmentRecord
 from core.programs.registry import get_registry
 from core.records import HouseholdRecord
@@ -128,6 +129,8 @@ async def _answers(info: Info[Context, None], niks: list[str], as_of: date | Non
             answers = await eligibility_by_nik(conn, REGISTRY, niks, as_of or date.today())
     except BatchTooLarge as exc:
         raise GraphQLError(f"niks: {exc}") from exc
+    except PeriodError as exc:
+        raise GraphQLError(f"asOf: {exc}") from exc
     return [
         EligibilityAnswer(
             nik=answer.nik,

@@ -1,0 +1,105 @@
+"""HTTP limits for every path: the size of a request body and the time a request may take.
+
+Both are plain ASGI middleware (no buffering of the response) and answer in the GraphQL error
+shape, ``{"errors": [{"message": ...}]}``, so clients read them like any other error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+async def send_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """Answer with ``status`` and one GraphQL-shaped error."""
+    body = orjson.dumps({"errors": [{"message": message}]})
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _ResponseTracker:
+    """Wraps ``send`` to know whether the response has started (after which no error can be sent)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+class BodySizeLimit:
+    """Refuses request bodies larger than ``max_bytes`` with HTTP 413, by the declared length or while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _message(self) -> str:
+        return (
+            f"the request body is larger than the limit of {self.max_bytes:,} bytes; "
+            "send a shorter query, fewer variables or several smaller requests"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await send_error(send, 413, self._message())
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        tracker = _ResponseTracker(send)
+        try:
+            await self.app(scope, limited_receive, tracker)
+        except _BodyTooLarge:
+            if tracker.started:
+                raise
+            await send_error(send, 413, self._message())
+
+
+class TimeLimit:
+    """Stops a request still running after ``seconds`` and answers HTTP 503 saying so."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tracker = _ResponseTracker(send)
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, tracker)
+        except TimeoutError:
+            if tracker.started:
+                raise
+            await send_error(
+                send,
+                503,
+                f"the request took longer than the limit of {self.seconds:g} s and was stopped; "
+                "ask for less at once (smaller pages, fewer nested lists)",
+            )

@@ -1,0 +1,98 @@
+"""Cek Bansos: does a person of this village, by the full name on their ID card, receive aid?
+
+One statement answers a lookup, found or not, so a miss costs what a hit costs: the active members
+of active households in the village whose name matches (at most ``limit`` of them), each with the
+programs their household was enrolled in by an approved cycle. Names are compared without case
+(letters A–Z) and spacing; with a NIK, the NIK must match exactly too. The answer holds masked
+names, programs and periods only: never a NIK, KK number, address or amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Join
+
+from core.enums import MemberStatus, RecordStatus
+from core.models import Enrollment, ProgramCycle
+from core.public.names import mask_name, normalise_name, search_key
+from core.records import HOUSEHOLDS, MEMBERS
+
+ENROLLMENTS = Enrollment.__table__
+CYCLES = ProgramCycle.__table__
+APPROVED = "approved"
+ENROLLED = "enrolled"
+
+
+@dataclass(frozen=True, slots=True)
+class AidReceived:
+    """A program a household was enrolled in for a period, by an approved cycle."""
+
+    program: str
+    period: str
+    period_start: date
+    period_end: date
+
+
+@dataclass(slots=True)
+class PublicPerson:
+    """A person found by Cek Bansos, as the public may see them."""
+
+    masked_name: str
+    aid: list[AidReceived] = field(default_factory=list)
+
+
+def received_enrollments() -> Join:
+    """Enrollments joined to their cycle, counted as received once the cycle is approved."""
+    return ENROLLMENTS.join(CYCLES, and_(CYCLES.c.id == ENROLLMENTS.c.cycle_id, CYCLES.c.status == APPROVED))
+
+
+async def cek_bansos(
+    conn: AsyncConnection, village_code: str, full_name: str, nik: str | None, limit: int
+) -> list[PublicPerson]:
+    """The people of the village with this name (and NIK, when given), at most ``limit``, with their aid."""
+    conditions = [
+        HOUSEHOLDS.c.village_code == village_code,
+        HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value,
+        MEMBERS.c.status == MemberStatus.ACTIVE.value,
+        func.upper(func.replace(MEMBERS.c.name, " ", "")) == search_key(full_name),
+    ]
+    if nik is not None:
+        conditions.append(MEMBERS.c.nik == nik)
+    found = (
+        select(MEMBERS.c.id, MEMBERS.c.name, MEMBERS.c.household_id)
+        .join(HOUSEHOLDS, HOUSEHOLDS.c.id == MEMBERS.c.household_id)
+        .where(*conditions)
+        .order_by(MEMBERS.c.id)
+        .limit(limit)
+        .subquery("found")
+    )
+    rows = await conn.execute(
+        select(
+            found.c.id,
+            found.c.name,
+            ENROLLMENTS.c.program,
+            ENROLLMENTS.c.period,
+            ENROLLMENTS.c.period_start,
+            ENROLLMENTS.c.period_end,
+        )
+        .select_from(
+            found.outerjoin(
+                received_enrollments(),
+                and_(ENROLLMENTS.c.household_id == found.c.household_id, ENROLLMENTS.c.status == ENROLLED),
+            )
+        )
+        .order_by(found.c.id, ENROLLMENTS.c.period_start.desc(), ENROLLMENTS.c.program)
+    )
+    wanted = normalise_name(full_name)
+    people: dict[int, PublicPerson] = {}
+    for member_id, name, program, period, start, end in rows:
+        if normalise_name(name) != wanted:
+            continue  # same letters, other spacing ("BUDIS ANTOSO"): not the name asked for
+        person = people.setdefault(member_id, PublicPerson(mask_name(name)))
+        if program is not None:
+            person.aid.append(AidReceived(program, period, start, end))
+    return list(people.values())

@@ -1,0 +1,84 @@
+"""The public recap of a region: aggregates only, in two grouped statements.
+
+- households: active households in the region and below it;
+- verified: of those, the households with a welfare rank. The registry does not yet record the
+  field verification (verivali) of a household; a rank is what it can vouch for today (the
+  household's survey variables were complete and scored by the active welfare model). When
+  verivali is recorded, this count switches to it and the API field keeps its name;
+- recipients: per program, the households enrolled by approved cycles in that program's latest
+  period with any such enrollment in the region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.enums import RecordStatus
+from core.models import WelfareRank
+from core.public.lookup import ENROLLED, ENROLLMENTS, received_enrollments
+from core.records import HOUSEHOLDS
+from core.regions.codes import within
+
+RANKS = WelfareRank.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramRecipients:
+    program: str
+    period: str
+    period_start: date
+    period_end: date
+    households: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRecap:
+    households: int
+    verified: int
+    recipients: list[ProgramRecipients]
+
+    @property
+    def verified_share(self) -> float:
+        return self.verified / self.households if self.households else 0.0
+
+
+async def region_recap(conn: AsyncConnection, region_code: str) -> RegionRecap:
+    """Counts for the region ``region_code`` and everything below it."""
+    households, verified = (
+        await conn.execute(
+            select(func.count(), func.count(RANKS.c.household_id))
+            .select_from(HOUSEHOLDS.outerjoin(RANKS, RANKS.c.household_id == HOUSEHOLDS.c.id))
+            .where(within(HOUSEHOLDS.c.village_code, region_code), HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value)
+        )
+    ).one()
+    in_region = (within(ENROLLMENTS.c.village_code, region_code), ENROLLMENTS.c.status == ENROLLED)
+    latest = (
+        select(ENROLLMENTS.c.program, func.max(ENROLLMENTS.c.period_start).label("period_start"))
+        .select_from(received_enrollments())
+        .where(*in_region)
+        .group_by(ENROLLMENTS.c.program)
+        .subquery("latest")
+    )
+    rows = await conn.execute(
+        select(
+            ENROLLMENTS.c.program,
+            ENROLLMENTS.c.period,
+            ENROLLMENTS.c.period_start,
+            ENROLLMENTS.c.period_end,
+            func.count(),
+        )
+        .select_from(
+            received_enrollments().join(
+                latest,
+                (latest.c.program == ENROLLMENTS.c.program) & (latest.c.period_start == ENROLLMENTS.c.period_start),
+            )
+        )
+        .where(*in_region)
+        .group_by(ENROLLMENTS.c.program, ENROLLMENTS.c.period, ENROLLMENTS.c.period_start, ENROLLMENTS.c.period_end)
+        .order_by(ENROLLMENTS.c.program, ENROLLMENTS.c.period)
+    )
+    return RegionRecap(households, verified, [ProgramRecipients(*row) for row in rows])

@@ -1,0 +1,179 @@
+"""The public GraphQL schema: Cek Bansos and regional recaps, nothing else, no login.
+
+Errors name the argument that was wrong and never repeat a name or NIK that was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import ParserCache
+from strawberry.types import Info
+
+from core.programs.registry import get_registry
+from core.public import lookup, recap
+from core.public.names import MAX_NAME_LENGTH, MIN_NAME_LENGTH, normalise_name
+from core.regions.codes import is_region_code, level_number, level_of
+from core.regions.queries import regions_by_code
+from core.schema import hardening
+from core.schema.enums import RegionLevel
+from core.schema.execution import PlanningExecutionContext
+from core.settings import Settings
+
+_NIK = re.compile(r"\d{16}")
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicContext:
+    engine: AsyncEngine
+    settings: Settings
+
+
+def _program_name(slug: str) -> str:
+    program = get_registry().programs.get(slug)
+    return program.name if program is not None else slug.upper()
+
+
+@strawberry.type(description="A program a household received for one period (an approved enrollment).")
+class AidReceived:
+    program: str = strawberry.field(description="The program's short name, e.g. pkh.")
+    program_name: str = strawberry.field(description="e.g. Program Keluarga Harapan.")
+    period: str = strawberry.field(description="2026-03 (month), 2026-Q1 (quarter) or 2026 (year).")
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def of(cls, aid: lookup.AidReceived) -> AidReceived:
+        return cls(
+            program=aid.program,
+            program_name=_program_name(aid.program),
+            period=aid.period,
+            first_day=aid.period_start,
+            last_day=aid.period_end - _ONE_DAY,
+        )
+
+
+@strawberry.type(description="A person Cek Bansos found: the name masked, the aid their household received.")
+class PersonFound:
+    masked_name: str = strawberry.field(description="First two letters of each word, e.g. SI** RO****.")
+    aid: list[AidReceived] = strawberry.field(description="Newest period first; empty when the household got none.")
+
+
+@strawberry.type(description="The answer to a Cek Bansos lookup.")
+class CekBansosAnswer:
+    found: bool = strawberry.field(description="Whether anyone of that name lives in that village in the registry.")
+    people: list[PersonFound]
+
+
+@strawberry.type(description="Households a program enrolled in its latest period in the region (approved cycles).")
+class ProgramRecipients:
+    program: str
+    program_name: str
+    period: str
+    first_day: date
+    last_day: date
+    households: int
+
+
+@strawberry.type(description="Aggregates of a region and everything below it; no person is shown.")
+class RegionRecap:
+    region_code: str
+    region_name: str
+    level: RegionLevel
+    households: int = strawberry.field(description="Active households.")
+    verified_households: int = strawberry.field(
+        description="Active households with a welfare rank: their survey data were complete and scored by the "
+        "active welfare model. Field verification (verivali) is not recorded yet; until it is, this is what "
+        "'verified' means here."
+    )
+    verified_share: float = strawberry.field(description="verifiedHouseholds / households, from 0 to 1.")
+    recipients: list[ProgramRecipients] = strawberry.field(description="Per program, its latest period only.")
+
+
+def _village(code: str) -> str:
+    if not is_region_code(code) or level_number(code) != 4:
+        raise GraphQLError(
+            "villageCode: give the dotted Kemendagri code of the village (desa/kelurahan), such as 32.01.01.2001"
+        )
+    return code
+
+
+def _full_name(name: str) -> str:
+    if not MIN_NAME_LENGTH <= len(normalise_name(name)) <= MAX_NAME_LENGTH:
+        raise GraphQLError(
+            f"fullName: write the full name as on the ID card (KTP), {MIN_NAME_LENGTH} to {MAX_NAME_LENGTH} characters"
+        )
+    return name
+
+
+def _nik(nik: str | None) -> str | None:
+    if nik is not None and not _NIK.fullmatch(nik):
+        raise GraphQLError("nik: a NIK is the 16 digits on the ID card; leave it out to search by name only")
+    return nik
+
+
+@strawberry.type(name="Query", description="Public questions, answered without login; every client is rate-limited.")
+class PublicQuery:
+    @strawberry.field(
+        description="Does someone of this village, by the full name on their ID card (KTP), receive aid? Give the "
+        "NIK too for an exact match; it is never shown back. Answers masked names and programs only."
+    )
+    async def cek_bansos(
+        self, info: Info[PublicContext, None], village_code: str, full_name: str, nik: str | None = None
+    ) -> CekBansosAnswer:
+        village, name, exact = _village(village_code), _full_name(full_name), _nik(nik)
+        context = info.context
+        async with context.engine.connect() as conn:
+            people = await lookup.cek_bansos(conn, village, name, exact, context.settings.public_max_results)
+        return CekBansosAnswer(
+            found=bool(people),
+            people=[PersonFound(masked_name=p.masked_name, aid=[AidReceived.of(a) for a in p.aid]) for p in people],
+        )
+
+    @strawberry.field(
+        description="Households, the share verified and recipients per program of a region; null if "
+        "no region has that code."
+    )
+    async def recap(self, info: Info[PublicContext, None], region_code: str) -> RegionRecap | None:
+        if not is_region_code(region_code):
+            raise GraphQLError("regionCode: give a dotted Kemendagri code such as 32, 32.01, 32.01.01 or 32.01.01.2001")
+        async with info.context.engine.connect() as conn:
+            region = (await regions_by_code(conn, [region_code])).get(region_code)
+            if region is None:
+                return None
+            counts = await recap.region_recap(conn, region_code)
+        return RegionRecap(
+            region_code=region.code,
+            region_name=region.name,
+            level=level_of(region.code),
+            households=counts.households,
+            verified_households=counts.verified,
+            verified_share=counts.verified_share,
+            recipients=[
+                ProgramRecipients(
+                    program=r.program,
+                    program_name=_program_name(r.program),
+                    period=r.period,
+                    first_day=r.period_start,
+                    last_day=r.period_end - _ONE_DAY,
+                    households=r.households,
+                )
+                for r in counts.recipients
+            ],
+        )
+
+
+def build_public_schema(settings: Settings) -> strawberry.Schema:
+    """The public schema, hardened like the main one (the same limits and production switches)."""
+    return strawberry.Schema(
+        query=PublicQuery,
+        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
+        config=hardening.config(settings),
+    )

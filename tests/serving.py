@@ -1,0 +1,59 @@
+"""Serving the application for tests: in process over ASGI, or as a real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import httpx
+import uvicorn
+
+from core.app import create_app
+from core.settings import Mode, Settings
+
+PRODUCTION_SECRET = "test-production-secret-0123456789abcdef"
+
+
+def production(settings: Settings, **changes: object) -> Settings:
+    """The same database in production mode (with a secret production accepts)."""
+    return settings.model_copy(update={"mode": Mode.PRODUCTION, "secret_key": PRODUCTION_SECRET, **changes})
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a new application made from ``settings`` (lifespan run, in process)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://siks.test") as http:
+            yield http
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_server(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 in a thread of its own; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
