@@ -18,9 +18,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from core.bulk.importer import ImportOptions, ImportSummary, import_households
+from core.bulk import importer
+from core.bulk.claims import Claims
+from core.bulk.importer import ImportInterrupted, ImportOptions, ImportSummary, import_households
 from core.bulk.layout import FILE_COLUMNS
 from core.bulk.sources import FileRefused
+from core.bulk.validation import Candidate
 from core.cli import app
 from core.enums import Relationship, Sex
 from core.models import Household, Member
@@ -240,6 +243,21 @@ async def test_rows_with_missing_cells_are_rejected(db: AsyncEngine, tmp_path: P
     assert read_report(summary.report) == [(5, "columns", "the row has 34 cells; the header has 36")]
 
 
+async def test_rows_that_are_not_csv_are_rejected(db: AsyncEngine, tmp_path: Path) -> None:
+    path = write_households(tmp_path / "h.csv", [factories.household(), factories.household(), factories.household()])
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace("Jl. Melati No. 5", "x" * 200_000, 1)  # over the csv module's cell limit
+    lines[-1] = lines[-1].replace("Jl. Melati", '"Jl. Melati', 1)  # a quote never closed, at the end of the file
+    path.write_text("".join(lines), encoding="utf-8")
+    summary = await run(db, path)
+
+    assert (summary.loaded, summary.rejected) == (1, 2)
+    assert read_report(summary.report) == [
+        (3, "columns", "the row is not valid CSV (field larger than field limit (131072))"),
+        (10, "columns", "the row has 3 cells; the header has 36"),
+    ]
+
+
 async def test_nik_active_in_a_registered_household_is_rejected(db: AsyncEngine, tmp_path: Path) -> None:
     registered = factories.household()
     await run(db, write_households(tmp_path / "first.csv", [registered]))
@@ -342,6 +360,28 @@ async def test_xlsx_with_typed_cells_is_read(db: AsyncEngine, tmp_path: Path) ->
     assert (summary.loaded, summary.rejected) == (1, 0), read_report(summary.report)
     async with db.connect() as conn:
         assert (await conn.execute(select(Household.floor_area, Household.livestock_count))).one() == (36.0, 3)
+
+
+async def test_a_batch_raced_by_another_writer_stops_the_import(
+    db: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_households(tmp_path / "h.csv", [factories.household(), factories.household()])
+    await run(db, path)
+
+    async def claim_everything(conn: object, candidates: list[Candidate]) -> Claims:
+        return Claims(loadable=list(candidates))  # as if another process registered them after the checks
+
+    monkeypatch.setattr(importer, "claim", claim_everything)
+    with pytest.raises(ImportInterrupted, match=r"rows 2-7 were not loaded: another process registered"):
+        await run(db, path)
+    assert await counts(db) == (2, 6)
+
+
+async def test_refuses_to_start_when_the_error_report_cannot_be_written(db: AsyncEngine, tmp_path: Path) -> None:
+    path = write_households(tmp_path / "h.csv", [factories.household()])
+    with pytest.raises(FileRefused, match="cannot write the error report"):
+        await import_households(db, path, report_path=tmp_path / "missing" / "errors.csv", options=IN_PROCESS)
+    assert await counts(db) == (0, 0)
 
 
 # The command line

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import cast, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import String
 
@@ -91,4 +92,14 @@ async def test_values_are_stored_exactly_as_sqlalchemy_stores_them(db: AsyncEngi
 async def test_no_rows_is_a_no_op(db: AsyncEngine) -> None:
     async with db.begin() as conn:
         assert await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, []) == 0
+    assert await counts(db) == (0, 0)
+
+
+async def test_a_broken_constraint_raises_integrity_error_and_keeps_nothing(db: AsyncEngine) -> None:
+    households, members = table_rows(1)
+    twin = (ids.next_id(), *members[0][1:])  # a second active member with the same NIK
+    with pytest.raises(IntegrityError):
+        async with db.begin() as conn:
+            await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, households)
+            await insert_rows(conn, MEMBERS, MEMBER_INSERT, [*members, twin])
     assert await counts(db) == (0, 0)

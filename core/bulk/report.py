@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from core.bulk.sources import FileRefused
 from core.bulk.validation import RowError
 
 REPORT_HEADER = ("row", "field", "reason")
@@ -16,6 +17,10 @@ REPORT_HEADER = ("row", "field", "reason")
 def default_report_path(source: Path) -> Path:
     """``households.csv`` gets ``households.errors.csv`` beside it."""
     return source.with_name(f"{source.stem}.errors.csv")
+
+
+class ReportUnwritable(FileRefused):
+    """The error report cannot be written where asked; the import does not start."""
 
 
 class ErrorReport:
@@ -31,7 +36,10 @@ class ErrorReport:
         self._handle: TextIO | None = None
 
     def __enter__(self) -> ErrorReport:
-        self._handle = self.path.open("w", newline="", encoding="utf-8")
+        try:
+            self._handle = self.path.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise ReportUnwritable(f"cannot write the error report {self.path} ({exc.strerror or exc})") from None
         self._writer = csv.writer(self._handle)
         self._writer.writerow(REPORT_HEADER)
         return self

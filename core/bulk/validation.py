@@ -53,11 +53,12 @@ class CheckContext:
     text_records: bool  # CSV text records, or cell lists
 
 
-def _cells_or_none(record: Record, text: bool) -> list[str] | None:
+def _cells_or_reason(record: Record, text: bool) -> list[str] | str:
+    """A record's cells, or why it is not CSV."""
     try:
         return next(record_cells([record], text))
-    except csv.Error:
-        return None
+    except csv.Error as exc:
+        return str(exc)
 
 
 def _differing_column(cells: Sequence[str], first: Sequence[Any], unreadable: set[str]) -> str | None:
@@ -97,26 +98,25 @@ class _Checker:
         self.in_layout_order = itemgetter(*context.positions)
         self.region_exists = context.region_codes.__contains__
 
-    def rows(self, household: FileHousehold) -> list[tuple[int, list[str] | None]]:
-        """The household's rows that are not blank, with their row numbers; None for a row that is not CSV."""
+    def rows(self, household: FileHousehold) -> list[tuple[int, list[str] | str]]:
+        """The household's rows that are not blank, with their row numbers; why not, for a row that is not CSV."""
         first_row, records = household
         numbered = [(first_row + offset, record) for offset, record in enumerate(records) if not is_blank(record)]
         text = self.context.text_records
         try:
-            cells: list[list[str] | None] = list(record_cells([record for _, record in numbered], text))
-        except csv.Error:  # an unclosed quote or a huge cell: find the bad rows one by one
-            cells = [_cells_or_none(record, text) for _, record in numbered]
+            cells: list[list[str] | str] = list(record_cells([record for _, record in numbered], text))
+        except csv.Error:  # a cell over the csv module's limit: find the bad rows one by one
+            cells = [_cells_or_reason(record, text) for _, record in numbered]
         return [(number, row) for (number, _), row in zip(numbered, cells, strict=True)]
 
-    def household(self, rows: list[tuple[int, list[str] | None]]) -> Candidate | list[RowError]:
+    def household(self, rows: list[tuple[int, list[str] | str]]) -> Candidate | list[RowError]:
         """The household as a candidate for loading, or every error found in its rows."""
         found: list[RowError] = []
         ordered: list[tuple[int, tuple[str, ...]]] = []
         width = self.context.width
         for number, cells in rows:
-            if cells is None:
-                found.append((number, "columns", "the row is not valid CSV (a quote left open, or a cell over "
-                                                 "128 KB)"))
+            if isinstance(cells, str):
+                found.append((number, "columns", f"the row is not valid CSV ({cells})"))
             elif len(cells) < width or (len(cells) > width and any(cell.strip() for cell in cells[width:])):
                 found.append((number, "columns", f"the row has {len(cells)} cells; the header has {width}"))
             else:

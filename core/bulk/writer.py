@@ -3,19 +3,24 @@
 PostgreSQL gets ``COPY`` through asyncpg; SQLite gets the driver's ``executemany``. On SQLite,
 values go through each column's dialect-level bind processor first (column by column, in C
 where SQLAlchemy has it), so what lands is exactly what SQLAlchemy would have written: dates
-and timestamps in SQLite's text form, booleans as 0/1.
+and timestamps in SQLite's text form, booleans as 0/1. A broken constraint (a duplicate key,
+a missing parent row) raises SQLAlchemy's ``IntegrityError``, as an ordinary insert would.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from asyncpg.exceptions import IntegrityConstraintViolationError
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = Sequence[Any]
+_DRIVER_INTEGRITY_ERRORS = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
 
 
 def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
@@ -55,11 +60,14 @@ async def insert_rows(conn: AsyncConnection, table: Table, columns: Sequence[str
         await conn.execute(text("SELECT 1"))
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
-    if conn.dialect.name == "postgresql":
-        await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
-        return len(rows)
-    names = ", ".join(columns)
-    marks = ", ".join("?" * len(columns))
-    values = _processed(rows, _processors(conn.dialect, table, columns))
-    await driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", values)  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
+        else:
+            names = ", ".join(columns)
+            marks = ", ".join("?" * len(columns))
+            statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+            await driver.executemany(statement, _processed(rows, _processors(conn.dialect, table, columns)))  # type: ignore[union-attr]
+    except _DRIVER_INTEGRITY_ERRORS as exc:  # as SQLAlchemy's own execute would raise it
+        raise IntegrityError(f"bulk insert into {table.name}", None, exc) from exc
     return len(rows)
