@@ -35,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import migrate
-from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT, ImportOptions, import_households
+from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT, ImportOptions, default_workers, import_households
 from core.bulk.layout import FILE_COLUMNS, household_rows
 from core.db import create_engine
 from core.enums import (
@@ -289,7 +289,8 @@ async def measure(target: Target, workload: Workload, runs: int, options: Import
         f"{ours_rate:8,.0f} rows/s\n"
         f"{'':<10} floor {floor_seconds:6.2f} s  {workload.households / floor_seconds:8,.0f} households/s  "
         f"{floor_rate:8,.0f} rows/s\n"
-        f"{'':<10} ratio ours/floor (rows/s): {ours_rate / floor_rate:.2f}x",
+        f"{'':<10} ratio ours/floor (rows/s): {ours_rate / floor_rate:.2f}x   "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)",
         flush=True,
     )
 
@@ -301,7 +302,7 @@ async def main() -> None:
                         help=f"repeatable; default: a temporary SQLite file and {POSTGRES_URL}")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=ImportOptions().batch_households)
-    parser.add_argument("--workers", type=int, default=ImportOptions().workers)
+    parser.add_argument("--workers", type=int, default=default_workers())
     args = parser.parse_args()
     options = ImportOptions(batch_households=args.batch_size, workers=args.workers)
     with tempfile.TemporaryDirectory(prefix="siks-bench-") as tmp:

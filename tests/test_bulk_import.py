@@ -337,7 +337,7 @@ async def test_worker_processes_check_batches_in_order(db: AsyncEngine, tmp_path
     households = numbered_households(40)
     rows = with_cell(file_rows(households), 31, "sex", "?")  # file row 33: household 11
     summary = await run(db, write_csv(tmp_path / "h.csv", rows),
-                        ImportOptions(workers=2, batch_households=3, parallel_from_rows=0))
+                        ImportOptions(workers=2, batch_households=3))
 
     assert (summary.loaded, summary.rejected, summary.rows) == (39, 1, 120)
     assert [(row, field) for row, field, _ in read_report(summary.report)] == [(33, "sex")]
@@ -422,10 +422,26 @@ def _siks() -> list[str]:
     return [found] if found else [sys.executable, "-m", "core.cli"]
 
 
-async def test_an_import_killed_midway_resumes_without_duplicates(db: AsyncEngine, tmp_path: Path) -> None:
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields.get("PPid", "0")) == pid:
+            found.add(int(status.parent.name))
+    return found
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_an_import_killed_midway_resumes_without_duplicates(
+    db: AsyncEngine, tmp_path: Path, workers: int
+) -> None:
     total, batch = 3000, 20
     path = write_households(tmp_path / "h.csv", numbered_households(total))
-    command = [*_siks(), "import", "households", str(path), "--batch-size", str(batch), "--workers", "0",
+    command = [*_siks(), "import", "households", str(path), "--batch-size", str(batch), "--workers", str(workers),
                "--no-progress"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     try:
@@ -435,10 +451,17 @@ async def test_an_import_killed_midway_resumes_without_duplicates(db: AsyncEngin
             await asyncio.sleep(0.02)
             loaded = (await counts(db))[0]
         assert process.poll() is None, "the import ended before it could be killed"
+        helpers = _children(process.pid) if Path("/proc").is_dir() else set()
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
+    assert len(helpers) >= workers
+    deadline = time.monotonic() + 20
+    while helpers and time.monotonic() < deadline:  # the checking workers end with the importer
+        await asyncio.sleep(0.1)
+        helpers = {pid for pid in helpers if _running(pid)}
+    assert not helpers, f"processes left running after the importer was killed: {helpers}"
 
     committed, members = await counts(db)
     assert 0 < committed < total
@@ -456,3 +479,12 @@ async def test_an_import_killed_midway_resumes_without_duplicates(db: AsyncEngin
             "SELECT count(*) FROM households h WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.household_id = h.id)"
         ))
     assert orphans == 0
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import aclosing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -52,6 +52,9 @@ HOUSEHOLD_INSERT = ("id", *HOUSEHOLD_COLUMNS, "status", "version", "created_at",
 MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "created_at", "updated_at")
 
 
+PARALLEL_FROM_ROWS = 50_000
+
+
 def default_workers() -> int:
     """One checking process per CPU this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -60,8 +63,7 @@ def default_workers() -> int:
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
     batch_households: int = 5000  # households per transaction
-    workers: int = field(default_factory=default_workers)  # 0: check in this process
-    parallel_from_rows: int = 50_000  # smaller files are checked in this process (a pool takes seconds to start)
+    workers: int | None = None  # checking processes; 0: in this process; None: chosen by the file's size
     progress: bool = False  # a tqdm bar on stderr
 
 
@@ -222,7 +224,9 @@ async def import_households(
         text_records=survey.text_records,
     )
     summary = ImportSummary(report=report_path or default_report_path(path))
-    workers = options.workers if survey.data_rows >= options.parallel_from_rows else 0
+    workers = options.workers
+    if workers is None:  # a pool takes seconds to start: worth it for big files only
+        workers = default_workers() if survey.data_rows >= PARALLEL_FROM_ROWS else 0
     batches = file_households(source, survey, options.batch_households)
     with (
         _fewer_collections(),

@@ -17,7 +17,14 @@ from core.bulk.exporter import (
     export_households,
     write_households,
 )
-from core.bulk.importer import ImportInterrupted, ImportOptions, ImportSummary, default_workers, import_households
+from core.bulk.importer import (
+    PARALLEL_FROM_ROWS,
+    ImportInterrupted,
+    ImportOptions,
+    ImportSummary,
+    default_workers,
+    import_households,
+)
 from core.bulk.sources import FileRefused
 from core.cli.common import fail, run_with_engine
 from core.regions.codes import RegionCodeError
@@ -33,8 +40,12 @@ def import_households_command(
         None, "--errors", dir_okay=False, help="Row-error report (CSV); default: FILE's name + .errors.csv beside it."
     ),
     batch_size: int = typer.Option(5000, "--batch-size", min=1, help="Households per transaction."),
-    workers: int = typer.Option(
-        default_workers(), "--workers", min=0, help="Processes checking rows (0: check in this process)."
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=0,
+        help=f"Processes checking rows; 0: in this process. Default: {default_workers()} (one per CPU) for files of "
+        f"{PARALLEL_FROM_ROWS:,} rows or more, else 0.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
 ) -> None:
