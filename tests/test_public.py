@@ -22,6 +22,7 @@ from core.programs.registry import get_registry
 from core.public import lookup
 from core.public.names import mask_name, normalise_name
 from core.public.ratelimit import MemoryRateLimiter, client_key
+from core.public.recap import RecapCache, RegionRecap
 from core.records import HOUSEHOLDS
 from core.settings import Settings
 from tests import factories
@@ -339,6 +340,29 @@ async def test_recap_of_an_unknown_or_malformed_code(db: AsyncEngine, public: ht
     assert (await ask(public, RECAP, code="99"))["data"]["recap"] is None
     body = await ask(public, RECAP, code="32.1")
     assert body["errors"][0]["message"].startswith("regionCode: ")
+
+
+async def test_recaps_are_kept_for_a_minute(db: AsyncEngine, public: httpx.AsyncClient) -> None:
+    await plant(db)
+    first = (await ask(public, RECAP, code="35"))["data"]["recap"]
+    async with write_transaction(db) as conn:
+        registered = await service.register_household(conn, family(ELSEWHERE, "Dewi Lestari"))
+    assert not isinstance(registered, service.Invalid)
+    assert (await ask(public, RECAP, code="35"))["data"]["recap"] == first
+    assert (await ask(public, RECAP, code="35.78"))["data"]["recap"]["households"] == first["households"] + 1
+
+
+def test_recap_cache_expires_and_keeps_the_latest_regions() -> None:
+    now = [0.0]
+    cache = RecapCache(seconds=60, size=2, clock=lambda: now[0])
+    recap = RegionRecap(households=1, verified=0, recipients=[])
+    cache.put("32", recap)
+    assert cache.get("32") is recap
+    now[0] = 60.0
+    assert cache.get("32") is None
+    for code in ("32", "33", "34"):
+        cache.put(code, recap)
+    assert (cache.get("32"), cache.get("33"), cache.get("34")) == (None, recap, recap)
 
 
 # --- rate limits --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
+from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
 from core.settings import Mode, Settings
 
@@ -29,9 +30,10 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
         )
         self._state = app_state
         self._settings = settings
+        self._recaps = RecapCache()
 
     async def get_context(self, request: Any, response: Any = None) -> PublicContext:
-        return PublicContext(self._state.engine, self._settings)
+        return PublicContext(self._state.engine, self._settings, self._recaps)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Join
 
 from core.enums import MemberStatus, RecordStatus
 from core.models import Enrollment, ProgramCycle
@@ -45,32 +45,35 @@ class PublicPerson:
     aid: list[AidReceived] = field(default_factory=list)
 
 
-def received_enrollments() -> Join:
-    """Enrollments joined to their cycle, counted as received once the cycle is approved."""
-    return ENROLLMENTS.join(CYCLES, and_(CYCLES.c.id == ENROLLMENTS.c.cycle_id, CYCLES.c.status == APPROVED))
+def received() -> ColumnElement[bool]:
+    """SQL: the enrollment counts as received: enrolled, by a cycle that was approved.
+
+    A correlated EXISTS (one primary-key probe a row) rather than a join, so SQLite keeps using
+    the household index of the enrollments instead of materialising their join with the cycles.
+    """
+    approved = exists().where(CYCLES.c.id == ENROLLMENTS.c.cycle_id, CYCLES.c.status == APPROVED)
+    return and_(ENROLLMENTS.c.status == ENROLLED, approved)
 
 
-async def cek_bansos(
-    conn: AsyncConnection, village_code: str, full_name: str, nik: str | None, limit: int
-) -> list[PublicPerson]:
-    """The people of the village with this name (and NIK, when given), at most ``limit``, with their aid."""
+def _lookup_statement(by_nik: bool) -> Select[Any]:
+    """The one statement of a lookup, built once (by name, or by name and NIK); values are bound per call."""
     conditions = [
-        HOUSEHOLDS.c.village_code == village_code,
+        HOUSEHOLDS.c.village_code == bindparam("village_code"),
         HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value,
         MEMBERS.c.status == MemberStatus.ACTIVE.value,
-        func.upper(func.replace(MEMBERS.c.name, " ", "")) == search_key(full_name),
+        func.upper(func.replace(MEMBERS.c.name, " ", "")) == bindparam("search_key"),
     ]
-    if nik is not None:
-        conditions.append(MEMBERS.c.nik == nik)
+    if by_nik:
+        conditions.append(MEMBERS.c.nik == bindparam("nik"))
     found = (
         select(MEMBERS.c.id, MEMBERS.c.name, MEMBERS.c.household_id)
         .join(HOUSEHOLDS, HOUSEHOLDS.c.id == MEMBERS.c.household_id)
         .where(*conditions)
         .order_by(MEMBERS.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
         .subquery("found")
     )
-    rows = await conn.execute(
+    return (
         select(
             found.c.id,
             found.c.name,
@@ -79,14 +82,22 @@ async def cek_bansos(
             ENROLLMENTS.c.period_start,
             ENROLLMENTS.c.period_end,
         )
-        .select_from(
-            found.outerjoin(
-                received_enrollments(),
-                and_(ENROLLMENTS.c.household_id == found.c.household_id, ENROLLMENTS.c.status == ENROLLED),
-            )
-        )
+        .select_from(found.outerjoin(ENROLLMENTS, and_(ENROLLMENTS.c.household_id == found.c.household_id, received())))
         .order_by(found.c.id, ENROLLMENTS.c.period_start.desc(), ENROLLMENTS.c.program)
     )
+
+
+_BY_NAME, _BY_NAME_AND_NIK = _lookup_statement(by_nik=False), _lookup_statement(by_nik=True)
+
+
+async def cek_bansos(
+    conn: AsyncConnection, village_code: str, full_name: str, nik: str | None, limit: int
+) -> list[PublicPerson]:
+    """The people of the village with this name (and NIK, when given), at most ``limit``, with their aid."""
+    values: dict[str, object] = {"village_code": village_code, "search_key": search_key(full_name), "limit": limit}
+    if nik is not None:
+        values["nik"] = nik
+    rows = await conn.execute(_BY_NAME if nik is None else _BY_NAME_AND_NIK, values)
     wanted = normalise_name(full_name)
     people: dict[int, PublicPerson] = {}
     for member_id, name, program, period, start, end in rows:

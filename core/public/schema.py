@@ -33,6 +33,7 @@ _ONE_DAY = timedelta(days=1)
 class PublicContext:
     engine: AsyncEngine
     settings: Settings
+    recaps: recap.RecapCache
 
 
 def _program_name(slug: str) -> str:
@@ -137,17 +138,21 @@ class PublicQuery:
         )
 
     @strawberry.field(
-        description="Households, the share verified and recipients per program of a region; null if "
-        "no region has that code."
+        description="Households, the share verified and recipients per program of a region (at most a minute "
+        "old); null if no region has that code."
     )
     async def recap(self, info: Info[PublicContext, None], region_code: str) -> RegionRecap | None:
         if not is_region_code(region_code):
             raise GraphQLError("regionCode: give a dotted Kemendagri code such as 32, 32.01, 32.01.01 or 32.01.01.2001")
-        async with info.context.engine.connect() as conn:
+        context = info.context
+        async with context.engine.connect() as conn:
             region = (await regions_by_code(conn, [region_code])).get(region_code)
             if region is None:
                 return None
-            counts = await recap.region_recap(conn, region_code)
+            counts = context.recaps.get(region_code)
+            if counts is None:
+                counts = await recap.region_recap(conn, region_code)
+                context.recaps.put(region_code, counts)
         return RegionRecap(
             region_code=region.code,
             region_name=region.name,
