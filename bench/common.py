@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from core import migrate
+from core.access.enforcer import seed_policies_if_empty
 from core.db import create_engine
 from core.regions.loader import load_regions, lokal_regions
 from core.settings import Settings
@@ -53,6 +54,7 @@ async def fresh_database(kind: str, households: int, seed: int = 7) -> BenchData
 
     engine = create_engine(settings)
     await migrate.upgrade(engine)
+    await seed_policies_if_empty(engine)
     await load_regions(engine, lokal_regions())
     from core.demo import seed_demo
 

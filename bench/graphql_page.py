@@ -19,10 +19,16 @@ from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BenchDatabase, fresh_database, median_time, median_time_async  # noqa: E402
+from core.access.enforcer import AccessControl  # noqa: E402
+from core.auth import tokens  # noqa: E402
+from core.auth.principal import Principal  # noqa: E402
+from core.auth.requests import principal_of  # noqa: E402
 from core.db import create_engine  # noqa: E402
 from core.schema.build import build_schema  # noqa: E402
 from core.schema.context import Context  # noqa: E402
@@ -52,14 +58,32 @@ def shape(households: list[Any], members: list[Any], date_text: bool) -> dict[st
     by_id: dict[int, list[dict[str, Any]]] = {}
     for m in members:
         by_id.setdefault(m[0], []).append(
-            {"nik": m[1], "name": m[2], "sex": m[3].upper(), "birthDate": m[4] if date_text else m[4].isoformat(),
-             "relationship": m[5].upper()}
+            {
+                "nik": m[1],
+                "name": m[2],
+                "sex": m[3].upper(),
+                "birthDate": m[4] if date_text else m[4].isoformat(),
+                "relationship": m[5].upper(),
+            }
         )
     edges = [
-        {"node": {"id": str(h[0]), "kkNumber": h[1], "version": h[2], "villageCode": h[3], "address": h[4],
-                  "rt": h[5], "rw": h[6], "floorMaterial": h[7].upper(), "wallMaterial": h[8].upper(),
-                  "roofMaterial": h[9].upper(), "floorArea": h[10], "hasMotorcycle": bool(h[11]),
-                  "members": by_id.get(h[0], [])}}
+        {
+            "node": {
+                "id": str(h[0]),
+                "kkNumber": h[1],
+                "version": h[2],
+                "villageCode": h[3],
+                "address": h[4],
+                "rt": h[5],
+                "rw": h[6],
+                "floorMaterial": h[7].upper(),
+                "wallMaterial": h[8].upper(),
+                "roofMaterial": h[9].upper(),
+                "floorArea": h[10],
+                "hasMotorcycle": bool(h[11]),
+                "members": by_id.get(h[0], []),
+            }
+        }
         for h in households
     ]
     return {"data": {"households": {"edges": edges}}}
@@ -77,7 +101,9 @@ def sqlite_floor(path: str) -> str:
 
 
 async def postgres_floor(url: str, schema: str) -> str:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"), server_settings={"search_path": schema})
+    conn = await asyncpg.connect(
+        url.replace("postgresql+asyncpg", "postgresql"), server_settings={"search_path": schema}
+    )
     try:
         households = await conn.fetch(HOUSEHOLD_SQL.format(limit=PAGE))
         ids = ",".join(str(h[0]) for h in households)
@@ -87,15 +113,63 @@ async def postgres_floor(url: str, schema: str) -> str:
         await conn.close()
 
 
-async def measure(database: BenchDatabase, runs: int) -> tuple[float, float]:
+SCOPED_QUERY = """
+query Page($first: Int!, $region: String) {
+  households(first: $first, regionCode: $region) {
+    edges { node {
+      id kkNumber version villageCode address rt rw floorMaterial wallMaterial roofMaterial floorArea hasMotorcycle
+      members { nik name sex birthDate relationship }
+    } }
+  }
+}"""
+
+
+async def busiest_province(engine: AsyncEngine) -> str:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT substr(village_code, 1, 2) AS p, count(*) AS n FROM households GROUP BY p ORDER BY n DESC")
+        )
+        return str(rows.first()[0])
+
+
+async def measure(database: BenchDatabase, runs: int) -> tuple[float, float, float, float]:
+    """(floor, ours, page asked by regionCode with no scope, same page through token + Casbin + scope)."""
     settings = database.settings
     engine = create_engine(settings)
     schema = build_schema()
+    access = AccessControl(engine)
+    await access.refresh(force=True)
+    national = Principal(username="bench", role="data_centre", scope="")
 
     async def ours() -> bytes:
-        result = await schema.execute(QUERY, variable_values={"first": PAGE}, context_value=Context.create(engine, settings))
+        context = Context.create(engine, settings, access, national)
+        result = await schema.execute(QUERY, variable_values={"first": PAGE}, context_value=context)
         assert result.errors is None, result.errors
         return orjson.dumps({"data": result.data})
+
+    province = await busiest_province(engine)
+    token, _claims = tokens.issue(
+        settings, user_id=1, username="bench", role="province_office", scope=province, kind="access"
+    )
+    headers = {"authorization": f"Bearer {token}"}
+
+    async def unscoped() -> bytes:
+        context = Context.create(engine, settings, access, national)
+        result = await schema.execute(
+            SCOPED_QUERY, variable_values={"first": PAGE, "region": province}, context_value=context
+        )
+        assert result.errors is None, result.errors
+        return orjson.dumps({"data": result.data})
+
+    async def scoped() -> bytes:
+        principal = await principal_of(headers, engine, settings)  # verifies the token, as every request does
+        await access.refresh()
+        context = Context.create(engine, settings, access, principal)
+        result = await schema.execute(SCOPED_QUERY, variable_values={"first": PAGE}, context_value=context)
+        assert result.errors is None, result.errors
+        return orjson.dumps({"data": result.data})
+
+    assert json.loads(await scoped()) == json.loads(await unscoped()), "scope and regionCode answer different pages"
 
     if database.label == "sqlite":
         path = settings.database_url.split("///", 1)[1]
@@ -103,6 +177,7 @@ async def measure(database: BenchDatabase, runs: int) -> tuple[float, float]:
         async def floor() -> str:
             return sqlite_floor(path)
     else:
+
         async def floor() -> str:
             return await postgres_floor(settings.database_url, settings.database_schema or "public")
 
@@ -115,8 +190,10 @@ async def measure(database: BenchDatabase, runs: int) -> tuple[float, float]:
     else:
         floor_time = await median_time_async(floor, runs)
     ours_time = await median_time_async(ours, runs)
+    unscoped_time = await median_time_async(unscoped, runs)
+    scoped_time = await median_time_async(scoped, runs)
     await engine.dispose()
-    return floor_time, ours_time
+    return floor_time, ours_time, unscoped_time, scoped_time
 
 
 async def main() -> None:
@@ -128,13 +205,17 @@ async def main() -> None:
     for kind in args.databases:
         database = await fresh_database(kind, args.households)
         try:
-            floor_time, ours_time = await measure(database, args.runs)
+            floor_time, ours_time, unscoped_time, scoped_time = await measure(database, args.runs)
         finally:
             await database.cleanup()
         print(
             f"{kind:10s} page of {PAGE} households: floor (raw driver + json.dumps) {floor_time * 1000:7.1f} ms, "
             f"SIKS GraphQL {ours_time * 1000:7.1f} ms, ratio {ours_time / floor_time:4.2f}x (target <= 3x), "
             f"median of {args.runs}"
+        )
+        print(
+            f"{kind:10s} province page: regionCode, no scope {unscoped_time * 1000:7.1f} ms; token + Casbin + scope "
+            f"{scoped_time * 1000:7.1f} ms, ratio {scoped_time / unscoped_time:4.2f}x (target <= 1.2x)"
         )
 
 

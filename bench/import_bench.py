@@ -73,8 +73,9 @@ def _pick(kind: type[E], seed: int) -> E:
     return members[seed % len(members)]
 
 
-def _person(seed: int, serial: int, districts: Sequence[str], relationship: Relationship, sex: Sex,
-            born: date) -> MemberData:
+def _person(
+    seed: int, serial: int, districts: Sequence[str], relationship: Relationship, sex: Sex, born: date
+) -> MemberData:
     district = districts[serial % len(districts)]
     nik = make_nik(district, born, sex, serial // len(districts) % 9999 + 1)
     adult = born.year < 2006
@@ -171,11 +172,21 @@ def build_workload(directory: Path, count: int, batch_size: int) -> Workload:
                 batches.append(([], []))
             household_id = ids.next_id()
             households, members = batches[-1]
-            households.append((household_id, *(_stored(getattr(data, name)) for name in HOUSEHOLD_COLUMNS),
-                               "active", 1, now, now))
+            households.append(
+                (household_id, *(_stored(getattr(data, name)) for name in HOUSEHOLD_COLUMNS), "active", 1, now, now)
+            )
             for member in data.members:
-                members.append((ids.next_id(), household_id, *(_stored(getattr(member, name))
-                                                               for name in MEMBER_COLUMNS), "active", 1, now, now))
+                members.append(
+                    (
+                        ids.next_id(),
+                        household_id,
+                        *(_stored(getattr(member, name)) for name in MEMBER_COLUMNS),
+                        "active",
+                        1,
+                        now,
+                        now,
+                    )
+                )
             rows += len(data.members)
     return Workload(path=path, households=count, rows=rows, batches=batches)
 
@@ -246,11 +257,17 @@ class Target:
         conn = sqlite3.connect(self.url.split("///", 1)[1], isolation_level=None)
         for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
             conn.execute(f"PRAGMA {pragma}")
-        household_sql = (f"INSERT INTO households ({', '.join(HOUSEHOLD_INSERT)}) "
-                         f"VALUES ({', '.join('?' * len(HOUSEHOLD_INSERT))})")
+        household_sql = (
+            f"INSERT INTO households ({', '.join(HOUSEHOLD_INSERT)}) VALUES ({', '.join('?' * len(HOUSEHOLD_INSERT))})"
+        )
         member_sql = f"INSERT INTO members ({', '.join(MEMBER_INSERT)}) VALUES ({', '.join('?' * len(MEMBER_INSERT))})"
-        converted = [([tuple(map(_sqlite_value, row)) for row in households],
-                      [tuple(map(_sqlite_value, row)) for row in members]) for households, members in workload.batches]
+        converted = [
+            (
+                [tuple(map(_sqlite_value, row)) for row in households],
+                [tuple(map(_sqlite_value, row)) for row in members],
+            )
+            for households, members in workload.batches
+        ]
         for households, members in converted:
             conn.execute("BEGIN")
             conn.executemany(household_sql, households)
@@ -272,6 +289,7 @@ async def _median_seconds(target: Target, runs: int, work: Callable[[], Awaitabl
 async def measure(target: Target, workload: Workload, runs: int, options: ImportOptions) -> None:
     await target.prepare()
     try:
+
         async def ours() -> None:
             summary = await import_households(target.engine, workload.path, options=options)
             assert summary.loaded == workload.households and not summary.errors, summary.line()
@@ -298,8 +316,12 @@ async def measure(target: Target, workload: Workload, runs: int, options: Import
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--households", type=int, default=50_000)
-    parser.add_argument("--database-url", action="append", dest="urls",
-                        help=f"repeatable; default: a temporary SQLite file and {POSTGRES_URL}")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        dest="urls",
+        help=f"repeatable; default: a temporary SQLite file and {POSTGRES_URL}",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=ImportOptions().batch_households)
     parser.add_argument("--workers", type=int, default=default_workers())
@@ -310,9 +332,12 @@ async def main() -> None:
         started = time.perf_counter()
         workload = build_workload(directory, args.households, options.batch_households)
         size = workload.path.stat().st_size / 1e6
-        print(f"{workload.households:,} households, {workload.rows:,} rows, {size:.0f} MB CSV "
-              f"(generated in {time.perf_counter() - started:.1f} s); workers {options.workers}, "
-              f"batch {options.batch_households:,} households, median of {args.runs}", flush=True)
+        print(
+            f"{workload.households:,} households, {workload.rows:,} rows, {size:.0f} MB CSV "
+            f"(generated in {time.perf_counter() - started:.1f} s); workers {options.workers}, "
+            f"batch {options.batch_households:,} households, median of {args.runs}",
+            flush=True,
+        )
         for url in args.urls or ["sqlite", POSTGRES_URL]:
             await measure(Target(url, directory), workload, args.runs, options)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -15,7 +17,11 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
-from core.db import create_engine
+from core.access.enforcer import AccessControl
+from core.audit.log import RequestInfo, record
+from core.auth.principal import PUBLIC
+from core.auth.requests import NotAuthenticated, principal_of
+from core.db import create_engine, write_transaction
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.public.app import PublicEndpoint
@@ -37,7 +43,26 @@ class GraphQLApp(GraphQL[Context, None]):
         self._settings = settings
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        return Context.create(self._state.engine, self._settings, request=request, response=response)
+        engine, access = self._state.engine, self._state.access
+        client = request.client.host if request.client else "unknown"
+        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
+        try:
+            principal = await principal_of(dict(request.headers), engine, self._settings)
+        except NotAuthenticated as exc:
+            async with write_transaction(engine) as conn:
+                await record(
+                    conn,
+                    RequestInfo(PUBLIC, client, request_id),
+                    operation="authenticate",
+                    entity="credentials",
+                    entity_id="-",
+                    outcome="denied",
+                    after={"reason": str(exc)},
+                )
+            raise HTTPException(401, f"not authenticated: {exc}") from None
+        await access.refresh()
+        info = RequestInfo(principal, client=client, request_id=request_id)
+        return Context.create(engine, self._settings, access, principal, info, request=request, response=response)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
@@ -49,9 +74,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        problem = settings.secret_problem()
+        if problem:
+            raise RuntimeError(f"refusing to start in {settings.mode.value} mode: {problem}")
         app.state.engine = create_engine(settings)
         try:
             await require_current(app.state.engine)
+            app.state.access = AccessControl(app.state.engine)
+            await app.state.access.refresh(force=True)
             yield
         finally:
             await public.aclose()

@@ -16,6 +16,7 @@ class Mode(StrEnum):
 
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///siks.db"
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -56,9 +57,31 @@ class Settings(BaseSettings):
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
     sql_echo: bool = Field(False, description="Log every SQL statement.")
+    model_dir: Path = Field(
+        Path("models"), description="Directory of the welfare model files, one a version (relative to the working dir)."
+    )
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET,
+        description="Signs access and refresh tokens; at least 32 characters; required outside development.",
+    )
+    access_token_minutes: int = Field(15, ge=1, le=1440, description="Lifetime of an access token.")
+    refresh_token_days: int = Field(7, ge=1, le=90, description="Lifetime of a refresh token.")
+    model_dir: Path = Field(
+        Path("models"), description="Directory of the welfare model files, one a version (relative to the working dir)."
+    )
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )
+
+    def secret_problem(self) -> str | None:
+        """Why the secret key may not be used in this mode, or None."""
+        if self.mode is Mode.DEVELOPMENT:
+            return None
+        if self.secret_key == DEVELOPMENT_SECRET:
+            return "SIKS_SECRET_KEY is the development default; set a secret of at least 32 random characters"
+        if len(self.secret_key) < 32:
+            return "SIKS_SECRET_KEY is shorter than 32 characters"
+        return None
 
     def plugin_allowlist(self) -> list[str] | None:
         if self.plugins is None:

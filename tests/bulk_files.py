@@ -78,10 +78,17 @@ def numbered_households(count: int, village: str = factories.VILLAGE) -> list[Ho
         child = date(1990, 1, 1) + timedelta(days=index)
         members = [
             MemberData(make_nik(district, head, Sex.MALE, 7), "Agus Salim", Sex.MALE, head, Relationship.HEAD),
-            MemberData(make_nik(district, spouse, Sex.FEMALE, 7), "Dewi Sartika", Sex.FEMALE, spouse,
-                       Relationship.SPOUSE),
-            MemberData(make_nik(district, child, Sex.FEMALE, 7), "Rina Wati", Sex.FEMALE, child, Relationship.CHILD,
-                       education=Education.SENIOR_HIGH),
+            MemberData(
+                make_nik(district, spouse, Sex.FEMALE, 7), "Dewi Sartika", Sex.FEMALE, spouse, Relationship.SPOUSE
+            ),
+            MemberData(
+                make_nik(district, child, Sex.FEMALE, 7),
+                "Rina Wati",
+                Sex.FEMALE,
+                child,
+                Relationship.CHILD,
+                education=Education.SENIOR_HIGH,
+            ),
         ]
         households.append(factories.household(village, members, kk_number=f"{digits}{9_000_000_000 + index:010d}"))
     return households

@@ -20,12 +20,15 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import migrate
+from core.access.enforcer import seed_policies_if_empty
 from core.app import create_app
+from core.auth import tokens
 from core.db import create_engine
 from core.regions.loader import load_regions, lokal_regions
 from core.settings import Settings, get_settings
+from tests.rank_support import model_dir, population  # noqa: F401  (welfare-ranking fixtures)
 
-KEPT_TABLES = {"regions", "alembic_version"}  # reference data every test shares
+KEPT_TABLES = {"regions", "alembic_version", "casbin_rule", "policy_version", "audit_head", "audit_log"}
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +83,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """The migrated test database with the full Kemendagri region list loaded."""
     engine = create_engine(settings)
     await migrate.upgrade(engine)
+    await seed_policies_if_empty(engine)
     await load_regions(engine, lokal_regions())
     yield engine
     await engine.dispose()
@@ -118,11 +122,14 @@ async def client(db: AsyncEngine, settings: Settings) -> AsyncIterator[httpx.Asy
 class GraphQLClient:
     """Posts GraphQL documents and returns ``data``; fails the test on unexpected errors."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> None:
         self.http = http
+        self.headers = headers or {}
 
     async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=self.headers
+        )
         return response.json()
 
     async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -131,8 +138,34 @@ class GraphQLClient:
         return body["data"]
 
 
+def token_headers(settings: Settings, role: str, scope: str = "", username: str | None = None) -> dict[str, str]:
+    """An ``Authorization`` header with an access token for a caller of ``role`` working in ``scope``."""
+    token, _claims = tokens.issue(
+        settings, user_id=1, username=username or f"test-{role}", role=role, scope=scope, kind="access"
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
-def gql(client: httpx.AsyncClient) -> GraphQLClient:
+def auth_headers(settings: Settings) -> dict[str, str]:
+    """Headers of the national data centre, who may do everything the API offers."""
+    return token_headers(settings, "data_centre")
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient, auth_headers: dict[str, str]) -> GraphQLClient:
+    """A client of the national data centre."""
+    return GraphQLClient(client, auth_headers)
+
+
+@pytest.fixture
+def as_role(client: httpx.AsyncClient, settings: Settings) -> Any:
+    """``as_role(role, scope)``: a client for a caller of that role and scope."""
+    return lambda role, scope="": GraphQLClient(client, token_headers(settings, role, scope))
+
+
+@pytest.fixture
+def anonymous(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client)
 
 

@@ -31,8 +31,11 @@ async def imported(engine: AsyncEngine, path: Path) -> None:
 
 async def registry(engine: AsyncEngine) -> set[tuple[object, ...]]:
     """Every household column and active member, without ids or timestamps."""
-    query = select(*(Household.__table__.c[n] for n in HOUSEHOLD_COLUMNS),
-                   *(Member.__table__.c[n] for n in MEMBER_COLUMNS)).join(Member).where(Member.status == "active")
+    query = (
+        select(*(Household.__table__.c[n] for n in HOUSEHOLD_COLUMNS), *(Member.__table__.c[n] for n in MEMBER_COLUMNS))
+        .join(Member)
+        .where(Member.status == "active")
+    )
     async with engine.connect() as conn:
         return {tuple(row) for row in await conn.execute(query)}
 

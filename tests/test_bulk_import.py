@@ -11,7 +11,9 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 from sqlalchemy import func, select, text
@@ -26,6 +28,7 @@ from core.bulk.sources import FileRefused
 from core.bulk.validation import Candidate
 from core.cli import app
 from core.enums import Relationship, Sex
+from core.households.data import HouseholdData, MemberData
 from core.models import Household, Member
 from tests import factories
 from tests.bulk_files import (
@@ -63,6 +66,18 @@ async def refused(engine: AsyncEngine, path: Path) -> str:
     return str(caught.value)
 
 
+def test_the_layout_page_lists_every_column_and_coded_value() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "import-format.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in page.splitlines() if line.startswith("| `")}
+    assert list(rows) == list(FILE_COLUMNS)
+    kinds = {**get_type_hints(HouseholdData), **get_type_hints(MemberData)}
+    for name in FILE_COLUMNS:
+        kind = kinds[name]
+        if isinstance(kind, type) and issubclass(kind, StrEnum):
+            listed = rows[name].split("|")[3].split(" — ")[0]
+            assert [value.strip(" `") for value in listed.split(",")] == [member.value for member in kind], name
+
+
 # Loading
 
 
@@ -73,14 +88,20 @@ async def test_loads_households_with_their_members_as_written(db: AsyncEngine, t
     assert (summary.loaded, summary.present, summary.rejected, summary.rows, summary.errors) == (2, 0, 0, 6, 0)
     assert await counts(db) == (2, 6)
     async with db.connect() as conn:
-        stored = (await conn.execute(
-            select(Household.latitude, Household.floor_material, Household.has_land, Household.status)
-            .where(Household.kk_number == households[1].kk_number)
-        )).one()
-        child = (await conn.execute(
-            select(Member.birth_date, Member.in_school, Member.education, Member.household_id)
-            .where(Member.nik == households[0].members[2].nik)
-        )).one()
+        stored = (
+            await conn.execute(
+                select(Household.latitude, Household.floor_material, Household.has_land, Household.status).where(
+                    Household.kk_number == households[1].kk_number
+                )
+            )
+        ).one()
+        child = (
+            await conn.execute(
+                select(Member.birth_date, Member.in_school, Member.education, Member.household_id).where(
+                    Member.nik == households[0].members[2].nik
+                )
+            )
+        ).one()
     assert tuple(stored) == (None, "cement_brick", True, "active")
     assert (child.birth_date, child.in_school, child.education) == (date(2015, 8, 30), True, "primary")
     assert read_report(summary.report) == []
@@ -159,8 +180,9 @@ async def test_refuses_utf16_text(db: AsyncEngine, tmp_path: Path) -> None:
         (";".join(FILE_COLUMNS) + "\n1;2\n", "separates columns with ';'"),
     ],
 )
-async def test_refuses_files_without_rows_or_commas(db: AsyncEngine, tmp_path: Path, content: str,
-                                                    expected: str) -> None:
+async def test_refuses_files_without_rows_or_commas(
+    db: AsyncEngine, tmp_path: Path, content: str, expected: str
+) -> None:
     path = tmp_path / "h.csv"
     path.write_text(content, encoding="utf-8")
     assert expected in await refused(db, path)
@@ -168,7 +190,7 @@ async def test_refuses_files_without_rows_or_commas(db: AsyncEngine, tmp_path: P
 
 async def test_refuses_xlsx_holding_a_formula_naming_the_cell(db: AsyncEngine, tmp_path: Path) -> None:
     rows = file_rows([factories.household(), factories.household(), factories.household(), factories.household()])
-    rows = with_cell(rows, 10, "address", "=CONCAT(\"Jl. \", \"Melati\")")  # row 12 of the sheet, column C
+    rows = with_cell(rows, 10, "address", '=CONCAT("Jl. ", "Melati")')  # row 12 of the sheet, column C
     rows = with_cell(rows, 10, "rw", "=1+6")  # column E
     message = await refused(db, write_xlsx(tmp_path / "h.xlsx", rows))
     assert message == "h.xlsx: sheet Sheet1 cell C12 holds a formula; export values only"
@@ -223,14 +245,19 @@ async def test_household_rules_are_reported_on_the_right_row_and_column(db: Asyn
     report = read_report(summary.report)
     assert report[0] == (2, "village_code", "village 32.01.01.9999 does not exist")
     assert [(row, field) for row, field, _ in report[1:]] == [
-        (6, "nik"), (8, "pregnant"), (8, "relationship"), (11, "floor_area"), (15, "address")
+        (6, "nik"),
+        (8, "pregnant"),
+        (8, "relationship"),
+        (11, "floor_area"),
+        (15, "address"),
     ]
     assert "does not match birth date 1983-02-09" in report[1][2]
     assert report[2][2] == "only a female member can be pregnant"
     assert report[3][2] == "the household has no head (one member must have relationship HEAD)"
     assert report[4][2] == "'36,5' is not a number; use a dot as the decimal separator"
-    assert report[5][2] == ("differs from row 14, this household's first row; household columns must be the same "
-                            "on all its rows")
+    assert report[5][2] == (
+        "differs from row 14, this household's first row; household columns must be the same on all its rows"
+    )
     assert await counts(db) == (1, 3)
 
 
@@ -278,8 +305,9 @@ async def test_nik_repeated_across_households_of_the_file(db: AsyncEngine, tmp_p
     second = factories.household(members=[twin, factories.member(Relationship.CHILD, Sex.FEMALE, date(2001, 3, 3))])
     second.members[1].nik = first.members[2].nik  # the child is listed in both households
     second.members[1].birth_date = first.members[2].birth_date
-    summary = await run(db, write_households(tmp_path / "h.csv", [first, second]),
-                        ImportOptions(workers=0, batch_households=batch))
+    summary = await run(
+        db, write_households(tmp_path / "h.csv", [first, second]), ImportOptions(workers=0, batch_households=batch)
+    )
 
     assert (summary.loaded, summary.rejected) == (1, 1)
     [(row, field, reason)] = read_report(summary.report)
@@ -287,8 +315,9 @@ async def test_nik_repeated_across_households_of_the_file(db: AsyncEngine, tmp_p
     if batch == 1:  # the first household was committed before the second was checked
         assert "already active in another household" in reason
     else:
-        assert reason == f"NIK {first.members[2].nik} is also a member of the household with KK {first.kk_number} " \
-                         "at row 4"
+        assert (
+            reason == f"NIK {first.members[2].nik} is also a member of the household with KK {first.kk_number} at row 4"
+        )
 
 
 async def test_kk_registered_with_other_data_is_rejected_not_updated(db: AsyncEngine, tmp_path: Path) -> None:
@@ -299,8 +328,12 @@ async def test_kk_registered_with_other_data_is_rejected_not_updated(db: AsyncEn
 
     assert (summary.loaded, summary.present, summary.rejected) == (0, 0, 1)
     assert read_report(summary.report) == [
-        (2, "kk_number", f"KK number {household.kk_number} is already registered with other data; "
-                         "change that household through the API")
+        (
+            2,
+            "kk_number",
+            f"KK number {household.kk_number} is already registered with other data; "
+            "change that household through the API",
+        )
     ]
     async with db.connect() as conn:
         assert await conn.scalar(select(Household.address)) == "Jl. Melati No. 5"
@@ -313,8 +346,11 @@ async def test_kk_repeated_apart_in_the_file_is_rejected(db: AsyncEngine, tmp_pa
 
     assert (summary.loaded, summary.rejected) == (2, 1)
     assert read_report(summary.report) == [
-        (8, "kk_number", f"KK number {first.kk_number} is also the household at row 2; keep a household's rows "
-                         "together")
+        (
+            8,
+            "kk_number",
+            f"KK number {first.kk_number} is also the household at row 2; keep a household's rows together",
+        )
     ]
 
 
@@ -336,8 +372,7 @@ async def test_a_rerun_skips_what_is_present_and_changes_nothing(db: AsyncEngine
 async def test_worker_processes_check_batches_in_order(db: AsyncEngine, tmp_path: Path) -> None:
     households = numbered_households(40)
     rows = with_cell(file_rows(households), 31, "sex", "?")  # file row 33: household 11
-    summary = await run(db, write_csv(tmp_path / "h.csv", rows),
-                        ImportOptions(workers=2, batch_households=3))
+    summary = await run(db, write_csv(tmp_path / "h.csv", rows), ImportOptions(workers=2, batch_households=3))
 
     assert (summary.loaded, summary.rejected, summary.rows) == (39, 1, 120)
     assert [(row, field) for row, field, _ in read_report(summary.report)] == [(33, "sex")]
@@ -441,8 +476,17 @@ async def test_an_import_killed_midway_resumes_without_duplicates(
 ) -> None:
     total, batch = 3000, 20
     path = write_households(tmp_path / "h.csv", numbered_households(total))
-    command = [*_siks(), "import", "households", str(path), "--batch-size", str(batch), "--workers", str(workers),
-               "--no-progress"]
+    command = [
+        *_siks(),
+        "import",
+        "households",
+        str(path),
+        "--batch-size",
+        str(batch),
+        "--workers",
+        str(workers),
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     try:
         deadline = time.monotonic() + 120
@@ -475,9 +519,11 @@ async def test_an_import_killed_midway_resumes_without_duplicates(
     async with db.connect() as conn:
         assert await conn.scalar(select(func.count(func.distinct(Household.kk_number)))) == total
         assert await conn.scalar(select(func.count(func.distinct(Member.nik)))) == 3 * total
-        orphans = await conn.scalar(text(
-            "SELECT count(*) FROM households h WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.household_id = h.id)"
-        ))
+        orphans = await conn.scalar(
+            text(
+                "SELECT count(*) FROM households h WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.household_id = h.id)"
+            )
+        )
     assert orphans == 0
 
 

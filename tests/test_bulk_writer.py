@@ -80,9 +80,11 @@ async def test_values_are_stored_exactly_as_sqlalchemy_stores_them(db: AsyncEngi
     async with db.connect() as conn:
         as_text = select(MEMBERS.c.id, *(cast(MEMBERS.c[name], String) for name in compared))
         stored = {row[0]: tuple(row[1:]) for row in await conn.execute(as_text)}
-        typed = (await conn.execute(
-            select(MEMBERS.c.birth_date, MEMBERS.c.in_school, MEMBERS.c.created_at).where(MEMBERS.c.id == fast[0])
-        )).one()
+        typed = (
+            await conn.execute(
+                select(MEMBERS.c.birth_date, MEMBERS.c.in_school, MEMBERS.c.created_at).where(MEMBERS.c.id == fast[0])
+            )
+        ).one()
     assert stored[fast[0]] == stored[twin["id"]]
     assert typed.birth_date == fast[MEMBER_INSERT.index("birth_date")]
     assert typed.in_school is fast[MEMBER_INSERT.index("in_school")]

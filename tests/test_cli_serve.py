@@ -50,13 +50,21 @@ def wait_until_up(process: subprocess.Popen[str], port: int, seconds: float = 12
     raise AssertionError("server did not come up in time")
 
 
+def login(port: int) -> dict[str, str]:
+    """Log in as the development admin the first start creates; the Authorization header."""
+    mutation = 'mutation { login(username: "admin", password: "admin-password") { ... on Tokens { accessToken } } }'
+    body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": mutation}, timeout=30).json()
+    return {"Authorization": f"Bearer {body['data']['login']['accessToken']}"}
+
+
 def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> None:
     port = free_port()
     env = {**empty_database, "SIKS_DEMO_HOUSEHOLDS": "60"}
     with server(env, port) as process:
         wait_until_up(process, port)
+        headers = login(port)
         query = "{ regions(level: PROVINCE) { code } households(first: 5) { totalCount edges { node { kkNumber } } } }"
-        body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30).json()
+        body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, headers=headers, timeout=30).json()
         assert len(body["data"]["regions"]) == 38
         assert body["data"]["households"]["totalCount"] == 60
         assert len(body["data"]["households"]["edges"]) == 5
@@ -66,7 +74,10 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
     with server(env, port) as process:
         wait_until_up(process, port)
         body = httpx.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": "{ households { totalCount } }"}, timeout=30
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ households { totalCount } }"},
+            headers=login(port),
+            timeout=30,
         ).json()
         assert body["data"]["households"]["totalCount"] == 60
 
@@ -82,8 +93,9 @@ def test_serve_refuses_a_database_with_unknown_revision(empty_database: dict[str
         "    await e.dispose()\nasyncio.run(main())\n"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
-    result = subprocess.run([*SIKS, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [*SIKS, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "schema revision this version of SIKS does not know" in result.stderr
     status = subprocess.run([*SIKS, "db", "status"], env=env, capture_output=True, text=True)

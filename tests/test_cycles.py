@@ -279,12 +279,13 @@ async def test_graphql_preview_run_and_approve(db: AsyncEngine, gql: GraphQLClie
     }
     ran = (await gql(RUN, arguments))["runProgramCycle"]
     assert ran["__typename"] == "ProgramCycle"
-    assert (ran["status"], ran["enrolled"], ran["totalAmount"], ran["runBy"]) == ("completed", 4, 1_200_000.0, "api")
+    summary = (ran["status"], ran["enrolled"], ran["totalAmount"], ran["runBy"])
+    assert summary == ("completed", 4, 1_200_000.0, "test-data_centre")
     again = (await gql(RUN, arguments))["runProgramCycle"]
     assert again["__typename"] == "CycleRefused" and again["cycle"]["id"] == ran["id"]
     approved = (await gql(APPROVE, {"id": ran["id"]}))["approveProgramCycle"]
     assert approved["__typename"] == "ProgramCycle" and approved["status"] == "approved"
-    assert approved["approvedBy"] == "api"
+    assert approved["approvedBy"] == "test-data_centre"
     twice = (await gql(APPROVE, {"id": ran["id"]}))["approveProgramCycle"]
     assert twice["__typename"] == "CycleRefused"
     unknown = (await gql(APPROVE, {"id": "42"}))["approveProgramCycle"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 
 from sqlalchemy import text, update
@@ -23,6 +26,7 @@ from core.programs.double_recipients import (
 from core.programs.registry import ProgramRegistry, build_registry, make_manager
 from core.records import HOUSEHOLDS, MEMBERS
 from tests import factories
+from tests.conftest import GraphQLClient
 from tests.programs_support import (
     builtin_registry,
     child,
@@ -181,3 +185,35 @@ async def test_report_refuses_bad_input(db: AsyncEngine) -> None:
         "regionCode": "no regency/city with code 32.99",
     }
     assert (await report(db, "2026", region="ID")).cases == []
+
+
+async def test_report_through_graphql_and_the_cli(db: AsyncEngine, gql: GraphQLClient, as_role) -> None:  # type: ignore[no-untyped-def]
+    [family] = await register(db, [poor_household()])
+    await run(db, "bst", "2026-02")
+    await run(db, "pkh", "2026-Q1", build_registry(make_manager(["pkh"])))
+    query = """query($r: String!, $p: String!) { doubleRecipients(regionCode: $r, period: $p) {
+      __typename ... on DoubleRecipientReportType { regionCode period cases { kind householdIds programs detail } }
+      ... on ValidationError { fields { field message } } } }"""
+    found = (await gql(query, {"r": "32.01", "p": "2026-02"}))["doubleRecipients"]
+    assert found["cases"] == [
+        {
+            "kind": Kind.EXCLUSIVE_PROGRAMS.value,
+            "householdIds": [str(family)],
+            "programs": ["bst", "pkh"],
+            "detail": found["cases"][0]["detail"],
+        }
+    ]
+    bad = (await gql(query, {"r": "32.99", "p": "2026-13"}))["doubleRecipients"]
+    assert {f["field"] for f in bad["fields"]} == {"period", "regionCode"}
+    elsewhere = await as_role("regency_office", "35.78").raw(query, {"r": "32.01", "p": "2026-02"})
+    assert elsewhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli", "program", "double-recipients", "32", "2026-02"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{Kind.EXCLUSIVE_PROGRAMS.value}\tbst,pkh\thousehold {family}" in done.stdout
+    assert "1 case(s) in 32 for 2026-02" in done.stderr

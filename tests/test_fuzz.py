@@ -26,8 +26,8 @@ from core.settings import Settings
 from tests.serving import uvicorn_server
 from tests.test_public import plant
 
-MAIN_EXAMPLES = 150
-PUBLIC_EXAMPLES = 100
+MAIN_EXAMPLES = 120
+PUBLIC_EXAMPLES = 80
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ def test_women_add_forty_to_the_birth_day() -> None:
     nik = make_nik("32.01.01", date(1985, 3, 7), Sex.FEMALE, 12)
     assert nik == "3201014703850012"
     facts = nik_facts(nik)
-    assert (facts.district_code, facts.sex, facts.day, facts.month, facts.year_2digit) == ("32.01.01", Sex.FEMALE, 7, 3, 85)
+    assert (facts.district_code, facts.sex) == ("32.01.01", Sex.FEMALE)
+    assert (facts.day, facts.month, facts.year_2digit) == (7, 3, 85)
     assert nik_matches_person(facts, Sex.FEMALE, date(1985, 3, 7)) is None
 
 

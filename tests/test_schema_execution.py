@@ -52,16 +52,26 @@ def good_leaf(n: int) -> Thing:
 BRANCHES: dict[str, list[Thing]] = {
     "good": [Thing(id=n, label=f"b{n}", leaves=[good_leaf(i) for i in range(3)], best=good_leaf(9)) for n in range(4)],
     "null_in_non_null": [Thing(id=1, label=None, leaves=[], best=None)],
-    "null_leaf_in_list": [Thing(id=1, label="x", leaves=[good_leaf(1), Thing(name=None, size=1, weight=1.0,
-                                                                        colour="red", maybe=None)], best=None)],
-    "bad_enum": [Thing(id=1, label="x", leaves=[Thing(name="a", size=1, weight=1.0, colour="green", maybe="m")],
-                       best=None)],
-    "nan_float": [Thing(id=1, label="x", leaves=[Thing(name="a", size=1, weight=math.nan, colour="red", maybe=None)],
-                        best=None)],
-    "huge_int": [Thing(id=1, label="x", leaves=[Thing(name="a", size=2**40, weight=1.0, colour="red", maybe=None)],
-                       best=None)],
-    "int_as_string": [Thing(id=1, label=5, leaves=[Thing(name=7, size=True, weight=3, colour="blue", maybe=1)],
-                            best=None)],
+    "null_leaf_in_list": [
+        Thing(
+            id=1,
+            label="x",
+            leaves=[good_leaf(1), Thing(name=None, size=1, weight=1.0, colour="red", maybe=None)],
+            best=None,
+        )
+    ],
+    "bad_enum": [
+        Thing(id=1, label="x", leaves=[Thing(name="a", size=1, weight=1.0, colour="green", maybe="m")], best=None)
+    ],
+    "nan_float": [
+        Thing(id=1, label="x", leaves=[Thing(name="a", size=1, weight=math.nan, colour="red", maybe=None)], best=None)
+    ],
+    "huge_int": [
+        Thing(id=1, label="x", leaves=[Thing(name="a", size=2**40, weight=1.0, colour="red", maybe=None)], best=None)
+    ],
+    "int_as_string": [
+        Thing(id=1, label=5, leaves=[Thing(name=7, size=True, weight=3, colour="blue", maybe=1)], best=None)
+    ],
 }
 
 

@@ -77,8 +77,16 @@ async def test_cursor_pagination_walks_every_household_once(db: AsyncEngine, gql
 
 async def test_region_filter_covers_everything_below_and_nothing_beside(db: AsyncEngine, gql: GraphQLClient) -> None:
     await store(db, [factories.household(), factories.household(factories.OTHER_VILLAGE)])
-    for code, expected in [("32", 1), ("32.01", 1), ("32.01.01", 1), ("32.01.01.1001", 1), ("35", 1),
-                           ("32.01.01.1002", 0), ("32.02", 0), ("3", None)]:
+    for code, expected in [
+        ("32", 1),
+        ("32.01", 1),
+        ("32.01.01", 1),
+        ("32.01.01.1001", 1),
+        ("35", 1),
+        ("32.01.01.1002", 0),
+        ("32.02", 0),
+        ("3", None),
+    ]:
         body = await gql.raw(PAGE, {"region": code, "first": 10})
         if expected is None:
             assert "not a Kemendagri region code" in body["errors"][0]["message"]
@@ -101,9 +109,7 @@ async def test_page_size_limits_and_bad_cursor(db: AsyncEngine, gql: GraphQLClie
     assert "not a cursor returned by this API" in body["errors"][0]["message"]
 
 
-async def test_statements_stay_constant_whatever_the_page_size(
-    db: AsyncEngine, gql: GraphQLClient
-) -> None:
+async def test_statements_stay_constant_whatever_the_page_size(db: AsyncEngine, gql: GraphQLClient) -> None:
     await store(db, [factories.household() for _ in range(100)])
     counts = []
     for first in (10, 100):

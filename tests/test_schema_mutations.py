@@ -34,7 +34,7 @@ REMOVE = f"""mutation($id: ID!, $version: Int!, $member: ID!, $reason: RemovalRe
 
 
 async def register(gql: GraphQLClient, data: Any = None) -> dict[str, Any]:
-    result = (await gql(REGISTER, {"input": factories.household_input(data or factories.household())}))
+    result = await gql(REGISTER, {"input": factories.household_input(data or factories.household())})
     return result["registerHousehold"]
 
 
@@ -121,11 +121,12 @@ async def test_graphql_level_input_errors_are_readable(db: AsyncEngine, gql: Gra
 
 async def test_update_household_with_the_version_read(db: AsyncEngine, gql: GraphQLClient) -> None:
     household = await register(gql)
-    result = (await gql(UPDATE, {"id": household["id"], "version": 1, "changes": {"address": "Jl. Mawar 9",
-                                                                                   "floorMaterial": "CERAMIC"}}))
+    result = await gql(
+        UPDATE, {"id": household["id"], "version": 1, "changes": {"address": "Jl. Mawar 9", "floorMaterial": "CERAMIC"}}
+    )
     assert result["updateHousehold"]["version"] == 2
     assert result["updateHousehold"]["address"] == "Jl. Mawar 9"
-    stale = (await gql(UPDATE, {"id": household["id"], "version": 1, "changes": {"address": "Jl. Lama"}}))
+    stale = await gql(UPDATE, {"id": household["id"], "version": 1, "changes": {"address": "Jl. Lama"}})
     assert stale["updateHousehold"]["__typename"] == "VersionConflict"
     assert stale["updateHousehold"]["currentVersion"] == 2
     data = await gql("query($id: ID!) { household(id: $id) { address version } }", {"id": household["id"]})
@@ -168,18 +169,21 @@ async def test_members_added_changed_and_removed(db: AsyncEngine, gql: GraphQLCl
     added = (await gql(ADD, {"id": hid, "version": 1, "member": factories.member_input(baby)}))["addMember"]
     assert added["version"] == 2 and len(added["members"]) == 4
     raka = next(m for m in added["members"] if m["name"] == "Raka")
-    renamed = (await gql(CHANGE_MEMBER, {"id": hid, "version": 2, "member": raka["id"],
-                                         "changes": {"name": "Raka Pratama"}}))["updateMember"]
+    renamed = (
+        await gql(CHANGE_MEMBER, {"id": hid, "version": 2, "member": raka["id"], "changes": {"name": "Raka Pratama"}})
+    )["updateMember"]
     assert renamed["version"] == 3 and any(m["name"] == "Raka Pratama" for m in renamed["members"])
-    two_heads = (await gql(CHANGE_MEMBER, {"id": hid, "version": 3, "member": raka["id"],
-                                           "changes": {"relationship": "HEAD"}}))["updateMember"]
+    two_heads = (
+        await gql(CHANGE_MEMBER, {"id": hid, "version": 3, "member": raka["id"], "changes": {"relationship": "HEAD"}})
+    )["updateMember"]
     assert "2 heads" in fields_of(two_heads)["members"]
     head = household["members"][0]
     spouse = household["members"][1]
-    no_successor = (await gql(REMOVE, {"id": hid, "version": 3, "member": head["id"], "reason": "DECEASED"}))
+    no_successor = await gql(REMOVE, {"id": hid, "version": 3, "member": head["id"], "reason": "DECEASED"})
     assert "newHeadId" in fields_of(no_successor["removeMember"])
-    removed = (await gql(REMOVE, {"id": hid, "version": 3, "member": head["id"], "reason": "DECEASED",
-                                  "head": spouse["id"]}))["removeMember"]
+    removed = (
+        await gql(REMOVE, {"id": hid, "version": 3, "member": head["id"], "reason": "DECEASED", "head": spouse["id"]})
+    )["removeMember"]
     assert removed["version"] == 4
     assert [m["relationship"] for m in removed["members"] if m["id"] == spouse["id"]] == ["HEAD"]
     assert head["id"] not in {m["id"] for m in removed["members"]}
@@ -194,12 +198,19 @@ async def test_member_refusals(db: AsyncEngine, gql: GraphQLClient) -> None:
     taken = {**factories.member_input(factories.member(Relationship.CHILD)), "nik": other["members"][0]["nik"]}
     result = (await gql(ADD, {"id": hid, "version": 1, "member": taken}))["addMember"]
     assert "member.nik" in fields_of(result)
-    stale = (await gql(ADD, {"id": hid, "version": 7, "member": factories.member_input(
-        factories.member(Relationship.CHILD))}))["addMember"]
+    stale = (
+        await gql(
+            ADD, {"id": hid, "version": 7, "member": factories.member_input(factories.member(Relationship.CHILD))}
+        )
+    )["addMember"]
     assert stale["__typename"] == "VersionConflict"
     child = household["members"][2]
-    not_head = (await gql(REMOVE, {"id": hid, "version": 1, "member": child["id"], "reason": "MOVED",
-                                   "head": household["members"][1]["id"]}))["removeMember"]
+    not_head = (
+        await gql(
+            REMOVE,
+            {"id": hid, "version": 1, "member": child["id"], "reason": "MOVED", "head": household["members"][1]["id"]},
+        )
+    )["removeMember"]
     assert "only given when the head is removed" in fields_of(not_head)["newHeadId"]
     unknown = (await gql(REMOVE, {"id": hid, "version": 1, "member": "42", "reason": "MOVED"}))["removeMember"]
     assert unknown["__typename"] == "NotFound"

@@ -107,10 +107,12 @@ class XlsxSink:
 
     def write(self, values: tuple[Any, ...]) -> None:
         sheet = self._sheet
-        self._sheet.append([
-            value if numeric else _xlsx_text(sheet, text(value))
-            for (numeric, text), value in zip(self._kinds, values, strict=True)
-        ])
+        self._sheet.append(
+            [
+                value if numeric else _xlsx_text(sheet, text(value))
+                for (numeric, text), value in zip(self._kinds, values, strict=True)
+            ]
+        )
 
     def close(self) -> None:
         self._book.save(self._path)

@@ -138,8 +138,14 @@ class _Checker:
             if cells[:HOUSEHOLD_WIDTH] != own:
                 column = _differing_column(cells[:HOUSEHOLD_WIDTH], household_values, unreadable)
                 if column:
-                    found.append((number, column, f"differs from row {first_row}, this household's first row; "
-                                                  "household columns must be the same on all its rows"))
+                    found.append(
+                        (
+                            number,
+                            column,
+                            f"differs from row {first_row}, this household's first row; "
+                            "household columns must be the same on all its rows",
+                        )
+                    )
             values, problems = MEMBER_PART.parse(cells[HOUSEHOLD_WIDTH:])
             found.extend((number, column, reason) for column, reason in problems)
             member_values.append(values)

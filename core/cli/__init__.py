@@ -1,26 +1,66 @@
-"""The ``siks`` command line: one sub-command group per concern."""
+"""The ``siks`` command line: one sub-command group per concern, each imported only when it runs.
+
+Loading every group eagerly would import the GraphQL schema, numpy, scipy and CatBoost before
+``siks --help`` could answer; the lazy group keeps start-up to what the chosen command needs.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
+import click
 import typer
+from typer.core import TyperGroup
 
-from core.cli import bulk, db, demo, disbursements, programs, regions, serve
-from core.programs.registry import PluginConflict
+#: command name → (module, attribute holding a Typer app)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("core.cli.audit", "app"),
+    "db": ("core.cli.db", "app"),
+    "demo": ("core.cli.demo", "app"),
+    "disbursement": ("core.cli.disbursements", "app"),
+    "export": ("core.cli.bulk", "export_app"),
+    "import": ("core.cli.bulk", "import_app"),
+    "policy": ("core.cli.policy", "app"),
+    "program": ("core.cli.programs", "app"),
+    "rank": ("core.cli.rank", "app"),
+    "regions": ("core.cli.regions", "app"),
+    "serve": ("core.cli.serve", "app"),
+    "token": ("core.cli.users", "token_app"),
+    "users": ("core.cli.users", "app"),
+}
 
-app = typer.Typer(help="SIKS: national social-welfare registry.", no_args_is_help=True, add_completion=False)
-app.add_typer(db.app, name="db")
-app.add_typer(regions.app, name="regions")
-app.add_typer(bulk.import_app, name="import")
-app.add_typer(bulk.export_app, name="export")
-app.command("serve")(serve.serve)
-app.command("demo")(demo.demo)
-app.add_typer(disbursements.app, name="disbursement")
-app.add_typer(programs.app, name="program")
+
+class LazyGroup(TyperGroup):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = COMMANDS[cmd_name]
+        command = typer.main.get_command(getattr(import_module(module), attribute))
+        command.name = cmd_name
+        return command
 
 
-def main() -> None:
+app = typer.Typer(
+    cls=LazyGroup, help="SIKS: national social-welfare registry.", no_args_is_help=True, add_completion=False
+)
+
+
+@app.callback()
+def _root() -> None:
+    """SIKS: national social-welfare registry."""
+
+
+def main() -> Any:
+    from core.programs.registry import PluginConflict
+
     try:
-        app()
+        return app()
     except PluginConflict as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise SystemExit(2) from None

@@ -30,7 +30,19 @@ from core.cli.common import fail, run_with_engine
 from core.regions.codes import RegionCodeError
 
 import_app = typer.Typer(help="Load records from files.", no_args_is_help=True)
+
+
+@import_app.callback()
+def _import_app_group() -> None:
+    """Keep this a command group even with one command."""
+
+
 export_app = typer.Typer(help="Write records to files.", no_args_is_help=True)
+
+
+@export_app.callback()
+def _export_app_group() -> None:
+    """Keep this a command group even with one command."""
 
 
 @import_app.command("households")
@@ -59,7 +71,21 @@ def import_households_command(
     options = ImportOptions(batch_households=batch_size, workers=workers, progress=progress)
 
     async def work(engine: AsyncEngine) -> ImportSummary:
-        return await import_households(engine, file, report_path=errors, options=options)
+        from core.audit.log import record
+        from core.cli.users import cli_request
+        from core.db import write_transaction
+
+        summary = await import_households(engine, file, report_path=errors, options=options)
+        async with write_transaction(engine) as conn:  # batches commit on their own so a killed import resumes
+            await record(
+                conn,
+                cli_request(),
+                operation="importHouseholds",
+                entity="file",
+                entity_id=file.name,
+                after={"file": str(file), "summary": summary.line()},
+            )
+        return summary
 
     try:
         summary = run_with_engine(work)

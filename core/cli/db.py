@@ -6,6 +6,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import migrate
+from core.access.enforcer import seed_policies_if_empty
 from core.cli.common import run_with_engine
 
 app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
@@ -17,6 +18,7 @@ def upgrade(revision: str = typer.Argument("heads", help="Target revision; every
 
     async def work(engine: AsyncEngine) -> None:
         await migrate.upgrade(engine, revision)
+        await seed_policies_if_empty(engine)
 
     run_with_engine(work, needs_schema=False)
     typer.echo(f"schema at {revision}")

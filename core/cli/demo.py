@@ -34,3 +34,7 @@ def demo(
         f"demo: {result.households} households, {result.members} members, {result.surveys} survey labels "
         f"in {result.villages} villages (seed {result.seed})"
     )
+
+
+app = typer.Typer()
+app.command()(demo)

@@ -108,3 +108,23 @@ def quota_command(
     assert isinstance(outcome, quotas.Quota)
     shown = "cleared" if outcome.quota is None else f"{outcome.quota:,} households"
     typer.echo(f"quota {outcome.program.upper()} {outcome.period} {outcome.region_code}: {shown}")
+
+
+@app.command("double-recipients")
+def double_recipients(
+    region: str = typer.Argument(..., help="Dotted region code, or ID for all of Indonesia."),
+    period: str = typer.Argument(..., help="YYYY, YYYY-Qn or YYYY-MM: enrollments overlapping it are checked."),
+) -> None:
+    """Report a NIK or KK in two active households, exclusive programs together, and deceased members paid."""
+    from core.programs.double_recipients import double_recipient_report
+
+    async def work(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+        async with engine.connect() as conn:
+            return await double_recipient_report(conn, get_registry(), region, period)
+
+    report = run_with_engine(work)
+    _refuse(report)
+    for case in report.cases:
+        typer.echo(f"{case.kind.value}\t{','.join(case.programs) or '-'}\t{case.detail}")
+    counts = ", ".join(f"{kind.value} {count}" for kind, count in report.counts.items())
+    typer.echo(f"{len(report.cases)} case(s) in {report.region_code} for {report.period}: {counts}", err=True)

@@ -13,6 +13,11 @@ from core.regions.loader import LoadResult, RegionListError, csv_regions, load_r
 app = typer.Typer(help="Load the regional hierarchy.", no_args_is_help=True)
 
 
+@app.callback()
+def _app_group() -> None:
+    """Keep this a command group even with one command."""
+
+
 @app.command()
 def load(
     csv: Path | None = typer.Option(

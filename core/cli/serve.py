@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from core.bootstrap import BootstrapReport, bootstrap
-from core.cli.common import run_with_engine
+from core.bootstrap import DEMO_ADMIN, BootstrapReport, bootstrap
+from core.cli.common import fail, run_with_engine
 from core.migrate import require_current
 from core.schema.build import build_schema
-from core.settings import get_settings
+from core.settings import Mode, get_settings
 
 
 def serve(
@@ -19,9 +19,13 @@ def serve(
 ) -> None:
     """Serve the GraphQL API at /graphql. An empty database is migrated and seeded first."""
     settings = get_settings()
+    problem = settings.secret_problem()
+    if problem:
+        fail(f"refusing to start in {settings.mode.value} mode: {problem}")
+    development = settings.mode is Mode.DEVELOPMENT
 
     async def first_start(engine):  # type: ignore[no-untyped-def]
-        return await bootstrap(engine, settings.demo_households)
+        return await bootstrap(engine, settings.demo_households, demo_admin=development)
 
     report: BootstrapReport = run_with_engine(first_start, needs_schema=False)
     if report.migrated:
@@ -29,7 +33,13 @@ def serve(
             f"new database: schema created, {report.regions_added} regions loaded, "
             f"{report.demo_households} demo households seeded"
         )
+    if report.demo_admin:
+        typer.echo(f"development login: user '{DEMO_ADMIN[0]}', password '{DEMO_ADMIN[1]}' (national data centre)")
     run_with_engine(require_current, needs_schema=False)  # refuse early on an outdated schema
     build_schema()  # refuse early on plugins that clash
     typer.echo(f"SIKS GraphQL API on http://{host}:{port}/graphql ({settings.mode.value} mode)")
     uvicorn.run("core.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+app = typer.Typer()
+app.command()(serve)

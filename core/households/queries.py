@@ -21,9 +21,12 @@ class HouseholdFilter:
     region_code: str | None = None
     kk_number: str | None = None
     status: RecordStatus | None = RecordStatus.ACTIVE
+    scope: str = ""  # the caller's region scope; '' = national
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
+        if self.scope:
+            found.append(within(HOUSEHOLDS.c.village_code, self.scope))
         if self.region_code:
             found.append(within(HOUSEHOLDS.c.village_code, self.region_code))
         if self.kk_number:
@@ -92,22 +95,30 @@ async def count_households(conn: AsyncConnection, where: HouseholdFilter) -> int
 
 
 async def households_by_id(
-    conn: AsyncConnection, ids: Sequence[int], include: Include = Include()
+    conn: AsyncConnection, ids: Sequence[int], include: Include = Include(), scope: str = ""
 ) -> dict[int, HouseholdRecord]:
+    """Households by id; outside ``scope`` they are simply not found."""
     if not ids:
         return {}
-    records = await _fetch(conn, select(HOUSEHOLDS).where(HOUSEHOLDS.c.id.in_(list(set(ids)))), include)
+    query = select(HOUSEHOLDS).where(HOUSEHOLDS.c.id.in_(list(set(ids))))
+    if scope:
+        query = query.where(within(HOUSEHOLDS.c.village_code, scope))
+    records = await _fetch(conn, query, include)
     return {record.id: record for record in records}
 
 
 async def household_by_id(
-    conn: AsyncConnection, household_id: int, include: Include = Include()
+    conn: AsyncConnection, household_id: int, include: Include = Include(), scope: str = ""
 ) -> HouseholdRecord | None:
-    return (await households_by_id(conn, [household_id], include)).get(household_id)
+    return (await households_by_id(conn, [household_id], include, scope)).get(household_id)
 
 
-async def active_member_by_nik(conn: AsyncConnection, nik: str) -> MemberRecord | None:
-    row = (
-        await conn.execute(select(MEMBERS).where(MEMBERS.c.nik == nik, MEMBERS.c.status == MemberStatus.ACTIVE.value))
-    ).first()
+async def active_member_by_nik(conn: AsyncConnection, nik: str, scope: str = "") -> MemberRecord | None:
+    """The active member with this NIK; outside ``scope`` simply not found."""
+    query = select(MEMBERS).where(MEMBERS.c.nik == nik, MEMBERS.c.status == MemberStatus.ACTIVE.value)
+    if scope:
+        query = query.join(HOUSEHOLDS, HOUSEHOLDS.c.id == MEMBERS.c.household_id).where(
+            within(HOUSEHOLDS.c.village_code, scope)
+        )
+    row = (await conn.execute(query)).first()
     return MemberRecord(*row) if row else None

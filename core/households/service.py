@@ -152,8 +152,10 @@ async def _reload(conn: AsyncConnection, household_id: int) -> HouseholdRecord:
     return record
 
 
-async def _current(conn: AsyncConnection, household_id: int, version: int) -> HouseholdRecord | Conflict | Missing:
-    record = await household_by_id(conn, household_id, Include(members=True, region=False))
+async def _current(
+    conn: AsyncConnection, household_id: int, version: int, scope: str
+) -> HouseholdRecord | Conflict | Missing:
+    record = await household_by_id(conn, household_id, Include(members=True, region=False), scope=scope)
     if record is None or record.status != RecordStatus.ACTIVE.value:
         return Missing("household", str(household_id))
     if record.version != version:
@@ -191,13 +193,13 @@ def _as_member_data(record: MemberRecord) -> MemberData:
 
 
 async def update_household(
-    conn: AsyncConnection, household_id: int, version: int, changes: Mapping[str, Any]
+    conn: AsyncConnection, household_id: int, version: int, changes: Mapping[str, Any], scope: str = ""
 ) -> Outcome:
     """Change a household's own variables (``changes`` keys are HouseholdData field names)."""
     unknown = set(changes) - set(HOUSEHOLD_COLUMNS)
     if unknown:
         raise ValueError(f"not household fields: {sorted(unknown)}")
-    current = await _current(conn, household_id, version)
+    current = await _current(conn, household_id, version, scope)
     if not isinstance(current, HouseholdRecord):
         return current
     proposed = replace(_as_household_data(current), **changes)
@@ -227,9 +229,11 @@ async def _conflict_or_missing(conn: AsyncConnection, household_id: int) -> Conf
     return Conflict(row.version)
 
 
-async def add_member(conn: AsyncConnection, household_id: int, version: int, member: MemberData) -> Outcome:
+async def add_member(
+    conn: AsyncConnection, household_id: int, version: int, member: MemberData, scope: str = ""
+) -> Outcome:
     """Add a person to a household."""
-    current = await _current(conn, household_id, version)
+    current = await _current(conn, household_id, version, scope)
     if not isinstance(current, HouseholdRecord):
         return current
     known = await _region_lookup(conn, {district_of_nik(member.nik)} if len(member.nik) >= 6 else set())
@@ -263,13 +267,18 @@ def _find_member(current: HouseholdRecord, member_id: int) -> MemberRecord | Non
 
 
 async def update_member(
-    conn: AsyncConnection, household_id: int, version: int, member_id: int, changes: Mapping[str, Any]
+    conn: AsyncConnection,
+    household_id: int,
+    version: int,
+    member_id: int,
+    changes: Mapping[str, Any],
+    scope: str = "",
 ) -> Outcome:
     """Change one member's data (``changes`` keys are MemberData field names)."""
     unknown = set(changes) - set(MEMBER_COLUMNS)
     if unknown:
         raise ValueError(f"not member fields: {sorted(unknown)}")
-    current = await _current(conn, household_id, version)
+    current = await _current(conn, household_id, version, scope)
     if not isinstance(current, HouseholdRecord):
         return current
     target = _find_member(current, member_id)
@@ -307,9 +316,10 @@ async def remove_member(
     member_id: int,
     reason: RemovalReason,
     new_head_id: int | None = None,
+    scope: str = "",
 ) -> Outcome:
     """Take a member out of the household for ``reason``; removing the head names the new head."""
-    current = await _current(conn, household_id, version)
+    current = await _current(conn, household_id, version, scope)
     if not isinstance(current, HouseholdRecord):
         return current
     target = _find_member(current, member_id)

@@ -11,8 +11,17 @@ from core.models.programs import (
     WelfareRank,
 )
 from core.models.regions import Region
+from core.models.security import ApiKey, AuditEntry, AuditHead, CasbinRule, PolicyVersion, RefreshToken, User
+from core.models.welfare import WelfareModelEntry, WelfareRankRun, WelfareRankScore
 
 __all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "AuditHead",
+    "CasbinRule",
+    "PolicyVersion",
+    "RefreshToken",
+    "User",
     "CycleRefusal",
     "Disbursement",
     "Enrollment",
@@ -22,6 +31,9 @@ __all__ = [
     "ProgramCycle",
     "ProgramQuota",
     "Region",
+    "WelfareModelEntry",
     "WelfareRank",
+    "WelfareRankRun",
+    "WelfareRankScore",
     "WelfareSurvey",
 ]

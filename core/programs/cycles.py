@@ -11,6 +11,7 @@ released ones. The ``siks_cycle_run`` hook is called after the run commits.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,8 @@ PENDING, RELEASED = "pending", "released"
 #: PostgreSQL advisory lock held by every cycle run for its transaction: runs queue, so exclusions
 #: and quotas always see the enrollments of the run before, and id ranges never interleave.
 CYCLE_LOCK = 0x5349_4B53_0001
+#: Enrollments a run must write before it refreshes the written tables' statistics (PostgreSQL).
+ANALYZE_AFTER = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,7 @@ async def _write_enrollments(conn: AsyncConnection, selection: Selection, cycle_
     )
     parts = selection.tables.components
     component_base = await _id_base(conn, COMPONENTS)
-    place = func.row_number().over(order_by=(parts.c.household_id, parts.c.amount.desc(), parts.c.member_id))
+    place = func.row_number().over()  # ids need only be distinct: no sort
     await conn.execute(
         insert(COMPONENTS).from_select(
             ["id", "enrollment_id", "member_id", "component", "amount"],
@@ -240,7 +243,7 @@ async def _write_disbursements(
 async def _write_refusals(conn: AsyncConnection, selection: Selection, cycle_id: int) -> None:
     refusals = selection.tables.refusals
     base = await _id_base(conn, REFUSALS)
-    place = func.row_number().over(order_by=(refusals.c.household_id, refusals.c.reason))
+    place = func.row_number().over()
     await conn.execute(
         insert(REFUSALS).from_select(
             ["id", "cycle_id", "household_id", "reason"],
@@ -299,18 +302,37 @@ async def _run_in(
         .values(status=COMPLETED, enrolled=enrolled, refused=refused, total_amount=total, finished_at=_now())
     )
     await drop_work_tables(conn, selection)
+    if conn.dialect.name == "postgresql" and enrolled >= ANALYZE_AFTER:
+        # Statistics for the rows just written, so the next statements (approval, reconciliation)
+        # are planned for their real size even where autovacuum lags or is off.
+        for table in (ENROLLMENTS, COMPONENTS, DISBURSEMENTS):
+            await conn.execute(text(f"ANALYZE {table.name}"))
     record = await cycle_by_id(conn, cycle_id)
     assert record is not None
     return record, scope
 
 
+OnWritten = Callable[[AsyncConnection, "CycleRecord"], Awaitable[object]]
+
+
 async def run_cycle(
-    engine: AsyncEngine, registry: ProgramRegistry, program: str, period: str, region_code: str, actor: str
+    engine: AsyncEngine,
+    registry: ProgramRegistry,
+    program: str,
+    period: str,
+    region_code: str,
+    actor: str,
+    on_written: OnWritten | None = None,
 ) -> CycleRecord | CycleRefused | Invalid:
-    """Run a cycle in one write transaction; every refusal writes nothing."""
+    """Run a cycle in one write transaction; every refusal writes nothing.
+
+    ``on_written`` runs inside that transaction after the cycle's rows are written (the audit).
+    """
     try:
         async with write_transaction(engine) as conn:
             record, scope = await _run_in(conn, registry, program, period, region_code, actor)
+            if on_written is not None:
+                await on_written(conn, record)
     except _Refused as refused:
         return refused.outcome  # type: ignore[return-value]
     except IntegrityError:
@@ -332,9 +354,18 @@ async def run_cycle(
     return record
 
 
-async def approve_cycle(engine: AsyncEngine, cycle_id: int, actor: str) -> CycleRecord | CycleRefused | Missing:
-    """Approve a completed cycle and release its pending disbursements; any other state is refused."""
+async def approve_cycle(
+    engine: AsyncEngine, cycle_id: int, actor: str, scope: str = "", on_written: OnWritten | None = None
+) -> CycleRecord | CycleRefused | Missing:
+    """Approve a completed cycle and release its pending disbursements; any other state is refused.
+
+    A cycle over a region outside ``scope`` is not found; ``on_written`` runs inside the transaction.
+    """
     async with write_transaction(engine) as conn:
+        if scope:
+            target = await cycle_by_id(conn, cycle_id)
+            if target is None or not (target.region_code == scope or target.region_code.startswith(scope + ".")):
+                return Missing("program cycle", str(cycle_id))
         now = _now()
         claimed = await conn.execute(
             update(CYCLES)
@@ -359,5 +390,7 @@ async def approve_cycle(engine: AsyncEngine, cycle_id: int, actor: str) -> Cycle
             .values(status=RELEASED, updated_at=now, version=DISBURSEMENTS.c.version + 1)
         )
         record = await cycle_by_id(conn, cycle_id)
-    assert record is not None
+        assert record is not None
+        if on_written is not None:
+            await on_written(conn, record)
     return record

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class StatusUpdate:
 class UpdateResult:
     updated: int
     unchanged: int
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # reference, from, to
 
 
 class UpdateRefused(ValueError):
@@ -79,8 +80,11 @@ def _label(index: int, update_row: StatusUpdate) -> str:
     return f"row {index + 2} ({update_row.reference[:40] or 'no reference'})"
 
 
-async def apply_status_updates(conn: AsyncConnection, updates: Sequence[StatusUpdate]) -> UpdateResult:
-    """Check the whole batch, then apply it; raises UpdateRefused listing every problem."""
+async def apply_status_updates(conn: AsyncConnection, updates: Sequence[StatusUpdate], scope: str = "") -> UpdateResult:
+    """Check the whole batch, then apply it; raises UpdateRefused listing every problem.
+
+    Payments outside ``scope`` are treated as unknown references.
+    """
     errors: list[FieldError] = []
     if not updates:
         errors.append(FieldError("updates", "no updates were given"))
@@ -104,10 +108,10 @@ async def apply_status_updates(conn: AsyncConnection, updates: Sequence[StatusUp
     current: dict[str, str] = {}
     for start in range(0, len(seen), 5_000):
         chunk = list(seen)[start : start + 5_000]
-        rows = await conn.execute(
-            select(DISBURSEMENTS.c.reference, DISBURSEMENTS.c.status).where(DISBURSEMENTS.c.reference.in_(chunk))
-        )
-        current.update(rows.all())
+        query = select(DISBURSEMENTS.c.reference, DISBURSEMENTS.c.status).where(DISBURSEMENTS.c.reference.in_(chunk))
+        if scope:
+            query = query.where(within(DISBURSEMENTS.c.village_code, scope))
+        current.update((await conn.execute(query)).all())
     changes = []
     unchanged = 0
     for index, row in enumerate(updates):
@@ -136,7 +140,11 @@ async def apply_status_updates(conn: AsyncConnection, updates: Sequence[StatusUp
             ),
             changes,
         )
-    return UpdateResult(updated=len(changes), unchanged=unchanged)
+    return UpdateResult(
+        updated=len(changes),
+        unchanged=unchanged,
+        changes=[(c["b_reference"], current[c["b_reference"]], c["b_status"]) for c in changes],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +165,12 @@ class ReconciliationLine:
 
 
 async def reconcile(
-    conn: AsyncConnection, *, program: str | None = None, period: str | None = None, region_code: str | None = None
+    conn: AsyncConnection,
+    *,
+    program: str | None = None,
+    period: str | None = None,
+    region_code: str | None = None,
+    scope: str = "",
 ) -> list[ReconciliationLine]:
     """Counts and amounts per program, period and regency/city, in one grouped statement."""
     regency = func.substr(DISBURSEMENTS.c.village_code, 1, 5)
@@ -184,6 +197,8 @@ async def reconcile(
         query = query.where(DISBURSEMENTS.c.period == period)
     if region_code:
         query = query.where(within(DISBURSEMENTS.c.village_code, region_code))
+    if scope:
+        query = query.where(within(DISBURSEMENTS.c.village_code, scope))
     return [
         ReconciliationLine(*(int(v) if isinstance(v, int | float) and i > 2 else v for i, v in enumerate(row)))
         for row in await conn.execute(query)

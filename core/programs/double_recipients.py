@@ -10,9 +10,10 @@ recording why) and by the report (which lists the cases already in the registry)
 - a component counted for a member recorded as deceased (the member's own row, or another row
   with the same NIK, has the status ``deceased``).
 
-The partial unique indexes on NIK and KK keep the first two out of data written through SIKS;
-the checks still run, because records migrated from older systems or written around the
-service would otherwise be paid twice.
+The partial unique indexes on NIK and KK (one active member per NIK, one active household per
+KK) make the first two impossible while they are in place; the checks ask the database
+catalogue first and scan only when an index is missing or altered (a legacy migration, a
+restore without indexes), so records written around the service are still caught.
 """
 
 from __future__ import annotations
@@ -22,7 +23,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, String, and_, cast, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.enums import MemberStatus, RecordStatus
@@ -71,12 +85,35 @@ def shared_kk_numbers() -> Select[tuple[str]]:
     )
 
 
+#: The partial unique indexes that rule out the first two kinds (see core/models/households.py).
+NIK_INDEX = "ix_members_nik_active"
+KK_INDEX = "ix_households_kk_active"
+
+
+async def unique_while_active(conn: AsyncConnection, index: str) -> bool:
+    """True when ``index`` exists as a unique index over active rows, so duplicates cannot exist."""
+    if conn.dialect.name == "postgresql":
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name AND schemaname = current_schema()"
+    else:
+        query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
+    definition = (await conn.execute(text(query), {"name": index})).scalar()
+    if definition is None:
+        return False
+    normalized = " ".join(definition.upper().split())
+    return normalized.startswith("CREATE UNIQUE INDEX") and "STATUS" in normalized and "'ACTIVE'" in normalized
+
+
 def recorded_deceased(member: FromClause) -> ColumnElement[bool]:
-    """SQL: this member row, or another row with the same NIK, is recorded as deceased."""
-    record = MEMBERS.alias("death_record")
+    """SQL: this member row, or another row with the same NIK, is recorded as deceased.
+
+    Most NIKs have one row; counting them is answered from the NIK index alone, so only NIKs
+    with several rows have their rows read.
+    """
+    record, rows = MEMBERS.alias("death_record"), MEMBERS.alias("nik_row")
+    several = select(func.count()).where(rows.c.nik == member.c.nik).scalar_subquery() > 1
     return or_(
         member.c.status == DECEASED,
-        exists(select(record.c.id).where(record.c.nik == member.c.nik, record.c.status == DECEASED)),
+        and_(several, exists(select(record.c.id).where(record.c.nik == member.c.nik, record.c.status == DECEASED))),
     )
 
 
@@ -253,31 +290,37 @@ async def _enrollments_of(
 
 
 async def _shared_identity_cases(
-    conn: AsyncConnection, region_code: str, period: Period
+    conn: AsyncConnection, region_code: str
 ) -> list[tuple[DoubleRecipientKind, str, list[tuple[int, int | None]]]]:
-    """NIK and KK cases touching the region: (kind, key, [(household_id, member_id)])."""
-    niks = duplicate_niks().subquery("duplicate_niks")
-    kks = shared_kk_numbers().subquery("shared_kk_numbers")
+    """NIK and KK cases touching the region: (kind, key, [(household_id, member_id)]).
+
+    Each kind is scanned only when its unique index does not already rule it out.
+    """
     in_region = covers(HOUSEHOLDS.c.village_code, region_code).label("in_region")
-    nik_rows = await conn.execute(
-        select(MEMBERS.c.nik, HOUSEHOLDS.c.id, MEMBERS.c.id, in_region)
-        .select_from(
-            niks.join(MEMBERS, and_(MEMBERS.c.nik == niks.c.nik, MEMBERS.c.status == MemberStatus.ACTIVE.value)).join(
-                HOUSEHOLDS, and_(HOUSEHOLDS.c.id == MEMBERS.c.household_id, HOUSEHOLDS.c.status == ACTIVE)
-            )
+    queries = []
+    if not await unique_while_active(conn, NIK_INDEX):
+        niks = duplicate_niks().subquery("duplicate_niks")
+        active_member = and_(MEMBERS.c.nik == niks.c.nik, MEMBERS.c.status == MemberStatus.ACTIVE.value)
+        active_household = and_(HOUSEHOLDS.c.id == MEMBERS.c.household_id, HOUSEHOLDS.c.status == ACTIVE)
+        query = (
+            select(MEMBERS.c.nik, HOUSEHOLDS.c.id, MEMBERS.c.id, in_region)
+            .select_from(niks.join(MEMBERS, active_member).join(HOUSEHOLDS, active_household))
+            .order_by(MEMBERS.c.nik, HOUSEHOLDS.c.id)
         )
-        .order_by(MEMBERS.c.nik, HOUSEHOLDS.c.id)
-    )
-    kk_rows = await conn.execute(
-        select(HOUSEHOLDS.c.kk_number, HOUSEHOLDS.c.id, literal(None).label("member_id"), in_region)
-        .select_from(kks.join(HOUSEHOLDS, HOUSEHOLDS.c.kk_number == kks.c.kk_number))
-        .where(HOUSEHOLDS.c.status == ACTIVE)
-        .order_by(HOUSEHOLDS.c.kk_number, HOUSEHOLDS.c.id)
-    )
+        queries.append((DoubleRecipientKind.NIK_IN_TWO_HOUSEHOLDS, query))
+    if not await unique_while_active(conn, KK_INDEX):
+        kks = shared_kk_numbers().subquery("shared_kk_numbers")
+        query = (
+            select(HOUSEHOLDS.c.kk_number, HOUSEHOLDS.c.id, literal(None).label("member_id"), in_region)
+            .select_from(kks.join(HOUSEHOLDS, HOUSEHOLDS.c.kk_number == kks.c.kk_number))
+            .where(HOUSEHOLDS.c.status == ACTIVE)
+            .order_by(HOUSEHOLDS.c.kk_number, HOUSEHOLDS.c.id)
+        )
+        queries.append((DoubleRecipientKind.KK_SHARED, query))
     cases = []
-    for kind, rows in ((DoubleRecipientKind.NIK_IN_TWO_HOUSEHOLDS, nik_rows), (DoubleRecipientKind.KK_SHARED, kk_rows)):
+    for kind, query in queries:
         grouped: dict[str, list[tuple[int, int | None, bool]]] = defaultdict(list)
-        for key, household_id, member_id, inside in rows:
+        for key, household_id, member_id, inside in await conn.execute(query):
             grouped[key].append((household_id, member_id, bool(inside)))
         for key, entries in grouped.items():
             if len({household_id for household_id, _, _ in entries}) > 1 and any(inside for *_, inside in entries):
@@ -372,13 +415,13 @@ async def double_recipient_report(
 ) -> DoubleRecipientReport | Invalid:
     """Every double-recipient case in ``region_code`` (``ID`` for the nation) for enrollments overlapping ``period``.
 
-    A fixed number of statements whatever the population: one per kind (one per pair of
+    A fixed number of statements whatever the population: at most one per kind (one per pair of
     exclusive programs), plus one to name the programs of the NIK and KK cases' households.
     """
     checked = await _check_report_input(conn, region_code, period)
     if isinstance(checked, Invalid):
         return checked
-    identity = await _shared_identity_cases(conn, region_code, checked)
+    identity = await _shared_identity_cases(conn, region_code)
     enrolled = await _enrollments_of(conn, {hid for _, _, entries in identity for hid, _ in entries}, checked)
     cases: list[DoubleRecipient] = []
     for kind, key, entries in identity:

@@ -1,7 +1,7 @@
 """The household-facts row: one row per active household with everything eligibility reads.
 
-Built as one grouped SELECT over households, their active members and their welfare rank, so a
-whole-population run is a single pass. Columns: ``household_id``, ``village_code``,
+Built as one SELECT: active members aggregated per household, joined to the household and its
+welfare rank, so a whole-population run is a single pass. Columns: ``household_id``, ``village_code``,
 ``kk_number``, ``decile``, ``welfare_score``, ``ranked``, ``deprivation`` and one count per
 registered fact (``members``, ``children_0_6``, ...).
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, case, func, literal, or_, select
 
 from core.enums import (
     CookingFuel,
@@ -67,18 +67,33 @@ def _deprivations(member_count: ColumnElement[int]) -> ColumnElement[int]:
     return sum((case((indicator, 1), else_=0) for indicator in indicators), literal(0, Integer))
 
 
+#: The per-household member count the deprivation estimate needs (not a facts-row column).
+_MEMBER_COUNT = "active_member_count"
+
+
 def facts_select(
     registry: ProgramRegistry, period: Period, where: Sequence[ColumnElement[bool]] = ()
 ) -> Select[tuple[object, ...]]:
-    """One facts row per active household passing ``where`` (conditions on ``households``)."""
+    """One facts row per active household passing ``where`` (conditions on ``households``).
+
+    Members are aggregated per household first (one ordered pass over the household index,
+    restricted to the households ``where`` admits when it is given), then joined to their
+    household and welfare rank: no sort of member rows carrying household columns.
+    """
     ctx = FactContext(members=MEMBERS, period=period)
-    member_count = func.count(MEMBERS.c.id)
-    deprivation = _deprivations(member_count)
     counts = [func.sum(case((fact.condition(ctx), 1), else_=0)).label(name) for name, fact in registry.facts.items()]
+    member_rows = select(MEMBERS.c.household_id, func.count().label(_MEMBER_COUNT), *counts).where(
+        MEMBERS.c.status == MemberStatus.ACTIVE.value
+    )
+    if where:
+        admitted = select(HOUSEHOLDS.c.id).where(HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value, *where)
+        member_rows = member_rows.where(MEMBERS.c.household_id.in_(admitted))
+    per_household = member_rows.group_by(MEMBERS.c.household_id).subquery("member_facts")
+    deprivation = _deprivations(per_household.c[_MEMBER_COUNT])
     estimated_decile = case((deprivation >= 9, 1), else_=10 - deprivation)
-    joined = HOUSEHOLDS.join(
-        MEMBERS, and_(MEMBERS.c.household_id == HOUSEHOLDS.c.id, MEMBERS.c.status == MemberStatus.ACTIVE.value)
-    ).outerjoin(WELFARE, WELFARE.c.household_id == HOUSEHOLDS.c.id)
+    joined = per_household.join(HOUSEHOLDS, HOUSEHOLDS.c.id == per_household.c.household_id).outerjoin(
+        WELFARE, WELFARE.c.household_id == HOUSEHOLDS.c.id
+    )
     return (
         select(
             HOUSEHOLDS.c.id.label("household_id"),
@@ -88,10 +103,8 @@ def facts_select(
             func.coalesce(WELFARE.c.score, -deprivation).label("welfare_score"),
             case((WELFARE.c.decile.is_(None), False), else_=True).label("ranked"),
             deprivation.label("deprivation"),
-            *counts,
+            *(per_household.c[name] for name in registry.facts),
         )
         .select_from(joined)
         .where(HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value, *where)
-        # households.id is the primary key, so its other columns may be read ungrouped (SQL:1999 T301).
-        .group_by(HOUSEHOLDS.c.id, WELFARE.c.decile, WELFARE.c.score)
     )

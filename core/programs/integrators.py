@@ -17,7 +17,8 @@ from core.enums import MemberStatus
 from core.models import Enrollment
 from core.programs.eligibility import Verdict, current_period, explain
 from core.programs.registry import ProgramRegistry
-from core.records import MEMBERS
+from core.records import HOUSEHOLDS, MEMBERS
+from core.regions.codes import within
 
 MAX_BATCH = 10_000
 ENROLLMENTS = Enrollment.__table__
@@ -43,20 +44,25 @@ class NikAnswer:
 
 
 async def eligibility_by_nik(
-    conn: AsyncConnection, registry: ProgramRegistry, niks: Sequence[str], as_of: date
+    conn: AsyncConnection, registry: ProgramRegistry, niks: Sequence[str], as_of: date, scope: str = ""
 ) -> list[NikAnswer]:
-    """One answer per NIK asked, in the order asked, for every program's period containing ``as_of``."""
+    """One answer per NIK asked, in the order asked, for every program's period containing ``as_of``.
+
+    A NIK whose household lies outside ``scope`` is answered as not found.
+    """
     if len(niks) > MAX_BATCH:
         raise BatchTooLarge(f"at most {MAX_BATCH:,} NIKs a request; split the {len(niks):,} into batches")
     wanted = list(dict.fromkeys(niks))
     household_of: dict[str, int] = {}
     if wanted:
-        rows = await conn.execute(
-            select(MEMBERS.c.nik, MEMBERS.c.household_id).where(
-                MEMBERS.c.nik.in_(wanted), MEMBERS.c.status == MemberStatus.ACTIVE.value
-            )
+        query = select(MEMBERS.c.nik, MEMBERS.c.household_id).where(
+            MEMBERS.c.nik.in_(wanted), MEMBERS.c.status == MemberStatus.ACTIVE.value
         )
-        household_of = dict(rows.all())
+        if scope:
+            query = query.join(HOUSEHOLDS, HOUSEHOLDS.c.id == MEMBERS.c.household_id).where(
+                within(HOUSEHOLDS.c.village_code, scope)
+            )
+        household_of = dict((await conn.execute(query)).all())
     households = set(household_of.values())
     periods = {slug: current_period(program.period_kind, as_of) for slug, program in registry.programs.items()}
     verdicts = await explain(conn, registry, households, periods)

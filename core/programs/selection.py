@@ -3,11 +3,13 @@
 Each step is one ``INSERT … SELECT`` into a temporary work table of the current transaction, so
 the whole population is read once and every later step joins small, indexed tables:
 
-1. ``work_candidates``: the household-facts row of every active household in the region that
-   passes the program's own rules and is not yet enrolled in the program for the period;
+1. ``work_candidates``: the household-facts row (only the facts the program reads) of every
+   active household in the region that passes the program's own rules and is not yet enrolled
+   in the program for the period;
 2. ``work_components``: the program's benefit components for those households;
 3. ``work_refusals``: ``(household, reason)`` for every double-recipient case among them
-   (``core.programs.double_recipients``);
+   (``core.programs.double_recipients``; the NIK and KK scans only when their unique index is
+   not in place);
 4. ``work_quotas``: the program-period's quotas, less what earlier cycles enrolled under them;
 5. ``work_selected``: the households to enrol, poorest first within each quota region (decile,
    then welfare score, then id), each with its amount and an ordinal for id assignment.
@@ -18,7 +20,8 @@ tables before committing (PostgreSQL drops them on commit by itself).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +43,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import visitors
 from sqlalchemy.types import NullType, TypeEngine
 
 from core.models import Enrollment
@@ -48,7 +52,7 @@ from core.programs import double_recipients as doubles
 from core.programs.facts import facts_select
 from core.programs.quotas import most_specific_region, remaining_quotas
 from core.programs.registry import ProgramRegistry
-from core.programs.scope import ProgramScope, covers
+from core.programs.scope import NATIONAL, ProgramScope, covers
 from core.programs.types import BenefitContext, FactContext, RuleContext
 from core.records import HOUSEHOLDS, MEMBERS
 
@@ -79,6 +83,26 @@ def _temporary(name: str, metadata: MetaData, *columns: Column[object] | Index) 
     return Table(name, metadata, *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
+def facts_read(registry: ProgramRegistry, scope: ProgramScope) -> ProgramRegistry:
+    """The registry with only the facts the program's rules and benefit read.
+
+    Found by walking the SQL they build over a probe facts row, so a whole-population run
+    aggregates members only for the counts it needs (BST needs none, PKH its seven components).
+    """
+    program, period = scope.program, scope.period
+    probe = facts_select(registry, period).subquery("facts")
+    config = program.settings_for(period)
+    built: list[Any] = [
+        rule.predicate(RuleContext(facts=probe, period=period, config=config)) for rule in program.rules
+    ]
+    fact_context = FactContext(members=MEMBERS, period=period)
+    built.append(program.benefit.components(BenefitContext(probe, MEMBERS, period, config, fact_context)))
+    read = {
+        element.name for sql in built for element in visitors.iterate(sql) if getattr(element, "table", None) is probe
+    }
+    return replace(registry, facts={name: fact for name, fact in registry.facts.items() if name in read})
+
+
 def _work_tables(scope: ProgramScope, registry: ProgramRegistry) -> WorkTables:
     metadata = MetaData()
     fact_columns = [
@@ -100,7 +124,6 @@ def _work_tables(scope: ProgramScope, registry: ProgramRegistry) -> WorkTables:
             Column("member_id", BigInteger),
             Column("component", String(32), nullable=False),
             Column("amount", BigInteger, nullable=False),
-            Index("ix_work_components_household", "household_id"),
         ),
         refusals=_temporary(
             "work_refusals",
@@ -158,9 +181,8 @@ async def drop_work_tables(conn: AsyncConnection, selection: Selection) -> None:
 
 async def _fill_candidates(conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope, table: Table) -> None:
     program, period = scope.program, scope.period
-    facts = facts_select(registry, period, where=[covers(HOUSEHOLDS.c.village_code, scope.region_code)]).subquery(
-        "facts"
-    )
+    where = [] if scope.region_code == NATIONAL else [covers(HOUSEHOLDS.c.village_code, scope.region_code)]
+    facts = facts_select(registry, period, where=where).subquery("facts")
     ctx = RuleContext(facts=facts, period=period, config=program.settings_for(period))
     already_enrolled = exists(
         select(ENROLLMENTS.c.id).where(
@@ -194,11 +216,11 @@ async def _fill_refusals(
     conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope, tables: WorkTables
 ) -> None:
     candidates, slug = tables.candidates, scope.program.slug
-    checks = [
-        doubles.nik_refusals(candidates),
-        doubles.kk_refusals(candidates),
-        doubles.deceased_refusals(tables.components),
-    ]
+    checks = [doubles.deceased_refusals(tables.components)]
+    if not await doubles.unique_while_active(conn, doubles.NIK_INDEX):
+        checks.append(doubles.nik_refusals(candidates))
+    if not await doubles.unique_while_active(conn, doubles.KK_INDEX):
+        checks.append(doubles.kk_refusals(candidates))
     partners = doubles.exclusive_partners(registry, slug)
     if partners:
         checks.append(doubles.exclusion_refusals(candidates, slug, scope.period, partners))
@@ -257,7 +279,7 @@ async def _fill_selected(conn: AsyncConnection, tables: WorkTables, has_quotas: 
             .where(not_refused)
             .subquery("chosen")
         )
-    ordinal = func.row_number().over(order_by=chosen.c.household_id)
+    ordinal = func.row_number().over()  # numbers the new enrollments' ids; any order will do
     final = select(chosen.c.household_id, ordinal, chosen.c.village_code, chosen.c.amount, chosen.c.quota_region)
     names = ["household_id", "ordinal", "village_code", "amount", "quota_region"]
     await conn.execute(insert(tables.selected).from_select(names, final))
@@ -266,6 +288,7 @@ async def _fill_selected(conn: AsyncConnection, tables: WorkTables, has_quotas: 
 
 async def select_households(conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope) -> Selection:
     """Fill the work tables for ``scope`` in the current transaction; nothing outside them is written."""
+    registry = facts_read(registry, scope)
     tables = _work_tables(scope, registry)
     await _create(conn, tables)
     await _fill_candidates(conn, registry, scope, tables.candidates)

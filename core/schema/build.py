@@ -8,25 +8,41 @@ from strawberry.extensions import ParserCache
 from core.programs.registry import get_registry
 from core.schema import hardening
 from core.schema.assembly import assemble
+from core.schema.audit import AuditQuery
+from core.schema.auth import AuthMutation, AuthQuery
 from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
+from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.households import HouseholdQuery
 from core.schema.mutations import HouseholdMutation
 from core.schema.programs import ProgramQuery
 from core.schema.regions import RegionQuery
+from core.schema.welfare import WelfareMutation, WelfareQuery
 from core.settings import Settings, get_settings
 
 
 @strawberry.type(description="Read the registry.")
-class Query(RegionQuery, HouseholdQuery, ProgramQuery, DisbursementQuery, CycleQuery):
+class Query(
+    AuthQuery,
+    AuditQuery,
+    RegionQuery,
+    HouseholdQuery,
+    ProgramQuery,
+    DisbursementQuery,
+    DoubleRecipientQuery,
+    CycleQuery,
+    WelfareQuery,
+):
     pass
 
 
 MUTATION_BASES: tuple[type, ...] = (
+    AuthMutation,
     HouseholdMutation,
     DisbursementMutation,
     CycleMutation,
+    WelfareMutation,
 )
 
 

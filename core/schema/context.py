@@ -7,25 +7,35 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
+from core.access.enforcer import AccessControl
+from core.audit.log import RequestInfo
+from core.auth.principal import PUBLIC, Principal
 from core.households.queries import Include, households_by_id
 from core.programs.queries import EnrollmentRecord, enrollments_by_household
 from core.records import HouseholdRecord, RegionRecord
 from core.regions.queries import children_by_parent, regions_by_code
 from core.settings import Settings
+from core.welfare.explain import Explanation
+from core.welfare.queries import ExplanationKey, WelfareRankRecord, explanations, ranks_by_household
 
 
 @dataclass
 class Loaders:
     engine: AsyncEngine
+    scope: str = ""  # the caller's region scope: loaders never return rows outside it
     region: DataLoader[str, RegionRecord | None] = field(init=False)
     children: DataLoader[str, list[RegionRecord]] = field(init=False)
     household: DataLoader[int, HouseholdRecord | None] = field(init=False)
     enrollments: DataLoader[int, list[EnrollmentRecord]] = field(init=False)
+    model_dir: Path = Path("models")
+    welfare: DataLoader[int, WelfareRankRecord | None] = field(init=False)
+    welfare_explanation: DataLoader[ExplanationKey, Explanation | None] = field(init=False)
     extra: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -33,6 +43,8 @@ class Loaders:
         self.children = DataLoader(self._children)
         self.household = DataLoader(self._households)
         self.enrollments = DataLoader(self._enrollments)
+        self.welfare = DataLoader(self._welfare)
+        self.welfare_explanation = DataLoader(self._welfare_explanations)
 
     def named(self, name: str, load: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
         """This request's loader called ``name`` (plugins prefix it with their slug), made on first use."""
@@ -44,6 +56,13 @@ class Loaders:
         async with self.engine.connect() as conn:
             found = await enrollments_by_household(conn, keys)
         return [found[key] for key in keys]
+
+    async def _welfare(self, keys: list[int]) -> list[WelfareRankRecord | None]:
+        found = await ranks_by_household(self.engine, keys)
+        return [found.get(key) for key in keys]
+
+    async def _welfare_explanations(self, keys: list[ExplanationKey]) -> list[Any]:
+        return await explanations(self.engine, self.model_dir, keys)  # an error instance fails its key only
 
     async def _regions(self, codes: list[str]) -> list[RegionRecord | None]:
         async with self.engine.connect() as conn:
@@ -57,7 +76,7 @@ class Loaders:
 
     async def _households(self, keys: list[int]) -> list[HouseholdRecord | None]:
         async with self.engine.connect() as conn:
-            found = await households_by_id(conn, keys, Include())
+            found = await households_by_id(conn, keys, Include(), scope=self.scope)
         return [found.get(key) for key in keys]
 
 
@@ -66,9 +85,30 @@ class Context:
     engine: AsyncEngine
     settings: Settings
     loaders: Loaders
+    access: AccessControl
+    principal: Principal = PUBLIC
+    request_info: RequestInfo = field(default_factory=lambda: RequestInfo(PUBLIC))
     request: Any = None
     response: Any = None
 
     @classmethod
-    def create(cls, engine: AsyncEngine, settings: Settings, request: Any = None, response: Any = None) -> Context:
-        return cls(engine=engine, settings=settings, loaders=Loaders(engine), request=request, response=response)
+    def create(
+        cls,
+        engine: AsyncEngine,
+        settings: Settings,
+        access: AccessControl,
+        principal: Principal = PUBLIC,
+        request_info: RequestInfo | None = None,
+        request: Any = None,
+        response: Any = None,
+    ) -> Context:
+        return cls(
+            engine=engine,
+            settings=settings,
+            loaders=Loaders(engine, scope=principal.scope, model_dir=settings.model_dir),
+            access=access,
+            principal=principal,
+            request_info=request_info or RequestInfo(principal),
+            request=request,
+            response=response,
+        )

@@ -7,18 +7,21 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
+from core.audit.log import record as record_audit
 from core.db import write_transaction
 from core.households.service import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.registry import get_registry
+from core.programs.scope import NATIONAL
+from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError
 
 #: Who runs and approves through the API, until access control names the operator.
-API_ACTOR = "api"
 REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia."
 PERIOD = "The program's period: YYYY-MM for monthly programs (BPNT, BST), YYYY-Qn for PKH."
 
@@ -115,6 +118,18 @@ SetProgramQuotaResult = Annotated[
 ]
 
 
+def _region(region_code: str) -> str:
+    """The region a cycle or quota covers, as the access check sees it ('' for all of Indonesia)."""
+    return "" if region_code == NATIONAL else region_code
+
+
+async def _require_write(context: Context, operation: str, obj: str, act: str, region: str | None) -> None:
+    """Refuse (and audit) a caller whose role may not ``act`` on ``obj`` in ``region``."""
+    if not allowed(context, obj, act, region):
+        await audit_denied(context, operation, obj, region or "-", f"role {context.principal.role} may not {act} {obj}")
+        raise Forbidden(context.principal, obj, act)
+
+
 def _result(outcome: object) -> object:
     if isinstance(outcome, Invalid):
         return ValidationError.of(outcome)
@@ -133,6 +148,7 @@ class CycleQuery:
         period: Annotated[str, strawberry.argument(description=PERIOD)],
         region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
     ) -> CyclePreviewResult:
+        require(info.context, "cycle", "read", _region(region_code))
         outcome = await preview.preview_cycle(info.context.engine, get_registry(), program, period, region_code)
         return _result(outcome)  # type: ignore[return-value]
 
@@ -150,14 +166,44 @@ class CycleMutation:
         period: Annotated[str, strawberry.argument(description=PERIOD)],
         region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
     ) -> RunProgramCycleResult:
-        outcome = await cycles.run_cycle(info.context.engine, get_registry(), program, period, region_code, API_ACTOR)
+        context = info.context
+        await _require_write(context, "runProgramCycle", "cycle", "run", _region(region_code))
+
+        async def audit(conn: AsyncConnection, record: object) -> None:
+            await record_audit(
+                conn,
+                context.request_info,
+                operation="runProgramCycle",
+                entity="program_cycle",
+                entity_id=record.id,
+                after=record,
+            )  # type: ignore[attr-defined]
+
+        outcome = await cycles.run_cycle(
+            context.engine, get_registry(), program, period, region_code, context.principal.username, audit
+        )
         return _result(outcome)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Approve a completed cycle: its pending disbursements are released.")
     async def approve_program_cycle(
         self, info: Info[Context, None], cycle_id: strawberry.ID
     ) -> ApproveProgramCycleResult:
-        outcome = await cycles.approve_cycle(info.context.engine, parse_id(cycle_id, "cycleId"), API_ACTOR)
+        context = info.context
+        await _require_write(context, "approveProgramCycle", "cycle", "approve", None)
+
+        async def audit(conn: AsyncConnection, record: object) -> None:
+            await record_audit(
+                conn,
+                context.request_info,
+                operation="approveProgramCycle",
+                entity="program_cycle",
+                entity_id=record.id,
+                after=record,
+            )  # type: ignore[attr-defined]
+
+        outcome = await cycles.approve_cycle(
+            context.engine, parse_id(cycle_id, "cycleId"), context.principal.username, context.principal.scope, audit
+        )
         return _result(outcome)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Set or replace a program's quota in a region for a period; null clears it.")
@@ -169,6 +215,17 @@ class CycleMutation:
         region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
         quota: int | None,
     ) -> SetProgramQuotaResult:
-        async with write_transaction(info.context.engine) as conn:
+        context = info.context
+        await _require_write(context, "setProgramQuota", "quota", "write", _region(region_code))
+        async with write_transaction(context.engine) as conn:
             outcome = await quotas.set_quota(conn, get_registry(), program, period, region_code, quota)
+            if not isinstance(outcome, Invalid | Missing):
+                await record_audit(
+                    conn,
+                    context.request_info,
+                    operation="setProgramQuota",
+                    entity="program_quota",
+                    entity_id=f"{program}/{period}/{region_code}"[:64],
+                    after=outcome,
+                )
         return _result(outcome)  # type: ignore[return-value]

@@ -7,9 +7,11 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from core.audit.log import record
 from core.db import write_transaction
 from core.households.service import Invalid
 from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_status_updates, reconcile
+from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code
 from core.schema.context import Context
 from core.schema.errors import ValidationError
@@ -59,9 +61,10 @@ class DisbursementQuery:
         period: str | None = None,
         region_code: str | None = None,
     ) -> list[ReconciliationLine]:
+        principal = require(info.context, "disbursement", "read")
         code = checked_code(region_code, "regionCode") if region_code is not None else None
         async with info.context.engine.connect() as conn:
-            lines = await reconcile(conn, program=program, period=period, region_code=code)
+            lines = await reconcile(conn, program=program, period=period, region_code=code, scope=principal.scope)
         return [ReconciliationLine(**{name: getattr(line, name) for name in line.__slots__}) for line in lines]
 
 
@@ -71,10 +74,23 @@ class DisbursementMutation:
     async def update_disbursements(
         self, info: Info[Context, None], updates: list[DisbursementUpdateInput]
     ) -> DisbursementUpdateResult:
+        context = info.context
+        if not allowed(context, "disbursement", "write"):
+            await audit_denied(context, "updateDisbursements", "disbursement", "-", "role may not write disbursement")
+            raise Forbidden(context.principal, "disbursement", "write")
         rows = [StatusUpdate(u.reference.strip(), u.status.strip().lower(), u.note) for u in updates]
         try:
-            async with write_transaction(info.context.engine) as conn:
-                result = await apply_status_updates(conn, rows)
+            async with write_transaction(context.engine) as conn:
+                result = await apply_status_updates(conn, rows, scope=context.principal.scope)
+                if result.changes:
+                    await record(
+                        conn,
+                        context.request_info,
+                        operation="updateDisbursements",
+                        entity="disbursement",
+                        entity_id=f"{len(result.changes)} payments",
+                        after=[{"reference": r, "from": a, "to": b} for r, a, b in result.changes],
+                    )
         except UpdateRefused as refused:
             return ValidationError.of(Invalid(refused.errors))
         return DisbursementUpdateSummary(updated=result.updated, unchanged=result.unchanged)

@@ -18,12 +18,14 @@ from core.households.queries import (
 )
 from core.records import HouseholdRecord, MemberRecord
 from core.schema import enums
+from core.schema.access import audit_read, require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.context import Context
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
 from core.schema.programs import HouseholdPrograms
 from core.schema.regions import Region
 from core.schema.selection import selected_paths
+from core.schema.welfare import Welfare
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -97,6 +99,10 @@ class Household:
     def programs(self: HouseholdRecord) -> HouseholdPrograms:  # type: ignore[misc, valid-type]
         return self
 
+    @strawberry.field(description="The household's welfare rank (desil) and why; null until it is ranked.")
+    async def welfare(self: HouseholdRecord, info: Info[Context, None]) -> Welfare | None:  # type: ignore[misc]
+        return await info.context.loaders.welfare.load(self.id)  # type: ignore[return-value]
+
 
 @strawberry.type
 class HouseholdEdge:
@@ -140,6 +146,7 @@ class HouseholdQuery:
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> HouseholdConnection:
+        principal = require(info.context, "household", "read")
         limit = info.context.settings.max_page_size
         if not 0 <= first <= limit:
             raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
@@ -147,6 +154,7 @@ class HouseholdQuery:
             region_code=checked_code(region_code, "regionCode") if region_code is not None else None,
             kk_number=kk_number,
             status=status,
+            scope=principal.scope,
         )
         after_id = decode_cursor(after) if after is not None else None
         include = include_for(selected_paths(info), "edges.node.")
@@ -159,13 +167,21 @@ class HouseholdQuery:
             where=where,
         )
 
-    @strawberry.field(description="One household by id.")
+    @strawberry.field(description="One household by id (null outside your region, as if it did not exist).")
     async def household(self, info: Info[Context, None], id: strawberry.ID) -> Household | None:
+        principal = require(info.context, "household", "read")
         include = include_for(selected_paths(info), "")
         async with info.context.engine.connect() as conn:
-            return await household_by_id(conn, parse_id(id), include)  # type: ignore[return-value]
+            record = await household_by_id(conn, parse_id(id), include, scope=principal.scope)
+        if record is not None:
+            await audit_read(info.context, "household", record.id)
+        return record  # type: ignore[return-value]
 
-    @strawberry.field(description="The active member with this NIK.")
+    @strawberry.field(description="The active member with this NIK (null outside your region).")
     async def person(self, info: Info[Context, None], nik: str) -> Member | None:
+        principal = require(info.context, "member", "read")
         async with info.context.engine.connect() as conn:
-            return await active_member_by_nik(conn, nik)  # type: ignore[return-value]
+            record = await active_member_by_nik(conn, nik, scope=principal.scope)
+        if record is not None:
+            await audit_read(info.context, "member", record.id)
+        return record  # type: ignore[return-value]

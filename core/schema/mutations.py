@@ -13,10 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
+from core.access.enforcer import region_within
+from core.audit.log import record
 from core.db import write_transaction
 from core.households import service
 from core.households.data import HouseholdData, MemberData
+from core.households.queries import Include, household_by_id
+from core.households.rules import FieldError
 from core.schema import enums
+from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.arguments import parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
@@ -157,14 +162,45 @@ class _Refused(Exception):
         self.outcome = outcome
 
 
-async def run_change(info: Info[Context, None], change: Callable[[AsyncConnection], Awaitable[object]]) -> object:
-    """Run one change in its own write transaction; a refusal rolls everything back."""
+async def run_change(
+    info: Info[Context, None],
+    *,
+    operation: str,
+    obj: str,
+    household_id: int | None,
+    change: Callable[[AsyncConnection, str], Awaitable[object]],
+) -> object:
+    """Check the role, then run one change in its own write transaction, audited in that transaction.
+
+    ``change`` receives the connection and the caller's scope; a refusal rolls everything back.
+    Denials and changes aimed outside the caller's region are audited as denied.
+    """
+    context = info.context
+    target = household_id if household_id is not None else "-"
+    if not allowed(context, obj, "write"):
+        await audit_denied(
+            context, operation, "household", target, f"role {context.principal.role} may not write {obj}"
+        )
+        raise Forbidden(context.principal, obj, "write")
+    scope = context.principal.scope
     try:
-        async with write_transaction(info.context.engine) as conn:
-            outcome = await change(conn)
+        async with write_transaction(context.engine) as conn:
+            before = await household_by_id(conn, household_id, Include(), scope) if household_id is not None else None
+            outcome = await change(conn, scope)
             if isinstance(outcome, service.Invalid | service.Conflict | service.Missing):
                 raise _Refused(outcome)
+            await record(
+                conn,
+                context.request_info,
+                operation=operation,
+                entity="household",
+                entity_id=outcome.id,
+                before=before,
+                after=outcome,
+            )  # type: ignore[attr-defined]
     except _Refused as refused:
+        if isinstance(refused.outcome, service.Missing):
+            await audit_denied(context, operation, "household", target, "not found in the caller's region")
         return to_result(refused.outcome)
     except IntegrityError:
         # Another request registered the same KK or NIK between our check and our write.
@@ -179,7 +215,17 @@ class HouseholdMutation:
     @strawberry.mutation(description="Register a new household with its members.")
     async def register_household(self, info: Info[Context, None], input: HouseholdInput) -> HouseholdResult:
         data = input.to_data()
-        return await run_change(info, lambda conn: service.register_household(conn, data))  # type: ignore[return-value]
+
+        async def change(conn: AsyncConnection, scope: str) -> object:
+            if not region_within(data.village_code, scope):
+                return service.Invalid(
+                    [FieldError("villageCode", f"you may only register households in region {scope}")]
+                )
+            return await service.register_household(conn, data)
+
+        return await run_change(  # type: ignore[return-value]
+            info, operation="registerHousehold", obj="household", household_id=None, change=change
+        )
 
     @strawberry.mutation(description="Change a household's variables; version is the one you read.")
     async def update_household(
@@ -190,7 +236,11 @@ class HouseholdMutation:
             return values
         household_id = parse_id(id)
         return await run_change(  # type: ignore[return-value]
-            info, lambda conn: service.update_household(conn, household_id, version, values)
+            info,
+            operation="updateHousehold",
+            obj="household",
+            household_id=household_id,
+            change=lambda conn, scope: service.update_household(conn, household_id, version, values, scope),
         )
 
     @strawberry.mutation(description="Add a person to a household; version is the household's.")
@@ -199,7 +249,13 @@ class HouseholdMutation:
     ) -> HouseholdResult:
         target = parse_id(household_id, "householdId")
         data = member.to_data()
-        return await run_change(info, lambda conn: service.add_member(conn, target, version, data))  # type: ignore[return-value]
+        return await run_change(  # type: ignore[return-value]
+            info,
+            operation="addMember",
+            obj="member",
+            household_id=target,
+            change=lambda conn, scope: service.add_member(conn, target, version, data, scope),
+        )
 
     @strawberry.mutation(description="Change a member's data; version is the household's.")
     async def update_member(
@@ -215,7 +271,11 @@ class HouseholdMutation:
             return values
         target, member = parse_id(household_id, "householdId"), parse_id(member_id, "memberId")
         return await run_change(  # type: ignore[return-value]
-            info, lambda conn: service.update_member(conn, target, version, member, values)
+            info,
+            operation="updateMember",
+            obj="member",
+            household_id=target,
+            change=lambda conn, scope: service.update_member(conn, target, version, member, values, scope),
         )
 
     @strawberry.mutation(
@@ -233,5 +293,9 @@ class HouseholdMutation:
         target, member = parse_id(household_id, "householdId"), parse_id(member_id, "memberId")
         new_head = parse_id(new_head_id, "newHeadId") if new_head_id is not None else None
         return await run_change(  # type: ignore[return-value]
-            info, lambda conn: service.remove_member(conn, target, version, member, reason, new_head)
+            info,
+            operation="removeMember",
+            obj="member",
+            household_id=target,
+            change=lambda conn, scope: service.remove_member(conn, target, version, member, reason, new_head, scope),
         )

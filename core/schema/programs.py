@@ -13,6 +13,7 @@ from core.programs.periods import PeriodError
 from core.programs.queries import EnrollmentRecord
 from core.programs.registry import get_registry
 from core.records import HouseholdRecord
+from core.schema.access import require
 from core.schema.assembly import assemble
 from core.schema.context import Context
 
@@ -79,12 +80,14 @@ class Enrollment:
 class _HouseholdProgramsCore:
     @strawberry.field(description="Enrollments in every program, newest period first.")
     async def enrollments(self: HouseholdRecord, info: Info[Context, None]) -> list[Enrollment]:  # type: ignore[misc]
+        require(info.context, "enrollment", "read")
         return await info.context.loaders.enrollments.load(self.id)  # type: ignore[return-value]
 
 
 class _ProgramsCore:
     @strawberry.field(description="The aid programs installed on this server.")
-    def installed(self) -> list[ProgramInfo]:
+    def installed(self, info: Info[Context, None]) -> list[ProgramInfo]:
+        require(info.context, "program", "read")
         return _program_infos()
 
 
@@ -124,9 +127,10 @@ class EligibilityAnswer:
 
 
 async def _answers(info: Info[Context, None], niks: list[str], as_of: date | None) -> list[EligibilityAnswer]:
+    principal = require(info.context, "eligibility", "read")
     try:
         async with info.context.engine.connect() as conn:
-            answers = await eligibility_by_nik(conn, REGISTRY, niks, as_of or date.today())
+            answers = await eligibility_by_nik(conn, REGISTRY, niks, as_of or date.today(), scope=principal.scope)
     except BatchTooLarge as exc:
         raise GraphQLError(f"niks: {exc}") from exc
     except PeriodError as exc:

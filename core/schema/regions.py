@@ -9,6 +9,7 @@ from strawberry.types import Info
 from core.records import RegionRecord
 from core.regions.codes import LEVELS
 from core.regions.queries import list_regions
+from core.schema.access import require
 from core.schema.arguments import checked_code
 from core.schema.context import Context
 from core.schema.enums import RegionLevel
@@ -45,6 +46,7 @@ class RegionQuery:
     async def regions(
         self, info: Info[Context, None], parent_code: str | None = None, level: RegionLevel | None = None
     ) -> list[Region]:
+        require(info.context, "region", "read")
         parent = checked_code(parent_code, "parentCode") if parent_code is not None else None
         level_number = LEVELS.index(level) + 1 if level is not None else None
         if level_number == 4 and parent is None:
@@ -54,4 +56,5 @@ class RegionQuery:
 
     @strawberry.field(description="One region by its dotted Kemendagri code.")
     async def region(self, info: Info[Context, None], code: str) -> Region | None:
+        require(info.context, "region", "read")
         return await info.context.loaders.region.load(checked_code(code, "code"))  # type: ignore[return-value]

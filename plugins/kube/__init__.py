@@ -72,6 +72,11 @@ def siks_extra_mutation_fields() -> list[SchemaField]:
 @hookimpl
 def siks_extra_policies() -> list[str]:
     return [
-        "p, kube_officer, program:kube, read",
-        "p, kube_officer, kube_group, write",
+        "p, kube_officer, kube_group, (read)|(write)",
+        "p, kube_officer, household, read",
+        "g, kube_officer, authenticated",
+        "p, regency_office, kube_group, (read)|(write)",
+        "p, data_centre, kube_group, (read)|(write)",
+        "p, district_officer, kube_group, read",
+        "p, village_operator, kube_group, read",
     ]

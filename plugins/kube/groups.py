@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.access.enforcer import region_within
 from core.enums import RecordStatus
 from core.households.rules import FieldError
 from core.households.service import Conflict, Invalid, Missing
@@ -162,9 +163,9 @@ async def form_group(
     return (await groups_by_id(conn, [group_id]))[group_id]
 
 
-async def _current(conn: AsyncConnection, group_id: int, version: int) -> GroupRecord | Conflict | Missing:
+async def _current(conn: AsyncConnection, group_id: int, version: int, scope: str) -> GroupRecord | Conflict | Missing:
     group = (await groups_by_id(conn, [group_id])).get(group_id)
-    if group is None or group.status != ACTIVE:
+    if group is None or group.status != ACTIVE or not region_within(group.village_code, scope):
         return Missing("KUBe group", str(group_id))
     if group.version != version:
         return Conflict(group.version, "KUBe group")
@@ -190,9 +191,10 @@ async def change_group(
     add: Sequence[int],
     remove: Sequence[int],
     settings: Mapping[str, Any],
+    scope: str = "",
 ) -> GroupRecord | Invalid | Conflict | Missing:
     """Rename a group or change its families; the result must still be a valid group."""
-    group = await _current(conn, group_id, version)
+    group = await _current(conn, group_id, version, scope)
     if not isinstance(group, GroupRecord):
         return group
     errors = _text_errors(name, business)
@@ -213,7 +215,7 @@ async def change_group(
     now = datetime.now(UTC)
     values = {k: v.strip() for k, v in (("name", name), ("business", business)) if v is not None}
     if not await _claim(conn, group, now, **values):
-        current = await _current(conn, group_id, version)
+        current = await _current(conn, group_id, version, scope)
         return current if not isinstance(current, GroupRecord) else Conflict(current.version, "KUBe group")
     if remove:
         await conn.execute(
@@ -237,17 +239,17 @@ async def change_group(
 
 
 async def dissolve_group(
-    conn: AsyncConnection, group_id: int, version: int, reason: str
+    conn: AsyncConnection, group_id: int, version: int, reason: str, scope: str = ""
 ) -> GroupRecord | Invalid | Conflict | Missing:
     """Dissolve a group: its families are free to join another."""
-    group = await _current(conn, group_id, version)
+    group = await _current(conn, group_id, version, scope)
     if not isinstance(group, GroupRecord):
         return group
     if not reason.strip():
         return Invalid([FieldError("reason", "say why the group is dissolved")])
     now = datetime.now(UTC)
     if not await _claim(conn, group, now, status=DISSOLVED, dissolve_reason=reason.strip()[:200]):
-        current = await _current(conn, group_id, version)
+        current = await _current(conn, group_id, version, scope)
         return current if not isinstance(current, GroupRecord) else Conflict(current.version, "KUBe group")
     await conn.execute(
         update(MEMBERSHIPS)

@@ -9,10 +9,14 @@ import strawberry
 from sqlalchemy.exc import IntegrityError
 from strawberry.types import Info
 
+from core.access.enforcer import region_within
+from core.audit.log import record
 from core.db import write_transaction
 from core.households.service import Conflict, Invalid, Missing
 from core.programs.eligibility import current_period
 from core.programs.periods import PeriodKind
+from core.regions.codes import is_region_code
+from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
@@ -53,12 +57,25 @@ def _ids(values: list[strawberry.ID] | None, argument: str) -> list[int]:
     return [parse_id(value, argument) for value in values or []]
 
 
-async def _change(info: Info[Context, None], work: Any) -> object:
+async def _change(info: Info[Context, None], operation: str, work: Any, region: str | None = None) -> object:
+    """Check the role (in ``region`` when known), run ``work(conn, scope)`` in one audited write transaction."""
+    context = info.context
+    if not allowed(context, "kube_group", "write", region):
+        await audit_denied(context, operation, "kube_group", "-", f"role {context.principal.role} may not write groups")
+        raise Forbidden(context.principal, "kube_group", "write")
     try:
-        async with write_transaction(info.context.engine) as conn:
-            outcome = await work(conn)
+        async with write_transaction(context.engine) as conn:
+            outcome = await work(conn, context.principal.scope)
             if isinstance(outcome, Invalid | Conflict | Missing):
                 raise _Refused(outcome)
+            await record(
+                conn,
+                context.request_info,
+                operation=operation,
+                entity="kube_group",
+                entity_id=outcome.id,
+                after=outcome,
+            )
     except _Refused as refused:
         outcome = refused.outcome
         if isinstance(outcome, Invalid):
@@ -80,8 +97,12 @@ async def form_kube_group(
     info: Info[Context, None], village_code: str, name: str, business: str, household_ids: list[strawberry.ID]
 ) -> KubeGroupResult:
     members = _ids(household_ids, "householdIds")
+    region = village_code if is_region_code(village_code) else None
     return await _change(  # type: ignore[return-value]
-        info, lambda conn: groups.form_group(conn, village_code, name, business, members, _settings())
+        info,
+        "formKubeGroup",
+        lambda conn, _scope: groups.form_group(conn, village_code, name, business, members, _settings()),
+        region,
     )
 
 
@@ -98,8 +119,17 @@ async def change_kube_group(
     add, remove = _ids(add_household_ids, "addHouseholdIds"), _ids(remove_household_ids, "removeHouseholdIds")
     return await _change(  # type: ignore[return-value]
         info,
-        lambda conn: groups.change_group(
-            conn, target, version, name=name, business=business, add=add, remove=remove, settings=_settings()
+        "changeKubeGroup",
+        lambda conn, scope: groups.change_group(
+            conn,
+            target,
+            version,
+            name=name,
+            business=business,
+            add=add,
+            remove=remove,
+            settings=_settings(),
+            scope=scope,
         ),
     )
 
@@ -108,7 +138,9 @@ async def dissolve_kube_group(
     info: Info[Context, None], group_id: strawberry.ID, version: int, reason: str
 ) -> KubeGroupResult:
     target = parse_id(group_id, "groupId")
-    return await _change(info, lambda conn: groups.dissolve_group(conn, target, version, reason))  # type: ignore[return-value]
+    return await _change(  # type: ignore[return-value]
+        info, "dissolveKubeGroup", lambda conn, scope: groups.dissolve_group(conn, target, version, reason, scope)
+    )
 
 
 async def _group_of(engine: Any, household_ids: list[int]) -> list[groups.GroupRecord | None]:
@@ -125,6 +157,9 @@ async def household_group(root: Any, info: Info[Context, None]) -> KubeGroup | N
 
 
 async def village_groups(info: Info[Context, None], village_code: str) -> list[KubeGroup]:
+    require(info.context, "kube_group", "read")
     code = checked_code(village_code, "villageCode")
+    if not region_within(code, info.context.principal.scope):
+        return []
     async with info.context.engine.connect() as conn:
         return await groups.groups_in_village(conn, code)  # type: ignore[return-value]

@@ -12,8 +12,8 @@ from core.programs.config import load_program_settings
 from core.programs.hookspecs import hookimpl
 from core.programs.periods import PeriodKind
 from core.programs.rules import DecileAtMost
-from core.programs.types import DisbursementField, Program
-from plugins.pkh.components import ComponentBenefit, HasComponent
+from core.programs.types import DisbursementField, HouseholdFact, Program
+from plugins.pkh.components import ANY_COMPONENT, ComponentBenefit, HasComponent
 
 PROGRAM = Program(
     slug="pkh",
@@ -32,3 +32,8 @@ PROGRAM = Program(
 @hookimpl
 def siks_register_programs() -> list[Program]:
     return [PROGRAM]
+
+
+@hookimpl
+def siks_register_facts() -> list[HouseholdFact]:
+    return [ANY_COMPONENT]

@@ -16,7 +16,14 @@ from sqlalchemy import ColumnElement, Integer, Select, String, and_, case, func,
 from core.enums import MemberStatus
 from core.programs.core_facts import CORE_FACTS
 from core.programs.rules import period_share
-from core.programs.types import BenefitContext, BenefitRule, EligibilityRule, FactContext, RuleContext
+from core.programs.types import (
+    BenefitContext,
+    BenefitRule,
+    EligibilityRule,
+    FactContext,
+    HouseholdFact,
+    RuleContext,
+)
 
 _FACTS = {fact.name: fact for fact in CORE_FACTS}
 
@@ -50,6 +57,15 @@ def paid_components(config: Mapping[str, Any]) -> list[Component]:
     return [component for component in COMPONENTS if int(amounts.get(component.code, 0)) > 0]
 
 
+#: Members who count under any component heading: one count answers the eligibility rule, so a
+#: whole-population run aggregates one fact instead of seven.
+ANY_COMPONENT = HouseholdFact(
+    "pkh_components",
+    "members who count as a PKH component (pregnant, child 0–6, pupil, severe disability, elderly 60+)",
+    lambda ctx: or_(*(component.condition(ctx) for component in COMPONENTS)),
+)
+
+
 class HasComponent(EligibilityRule):
     """At least one active member counts as a PKH component."""
 
@@ -57,7 +73,10 @@ class HasComponent(EligibilityRule):
     description = "at least one PKH component: pregnant woman, child 0–6, school child, severe disability, elderly 60+"
 
     def predicate(self, ctx: RuleContext) -> ColumnElement[bool]:
-        return or_(*(ctx.facts.c[component.fact] > 0 for component in paid_components(ctx.config)))
+        paid = paid_components(ctx.config)
+        if len(paid) == len(COMPONENTS):
+            return ctx.facts.c[ANY_COMPONENT.name] > 0
+        return or_(*(ctx.facts.c[component.fact] > 0 for component in paid))
 
     def explain(self, facts: Mapping[str, Any], config: Mapping[str, Any], passed: bool) -> str:
         counted = [(c.label, facts[c.fact]) for c in paid_components(config) if facts[c.fact]]
@@ -74,14 +93,12 @@ class ComponentBenefit(BenefitRule):
         paid = paid_components(ctx.config)
         amounts = {c.code: period_share(int(ctx.config["components"][c.code]), ctx.period) for c in paid}
         # The first matching branch is the member's best component: branches by amount, highest first.
-        best_first = sorted(paid, key=lambda c: -amounts[c.code])
-        conditions = [(c.condition(ctx.fact_context), c) for c in best_first]
+        conditions = [(c.condition(ctx.fact_context), c.code) for c in sorted(paid, key=lambda c: -amounts[c.code])]
         per_member = (
             select(
                 ctx.facts.c.household_id,
                 members.c.id.label("member_id"),
-                case(*((cond, literal(c.code, String)) for cond, c in conditions)).label("component"),
-                case(*((cond, literal(amounts[c.code], Integer)) for cond, c in conditions)).label("amount"),
+                case(*((condition, literal(code, String)) for condition, code in conditions)).label("component"),
             )
             .select_from(
                 ctx.facts.join(
@@ -92,13 +109,15 @@ class ComponentBenefit(BenefitRule):
                     ),
                 )
             )
-            .where(or_(*(cond for cond, _ in conditions)))
+            .where(or_(*(condition for condition, _ in conditions)))
             .subquery("pkh_member_components")
         )
+        amount = case({code: literal(value, Integer) for code, value in amounts.items()}, value=per_member.c.component)
+        priced = select(per_member, amount.label("amount")).subquery("pkh_priced_components")
         place = func.row_number().over(
-            partition_by=per_member.c.household_id, order_by=(per_member.c.amount.desc(), per_member.c.member_id)
+            partition_by=priced.c.household_id, order_by=(priced.c.amount.desc(), priced.c.member_id)
         )
-        ranked = select(per_member, place.label("place")).subquery("pkh_ranked_components")
+        ranked = select(priced, place.label("place")).subquery("pkh_ranked_components")
         return select(ranked.c.household_id, ranked.c.member_id, ranked.c.component, ranked.c.amount).where(
             ranked.c.place <= int(ctx.config["max_components"])
         )

@@ -19,6 +19,7 @@ from sqlalchemy.types import BigInteger
 from strawberry.types import Info
 
 from core.db import write_transaction
+from core.households.queries import Include, household_by_id
 from core.programs.hookspecs import hookimpl
 from core.programs.periods import Period, PeriodKind
 from core.programs.schema_fields import SchemaField
@@ -31,6 +32,8 @@ from core.programs.types import (
     Program,
     RuleContext,
 )
+from core.schema.access import require
+from core.schema.arguments import parse_id
 
 SLUG = "aslut"
 CYCLES_SEEN: list[tuple[str, str, str, int]] = []
@@ -137,8 +140,12 @@ async def _caregiver_count(info: Info) -> int:
 
 
 async def _register_caregiver(info: Info, household_id: strawberry.ID, name: str) -> bool:
+    principal = require(info.context, "household", "write")
+    key = parse_id(household_id, "householdId")
     async with write_transaction(info.context.engine) as conn:
-        await conn.execute(insert(CAREGIVERS).values(household_id=int(household_id), caregiver_name=name))
+        if await household_by_id(conn, key, Include(False, False), scope=principal.scope) is None:
+            return False
+        await conn.execute(insert(CAREGIVERS).values(household_id=key, caregiver_name=name))
     return True
 
 

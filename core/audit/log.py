@@ -1,0 +1,118 @@
+"""Writing audit rows in the caller's transaction, each hash covering the previous row's hash.
+
+Appending locks the one ``audit_head`` row (``FOR UPDATE`` on PostgreSQL; SQLite's write
+transactions are exclusive already), so the chain has one order even with many processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.auth.principal import Principal
+from core.models import AuditEntry, AuditHead
+
+AUDIT = AuditEntry.__table__
+HEAD = AuditHead.__table__
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "scope",
+    "client",
+    "request_id",
+    "operation",
+    "entity",
+    "entity_id",
+    "outcome",
+    "before",
+    "after",
+    "prev_hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """Where a change came from: the caller, their address and the request id."""
+
+    principal: Principal
+    client: str = "local"
+    request_id: str = "-"
+
+
+def canonical(value: Any) -> str | None:
+    """Stable JSON for before/after images (sorted keys, dates as ISO text)."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: getattr(value, name) for name in value.__dataclass_fields__}
+    if hasattr(value, "__slots__"):
+        return {name: getattr(value, name) for name in value.__slots__ if hasattr(value, name)}
+    return str(value)
+
+
+def row_hash(row: dict[str, Any]) -> str:
+    material = "\x1f".join("" if row[name] is None else _text(row[name]) for name in HASHED_FIELDS)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return str(value)
+
+
+async def record(
+    conn: AsyncConnection,
+    request: RequestInfo,
+    *,
+    operation: str,
+    entity: str,
+    entity_id: str | int,
+    outcome: str = "ok",
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Append one audit row in ``conn``'s transaction; returns its sequence number."""
+    head_query = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        head_query = head_query.with_for_update()
+    seq, prev_hash = (await conn.execute(head_query)).one()
+    principal = request.principal
+    row: dict[str, Any] = {
+        "seq": seq + 1,
+        "at": datetime.now(UTC),
+        "actor": principal.username[:64],
+        "role": principal.role[:32],
+        "scope": principal.scope[:13],
+        "client": request.client[:64],
+        "request_id": request.request_id[:64],
+        "operation": operation[:64],
+        "entity": entity[:32],
+        "entity_id": str(entity_id)[:64],
+        "outcome": outcome,
+        "before": canonical(before),
+        "after": canonical(after),
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = row_hash(row)
+    await conn.execute(insert(AUDIT).values(**row))
+    await conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=row["seq"], hash=row["hash"]))
+    return int(row["seq"])

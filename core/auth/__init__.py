@@ -1,0 +1,1 @@
+"""Authentication: users, passwords, tokens and API keys, and who is asking (the principal)."""

@@ -1,0 +1,80 @@
+"""GraphQL: the audit log, for auditors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from core.audit.queries import AuditFilter, audit_page
+from core.schema.access import require
+from core.schema.context import Context
+
+
+@strawberry.type(description="One audited action: who, as what, from where, what, and the record before and after.")
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    scope: str
+    client: str
+    request_id: str
+    operation: str
+    entity: str
+    entity_id: str
+    outcome: str = strawberry.field(description="ok, denied or read.")
+    before: strawberry.scalars.JSON | None
+    after: strawberry.scalars.JSON | None
+    hash: str
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(description="Audited actions, newest first; pass the last seq you saw as beforeSeq for more.")
+    async def audit_log(
+        self,
+        info: Info[Context, None],
+        operation: str | None = None,
+        actor: str | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int = 100,
+        before_seq: int | None = None,
+    ) -> list[AuditEntry]:
+        principal = require(info.context, "audit", "read")
+        if not 1 <= first <= 1000:
+            raise GraphQLError(f"first: must be between 1 and 1000, not {first}")
+        where = AuditFilter(operation, actor, entity, entity_id, outcome, since, until, scope=principal.scope)
+        async with info.context.engine.connect() as conn:
+            rows = await audit_page(conn, where, first, before_seq)
+        return [
+            AuditEntry(
+                **{
+                    k: row[k]
+                    for k in (
+                        "seq",
+                        "at",
+                        "actor",
+                        "role",
+                        "scope",
+                        "client",
+                        "request_id",
+                        "operation",
+                        "entity",
+                        "entity_id",
+                        "outcome",
+                        "hash",
+                    )
+                },
+                before=json.loads(row["before"]) if row["before"] else None,
+                after=json.loads(row["after"]) if row["after"] else None,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,93 @@
+"""GraphQL: the double-recipient report (one NIK or KK in two households, exclusive programs, the deceased)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from core.households.service import Invalid
+from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
+from core.programs.registry import get_registry
+from core.programs.scope import NATIONAL
+from core.schema.access import Forbidden, allowed
+from core.schema.context import Context
+from core.schema.errors import ValidationError
+
+
+@strawberry.type(description="An enrollment a case involves.")
+class CaseEnrollment:
+    enrollment_id: strawberry.ID
+    household_id: strawberry.ID
+    program: str
+    period: str
+
+
+@strawberry.type(description="One double-recipient case and why it is one.")
+class DoubleRecipientCase:
+    kind: str = strawberry.field(description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.")
+    household_ids: list[strawberry.ID]
+    member_ids: list[strawberry.ID]
+    programs: list[str]
+    enrollments: list[CaseEnrollment]
+    key: str = strawberry.field(description="The shared NIK or KK number, for those kinds.")
+    detail: str
+
+
+@strawberry.type(description="Every double-recipient case in a region for enrollments overlapping a period.")
+class DoubleRecipientReportType:
+    region_code: str
+    period: str
+    cases: list[DoubleRecipientCase]
+
+    @classmethod
+    def of(cls, report: DoubleRecipientReport) -> DoubleRecipientReportType:
+        return cls(
+            region_code=report.region_code,
+            period=report.period,
+            cases=[
+                DoubleRecipientCase(
+                    kind=case.kind.value,
+                    household_ids=[strawberry.ID(str(h)) for h in case.household_ids],
+                    member_ids=[strawberry.ID(str(m)) for m in case.member_ids],
+                    programs=list(case.programs),
+                    enrollments=[
+                        CaseEnrollment(
+                            enrollment_id=strawberry.ID(str(e.enrollment_id)),
+                            household_id=strawberry.ID(str(e.household_id)),
+                            program=e.program,
+                            period=e.period,
+                        )
+                        for e in case.enrollments
+                    ],
+                    key=case.key,
+                    detail=case.detail,
+                )
+                for case in report.cases
+            ],
+        )
+
+
+DoubleRecipientResult = Annotated[
+    DoubleRecipientReportType | ValidationError, strawberry.union("DoubleRecipientResult")
+]
+
+
+@strawberry.type
+class DoubleRecipientQuery:
+    @strawberry.field(
+        description="Double recipients in a region (ID = Indonesia) for a period (YYYY, YYYY-Qn, YYYY-MM)."
+    )
+    async def double_recipients(
+        self, info: Info[Context, None], region_code: str, period: str
+    ) -> DoubleRecipientResult:
+        context = info.context
+        region = "" if region_code == NATIONAL else region_code
+        if not allowed(context, "enrollment", "read", region):
+            raise Forbidden(context.principal, "enrollment", "read")
+        async with context.engine.connect() as conn:
+            report = await double_recipient_report(conn, get_registry(), region_code, period)
+        if isinstance(report, Invalid):
+            return ValidationError.of(report)
+        return DoubleRecipientReportType.of(report)

@@ -1,0 +1,1 @@
+"""Access-control model and base policy (Casbin), shipped as package data."""
