@@ -5,8 +5,9 @@ Every limit is a setting (README, "Settings"):
 - depth (``SIKS_MAX_QUERY_DEPTH``) and aliases (``SIKS_MAX_QUERY_ALIASES``): strawberry's own
   validators; tokens (``SIKS_MAX_QUERY_TOKENS``): graphql-core's parser stops counting there;
 - cost (``SIKS_MAX_QUERY_COST``): every field counts once per item of each list it sits in; a
-  list paged with ``first`` counts ``first`` items (its default when omitted, the largest page
-  when given by a variable without a default), any other list counts ``UNPAGED_LIST_ITEMS``;
+  list paged with ``first`` counts ``first`` items (its default when omitted; the largest page
+  when given by a variable, whose value validation cannot see), any other list counts
+  ``UNPAGED_LIST_ITEMS``;
 - before any validator runs, the document's fragments may not expand it beyond the token limit
   in fields, nor nest more than ``MAX_NESTING`` deep: strawberry's depth and alias validators walk
   every fragment spread anew, so a few fragments each spreading the next twice would otherwise
@@ -71,7 +72,7 @@ Extension = Callable[[], SchemaExtension]
 
 
 class _Walk:
-    """Fragment-aware walks over one document, each fragment measured once (memoised)."""
+    """The fragments (by name) and operations of one document."""
 
     def __init__(self, document: DocumentNode) -> None:
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -124,16 +125,14 @@ class _TooDeep(Exception):
     pass
 
 
-def _page_items(node: FieldNode, field: GraphQLField, defaults: dict[str, Any], max_page: int) -> int | None:
+def _page_items(node: FieldNode, field: GraphQLField, max_page: int) -> int | None:
     """Items the list under this field counts, when the field takes ``first``; else None."""
     argument = field.args.get("first")
     if argument is None:
         return None
     given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
     if isinstance(given, VariableNode):
-        given = defaults.get(given.name.value)
-        if given is None:
-            return max_page
+        return max_page
     if isinstance(given, IntValueNode):
         items = int(given.value)
     elif given is None and isinstance(argument.default_value, int):
@@ -153,9 +152,6 @@ def operation_cost(schema: GraphQLSchema, walk: _Walk, operation: OperationDefin
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    defaults = {
-        definition.variable.name.value: definition.default_value for definition in operation.variable_definitions or ()
-    }
     memo: dict[tuple[str, str, int | None], int] = {}
     open_fragments: set[str] = set()
 
@@ -195,7 +191,7 @@ def operation_cost(schema: GraphQLSchema, walk: _Walk, operation: OperationDefin
             return 0
         if node.selection_set is None:
             return 1
-        items = _page_items(node, field, defaults, max_page)
+        items = _page_items(node, field, max_page)
         if items is not None:
             factor, below = 1, items
         elif _is_list(field):
