@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from core.cli import app
-from core.settings import get_settings
+from core.db import create_engine
+from core.models import AuditEntry
+from core.settings import Settings, get_settings
 from tests.rank_support import HOUSEHOLDS
 
 
@@ -25,13 +29,30 @@ def cli(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]
     get_settings.cache_clear()
 
 
+def audited(settings: Settings, entity_ids: set[str]) -> list[tuple[str, str]]:
+    """(operation, actor) of the audit rows about ``entity_ids``, in order."""
+    table = AuditEntry.__table__
+
+    async def read() -> list[tuple[str, str]]:
+        engine = create_engine(settings)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(table.c.operation, table.c.actor).where(table.c.entity_id.in_(entity_ids)).order_by(table.c.seq)
+            )
+            found = [(row[0], row[1]) for row in rows]
+        await engine.dispose()
+        return found
+
+    return asyncio.run(read())
+
+
 def run(cli: CliRunner, *args: str, code: int = 0) -> str:
     result = cli.invoke(app, ["rank", *args])
     assert result.exit_code == code, result.output
     return result.output
 
 
-def test_rank_commands_end_to_end(population: AsyncEngine, cli: CliRunner, tmp_path: Path) -> None:
+def test_rank_commands_end_to_end(population: AsyncEngine, cli: CliRunner, tmp_path: Path, settings: Settings) -> None:
     trained = run(cli, "train", "--kind", "pmt", "--author", "pusdatin")
     assert "(pmt) trained on" in trained and "- active" in trained
     pmt = trained.split()[1]
@@ -62,3 +83,6 @@ def test_rank_commands_end_to_end(population: AsyncEngine, cli: CliRunner, tmp_p
     assert "Kemendagri region code" in run(cli, "apply", "--region", "32-01", code=2)
     assert "exactly one of --data FILE or --holdout" in run(cli, "evaluate", code=2)
     assert f"* {boosted}" in run(cli, "list")
+    operations = [operation for operation, _ in audited(settings, {pmt, boosted})]
+    assert operations == ["trainWelfareModel", "trainWelfareModel", "activateWelfareModel"]
+    assert all(actor.startswith("cli:") for _, actor in audited(settings, {pmt, boosted}))

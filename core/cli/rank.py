@@ -8,9 +8,11 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.audit.log import record as audit
 from core.cli.common import fail, run_with_engine
+from core.cli.users import cli_request
 from core.regions.codes import RegionCodeError
 from core.settings import get_settings
 from core.welfare.apply import DEFAULT_BATCH_SIZE, ApplyReport, apply_ranking
@@ -27,7 +29,7 @@ from core.welfare.labelled import (
 )
 from core.welfare.model import ModelKind
 from core.welfare.pmt import DEFAULT_RIDGE
-from core.welfare.registry import ModelRecord, activate_model, list_models
+from core.welfare.registry import ModelRecord, activate_model, active_model, list_models
 from core.welfare.training import ModelEvaluation, TrainingOptions, default_versions, evaluate_models, train
 
 app = typer.Typer(help="Welfare ranking: PMT and CatBoost models, deciles, evaluation.", no_args_is_help=True)
@@ -58,6 +60,30 @@ def _run(work):  # type: ignore[no-untyped-def]
         return run_with_engine(work)
     except (WelfareError, RegionCodeError) as exc:
         fail(str(exc))
+
+
+async def _audit_training(conn: AsyncConnection, record: ModelRecord) -> None:
+    after = {"version": record.version, "kind": record.kind, "active": record.active, "rows": record.training_rows}
+    await audit(
+        conn,
+        cli_request(),
+        operation="trainWelfareModel",
+        entity="welfare_model",
+        entity_id=record.version,
+        after=after,
+    )
+
+
+async def _audit_ranking(conn: AsyncConnection, report: ApplyReport) -> None:
+    after = {"model_version": report.model_version, "region": report.region_code, "households": report.households}
+    await audit(
+        conn,
+        cli_request(),
+        operation="applyWelfareRanking",
+        entity="welfare_ranking",
+        entity_id=report.run_id,
+        after=after,
+    )
 
 
 async def _labelled(engine: AsyncEngine, data: Path | None) -> LabelledData:
@@ -108,7 +134,7 @@ def train_command(
 
     async def work(engine: AsyncEngine):  # type: ignore[no-untyped-def]
         labelled = await _labelled(engine, data)
-        return await train(engine, labelled, options, get_settings().model_dir)
+        return await train(engine, labelled, options, get_settings().model_dir, on_written=_audit_training)
 
     report = _run(work)
     record = report.record
@@ -169,8 +195,26 @@ def activate_command(
 
     async def work(engine: AsyncEngine) -> tuple[ModelRecord, ApplyReport | None]:
         settings = get_settings()
-        record = await activate_model(engine, version, model_dir=settings.model_dir, actor=_who(author))
-        report = await apply_ranking(engine, settings.model_dir, progress=True) if apply else None
+        async with engine.connect() as conn:
+            previous = await active_model(conn)
+
+        async def audited(conn: AsyncConnection, record: ModelRecord) -> None:
+            await audit(
+                conn,
+                cli_request(),
+                operation="activateWelfareModel",
+                entity="welfare_model",
+                entity_id=record.version,
+                before={"active": previous.version if previous else None},
+                after={"active": record.version},
+            )
+
+        record = await activate_model(
+            engine, version, model_dir=settings.model_dir, actor=_who(author), on_written=audited
+        )
+        report = None
+        if apply:
+            report = await apply_ranking(engine, settings.model_dir, progress=True, on_written=_audit_ranking)
         return record, report
 
     record, report = _run(work)
@@ -235,6 +279,7 @@ def apply_command(
             batch_size=batch_size,
             restart=restart,
             progress=progress,
+            on_written=_audit_ranking,
         )
 
     _show_apply(_run(work))

@@ -22,9 +22,11 @@ ranking to come from the same model (scores of two models are not comparable).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -68,7 +70,7 @@ class RunStatus(StrEnum):
 class StepTimes:
     """Seconds spent in each step of a run (the benchmark reads them)."""
 
-    read: float = 0.0  # the grouped SELECT and building the feature frame
+    read: float = 0.0  # waiting for the grouped SELECT and the feature frame (the next batch is read meanwhile)
     predict: float = 0.0
     write: float = 0.0  # staging the scores
     finalize: float = 0.0  # deciles and the swap
@@ -87,6 +89,9 @@ class ApplyReport:
     resumed: bool
     unseen: dict[str, int]  # answers the model never saw in training, per feature
     times: StepTimes = field(default_factory=StepTimes)
+
+
+RankingWritten = Callable[[AsyncConnection, ApplyReport], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,13 @@ async def read_batch(
     """The features of the next ``size`` active households after id ``after`` (keyset page)."""
     result = await conn.execute(feature_select(as_of).where(*where, HOUSEHOLDS.c.id > after).limit(size))
     return frame_from_rows(list(result.keys()), result.all())
+
+
+async def _read(
+    engine: AsyncEngine, as_of: date, where: list[ColumnElement[bool]], after: int, size: int
+) -> FeatureFrame:
+    async with engine.connect() as conn:
+        return await read_batch(conn, as_of, where, after, size)
 
 
 async def _stage(
@@ -278,8 +290,8 @@ async def renumber_regencies(conn: AsyncConnection, region_code: str) -> None:
     )
 
 
-async def _finish(engine: AsyncEngine, run: _Run) -> None:
-    """Swap the staged scores into the ranking and close the run, all in one transaction."""
+async def _finish(engine: AsyncEngine, run: _Run, report: ApplyReport, on_written: RankingWritten | None) -> None:
+    """Swap the staged scores into the ranking and close the run, all in one transaction (with its audit)."""
     ranked_at = datetime.now(UTC)
     async with write_transaction(engine) as conn:
         if run.region_code is None:
@@ -290,6 +302,8 @@ async def _finish(engine: AsyncEngine, run: _Run) -> None:
         await conn.execute(
             update(RUNS).where(RUNS.c.id == run.id).values(status=RunStatus.COMPLETED.value, finished_at=ranked_at)
         )
+        if on_written is not None:
+            await on_written(conn, report)
 
 
 async def apply_ranking(
@@ -302,10 +316,12 @@ async def apply_ranking(
     progress: bool = False,
     as_of: date | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_written: RankingWritten | None = None,
 ) -> ApplyReport:
     """Rank every active household (or those of ``region_code``) with the active model.
 
-    ``on_batch`` is called with the number of households scored so far after each staged batch.
+    ``on_batch`` is called with the number of households scored so far after each staged batch;
+    ``on_written`` (the audit) inside the transaction that swaps the ranking in.
     """
     if batch_size < 1:
         raise WelfareError("the batch size must be at least 1")
@@ -327,28 +343,34 @@ async def apply_ranking(
     unseen, scored = dict(run.unseen), run.scored
     total = await _count_remaining(engine, where, run.cursor)
     with tqdm(total=total, unit="hh", desc="rank", file=sys.stderr, disable=not progress) as bar:
-        cursor = run.cursor
-        while True:
-            started = time.perf_counter()
-            async with engine.connect() as conn:
-                frame = await read_batch(conn, run.as_of, where, cursor, batch_size)
-            if not len(frame):
-                break
-            read = time.perf_counter()
-            prediction = model.predict(frame)
-            predicted = time.perf_counter()
-            unseen = _merge(unseen, prediction.unseen)
-            async with write_transaction(engine) as conn:
-                await _stage(conn, run, frame, prediction, unseen)
-            times.read += read - started
-            times.predict += predicted - read
-            times.write += time.perf_counter() - predicted
-            cursor = int(frame.keys[-1])
-            scored += len(frame)
-            bar.update(len(frame))
-            if on_batch is not None:
-                on_batch(scored)
+        # The next batch is read while this one is scored and staged (the SELECT runs in the driver).
+        next_read = asyncio.ensure_future(_read(engine, run.as_of, where, run.cursor, batch_size))
+        try:
+            while True:
+                started = time.perf_counter()
+                frame = await next_read
+                if not len(frame):
+                    break
+                next_read = asyncio.ensure_future(_read(engine, run.as_of, where, int(frame.keys[-1]), batch_size))
+                read = time.perf_counter()
+                prediction = model.predict(frame)
+                predicted = time.perf_counter()
+                unseen = _merge(unseen, prediction.unseen)
+                async with write_transaction(engine) as conn:
+                    await _stage(conn, run, frame, prediction, unseen)
+                times.read += read - started
+                times.predict += predicted - read
+                times.write += time.perf_counter() - predicted
+                scored += len(frame)
+                bar.update(len(frame))
+                if on_batch is not None:
+                    on_batch(scored)
+        finally:  # a failed batch (or a kill) leaves no read behind
+            next_read.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await next_read
+    report = ApplyReport(run.id, record.version, region_code, scored, resumed, unseen, times)
     started = time.perf_counter()
-    await _finish(engine, run)
+    await _finish(engine, run, report, on_written)
     times.finalize = time.perf_counter() - started
-    return ApplyReport(run.id, record.version, region_code, scored, resumed, unseen, times)
+    return report

@@ -30,6 +30,7 @@ from core.welfare.features import FEATURE_NAMES, FEATURE_SET
 from core.welfare.model import SUFFIX, ModelKind, WelfareModel, load_model
 
 MODELS = WelfareModelEntry.__table__
+Written = Callable[[AsyncConnection, "ModelRecord"], Awaitable[object]]  # called inside the writing transaction
 COLUMNS: tuple[str, ...] = tuple(c.name for c in MODELS.columns)
 
 
@@ -152,8 +153,12 @@ async def register_model(
     metrics: dict[str, Any],
     author: str,
     activate: bool = False,
+    on_written: Written | None = None,
 ) -> ModelRecord:
-    """Store ``model``'s file and row; it becomes active if asked, or if no model is active yet."""
+    """Store ``model``'s file and row; it becomes active if asked, or if no model is active yet.
+
+    ``on_written`` (the audit) runs inside the registering transaction.
+    """
     created = datetime.now(UTC)
     version, file_name, sha256 = _write_model_file(model, model_dir, model.kind, created)
     load_model(model.kind, model_dir / file_name)  # the file reads back as a model of this feature set
@@ -178,18 +183,17 @@ async def register_model(
             await conn.execute(MODELS.insert().values(**values))
             if activate or await active_model(conn) is None:
                 await _switch_active(conn, version, author)
-            return await find_model(conn, version)
+            registered = await find_model(conn, version)
+            if on_written is not None:
+                await on_written(conn, registered)
+            return registered
     except BaseException:
         (model_dir / file_name).unlink(missing_ok=True)  # no row, no file
         raise
 
 
 async def _switch_active(conn: AsyncConnection, version: str, actor: str) -> None:
-    """Make ``version`` the one active model, in the caller's transaction.
-
-    The audit log entry for the change (who, when, from which version to which) belongs in this
-    same transaction once the audit log exists.
-    """
+    """Make ``version`` the one active model, in the caller's transaction (where the caller audits it)."""
     await conn.execute(update(MODELS).where(MODELS.c.active.is_(True)).values(active=False))
     await conn.execute(
         update(MODELS)
@@ -204,7 +208,7 @@ async def activate_model(
     *,
     model_dir: Path,
     actor: str,
-    on_written: Callable[[AsyncConnection, ModelRecord], Awaitable[object]] | None = None,
+    on_written: Written | None = None,
 ) -> ModelRecord:
     """Make ``version`` the active model (also how to roll back: activate the earlier version).
 

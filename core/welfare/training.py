@@ -28,6 +28,7 @@ from core.welfare.pmt import DEFAULT_RIDGE, ProxyMeansTest
 from core.welfare.registry import (
     ModelRecord,
     Provenance,
+    Written,
     active_model,
     find_model,
     list_models,
@@ -97,7 +98,13 @@ def split_for_training(data: LabelledData, options: TrainingOptions) -> tuple[La
     return training, held_out
 
 
-async def train(engine: AsyncEngine, data: LabelledData, options: TrainingOptions, model_dir: Path) -> TrainingReport:
+async def train(
+    engine: AsyncEngine,
+    data: LabelledData,
+    options: TrainingOptions,
+    model_dir: Path,
+    on_written: Written | None = None,
+) -> TrainingReport:
     """Split, fit, evaluate on the held-out side and register the model; the active model changes only if asked
     (or if there is none yet). Bad data raises WelfareDataError before anything is stored."""
     training, held_out = split_for_training(data, options)
@@ -129,6 +136,7 @@ async def train(engine: AsyncEngine, data: LabelledData, options: TrainingOption
         metrics=metrics,
         author=options.author,
         activate=options.activate,
+        on_written=on_written,
     )
     return TrainingReport(record, evaluation, baseline, len(training), len(held_out), fit_seconds)
 
