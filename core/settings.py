@@ -66,9 +66,6 @@ class Settings(BaseSettings):
     )
     access_token_minutes: int = Field(15, ge=1, le=1440, description="Lifetime of an access token.")
     refresh_token_days: int = Field(7, ge=1, le=90, description="Lifetime of a refresh token.")
-    model_dir: Path = Field(
-        Path("models"), description="Directory of the welfare model files, one a version (relative to the working dir)."
-    )
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )
