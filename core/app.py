@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,6 +29,9 @@ from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
 from core.settings import Mode, Settings, get_settings
+
+#: Error codes of documents refused before any resolver ran (see core/schema/hardening.py).
+REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -62,7 +66,27 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(401, f"not authenticated: {exc}") from None
         await access.refresh()
         info = RequestInfo(principal, client=client, request_id=request_id)
+        request.state.siks_request_info = info
         return Context.create(engine, self._settings, access, principal, info, request=request, response=response)
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Audit documents refused before execution (parse errors, limits, unknown fields) as denied attempts."""
+        refused = [
+            error.message for error in result.errors or [] if (error.extensions or {}).get("code") in REFUSED_CODES
+        ]
+        info = getattr(request.state, "siks_request_info", None)
+        if refused and info is not None:
+            async with write_transaction(self._state.engine) as conn:
+                await record(
+                    conn,
+                    info,
+                    operation="refusedDocument",
+                    entity="graphql",
+                    entity_id="-",
+                    outcome="denied",
+                    after={"errors": [message[:200] for message in refused[:5]]},
+                )
+        return await super().process_result(request, result)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

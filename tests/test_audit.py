@@ -111,3 +111,13 @@ def test_siks_audit_verify_command(empty_database: dict[str, str]) -> None:
     asyncio.run(tamper())
     broken = subprocess.run([*SIKS, "audit", "verify"], env=env, capture_output=True, text=True, timeout=180)
     assert broken.returncode == 1 and "TAMPERED: row 2 was changed after it was written" in broken.stderr
+
+
+async def test_refused_documents_are_audited(db: AsyncEngine, gql: GraphQLClient, as_role) -> None:  # type: ignore[no-untyped-def]
+    aliases = " ".join(f"a{n}: me {{ username }}" for n in range(25))
+    body = await gql.raw(f"{{ {aliases} }}")
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert (await gql.raw("{ households(")).get("errors")
+    entries = (await as_role("auditor")(LOG, {"op": "refusedDocument", "outcome": "denied"}))["auditLog"]
+    assert len(entries) >= 2
+    assert entries[0]["actor"] == "test-data_centre" and entries[0]["after"]["errors"]
