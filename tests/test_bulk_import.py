@@ -521,7 +521,8 @@ async def test_an_import_killed_midway_resumes_without_duplicates(
         assert await conn.scalar(select(func.count(func.distinct(Member.nik)))) == 3 * total
         orphans = await conn.scalar(
             text(
-                "SELECT count(*) FROM households h WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.household_id = h.id)"
+                "SELECT count(*) FROM households h "
+                "WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.household_id = h.id)"
             )
         )
     assert orphans == 0

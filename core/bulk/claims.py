@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, ColumnElement, Select, any_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.bulk.validation import Candidate, RowError
@@ -25,7 +25,6 @@ from core.models import Household, Member
 HOUSEHOLDS = Household.__table__
 MEMBERS = Member.__table__
 NIK = MEMBER_COLUMNS.index("nik")
-_CHUNK = 2000  # values per IN list
 _by_nik = itemgetter(NIK)
 
 Registered = dict[str, tuple[tuple[Any, ...], list[tuple[Any, ...]]]]  # KK -> household values, members by NIK
@@ -42,42 +41,65 @@ class Claims:
     errors: list[RowError] = field(default_factory=list)
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield list(values[start : start + _CHUNK])
+def _matching(column: ColumnElement[Any], on_postgresql: bool) -> ColumnElement[bool]:
+    """``column`` is one of the values bound as ``values``: one array on PostgreSQL, an IN list elsewhere."""
+    if on_postgresql:
+        return column == any_(bindparam("values", type_=ARRAY(column.type)))
+    return column.in_(bindparam("values", expanding=True))
 
 
-_ACTIVE_HOUSEHOLDS = select(HOUSEHOLDS.c.id, *(HOUSEHOLDS.c[name] for name in HOUSEHOLD_COLUMNS)).where(
-    HOUSEHOLDS.c.kk_number.in_(bindparam("values", expanding=True)), HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value
-)
-_ACTIVE_MEMBERS = select(MEMBERS.c.household_id, *(MEMBERS.c[name] for name in MEMBER_COLUMNS)).where(
-    MEMBERS.c.household_id.in_(bindparam("values", expanding=True)), MEMBERS.c.status == MemberStatus.ACTIVE.value
-)
-_ACTIVE_NIKS = select(MEMBERS.c.nik).where(
-    MEMBERS.c.nik.in_(bindparam("values", expanding=True)), MEMBERS.c.status == MemberStatus.ACTIVE.value
-)
+@dataclass(frozen=True, slots=True)
+class _Lookups:
+    """The registry queries of a batch, for one database kind."""
+
+    households: Select[Any]  # active households by KK number
+    members: Select[Any]  # active members by household id
+    niks: Select[Any]  # active NIKs among given ones
+    chunk: int  # values bound at once
+
+    @classmethod
+    def build(cls, on_postgresql: bool) -> _Lookups:
+        return cls(
+            households=select(HOUSEHOLDS.c.id, *(HOUSEHOLDS.c[name] for name in HOUSEHOLD_COLUMNS)).where(
+                _matching(HOUSEHOLDS.c.kk_number, on_postgresql), HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value
+            ),
+            members=select(MEMBERS.c.household_id, *(MEMBERS.c[name] for name in MEMBER_COLUMNS)).where(
+                _matching(MEMBERS.c.household_id, on_postgresql), MEMBERS.c.status == MemberStatus.ACTIVE.value
+            ),
+            niks=select(MEMBERS.c.nik).where(
+                _matching(MEMBERS.c.nik, on_postgresql), MEMBERS.c.status == MemberStatus.ACTIVE.value
+            ),
+            chunk=50_000 if on_postgresql else 2000,
+        )
+
+    def chunks(self, values: Sequence[Any]) -> Iterator[list[Any]]:
+        for start in range(0, len(values), self.chunk):
+            yield list(values[start : start + self.chunk])
 
 
-async def _registered(conn: AsyncConnection, kk_numbers: Sequence[str]) -> Registered:
+_LOOKUPS = {on_postgresql: _Lookups.build(on_postgresql) for on_postgresql in (False, True)}
+
+
+async def _registered(conn: AsyncConnection, lookups: _Lookups, kk_numbers: Sequence[str]) -> Registered:
     """Active households with these KK numbers, with their active members."""
     households: dict[int, tuple[Any, ...]] = {}
-    for chunk in _chunks(kk_numbers):
-        rows = await conn.execute(_ACTIVE_HOUSEHOLDS, {"values": chunk})
+    for chunk in lookups.chunks(kk_numbers):
+        rows = await conn.execute(lookups.households, {"values": chunk})
         households.update((row[0], tuple(row[1:])) for row in rows)
     if not households:
         return {}
     members: defaultdict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for chunk in _chunks(list(households)):
-        for row in await conn.execute(_ACTIVE_MEMBERS, {"values": chunk}):
+    for chunk in lookups.chunks(list(households)):
+        for row in await conn.execute(lookups.members, {"values": chunk}):
             members[row[0]].append(tuple(row[1:]))
     kk = HOUSEHOLD_COLUMNS.index("kk_number")
     return {values[kk]: (values, sorted(members[id_], key=_by_nik)) for id_, values in households.items()}
 
 
-async def _active_niks(conn: AsyncConnection, niks: Sequence[str]) -> set[str]:
+async def _active_niks(conn: AsyncConnection, lookups: _Lookups, niks: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(niks):
-        found.update(await conn.scalars(_ACTIVE_NIKS, {"values": chunk}))
+    for chunk in lookups.chunks(niks):
+        found.update(await conn.scalars(lookups.niks, {"values": chunk}))
     return found
 
 
@@ -86,9 +108,16 @@ async def claim(conn: AsyncConnection, candidates: Sequence[Candidate]) -> Claim
     claims = Claims()
     if not candidates:
         return claims
-    registered = await _registered(conn, [candidate.kk_number for candidate in candidates])
+    on_postgresql = conn.dialect.name == "postgresql"
+    if on_postgresql:
+        # A cached generic plan, chosen while the tables were small, could scan the growing tables
+        # on every batch: plan each lookup for its own values instead.
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    lookups = _LOOKUPS[on_postgresql]
+    registered = await _registered(conn, lookups, [candidate.kk_number for candidate in candidates])
     taken = await _active_niks(
         conn,
+        lookups,
         [
             member[NIK]
             for candidate in candidates

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import multiprocessing
 import os
 import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,13 +32,8 @@ from core.bulk.claims import HOUSEHOLDS, MEMBERS, Claims, claim
 from core.bulk.records import FileHousehold, Record
 from core.bulk.report import ErrorReport, default_report_path
 from core.bulk.sources import HouseholdFile, Survey, open_household_file
-from core.bulk.validation import (
-    CheckContext,
-    CheckedBatch,
-    check_batch,
-    check_batch_in_worker,
-    start_worker,
-)
+from core.bulk.validation import CheckContext, CheckedBatch, check_batch
+from core.bulk.workers import CheckingPool
 from core.bulk.writer import insert_rows
 from core.db import write_transaction
 from core.enums import MemberStatus, RecordStatus
@@ -53,6 +46,7 @@ MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "cr
 
 
 PARALLEL_FROM_ROWS = 50_000
+CHECK_CHUNK = 500  # households a worker checks at a time: the writer waits less for the first batch
 
 
 def default_workers() -> int:
@@ -148,27 +142,31 @@ def _fewer_collections() -> Iterator[None]:
 async def checked_batches(
     batches: Iterator[Sequence[FileHousehold]], context: CheckContext, workers: int
 ) -> AsyncIterator[CheckedBatch]:
-    """The batches checked in order: in ``workers`` processes, a few batches ahead of the writer."""
+    """The batches checked in order: in ``workers`` processes, in chunks, one batch ahead of the writer."""
     if workers < 1:
         for households in batches:
             yield check_batch(households, context)
         return
-    loop = asyncio.get_running_loop()
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker, initargs=(context,)
-    )
-    pending: deque[asyncio.Future[CheckedBatch]] = deque()
-    try:
+    async with CheckingPool(workers, context) as pool:
+        pending: deque[list[asyncio.Future[CheckedBatch]]] = deque()
         for households in batches:
-            pending.append(loop.run_in_executor(pool, check_batch_in_worker, households))
-            if len(pending) > workers:
-                yield await pending.popleft()
+            pending.append([
+                await pool.submit(households[start : start + CHECK_CHUNK])
+                for start in range(0, len(households), CHECK_CHUNK)
+            ])
+            if len(pending) > 1:
+                yield _joined([await chunk for chunk in pending.popleft()])
         while pending:
-            yield await pending.popleft()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+            yield _joined([await chunk for chunk in pending.popleft()])
+
+
+def _joined(chunks: Sequence[CheckedBatch]) -> CheckedBatch:
+    return CheckedBatch(
+        candidates=[candidate for chunk in chunks for candidate in chunk.candidates],
+        errors=[error for chunk in chunks for error in chunk.errors],
+        rejected=sum(chunk.rejected for chunk in chunks),
+        rows=sum(chunk.rows for chunk in chunks),
+    )
 
 
 async def region_codes(engine: AsyncEngine) -> frozenset[str]:

@@ -8,12 +8,7 @@ out, so batches can be checked in worker processes while the main process writes
 from __future__ import annotations
 
 import csv
-import gc
-import multiprocessing
-import multiprocessing.connection
-import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -183,28 +178,3 @@ def check_batch(households: Sequence[FileHousehold], context: CheckContext) -> C
             errors.extend(sorted(outcome))
             rejected += 1
     return CheckedBatch(candidates=candidates, errors=errors, rejected=rejected, rows=rows)
-
-
-_worker_context: CheckContext | None = None
-
-
-def _exit_with(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)
-
-
-def start_worker(context: CheckContext) -> None:
-    """Initialise a worker process of the import pool; it ends when the importing process does, even killed."""
-    global _worker_context
-    _worker_context = context
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    gc.freeze()  # the region list stays for the worker's life: keep it out of collections
-    gc.set_threshold(50_000, 20, 100)  # batches make many objects and no cycles
-
-
-def check_batch_in_worker(households: Sequence[FileHousehold]) -> CheckedBatch:
-    """``check_batch`` with the context given to ``start_worker``."""
-    assert _worker_context is not None, "start_worker was not called in this process"
-    return check_batch(households, _worker_context)
