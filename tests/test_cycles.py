@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -15,11 +15,13 @@ from sqlalchemy import insert, literal, literal_column, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.db import write_transaction
 from core.households.service import Invalid, Missing
 from core.ids import ids
 from core.programs.cycles import CycleRecord, CycleRefused, approve_cycle, run_cycle
 from core.programs.hookspecs import hookimpl
 from core.programs.preview import CyclePreview, RegionCount, preview_cycle
+from core.programs.quotas import set_quota
 from core.programs.registry import build_registry, make_manager
 from core.programs.types import BenefitContext, BenefitRule
 from tests import factories
@@ -28,6 +30,7 @@ from tests.programs_support import (
     CYCLES,
     DISBURSEMENTS,
     builtin_registry,
+    child,
     enrolled,
     head,
     poor_household,
@@ -69,10 +72,17 @@ async def run_bpnt_for(engine: AsyncEngine, village: str) -> None:
 
 
 async def test_preview_counts_per_district_what_the_run_then_does(db: AsyncEngine) -> None:
-    households = await bogor_population(db)
-    await run_bpnt_for(db, GUNUNGPUTRI_VILLAGE)
+    gunungputri = [
+        poor_household(GUNUNGPUTRI_VILLAGE, members=[head("32.01.02"), child(date(2022, 1, 5), "32.01.02")])
+        for _ in range(2)
+    ]
+    first, second, paid_by_bst, third = await register(db, [poor_household(), poor_household(), *gunungputri])
+    await rank(db, {first: (2, -1.0), second: (3, 0.0), paid_by_bst: (1, -2.0), third: (2, 0.5)})
+    async with write_transaction(db) as conn:  # BST pays only the poorest family of that village in February
+        await set_quota(conn, builtin_registry(), "bst", "2026-02", GUNUNGPUTRI_VILLAGE, 1)
+    assert isinstance(await run_cycle(db, builtin_registry(), "bst", "2026-02", "32.01", "tester"), CycleRecord)
     before = await row_counts(db)
-    preview = await preview_cycle(db, builtin_registry(), "bst", MARCH, "32.01")
+    preview = await preview_cycle(db, builtin_registry(), "pkh", "2026-Q1", "32.01")
     assert isinstance(preview, CyclePreview)
     assert await row_counts(db) == before  # nothing written
     by_code = {line.region_code: line for line in preview.regions}
@@ -81,15 +91,11 @@ async def test_preview_counts_per_district_what_the_run_then_does(db: AsyncEngin
     assert by_code["32.01.03"].eligible == 0 and len(preview.regions) > 30  # every district of the regency
     assert preview.total == RegionCount("32.01", "Kabupaten Bogor", 4, None, 3, 1)
     assert preview.cycle is None
-    cycle = await run_cycle(db, builtin_registry(), "bst", MARCH, "32.01", "tester")
+    cycle = await run_cycle(db, builtin_registry(), "pkh", "2026-Q1", "32.01", "tester")
     assert isinstance(cycle, CycleRecord)
-    assert (cycle.enrolled, cycle.refused, cycle.total_amount) == (3, 1, 900_000)
-    assert set(await enrolled(db, "bst", MARCH)) == {
-        households["cibinong_1"],
-        households["cibinong_2"],
-        households["gunungputri"],
-    }
-    again = await preview_cycle(db, builtin_registry(), "bst", MARCH, "32.01")
+    assert (cycle.enrolled, cycle.refused, cycle.total_amount) == (3, 1, 3 * 750_000)
+    assert set(await enrolled(db, "pkh", "2026-Q1")) == {first, second, third}
+    again = await preview_cycle(db, builtin_registry(), "pkh", "2026-Q1", "32.01")
     assert isinstance(again, CyclePreview) and again.cycle == cycle and again.total.would_enrol == 0
 
 

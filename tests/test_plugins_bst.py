@@ -44,15 +44,9 @@ async def test_bst_excludes_pkh_and_bpnt_recipients_in_overlapping_periods(db: A
     await run(db, "pkh", "2026-Q1", factories.VILLAGE)  # the family with a child
     await run(db, "bpnt", "2026-03", factories.VILLAGE)  # both families of the village
     march = await run(db, "bst", "2026-03", "ID")
+    # Receiving PKH or BPNT makes a family ineligible for BST (core's exclusion rule): not a refusal.
     assert await enrolled(db, "bst", "2026-03") == {near_poor: 300_000}
-    assert march.refused == 2
-    assert await refusals(db, march.id) == {
-        with_child: [
-            "already enrolled in BPNT 2026-03, which may not be combined with BST",
-            "already enrolled in PKH 2026-Q1, which may not be combined with BST",
-        ],
-        without_child: ["already enrolled in BPNT 2026-03, which may not be combined with BST"],
-    }
+    assert march.refused == 0 and await refusals(db, march.id) == {}
     [payment] = await disbursements_of(db, march.id)
     assert (payment["channel"], payment["amount"]) == ("post_office", 300_000)
     assert payment["reference"] == f"BST-202603-{payment['enrollment_id']}-1"
@@ -68,14 +62,13 @@ async def test_bst_excludes_pkh_and_bpnt_recipients_in_overlapping_periods(db: A
 
 
 async def test_pkh_refuses_a_family_already_paid_by_bst(db: AsyncEngine) -> None:
-    # The exclusion binds both ways: BST ran first, so PKH may not pay the family for that quarter.
+    # BST ran first for February, so PKH may not pay the family for that quarter: a double recipient.
     [family] = await register(db, [poor_household()])
     await run(db, "bst", "2026-02", factories.VILLAGE)
     quarter = await run(db, "pkh", "2026-Q1", factories.VILLAGE)
     assert quarter.enrolled == 0 and quarter.refused == 1
-    assert await refusals(db, quarter.id) == {
-        family: ["already enrolled in BST 2026-02, which may not be combined with PKH"]
-    }
+    assert await refusals(db, quarter.id) == {family: ["already enrolled in BST 2026-02, which excludes PKH"]}
+    assert (await run(db, "pkh", "2026-Q2", factories.VILLAGE)).enrolled == 1  # April-June overlap no BST
 
 
 async def test_settings_and_declared_exclusions() -> None:

@@ -6,7 +6,9 @@ recording why) and by the report (which lists the cases already in the registry)
 - the same NIK active in two active households;
 - one KK number on two active households;
 - a family enrolled in two programs that exclude each other (either declares ``excludes``) in
-  overlapping periods;
+  overlapping periods (a cycle's own ``excludes`` are part of its eligibility, core's exclusion
+  rule; the cycle refuses, as a double recipient, a family already enrolled in a program that
+  excludes it, e.g. PKH after BST paid the family for a month of that quarter);
 - a component counted for a member recorded as deceased (the member's own row, or another row
   with the same NIK, has the status ``deceased``).
 
@@ -117,11 +119,9 @@ def recorded_deceased(member: FromClause) -> ColumnElement[bool]:
     )
 
 
-def exclusive_partners(registry: ProgramRegistry, slug: str) -> list[str]:
-    """Programs that may not be combined with ``slug``: those it excludes and those that exclude it."""
-    partners = set(registry.program(slug).excludes)
-    partners.update(other.slug for other in registry.programs.values() if slug in other.excludes)
-    return sorted(partners)
+def excluded_by(registry: ProgramRegistry, slug: str) -> list[str]:
+    """Programs that declare they exclude ``slug`` (its own ``excludes`` are part of its eligibility)."""
+    return sorted(other.slug for other in registry.programs.values() if slug in other.excludes)
 
 
 def _text(value: ColumnElement[Any]) -> ColumnElement[str]:
@@ -180,7 +180,7 @@ def exclusion_refusals(
         + func.upper(ENROLLMENTS.c.program)
         + " "
         + ENROLLMENTS.c.period
-        + ", which may not be combined with "
+        + ", which excludes "
         + literal(program.upper(), String)
     )
     return select(candidates.c.household_id, reason.label("reason")).select_from(

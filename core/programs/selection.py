@@ -33,7 +33,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
     exists,
     func,
     insert,
@@ -49,6 +48,7 @@ from sqlalchemy.types import NullType, TypeEngine
 from core.models import Enrollment
 from core.models.types import code_type
 from core.programs import double_recipients as doubles
+from core.programs.eligibility import eligible_condition
 from core.programs.facts import facts_select
 from core.programs.quotas import most_specific_region, remaining_quotas
 from core.programs.registry import ProgramRegistry
@@ -183,18 +183,16 @@ async def _fill_candidates(conn: AsyncConnection, registry: ProgramRegistry, sco
     program, period = scope.program, scope.period
     where = [] if scope.region_code == NATIONAL else [covers(HOUSEHOLDS.c.village_code, scope.region_code)]
     facts = facts_select(registry, period, where=where).subquery("facts")
-    ctx = RuleContext(facts=facts, period=period, config=program.settings_for(period))
-    already_enrolled = exists(
-        select(ENROLLMENTS.c.id).where(
-            ENROLLMENTS.c.program == program.slug,
-            ENROLLMENTS.c.period == period.label,
-            ENROLLMENTS.c.household_id == facts.c.household_id,
+    of_this_cycle = (ENROLLMENTS.c.program == program.slug, ENROLLMENTS.c.period == period.label)
+    # The program's rules and core's exclusion rule for the programs it excludes.
+    eligible = [eligible_condition(program, facts, period)]
+    if (await conn.execute(select(ENROLLMENTS.c.id).where(*of_this_cycle).limit(1))).first() is not None:
+        # Another region's cycle enrolled households for this program-period: skip those.
+        eligible.append(
+            ~exists(select(ENROLLMENTS.c.id).where(*of_this_cycle, ENROLLMENTS.c.household_id == facts.c.household_id))
         )
-    )
-    # The program's own rules; exclusions between programs become recorded refusals (step 3).
-    eligible = and_(*(rule.predicate(ctx) for rule in program.rules), ~already_enrolled)
     names = [column.name for column in table.columns]
-    await conn.execute(insert(table).from_select(names, select(*(facts.c[name] for name in names)).where(eligible)))
+    await conn.execute(insert(table).from_select(names, select(*(facts.c[name] for name in names)).where(*eligible)))
     await _analyze(conn, table)
 
 
@@ -221,9 +219,9 @@ async def _fill_refusals(
         checks.append(doubles.nik_refusals(candidates))
     if not await doubles.unique_while_active(conn, doubles.KK_INDEX):
         checks.append(doubles.kk_refusals(candidates))
-    partners = doubles.exclusive_partners(registry, slug)
-    if partners:
-        checks.append(doubles.exclusion_refusals(candidates, slug, scope.period, partners))
+    excluding = doubles.excluded_by(registry, slug)
+    if excluding:
+        checks.append(doubles.exclusion_refusals(candidates, slug, scope.period, excluding))
     await conn.execute(insert(tables.refusals).from_select(["household_id", "reason"], union(*checks)))
 
 
