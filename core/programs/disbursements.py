@@ -200,6 +200,6 @@ async def reconcile(
     if scope:
         query = query.where(within(DISBURSEMENTS.c.village_code, scope))
     return [
-        ReconciliationLine(*(int(v) if isinstance(v, int | float) and i > 2 else v for i, v in enumerate(row)))
+        ReconciliationLine(*row[:3], *(int(value or 0) for value in row[3:]))  # PostgreSQL sums are Decimal
         for row in await conn.execute(query)
     ]
