@@ -14,7 +14,8 @@
     python bench/rank_bench.py --households 1000000 --label-all --train-sizes 100000 1000000 \
         [--database sqlite|postgresql] [--keep PATH] [--runs 3]
 
-``--keep PATH`` keeps (or reuses) the SQLite file, since seeding a million households takes minutes.
+``--keep PATH`` keeps (or reuses) the SQLite file, since seeding a million households takes minutes;
+``--schema NAME`` reuses a seeded PostgreSQL schema.
 """
 
 from __future__ import annotations
@@ -62,8 +63,13 @@ def median_of(runs: int, work) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-async def database(kind: str, households: int, label_all: bool, keep: Path | None) -> tuple[Settings, bool]:
+async def database(
+    kind: str, households: int, label_all: bool, keep: Path | None, schema: str | None = None
+) -> tuple[Settings, bool]:
     """Settings of a seeded database, and whether it was made by this run."""
+    if kind == "postgresql" and schema:  # a schema seeded earlier
+        url = os.environ.get("SIKS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+        return Settings(database_url=url, database_schema=schema), False
     if kind == "sqlite":
         path = keep or Path(tempfile.mkdtemp(prefix="siks-rank-bench-")) / "bench.db"
         settings = Settings(database_url=f"sqlite+aiosqlite:///{path}")
@@ -191,9 +197,10 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--apply-runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="SQLite file to keep and reuse between runs.")
+    parser.add_argument("--schema", help="PostgreSQL: use this already seeded schema (kept).")
     parser.add_argument("--skip", nargs="*", default=[], choices=["train", "predict", "apply"])
     args = parser.parse_args()
-    settings, made = await database(args.database, args.households, args.label_all, args.keep)
+    settings, made = await database(args.database, args.households, args.label_all, args.keep, args.schema)
     model_dir = Path(tempfile.mkdtemp(prefix="siks-rank-models-"))
     try:
         if "train" not in args.skip:
