@@ -25,7 +25,8 @@ from core.bulk.claims import Claims
 from core.bulk.importer import ImportInterrupted, ImportOptions, ImportSummary, import_households
 from core.bulk.layout import FILE_COLUMNS
 from core.bulk.sources import FileRefused
-from core.bulk.validation import Candidate
+from core.bulk.validation import Candidate, CheckContext
+from core.bulk.workers import CheckingPool, WorkerFailed
 from core.cli import app
 from core.enums import Relationship, Sex
 from core.households.data import HouseholdData, MemberData
@@ -377,6 +378,16 @@ async def test_worker_processes_check_batches_in_order(db: AsyncEngine, tmp_path
     assert (summary.loaded, summary.rejected, summary.rows) == (39, 1, 120)
     assert [(row, field) for row, field, _ in read_report(summary.report)] == [(33, "sex")]
     assert await counts(db) == (39, 117)
+
+
+async def test_a_failing_or_vanished_worker_fails_its_batches() -> None:
+    broken = CheckContext(frozenset(), date.today(), positions=(99,) * len(FILE_COLUMNS), width=2, text_records=True)
+    async with CheckingPool(2, broken) as pool:
+        with pytest.raises(WorkerFailed, match="IndexError"):  # the check itself raised in the worker
+            await pool.submit([(2, ["a,b\n"])])
+        pool._workers[1].process.kill()
+        with pytest.raises(WorkerFailed, match="stopped"):
+            await pool.submit([(2, ["a,b\n"])])
 
 
 async def test_xlsx_with_typed_cells_is_read(db: AsyncEngine, tmp_path: Path) -> None:

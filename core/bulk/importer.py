@@ -151,7 +151,7 @@ async def checked_batches(
         pending: deque[list[asyncio.Future[CheckedBatch]]] = deque()
         for households in batches:
             pending.append([
-                await pool.submit(households[start : start + CHECK_CHUNK])
+                pool.submit(households[start : start + CHECK_CHUNK])
                 for start in range(0, len(households), CHECK_CHUNK)
             ])
             if len(pending) > 1:
@@ -245,8 +245,9 @@ async def import_households(
                     - sum(len(candidate.member_rows) for candidate in checked.candidates)
                 )
                 bar.update(checked.rows)
-                bar.set_postfix(
-                    loaded=summary.loaded, present=summary.present, rejected=summary.rejected, refresh=False
+                bar.set_postfix_str(
+                    f"loaded {summary.loaded:,}, present {summary.present:,}, rejected {summary.rejected:,}",
+                    refresh=False,
                 )
         summary.errors = report.errors
     summary.seconds = time.perf_counter() - started

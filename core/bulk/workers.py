@@ -71,11 +71,12 @@ class _Worker:
                 if not future.done():
                     future.set_exception(failure)
 
-    async def send(self, value: Any) -> None:
+    def send(self, value: Any) -> None:
+        """Queue a frame without waiting for the worker to read it: a worker busy with one chunk
+        must find the next ones waiting (the importer bounds how many batches are in flight)."""
         stdin = self.process.stdin
         assert stdin is not None
         stdin.write(_frame(value))
-        await stdin.drain()
 
 
 class CheckingPool:
@@ -96,20 +97,19 @@ class CheckingPool:
             )
             worker = _Worker(process)
             self._workers.append(worker)
-            await worker.send(self.context)
+            worker.send(self.context)
         return self
 
-    async def submit(self, households: Sequence[FileHousehold]) -> asyncio.Future[CheckedBatch]:
+    def submit(self, households: Sequence[FileHousehold]) -> asyncio.Future[CheckedBatch]:
         """Send a batch to the next worker; the future resolves to the checked batch."""
         worker = self._workers[self._sent % self.count]
         self._sent += 1
         future: asyncio.Future[CheckedBatch] = asyncio.get_running_loop().create_future()
+        if worker.reader.done():  # its output ended: it will answer nothing more
+            future.set_exception(WorkerFailed(f"a checking worker stopped (exit code {worker.process.returncode})"))
+            return future
         worker.waiting.append(future)
-        try:
-            await worker.send(households)
-        except (BrokenPipeError, ConnectionResetError):
-            if not future.done():
-                future.set_exception(WorkerFailed("a checking worker stopped"))
+        worker.send(households)
         return future
 
     async def __aexit__(

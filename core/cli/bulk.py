@@ -26,6 +26,7 @@ from core.bulk.importer import (
     import_households,
 )
 from core.bulk.sources import FileRefused
+from core.bulk.workers import WorkerFailed
 from core.cli.common import fail, run_with_engine
 from core.regions.codes import RegionCodeError
 
@@ -93,6 +94,8 @@ def import_households_command(
         fail(f"{exc}; nothing was loaded")
     except ImportInterrupted as exc:
         fail(str(exc), code=1)
+    except WorkerFailed as exc:
+        fail(f"{exc}\nbatches already loaded stay loaded; run the import again to continue", code=1)
     typer.echo(summary.line())
 
 
