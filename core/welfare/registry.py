@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from core.welfare.features import FEATURE_NAMES, FEATURE_SET
 from core.welfare.model import SUFFIX, ModelKind, WelfareModel, load_model
 
 MODELS = WelfareModelEntry.__table__
+VERSION = re.compile(r"[a-z]+-\d{8}T\d{12}-[0-9a-f]{8}")  # catboost-20261128T001401218267-72af9cc1
 Written = Callable[[AsyncConnection, "ModelRecord"], Awaitable[object]]  # called inside the writing transaction
 COLUMNS: tuple[str, ...] = tuple(c.name for c in MODELS.columns)
 
@@ -84,9 +86,13 @@ async def list_models(conn: AsyncConnection) -> list[ModelRecord]:
 
 
 async def find_model(conn: AsyncConnection, version: str) -> ModelRecord:
-    row = (await conn.execute(select(MODELS).where(MODELS.c.version == version))).first()
+    """The registered model ``version``; UnknownModel for anything else (text that is no version is not looked up)."""
+    row = None
+    if VERSION.fullmatch(version):
+        row = (await conn.execute(select(MODELS).where(MODELS.c.version == version))).first()
     if row is None:
-        raise UnknownModel(f"no welfare model has version {version[:64]!r}; `siks rank list` shows the versions")
+        shown = version[:64].encode("unicode_escape").decode()
+        raise UnknownModel(f"no welfare model has version '{shown}'; `siks rank list` shows the versions")
     return ModelRecord(*row)
 
 
