@@ -25,6 +25,7 @@ from core.auth.requests import NotAuthenticated, principal_of
 from core.db import create_engine, write_transaction
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
+from core.nul import refuse_nul
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
@@ -47,6 +48,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self._settings = settings
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
+        await refuse_nul(request)
         engine, access = self._state.engine, self._state.access
         client = request.client.host if request.client else "unknown"
         request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from core.nul import refuse_nul
 from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
@@ -33,6 +34,7 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
         self._recaps = RecapCache()
 
     async def get_context(self, request: Any, response: Any = None) -> PublicContext:
+        await refuse_nul(request)
         return PublicContext(self._state.engine, self._settings, self._recaps)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
