@@ -87,7 +87,7 @@ def facts_read(registry: ProgramRegistry, scope: ProgramScope) -> ProgramRegistr
     """The registry with only the facts the program's rules and benefit read.
 
     Found by walking the SQL they build over a probe facts row, so a whole-population run
-    aggregates members only for the counts it needs (BST needs none, PKH its seven components).
+    aggregates members only for the counts it needs (BST none, PKH one: members counted as a component).
     """
     program, period = scope.program, scope.period
     probe = facts_select(registry, period).subquery("facts")
