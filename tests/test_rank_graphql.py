@@ -99,8 +99,8 @@ async def test_model_list_and_activation(population: AsyncEngine, model_dir: Pat
     }
     missing = (await gql(ACTIVATE, {"version": "pmt-unknown"}))["activateWelfareModel"]
     assert missing["__typename"] == "NotFound" and "pmt-unknown" in missing["message"]
-    garbage = (await gql(ACTIVATE, {"version": "pmt-\x00'; --"}))["activateWelfareModel"]  # never reaches SQL
-    assert garbage["__typename"] == "NotFound" and "\\x00" in garbage["message"]
+    garbage = (await gql(ACTIVATE, {"version": "pmt-\t'; DROP TABLE welfare_models; --"}))["activateWelfareModel"]
+    assert garbage["__typename"] == "NotFound" and "pmt-\\t'; DROP" in garbage["message"]  # shown escaped
     (model_dir / pmt.file_name).write_text("{}")  # damaged: the rollback is refused, nothing changes
     refused = (await gql(ACTIVATE, {"version": pmt.version}))["activateWelfareModel"]
     assert refused["__typename"] == "ValidationError" and "sha256 mismatch" in refused["fields"][0]["message"]

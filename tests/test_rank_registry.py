@@ -172,3 +172,12 @@ async def test_evaluate_compares_models_and_stores_the_report(population: AsyncE
     assert len(stored) == 1 and stored[0]["compared_with"] == [pmt.record.version]
     assert stored[0]["result"] == by_version[boosted.record.version].to_dict()
     assert datetime.fromisoformat(stored[0]["evaluated_at"]) <= datetime.now(UTC)
+
+
+async def test_text_that_is_no_version_is_never_looked_up(db: AsyncEngine) -> None:
+    """The CLI passes versions straight through: NUL bytes (which PostgreSQL text refuses) answer as unknown."""
+    async with db.connect() as conn:
+        for garbage in ("pmt-\x00'; --", "", "catboost-" + "9" * 500):
+            with pytest.raises(UnknownModel, match="no welfare model has version") as refused:
+                await find_model(conn, garbage)
+            assert "\x00" not in str(refused.value)
