@@ -154,6 +154,7 @@ class MemberStatus(StrEnum):
     MOVED = "moved"
     DUPLICATE = "duplicate"
     DATA_ERROR = "data_error"
+    DELISTED = "delisted"  # left the DTKS with their household (no longer poor, not found)
 
 
 class RemovalReason(StrEnum):
@@ -163,3 +164,54 @@ class RemovalReason(StrEnum):
     MOVED = "moved"
     DUPLICATE = "duplicate"
     DATA_ERROR = "data_error"
+
+
+class VerificationLevel(StrEnum):
+    """The levels a proposal climbs (verifikasi dan validasi), village first, the ministry last."""
+
+    VILLAGE = "village"  # desa/kelurahan
+    DISTRICT = "district"  # kecamatan
+    REGENCY = "regency"  # Dinas Sosial kabupaten/kota
+    PROVINCE = "province"  # Dinas Sosial provinsi
+    NATIONAL = "national"  # Pusdatin: determination (penetapan)
+
+
+class ProposalKind(StrEnum):
+    NEW_HOUSEHOLD = "new_household"  # usulan baru
+    CHANGE = "change"  # perubahan data rumah tangga atau anggota
+    REMOVAL = "removal"  # usulan penghapusan
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"  # waiting for the level named by the proposal's stage
+    RETURNED = "returned"  # sent back down with a reason; the stage's level revises or forwards it
+    REJECTED = "rejected"
+    DETERMINED = "determined"  # applied to the registry in a DTKS edition
+    CONFLICT = "conflict"  # the household changed since the proposal was made; not applied
+
+
+class HouseholdRemovalReason(StrEnum):
+    """Why a household leaves the DTKS; each sets its active members' status."""
+
+    DECEASED = "deceased"
+    MOVED = "moved"
+    NO_LONGER_POOR = "no_longer_poor"
+    DUPLICATE = "duplicate"
+    NOT_FOUND = "not_found"
+
+
+class VisitOutcome(StrEnum):
+    """What the field officer found at the address."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    MOVED = "moved"
+    DECEASED = "deceased"
+
+
+class PhotoKind(StrEnum):
+    ROOF = "roof"
+    FLOOR = "floor"
+    WALL = "wall"
+    ID_CARD = "id_card"  # KTP
+    HOUSE_FRONT = "house_front"

@@ -10,6 +10,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger
 
 _EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 _NODE_BITS = 12
@@ -41,6 +45,39 @@ class IdAllocator:
 
     def take(self, count: int) -> list[int]:
         return [self.next_id() for _ in range(count)]
+
+    def reserve(self, count: int) -> IdBlock:
+        """Reserve ``count`` ids at once, for rows numbered in SQL (``IdBlock.sql``): the allocator skips
+        the milliseconds the block uses, so no later id of this process, nor any other process's, meets it."""
+        with self._lock:
+            start = max(int(time.time() * 1000) - _EPOCH_MS, self._last_ms + 1)
+            self._last_ms = start + max(count - 1, 0) // (_COUNTER_MAX + 1)
+            self._counter = _COUNTER_MAX  # the next id takes a new millisecond
+            return IdBlock(start, self._node)
+
+
+@dataclass(frozen=True, slots=True)
+class IdBlock:
+    """Ids reserved by ``IdAllocator.reserve``: the n-th (0-based) is ``id_of(n)``."""
+
+    start_ms: int
+    node: int
+
+    def id_of(self, ordinal: int) -> int:
+        per_ms = _COUNTER_MAX + 1
+        return (
+            ((self.start_ms + ordinal // per_ms) << (_NODE_BITS + _COUNTER_BITS))
+            | (self.node << _COUNTER_BITS)
+            | (ordinal % per_ms)
+        )
+
+    def sql(self, ordinal: Any) -> Any:
+        """The same as ``id_of`` for a 0-based SQL integer expression (e.g. ``row_number() over () - 1``)."""
+        per_ms = _COUNTER_MAX + 1
+        whole_ms = ordinal.op("/", return_type=BigInteger())(per_ms)  # integer division in SQLite and PostgreSQL
+        return (whole_ms + self.start_ms) * (1 << (_NODE_BITS + _COUNTER_BITS)) + (
+            self.node * per_ms + ordinal % per_ms
+        )
 
 
 ids = IdAllocator()

@@ -79,6 +79,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditItem:
+    """One change to append with ``record_many``."""
+
+    operation: str
+    entity: str
+    entity_id: str | int
+    outcome: str = "ok"
+    before: Any = None
+    after: Any = None
+
+
 async def record(
     conn: AsyncConnection,
     request: RequestInfo,
@@ -91,28 +103,40 @@ async def record(
     after: Any = None,
 ) -> int:
     """Append one audit row in ``conn``'s transaction; returns its sequence number."""
+    return await record_many(conn, request, [AuditItem(operation, entity, entity_id, outcome, before, after)])
+
+
+async def record_many(conn: AsyncConnection, request: RequestInfo, items: list[AuditItem]) -> int:
+    """Append one audit row per item, in order, in ``conn``'s transaction; returns the last sequence number."""
     head_query = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)
     if conn.dialect.name == "postgresql":
         head_query = head_query.with_for_update()
     seq, prev_hash = (await conn.execute(head_query)).one()
+    if not items:
+        return int(seq)
     principal = request.principal
-    row: dict[str, Any] = {
-        "seq": seq + 1,
-        "at": datetime.now(UTC),
-        "actor": principal.username[:64],
-        "role": principal.role[:32],
-        "scope": principal.scope[:13],
-        "client": request.client[:64],
-        "request_id": request.request_id[:64],
-        "operation": operation[:64],
-        "entity": entity[:32],
-        "entity_id": str(entity_id)[:64],
-        "outcome": outcome,
-        "before": canonical(before),
-        "after": canonical(after),
-        "prev_hash": prev_hash,
-    }
-    row["hash"] = row_hash(row)
-    await conn.execute(insert(AUDIT).values(**row))
-    await conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=row["seq"], hash=row["hash"]))
-    return int(row["seq"])
+    at = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        seq += 1
+        row: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "actor": principal.username[:64],
+            "role": principal.role[:32],
+            "scope": principal.scope[:13],
+            "client": request.client[:64],
+            "request_id": request.request_id[:64],
+            "operation": item.operation[:64],
+            "entity": item.entity[:32],
+            "entity_id": str(item.entity_id)[:64],
+            "outcome": item.outcome,
+            "before": canonical(item.before),
+            "after": canonical(item.after),
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = row_hash(row)
+        rows.append(row)
+    await conn.execute(insert(AUDIT), rows)
+    await conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=prev_hash))
+    return int(seq)

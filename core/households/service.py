@@ -78,7 +78,7 @@ async def _region_lookup(conn: AsyncConnection, codes: set[str]) -> set[str]:
     return await existing_codes(conn, codes)
 
 
-async def _niks_active_elsewhere(conn: AsyncConnection, niks: Sequence[str], household_id: int | None) -> set[str]:
+async def niks_active_elsewhere(conn: AsyncConnection, niks: Sequence[str], household_id: int | None) -> set[str]:
     if not niks:
         return set()
     query = select(MEMBERS.c.nik).where(MEMBERS.c.nik.in_(list(niks)), MEMBERS.c.status == MemberStatus.ACTIVE.value)
@@ -87,7 +87,7 @@ async def _niks_active_elsewhere(conn: AsyncConnection, niks: Sequence[str], hou
     return set((await conn.execute(query)).scalars())
 
 
-async def _kk_taken(conn: AsyncConnection, kk_number: str, household_id: int | None) -> bool:
+async def kk_taken(conn: AsyncConnection, kk_number: str, household_id: int | None) -> bool:
     query = select(HOUSEHOLDS.c.id).where(
         HOUSEHOLDS.c.kk_number == kk_number, HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value
     )
@@ -108,11 +108,11 @@ async def register_household(conn: AsyncConnection, data: HouseholdData) -> Hous
     """Register a new household with its members (exactly one of them the head)."""
     known = await _region_lookup(conn, codes_to_check(data))
     errors = full_household_errors(data, known.__contains__, _today())
-    if not any(e.field == "kkNumber" for e in errors) and await _kk_taken(conn, data.kk_number, None):
+    if not any(e.field == "kkNumber" for e in errors) and await kk_taken(conn, data.kk_number, None):
         errors.append(
             FieldError("kkNumber", f"KK number {data.kk_number} is already registered to an active household")
         )
-    taken = await _niks_active_elsewhere(conn, [m.nik for m in data.members], None)
+    taken = await niks_active_elsewhere(conn, [m.nik for m in data.members], None)
     errors.extend(_nik_errors(data.members, taken, "members."))
     if errors:
         return Invalid(errors)
@@ -173,11 +173,11 @@ async def _claim(conn: AsyncConnection, household_id: int, version: int, now: da
     return result.rowcount == 1
 
 
-def _as_household_data(record: HouseholdRecord) -> HouseholdData:
+def as_household_data(record: HouseholdRecord) -> HouseholdData:
     return HouseholdData(**{name: getattr(record, name) for name in HOUSEHOLD_COLUMNS})
 
 
-def _as_member_data(record: MemberRecord) -> MemberData:
+def as_member_data(record: MemberRecord) -> MemberData:
     return MemberData(
         nik=record.nik,
         name=record.name,
@@ -202,13 +202,13 @@ async def update_household(
     current = await _current(conn, household_id, version, scope)
     if not isinstance(current, HouseholdRecord):
         return current
-    proposed = replace(_as_household_data(current), **changes)
+    proposed = replace(as_household_data(current), **changes)
     codes = {proposed.village_code, district_of_nik(proposed.kk_number)}
     errors = household_errors(proposed, (await _region_lookup(conn, codes)).__contains__)
     if (
         "kk_number" in changes
         and not any(e.field == "kkNumber" for e in errors)
-        and await _kk_taken(conn, proposed.kk_number, household_id)
+        and await kk_taken(conn, proposed.kk_number, household_id)
     ):
         errors.append(
             FieldError("kkNumber", f"KK number {proposed.kk_number} is already registered to an active household")
@@ -241,7 +241,7 @@ async def add_member(
     errors.extend(e for e in composition_errors([*current.members, member]) if e.field == "members")
     if any(m.nik == member.nik for m in current.members):
         errors.append(FieldError("member.nik", f"NIK {member.nik} is already a member of this household"))
-    elif await _niks_active_elsewhere(conn, [member.nik], household_id):
+    elif await niks_active_elsewhere(conn, [member.nik], household_id):
         errors.append(FieldError("member.nik", f"NIK {member.nik} is already a member of another active household"))
     if errors:
         return Invalid(errors)
@@ -284,7 +284,7 @@ async def update_member(
     target = _find_member(current, member_id)
     if target is None:
         return Missing("member", str(member_id))
-    proposed = replace(_as_member_data(target), **changes)
+    proposed = replace(as_member_data(target), **changes)
     known = await _region_lookup(conn, {district_of_nik(proposed.nik)} if len(proposed.nik) >= 6 else set())
     errors = member_errors(proposed, known.__contains__, _today(), prefix="member.")
     others = [m for m in current.members if m.id != member_id]
@@ -292,7 +292,7 @@ async def update_member(
     if proposed.nik != target.nik:
         if any(m.nik == proposed.nik for m in others):
             errors.append(FieldError("member.nik", f"NIK {proposed.nik} is already a member of this household"))
-        elif await _niks_active_elsewhere(conn, [proposed.nik], household_id):
+        elif await niks_active_elsewhere(conn, [proposed.nik], household_id):
             errors.append(
                 FieldError("member.nik", f"NIK {proposed.nik} is already a member of another active household")
             )

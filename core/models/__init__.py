@@ -12,9 +12,39 @@ from core.models.programs import (
 )
 from core.models.regions import Region
 from core.models.security import ApiKey, AuditEntry, AuditHead, CasbinRule, PolicyVersion, RefreshToken, User
+from core.models.verification import (
+    HOUSEHOLD_VALUE_COLUMNS,
+    MEMBER_VALUE_COLUMNS,
+    PROPOSED_HOUSEHOLDS,
+    PROPOSED_MEMBERS,
+    DtksEdition,
+    EditionCount,
+    OfflinePackage,
+    Proposal,
+    ProposalStep,
+    RoundHousehold,
+    RoundRegion,
+    VerificationRound,
+    Visit,
+    VisitPhoto,
+)
 from core.models.welfare import WelfareModelEntry, WelfareRankRun, WelfareRankScore
 
 __all__ = [
+    "HOUSEHOLD_VALUE_COLUMNS",
+    "MEMBER_VALUE_COLUMNS",
+    "PROPOSED_HOUSEHOLDS",
+    "PROPOSED_MEMBERS",
+    "DtksEdition",
+    "EditionCount",
+    "OfflinePackage",
+    "Proposal",
+    "ProposalStep",
+    "RoundHousehold",
+    "RoundRegion",
+    "VerificationRound",
+    "Visit",
+    "VisitPhoto",
     "ApiKey",
     "AuditEntry",
     "AuditHead",

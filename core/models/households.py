@@ -54,6 +54,9 @@ class Household(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(sa_type=TIMESTAMP)
     updated_at: datetime = Field(sa_type=TIMESTAMP)
+    determined_edition_id: int | None = Field(
+        default=None, sa_type=ID_TYPE, description="The DTKS edition that last determined this household."
+    )
 
 
 class Member(SQLModel, table=True):
