@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     model_dir: Path = Field(
         Path("models"), description="Directory of the welfare model files, one a version (relative to the working dir)."
     )
+    photo_dir: Path = Field(
+        Path("photos"), description="Folder of the field-visit photos (originals and copies without metadata)."
+    )
+    max_photo_bytes: int = Field(
+        10_485_760, ge=1024, le=104_857_600, description="Largest photo one upload may carry (bytes)."
+    )
     secret_key: str = Field(
         DEVELOPMENT_SECRET,
         description="Signs access and refresh tokens; at least 32 characters; required outside development.",
