@@ -26,6 +26,7 @@ from core.db import create_engine, write_transaction
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
+from core.photo_route import photo_endpoint
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
@@ -33,6 +34,8 @@ from core.settings import Mode, Settings, get_settings
 
 #: Error codes of documents refused before any resolver ran (see core/schema/hardening.py).
 REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
+#: Room in a photo upload's request for the multipart framing and the GraphQL document.
+UPLOAD_OVERHEAD_BYTES = 256 * 1024
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -43,6 +46,7 @@ class GraphQLApp(GraphQL[Context, None]):
             build_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
             allow_queries_via_get=False,
+            multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
         )
         self._state = app_state
         self._settings = settings
@@ -117,16 +121,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     limits = [
-        Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),
+        Middleware(
+            BodySizeLimit,
+            max_bytes=settings.max_request_bytes,
+            max_upload_bytes=settings.max_photo_bytes + UPLOAD_OVERHEAD_BYTES,
+        ),
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
     ]
     app = Starlette(lifespan=lifespan, middleware=limits)
+    app.state.settings = settings
     graphql = GraphQLApp(app.state, settings)
     public = PublicEndpoint(app.state, settings)
     app.router.routes.extend(
         [
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/public/graphql", public, methods=["GET", "POST"]),
+            Route("/photos/{photo_id}", photo_endpoint(app.state), methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ]
     )

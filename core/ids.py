@@ -74,7 +74,7 @@ class IdBlock:
     def sql(self, ordinal: Any) -> Any:
         """The same as ``id_of`` for a 0-based SQL integer expression (e.g. ``row_number() over () - 1``)."""
         per_ms = _COUNTER_MAX + 1
-        whole_ms = ordinal.op("/", return_type=BigInteger())(per_ms)  # integer division in SQLite and PostgreSQL
+        whole_ms = ordinal.self_group().op("/", return_type=BigInteger())(per_ms)  # integer division in SQLite and PostgreSQL
         return (whole_ms + self.start_ms) * (1 << (_NODE_BITS + _COUNTER_BITS)) + (
             self.node * per_ms + ordinal % per_ms
         )

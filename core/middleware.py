@@ -39,13 +39,22 @@ class _ResponseTracker:
 
 
 class BodySizeLimit:
-    """Refuses request bodies larger than ``max_bytes`` with HTTP 413, by the declared length or while reading."""
+    """Refuses request bodies larger than ``max_bytes`` with HTTP 413, by the declared length or while reading.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    A multipart request (a photo upload) may carry up to ``max_upload_bytes`` instead.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes or max_bytes
 
-    def _message(self) -> str:
+    def _message(self, upload: bool) -> str:
+        if upload:
+            return (
+                f"the upload is larger than the limit of {self.max_upload_bytes:,} bytes; "
+                "send one photo per request, within SIKS_MAX_PHOTO_BYTES"
+            )
         return (
             f"the request body is larger than the limit of {self.max_bytes:,} bytes; "
             "send a shorter query, fewer variables or several smaller requests"
@@ -55,9 +64,12 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, 413, self._message())
+        headers = dict(scope["headers"])
+        upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes if upload else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_error(send, 413, self._message(upload))
             return
         received = 0
 
@@ -66,7 +78,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -76,7 +88,7 @@ class BodySizeLimit:
         except _BodyTooLarge:
             if tracker.started:
                 raise
-            await send_error(send, 413, self._message())
+            await send_error(send, 413, self._message(upload))
 
 
 class TimeLimit:

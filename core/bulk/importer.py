@@ -150,10 +150,12 @@ async def checked_batches(
     async with CheckingPool(workers, context) as pool:
         pending: deque[list[asyncio.Future[CheckedBatch]]] = deque()
         for households in batches:
-            pending.append([
-                pool.submit(households[start : start + CHECK_CHUNK])
-                for start in range(0, len(households), CHECK_CHUNK)
-            ])
+            pending.append(
+                [
+                    pool.submit(households[start : start + CHECK_CHUNK])
+                    for start in range(0, len(households), CHECK_CHUNK)
+                ]
+            )
             if len(pending) > 1:
                 yield _joined([await chunk for chunk in pending.popleft()])
         while pending:

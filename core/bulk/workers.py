@@ -92,8 +92,12 @@ class CheckingPool:
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         for _ in range(self.count):
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "core.bulk.workers",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=environment,
+                sys.executable,
+                "-m",
+                "core.bulk.workers",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=environment,
             )
             worker = _Worker(process)
             self._workers.append(worker)

@@ -14,9 +14,11 @@ from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
+from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.households import HouseholdQuery
 from core.schema.mutations import HouseholdMutation
 from core.schema.programs import ProgramQuery
+from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
 from core.schema.welfare import WelfareMutation, WelfareQuery
 from core.settings import Settings, get_settings
@@ -33,6 +35,8 @@ class Query(
     DoubleRecipientQuery,
     CycleQuery,
     WelfareQuery,
+    ProposalQuery,
+    FieldworkQuery,
 ):
     pass
 
@@ -43,6 +47,8 @@ MUTATION_BASES: tuple[type, ...] = (
     DisbursementMutation,
     CycleMutation,
     WelfareMutation,
+    ProposalMutation,
+    FieldworkMutation,
 )
 
 

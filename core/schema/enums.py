@@ -23,3 +23,11 @@ Occupation = strawberry.enum(enums.Occupation)
 Disability = strawberry.enum(enums.Disability)
 MemberStatus = strawberry.enum(enums.MemberStatus)
 RemovalReason = strawberry.enum(enums.RemovalReason, description="Why a member leaves a household.")
+VerificationLevel = strawberry.enum(
+    enums.VerificationLevel, description="A level of verification and validation, village first."
+)
+ProposalKind = strawberry.enum(enums.ProposalKind, description="What a proposal (usulan) asks for.")
+ProposalStatus = strawberry.enum(enums.ProposalStatus, description="Where a proposal stands.")
+HouseholdRemovalReason = strawberry.enum(enums.HouseholdRemovalReason, description="Why a household leaves the DTKS.")
+VisitOutcome = strawberry.enum(enums.VisitOutcome, description="What the field officer found.")
+PhotoKind = strawberry.enum(enums.PhotoKind, description="What a visit photo shows.")

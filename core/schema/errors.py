@@ -51,3 +51,8 @@ class NotFound:
     @classmethod
     def of(cls, missing: Missing) -> NotFound:
         return cls(message=f"no active {missing.entity} with id {missing.key}")
+
+
+@strawberry.type(description="The step cannot be taken in the proposal's present state; nothing was changed.")
+class StepRefused:
+    message: str

@@ -70,6 +70,13 @@ async def visit_by_id(conn: AsyncConnection, visit_id: int, scope: str = "") -> 
     return VisitRecord(*row) if row else None
 
 
+async def visits_by_id(conn: AsyncConnection, visit_ids: list[int], scope: str = "") -> dict[int, Any]:
+    query = select(VISITS).where(VISITS.c.id.in_(visit_ids))
+    if scope:
+        query = query.where(within(VISITS.c.village_code, scope))
+    return {row.id: VisitRecord(*row) for row in await conn.execute(query)}
+
+
 async def _prelisted(conn: AsyncConnection, report: VisitReport, scope: str) -> Any:
     query = (
         select(

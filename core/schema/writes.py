@@ -1,0 +1,71 @@
+"""Running one service call as one audited write: role check, transaction, refusal → rollback → error type."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.types import Info
+
+from core.db import write_transaction
+from core.households import service
+from core.schema.access import Forbidden, allowed, audit_denied
+from core.schema.context import Context
+from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
+from core.verification.proposals import Refused
+
+REFUSALS = (service.Invalid, service.Conflict, service.Missing, Refused)
+
+
+def as_error(outcome: object) -> object:
+    """The GraphQL error type of a service refusal; anything else unchanged."""
+    if isinstance(outcome, service.Invalid):
+        return ValidationError.of(outcome)
+    if isinstance(outcome, service.Conflict):
+        return VersionConflict.of(outcome)
+    if isinstance(outcome, service.Missing):
+        return NotFound.of(outcome)
+    if isinstance(outcome, Refused):
+        return StepRefused(message=outcome.message)
+    return outcome
+
+
+async def check_allowed(info: Info[Context, None], operation: str, obj: str, act: str) -> None:
+    """Forbidden (audited as denied) unless the caller's role may ``act`` on ``obj``."""
+    context = info.context
+    if not allowed(context, obj, act):
+        await audit_denied(context, operation, obj, "-", f"role {context.principal.role} may not {act} {obj}")
+        raise Forbidden(context.principal, obj, act)
+
+
+class _Refused(Exception):
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+
+
+async def run_write(
+    info: Info[Context, None],
+    *,
+    operation: str,
+    obj: str,
+    act: str,
+    change: Callable[[AsyncConnection], Awaitable[object]],
+) -> object:
+    """Check the role, then run ``change`` in one write transaction; a refusal rolls it back and is answered
+    as its error type (a record outside the caller's region is audited as a denied attempt)."""
+    await check_allowed(info, operation, obj, act)
+    try:
+        async with write_transaction(info.context.engine) as conn:
+            outcome = await change(conn)
+            if isinstance(outcome, REFUSALS):
+                raise _Refused(outcome)
+    except _Refused as refused:
+        if isinstance(refused.outcome, service.Missing):
+            await audit_denied(info.context, operation, obj, refused.outcome.key, "not found in the caller's region")
+        return as_error(refused.outcome)
+    except IntegrityError:
+        return ValidationError.single(
+            "input", "someone else changed the same record just now (a KK, NIK or open proposal); read again and retry"
+        )
+    return outcome
