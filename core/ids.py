@@ -74,9 +74,10 @@ class IdBlock:
     def sql(self, ordinal: Any) -> Any:
         """The same as ``id_of`` for a 0-based SQL integer expression (e.g. ``row_number() over () - 1``)."""
         per_ms = _COUNTER_MAX + 1
-        whole_ms = ordinal.self_group().op("/", return_type=BigInteger())(per_ms)  # integer division in SQLite and PostgreSQL
+        grouped = ordinal.self_group()
+        whole_ms = grouped.op("/", return_type=BigInteger())(per_ms)  # integer division in SQLite and PostgreSQL
         return (whole_ms + self.start_ms) * (1 << (_NODE_BITS + _COUNTER_BITS)) + (
-            self.node * per_ms + ordinal % per_ms
+            self.node * per_ms + grouped % per_ms
         )
 
 
