@@ -59,9 +59,13 @@ def database_schema(database_url: str) -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, database_schema: str | None) -> Iterator[Settings]:
-    """Settings pointing at the test database, also for code (and subprocesses) reading the environment."""
-    wanted = {"SIKS_DATABASE_URL": database_url, "SIKS_DATABASE_SCHEMA": database_schema}
+def settings(
+    database_url: str, database_schema: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Settings pointing at the test database and a photo folder of this session's own, also for code
+    (and subprocesses) reading the environment."""
+    photo_dir = str(tmp_path_factory.mktemp("photos"))
+    wanted = {"SIKS_DATABASE_URL": database_url, "SIKS_DATABASE_SCHEMA": database_schema, "SIKS_PHOTO_DIR": photo_dir}
     previous = {name: os.environ.get(name) for name in wanted}
     for name, value in wanted.items():
         if value is None:
@@ -69,7 +73,7 @@ def settings(database_url: str, database_schema: str | None) -> Iterator[Setting
         else:
             os.environ[name] = value
     get_settings.cache_clear()
-    yield Settings(database_url=database_url, database_schema=database_schema)
+    yield Settings(database_url=database_url, database_schema=database_schema, photo_dir=Path(photo_dir))
     for name, value in previous.items():
         if value is None:
             os.environ.pop(name, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,11 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.app import create_app
+from core.db import write_transaction
 from core.records import HOUSEHOLDS
 from core.settings import Settings
+from core.verification.drafts import ChangeRequest
+from core.verification.proposals import propose_change
+from core.verification.rounds import create_round
 from tests import factories
 from tests.conftest import GraphQLClient, clear_data, token_headers
 from tests.test_disbursements import payments
+from tests.verification_support import officer
 
 TARGET_VILLAGE = "32.01.01.1001"
 # role → its scope level (4 village .. 1 province, 0 national) in the "own" relation
@@ -53,6 +59,13 @@ KUBE = {
 }
 ALLOWED: dict[str, set[tuple[str, str]]] = {
     "village_operator": {
+        ("proposal", "read"),
+        ("proposal", "propose"),
+        ("proposal", "review"),
+        ("verification_round", "read"),
+        ("visit", "read"),
+        ("visit", "write"),
+        ("dtks_edition", "read"),
         ("household", "read"),
         ("household", "write"),
         ("member", "read"),
@@ -61,6 +74,12 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("region", "read"),
     },
     "district_officer": {
+        ("proposal", "read"),
+        ("proposal", "review"),
+        ("verification_round", "read"),
+        ("visit", "read"),
+        ("visit", "write"),
+        ("dtks_edition", "read"),
         ("household", "read"),
         ("household", "write"),
         ("member", "read"),
@@ -69,6 +88,12 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("region", "read"),
     },
     "regency_office": {
+        ("proposal", "read"),
+        ("proposal", "review"),
+        ("verification_round", "read"),
+        ("verification_round", "write"),
+        ("visit", "read"),
+        ("dtks_edition", "read"),
         ("household", "read"),
         ("household", "write"),
         ("member", "read"),
@@ -79,6 +104,12 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("region", "read"),
     },
     "province_office": {
+        ("proposal", "read"),
+        ("proposal", "review"),
+        ("verification_round", "read"),
+        ("verification_round", "write"),
+        ("visit", "read"),
+        ("dtks_edition", "read"),
         ("household", "read"),
         ("household", "write"),
         ("member", "read"),
@@ -89,6 +120,13 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("region", "read"),
     },
     "data_centre": {
+        ("proposal", "read"),
+        ("proposal", "review"),
+        ("verification_round", "read"),
+        ("verification_round", "write"),
+        ("visit", "read"),
+        ("dtks_edition", "read"),
+        ("dtks_edition", "determine"),
         ("household", "read"),
         ("household", "write"),
         ("member", "read"),
@@ -111,6 +149,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
         ("region", "read"),
     },
     "program_officer": {
+        ("dtks_edition", "read"),
         ("household", "read"),
         ("enrollment", "read"),
         ("program", "read"),
@@ -134,6 +173,8 @@ class World:
     member_id: str
     reference: str
     district: str
+    proposal_id: str
+    round_id: str
 
 
 @dataclass(frozen=True)
@@ -290,6 +331,76 @@ async def op_form_kube_group(caller: GraphQLClient, _admin: GraphQLClient, world
     return judge(body, lambda d: d["formKubeGroup"]["__typename"] == "ValidationError")  # one family is too few
 
 
+async def op_proposals(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw("{ proposals(first: 100) { edges { node { id } } } }")
+    return judge(body, lambda d: world.proposal_id in {e["node"]["id"] for e in d["proposals"]["edges"]})
+
+
+async def op_proposal(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw("query($id: ID!) { proposal(id: $id) { id } }", {"id": world.proposal_id})
+    return judge(body, lambda d: d["proposal"] is not None)
+
+
+async def op_propose_change(caller: GraphQLClient, admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw(
+        "mutation($id: ID!, $v: Int!) { proposeHouseholdChange(householdId: $id, version: $v, "
+        "change: {household: {livestockCount: 3}}) { __typename } }",
+        {"id": world.household_id, "v": await current_version(admin, world)},
+    )
+    # reaching the rules (a proposal, or "already has an open proposal") means the caller was let in
+    return judge(body, lambda d: d["proposeHouseholdChange"]["__typename"] in ("Proposal", "ValidationError"))
+
+
+async def op_approve_proposals(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw(
+        "mutation($id: ID!) { approveProposals(ids: [$id]) { __typename } }", {"id": world.proposal_id}
+    )
+    # moved on, or refused because it waits at another level: either way the caller could act on it
+    return judge(body, lambda d: d["approveProposals"][0]["__typename"] in ("Proposal", "StepRefused"))
+
+
+async def op_rounds(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw("{ verificationRounds { id } }")
+    return judge(body, lambda d: world.round_id in {r["id"] for r in d["verificationRounds"]})
+
+
+async def op_create_round(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw(
+        'mutation($r: String!) { createVerificationRound(period: "2026-Q4", label: "m", regionCodes: [$r]) '
+        "{ __typename } }",
+        {"r": world.district},
+    )
+    return judge(body, lambda d: d["createVerificationRound"]["__typename"] == "VerificationRound")
+
+
+async def op_record_visit(caller: GraphQLClient, admin: GraphQLClient, world: World) -> str:
+    body = await caller.raw(
+        "mutation($input: VisitInput!) { recordVisit(input: $input) { __typename } }",
+        {
+            "input": {
+                "roundId": world.round_id,
+                "householdId": world.household_id,
+                "outcome": "FOUND",
+                "visitedAt": datetime.now(UTC).isoformat(),
+                "latitude": -6.48,
+                "longitude": 106.85,
+                "householdVersion": await current_version(admin, world),
+            }
+        },
+    )
+    # recorded, or "already visited in this round": the household was within reach
+    return judge(body, lambda d: d["recordVisit"]["__typename"] in ("VisitRecorded", "ValidationError"))
+
+
+async def op_editions(caller: GraphQLClient, _admin: GraphQLClient, _world: World) -> str:
+    return judge(await caller.raw("{ dtksEditions { id } }"), lambda d: True)
+
+
+async def op_determine(caller: GraphQLClient, _admin: GraphQLClient, _world: World) -> str:
+    body = await caller.raw('mutation { determineDtks(label: "matrix", period: "2026-12") { __typename } }')
+    return judge(body, lambda d: d["determineDtks"]["__typename"] in ("Determination", "ValidationError"))
+
+
 OPERATIONS = [
     Operation("households", (("household", "read"),), True, op_households),
     Operation("household", (("household", "read"),), True, op_household),
@@ -311,6 +422,15 @@ OPERATIONS = [
     Operation("welfareModels", (("welfare_model", "read"),), False, op_welfare_models),
     Operation("activateWelfareModel", (("welfare_model", "write"),), False, op_activate_model),
     Operation("formKubeGroup", (("kube_group", "write"),), True, op_form_kube_group),
+    Operation("proposals", (("proposal", "read"),), True, op_proposals),
+    Operation("proposal", (("proposal", "read"),), True, op_proposal),
+    Operation("proposeHouseholdChange", (("proposal", "propose"),), True, op_propose_change),
+    Operation("approveProposals", (("proposal", "review"),), True, op_approve_proposals),
+    Operation("verificationRounds", (("verification_round", "read"),), True, op_rounds),
+    Operation("createVerificationRound", (("verification_round", "write"),), True, op_create_round),
+    Operation("recordVisit", (("visit", "write"),), True, op_record_visit),
+    Operation("dtksEditions", (("dtks_edition", "read"),), False, op_editions),
+    Operation("determineDtks", (("dtks_edition", "determine"),), False, op_determine),
 ]
 # Operations aimed at a region (not a record) outside the caller's scope are refused outright.
 REGION_TARGETED = {"setProgramQuota", "programCyclePreview", "runProgramCycle", "doubleRecipients", "formKubeGroup"}
@@ -350,7 +470,28 @@ async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[tuple[
         admin = GraphQLClient(http, token_headers(settings, "data_centre"))
         data = await admin("query($id: ID!) { household(id: $id) { members { id nik } } }", {"id": str(household_id)})
         member = data["household"]["members"][1]
-        yield http, World(str(household_id), member["nik"], member["id"], reference, TARGET_VILLAGE)
+        proposal, verification_round = await verification_targets(engine, household_id)
+        yield (
+            http,
+            World(
+                str(household_id), member["nik"], member["id"], reference, TARGET_VILLAGE, proposal, verification_round
+            ),
+        )
+
+
+async def verification_targets(engine: AsyncEngine, household_id: int) -> tuple[str, str]:
+    """A change proposal for the target household and a verification round over its village."""
+    async with write_transaction(engine) as conn:
+        version = (await conn.execute(select(HOUSEHOLDS.c.version).where(HOUSEHOLDS.c.id == household_id))).scalar_one()
+        proposal = await propose_change(
+            conn,
+            officer("village_operator", TARGET_VILLAGE),
+            household_id,
+            version,
+            ChangeRequest(household={"rt": "099"}),
+        )
+        made = await create_round(conn, officer("data_centre", ""), "2026-Q4", "matrix", [TARGET_VILLAGE])
+    return str(proposal.id), str(made.id)
 
 
 @pytest.mark.parametrize(("role", "relation", "operation"), CASES, ids=[f"{r}-{rel}-{op.name}" for r, rel, op in CASES])

@@ -95,12 +95,6 @@ async def approve(
     if len(note) > NOTE_LIMIT:
         return Invalid([FieldError("note", f"note is longer than {NOTE_LIMIT} characters")])
     level = _acting_level(request)
-    if isinstance(level, Refused):
-        return [level for _ in proposal_ids]
-    target = above(level)
-    if level is VerificationLevel.NATIONAL or target is None:
-        refusal = Refused("the national level does not forward proposals: it determines them into a DTKS edition")
-        return [refusal for _ in proposal_ids]
     seen = await _visible(conn, proposal_ids, request.principal.scope)
     answers: dict[int, ProposalRecord | Refused | Missing] = {}
     ready = []
@@ -108,10 +102,20 @@ async def approve(
         row = seen.get(proposal_id)
         if row is None:
             answers[proposal_id] = Missing("proposal", str(proposal_id))
+        elif isinstance(level, Refused):
+            answers[proposal_id] = level
+        elif level is VerificationLevel.NATIONAL:
+            answers[proposal_id] = Refused(
+                "the national level does not forward proposals: it determines them into a DTKS edition"
+            )
         elif problem := why_not(row, level):
             answers[proposal_id] = Refused(problem)
         else:
             ready.append(proposal_id)
+    if not ready or isinstance(level, Refused):
+        return [answers[proposal_id] for proposal_id in proposal_ids]
+    target = above(level)
+    assert target is not None
     moved = await _move(conn, ready, level, target.value, ProposalStatus.PENDING.value)
     for proposal_id in set(ready) - moved:
         answers[proposal_id] = Refused(f"proposal {proposal_id} was acted on by someone else just now; read it again")
@@ -131,12 +135,12 @@ async def _single_step(
 ) -> ProposalRecord | Refused | Missing | Invalid:
     if errors := _reason_errors(reason, name):
         return Invalid(errors)
-    level = _acting_level(request)
-    if isinstance(level, Refused):
-        return level
     row = (await _visible(conn, [proposal_id], request.principal.scope)).get(proposal_id)
     if row is None:
         return Missing("proposal", str(proposal_id))
+    level = _acting_level(request)
+    if isinstance(level, Refused):
+        return level
     if problem := why_not(row, level):
         return Refused(problem)
     if action == "return":
