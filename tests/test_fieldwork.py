@@ -77,7 +77,8 @@ async def test_round_prelist_and_visits_become_proposals(db: AsyncEngine, as_rol
     prelist = (
         await village(
             f'{{ verificationRound(id: "{round_id}") {{ prelist(villageCode: "32.01.01.1001", first: 2) {{'
-            " totalCount pageInfo { hasNextPage } entries { householdVersion household { kkNumber } visit { id } } } } }"
+            " totalCount pageInfo { hasNextPage }"
+            " entries { householdVersion household { kkNumber } visit { id } } } } }"
         )
     )["verificationRound"]["prelist"]
     assert prelist["totalCount"] == 3 and prelist["pageInfo"]["hasNextPage"] and len(prelist["entries"]) == 2

@@ -18,6 +18,7 @@ import schemathesis
 import strawberry
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.public.schema import build_public_schema
@@ -28,6 +29,12 @@ from tests.test_public import plant
 
 MAIN_EXAMPLES = 120
 PUBLIC_EXAMPLES = 80
+# A JSON request cannot carry a file: the fuzzer sends text or null where an Upload is expected,
+# which must be refused as the client's error (files come only in multipart requests).
+schemathesis.graphql.scalar(
+    "Upload",
+    st.one_of(st.text(max_size=20).map(schemathesis.graphql.nodes.String), st.just(schemathesis.graphql.nodes.Null)),
+)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from core.enums import Relationship, Sex
 from core.households import service
 from core.households.data import HouseholdData
 from core.ids import ids
-from core.models import Enrollment, ProgramCycle, WelfareRank
+from core.models import Enrollment, ProgramCycle, VerificationRound, Visit
 from core.programs.registry import get_registry
 from core.public import lookup
 from core.public.names import mask_name, normalise_name
@@ -64,14 +64,14 @@ class Planted:
 
 
 async def plant(engine: AsyncEngine) -> Planted:
-    """Six households in three villages; enrollments by approved cycles and one not yet approved; two ranks.
+    """Six households in three villages; enrollments by approved cycles and one not yet approved; two verified.
 
-    - rosida: Pondok Rajeg, "Siti Rosida" and "Budi Santoso"; ranked; PKH 2025-Q4 and 2026-Q1 (approved),
-      BPNT 2026-03 (cycle completed, not approved)
+    - rosida: Pondok Rajeg, "Siti Rosida" and "Budi Santoso"; determined in a DTKS edition; PKH 2025-Q4 and
+      2026-Q1 (approved), BPNT 2026-03 (cycle completed, not approved)
     - namesake: Pondok Rajeg, another "SITI  ROSIDA"; nothing received
     - neighbour: Karadenan, "Siti Rosida"; PKH 2026-Q1
     - inactive: Pondok Rajeg, "Siti Rosida", household made inactive
-    - santosa: Pondok Rajeg, "Budi Santosa"; ranked; PKH 2026-Q1
+    - santosa: Pondok Rajeg, "Budi Santosa"; found on a field visit; PKH 2026-Q1
     - surabaya: Kota Surabaya, "Siti Rosida"; BPNT 2026-03 (approved)
     """
     plan = {
@@ -92,18 +92,25 @@ async def plant(engine: AsyncEngine) -> Planted:
         await conn.execute(
             update(HOUSEHOLDS).where(HOUSEHOLDS.c.id == households["inactive"]).values(status="inactive")
         )
+        await conn.execute(  # as a determination leaves it (the edition itself is not needed here)
+            update(HOUSEHOLDS)
+            .where(HOUSEHOLDS.c.id == households["rosida"])
+            .values(determined_edition_id=ids.next_id())
+        )
+        round_id = ids.next_id()
         await conn.execute(
-            insert(WelfareRank.__table__),
+            insert(VerificationRound.__table__).values(
+                id=round_id, period="2026-Q1", label="verivali", created_by="test", created_at=now
+            )
+        )
+        visit = {"round_id": round_id, "visited_at": now, "recorded_at": now, "latitude": -6.48, "longitude": 106.85}
+        visit |= {"household_version": 1, "officer": "test", "role": "village_operator"}
+        await conn.execute(
+            insert(Visit.__table__),
             [
-                {
-                    "household_id": households[key],
-                    "model_version": "test",
-                    "score": 0.1,
-                    "decile": 1,
-                    "regency_decile": 1,
-                    "ranked_at": now,
-                }
-                for key in ("rosida", "santosa")
+                {"id": ids.next_id(), "household_id": households[key], "village_code": village, "outcome": outcome}
+                | visit
+                for key, village, outcome in (("santosa", VILLAGE, "found"), ("namesake", VILLAGE, "not_found"))
             ],
         )
         cycles = {

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("core.cli.serve", "app"),
     "token": ("core.cli.users", "token_app"),
     "users": ("core.cli.users", "app"),
+    "verivali": ("core.cli.verivali", "app"),
 }
 
 

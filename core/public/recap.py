@@ -1,10 +1,8 @@
 """The public recap of a region: aggregates only, in two grouped statements.
 
 - households: active households in the region and below it;
-- verified: of those, the households with a welfare rank. The registry does not yet record the
-  field verification (verivali) of a household; a rank is what it can vouch for today (the
-  household's survey variables were complete and scored by the active welfare model). When
-  verivali is recorded, this count switches to it and the API field keeps its name;
+- verified: of those, the households verified in the field (a visit that found them) or determined
+  in a DTKS edition (``core.verification``);
 - recipients: per program, the households enrolled by approved cycles in that program's latest
   period with any such enrollment in the region.
 
@@ -20,16 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import RecordStatus
-from core.models import WelfareRank
+from core.enums import RecordStatus, VisitOutcome
+from core.models import Visit
 from core.public.lookup import ENROLLMENTS, received
 from core.records import HOUSEHOLDS
 from core.regions.codes import within
 
-RANKS = WelfareRank.__table__
+VISITS = Visit.__table__
 RECAP_SECONDS = 60.0
 RECAP_CACHE_SIZE = 4096
 
@@ -56,11 +54,13 @@ class RegionRecap:
 
 async def region_recap(conn: AsyncConnection, region_code: str) -> RegionRecap:
     """Counts for the region ``region_code`` and everything below it."""
+    found = exists().where(VISITS.c.household_id == HOUSEHOLDS.c.id, VISITS.c.outcome == VisitOutcome.FOUND.value)
+    verified_household = or_(HOUSEHOLDS.c.determined_edition_id.is_not(None), found)
     households, verified = (
         await conn.execute(
-            select(func.count(), func.count(RANKS.c.household_id))
-            .select_from(HOUSEHOLDS.outerjoin(RANKS, RANKS.c.household_id == HOUSEHOLDS.c.id))
-            .where(within(HOUSEHOLDS.c.village_code, region_code), HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value)
+            select(func.count(), func.count(case((verified_household, 1)))).where(
+                within(HOUSEHOLDS.c.village_code, region_code), HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value
+            )
         )
     ).one()
     in_region = (within(ENROLLMENTS.c.village_code, region_code), received())

@@ -325,6 +325,10 @@ class FieldworkMutation:
         self, info: Info[Context, None], visit_id: strawberry.ID, kind: enums.PhotoKind, file: Upload
     ) -> PhotoResult:
         await check_allowed(info, "uploadVisitPhoto", "photo", "write")
+        if not callable(getattr(file, "read", None)):
+            return ValidationError.single(
+                "file", "send the photo as a file in a multipart request (GraphQL multipart request spec)"
+            )
         context, target = info.context, parse_id(visit_id, "visitId")
         store = folder_store(context.settings.photo_dir)
         stored = None
