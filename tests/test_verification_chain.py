@@ -3,6 +3,7 @@ steps cannot be skipped, repeated or taken outside one's region; returns and rej
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -92,9 +93,12 @@ async def test_each_kind_walks_from_village_to_determination(db: AsyncEngine, as
     assert rows[removed.id].status == "inactive"
     assert rows[int(made[0]["householdId"])].kk_number == new.kk_number
     assert {r.determined_edition_id for r in rows.values()} == {int(edition["id"])}
-    steps = (await chain["village_operator"](f'{{ proposal(id: "{ids[1]}") {{ status steps {{ action level }} }} }}'))[
-        "proposal"
-    ]
+    steps = (
+        await chain["village_operator"](
+            f'{{ proposal(id: "{ids[1]}") {{ status household {{ determinedEditionId }} steps {{ action level }} }} }}'
+        )
+    )["proposal"]
+    assert steps["household"] == {"determinedEditionId": edition["id"]}
     assert steps["status"] == "DETERMINED"
     assert [s["action"] for s in steps["steps"]] == ["propose", "approve", "approve", "approve", "determine"]
     assert [s["level"] for s in steps["steps"]] == ["VILLAGE", "DISTRICT", "REGENCY", "PROVINCE", "NATIONAL"]
@@ -231,3 +235,18 @@ async def test_bad_proposals_are_refused_and_nothing_is_written(db: AsyncEngine,
     regency = await chain["regency_office"].raw(DETERMINE, {"label": "x", "period": "2026-12"})
     assert regency["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await row_count(db, DtksEdition.__table__) == 0
+
+
+async def test_two_officers_approving_at_once_move_it_once(db: AsyncEngine, as_role: Any) -> None:
+    chain = clients(as_role)
+    (household,) = await registered(db)
+    made = (
+        await chain["village_operator"](
+            PROPOSE_REMOVAL, {"id": str(household.id), "version": household.version, "reason": "DUPLICATE"}
+        )
+    )["proposeHouseholdRemoval"]
+    first, second = as_role("district_officer", "32.01.01"), as_role("district_officer", "32.01.01")
+    answers = await asyncio.gather(*(c(APPROVE, {"ids": [made["id"]]}) for c in (first, second)))
+    kinds = sorted(a["approveProposals"][0]["__typename"] for a in answers)
+    assert kinds == ["Proposal", "StepRefused"]
+    assert await row_count(db, STEPS, STEPS.c.proposal_id == int(made["id"]), STEPS.c.action == "approve") == 1

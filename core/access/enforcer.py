@@ -95,13 +95,22 @@ async def seed_policies_if_empty(engine: AsyncEngine) -> int:
     return 0 if present else await seed_policies(engine)
 
 
+async def _missing(conn: AsyncConnection) -> list[list[str]]:
+    rows = await conn.execute(select(RULES.c.ptype, RULES.c.v0, RULES.c.v1, RULES.c.v2))
+    present = {tuple(cell for cell in row if cell is not None) for row in rows}
+    return [line for line in base_policy_lines() if tuple(line) not in present]
+
+
+async def missing_policy_lines(engine: AsyncEngine) -> int:
+    """How many base or plugin policy lines the stored policy lacks (e.g. for objects a newer SIKS added)."""
+    async with engine.connect() as conn:
+        return len(await _missing(conn))
+
+
 async def seed_policies(engine: AsyncEngine) -> int:
     """Store the base and plugin policy lines that are missing; returns how many were added."""
-    wanted = base_policy_lines()
     async with engine.begin() as conn:
-        rows = await conn.execute(select(RULES.c.ptype, RULES.c.v0, RULES.c.v1, RULES.c.v2))
-        present = {tuple(cell for cell in row if cell is not None) for row in rows}
-        missing = [line for line in wanted if tuple(line) not in present]
+        missing = await _missing(conn)
         if missing:
             await conn.execute(
                 RULES.insert(),

@@ -6,7 +6,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import migrate
-from core.access.enforcer import seed_policies_if_empty
+from core.access.enforcer import missing_policy_lines, seed_policies_if_empty
 from core.cli.common import run_with_engine
 
 app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
@@ -16,12 +16,18 @@ app = typer.Typer(help="Create and migrate the database schema.", no_args_is_hel
 def upgrade(revision: str = typer.Argument("heads", help="Target revision; every branch's head by default.")) -> None:
     """Create the schema or bring it up to date."""
 
-    async def work(engine: AsyncEngine) -> None:
+    async def work(engine: AsyncEngine) -> int:
         await migrate.upgrade(engine, revision)
         await seed_policies_if_empty(engine)
+        return await missing_policy_lines(engine)
 
-    run_with_engine(work, needs_schema=False)
+    missing = run_with_engine(work, needs_schema=False)
     typer.echo(f"schema at {revision}")
+    if missing:
+        typer.echo(
+            f"the stored access policy lacks {missing} line(s) of the base policy (new objects, or lines removed "
+            "on purpose); `siks policy sync` adds them"
+        )
 
 
 @app.command()

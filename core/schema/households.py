@@ -89,6 +89,9 @@ class Household:
     livestock_count: int
     created_at: datetime
     updated_at: datetime
+    determined_edition_id: strawberry.ID | None = strawberry.field(
+        description="The DTKS edition that last determined this household (null until one does)."
+    )
     members: list[Member] = strawberry.field(description="Active members, head first by registration.")
 
     @classmethod
