@@ -139,3 +139,9 @@ async def test_household_by_id_and_person_by_nik(db: AsyncEngine, gql: GraphQLCl
     assert missing == {"household": None, "person": None}
     body = await gql.raw('{ household(id: "abc") { id } }')
     assert "is not a SIKS id" in body["errors"][0]["message"]
+
+
+async def test_ids_out_of_range_are_refused_as_input(gql: GraphQLClient) -> None:
+    for value in ("99999999999999999999", "-1", "12a"):
+        body = await gql.raw("query($id: ID!) { household(id: $id) { id } }", {"id": value})
+        assert "is not a SIKS id" in body["errors"][0]["message"], body

@@ -7,12 +7,17 @@ from graphql import GraphQLError
 
 from core.regions.codes import RegionCodeError, check_code
 
+MAX_ID = 2**63 - 1  # ids are 63-bit (core/ids.py)
+
 
 def parse_id(value: strawberry.ID, argument: str = "id") -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise GraphQLError(f"{argument}: '{str(value)[:24]}' is not a SIKS id (ids are whole numbers)") from None
+        number = -1
+    if not 0 <= number <= MAX_ID:
+        raise GraphQLError(f"{argument}: '{str(value)[:24]}' is not a SIKS id (ids are whole numbers)")
+    return number
 
 
 def checked_code(code: str, argument: str) -> str:

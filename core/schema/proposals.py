@@ -28,9 +28,9 @@ from core.verification.drafts import ChangeRequest, MemberChange, MemberRemoval
 from core.verification.queries import (
     ProposalFilter,
     count_proposals,
-    edition_by_id,
     edition_counts,
     editions,
+    editions_by_id,
     proposal_page,
     proposed_of,
     proposed_values,
@@ -134,10 +134,10 @@ class Proposal:
 
     @strawberry.field(description="The DTKS edition that determined it.")
     async def edition(self: Any, info: Info[Context, None]) -> DtksEdition | None:  # type: ignore[misc]
-        if self.edition_id is None:
+        if self.edition_id is None or self.status != "determined":
             return None
-        async with info.context.engine.connect() as conn:
-            return await edition_by_id(conn, self.edition_id)  # type: ignore[no-any-return]
+        loader = info.context.loaders.named("dtks_editions", _load_editions(info.context))
+        return await loader.load(self.edition_id)  # type: ignore[no-any-return]
 
 
 def _load_steps(context: Context) -> Any:
@@ -145,6 +145,15 @@ def _load_steps(context: Context) -> Any:
         async with context.engine.connect() as conn:
             found = await steps_of(conn, keys)
         return [found[key] for key in keys]
+
+    return load
+
+
+def _load_editions(context: Context) -> Any:
+    async def load(keys: list[int]) -> list[Any]:
+        async with context.engine.connect() as conn:
+            found = await editions_by_id(conn, keys)
+        return [found.get(key) for key in keys]
 
     return load
 

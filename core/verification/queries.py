@@ -137,9 +137,9 @@ async def editions(conn: AsyncConnection, limit: int) -> list[Any]:
     return [EditionRecord(*row) for row in rows]
 
 
-async def edition_by_id(conn: AsyncConnection, edition_id: int) -> Any:
-    row = (await conn.execute(select(EDITIONS).where(EDITIONS.c.id == edition_id))).first()
-    return EditionRecord(*row) if row else None
+async def editions_by_id(conn: AsyncConnection, edition_ids: Sequence[int]) -> dict[int, Any]:
+    rows = await conn.execute(select(EDITIONS).where(EDITIONS.c.id.in_(list(edition_ids))))
+    return {row.id: EditionRecord(*row) for row in rows}
 
 
 async def edition_counts(conn: AsyncConnection, edition_id: int, region_code: str, scope: str) -> tuple[int, int]:
