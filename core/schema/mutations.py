@@ -26,6 +26,7 @@ from core.schema.arguments import parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
 from core.schema.households import Household
+from core.schema.writes import RolledBack, as_error
 
 HouseholdResult = Annotated[
     Household | ValidationError | VersionConflict | NotFound,
@@ -145,23 +146,6 @@ def given(changes: object) -> dict[str, Any] | ValidationError:
     return values
 
 
-def to_result(outcome: object) -> object:
-    if isinstance(outcome, service.Invalid):
-        return ValidationError.of(outcome)
-    if isinstance(outcome, service.Conflict):
-        return VersionConflict.of(outcome)
-    if isinstance(outcome, service.Missing):
-        return NotFound.of(outcome)
-    return outcome
-
-
-class _Refused(Exception):
-    """Carries a refusal out of the transaction block so that the block rolls back."""
-
-    def __init__(self, outcome: object) -> None:
-        self.outcome = outcome
-
-
 async def run_change(
     info: Info[Context, None],
     *,
@@ -188,7 +172,7 @@ async def run_change(
             before = await household_by_id(conn, household_id, Include(), scope) if household_id is not None else None
             outcome = await change(conn, scope)
             if isinstance(outcome, service.Invalid | service.Conflict | service.Missing):
-                raise _Refused(outcome)
+                raise RolledBack(outcome)
             await record(
                 conn,
                 context.request_info,
@@ -198,10 +182,10 @@ async def run_change(
                 before=before,
                 after=outcome,
             )  # type: ignore[attr-defined]
-    except _Refused as refused:
+    except RolledBack as refused:
         if isinstance(refused.outcome, service.Missing):
             await audit_denied(context, operation, "household", target, "not found in the caller's region")
-        return to_result(refused.outcome)
+        return as_error(refused.outcome)
     except IntegrityError:
         # Another request registered the same KK or NIK between our check and our write.
         return ValidationError.single(

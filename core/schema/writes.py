@@ -39,7 +39,9 @@ async def check_allowed(info: Info[Context, None], operation: str, obj: str, act
         raise Forbidden(context.principal, obj, act)
 
 
-class _Refused(Exception):
+class RolledBack(Exception):
+    """Carries a refusal out of the transaction block so that the block rolls back."""
+
     def __init__(self, outcome: object) -> None:
         self.outcome = outcome
 
@@ -59,8 +61,8 @@ async def run_write(
         async with write_transaction(info.context.engine) as conn:
             outcome = await change(conn)
             if isinstance(outcome, REFUSALS):
-                raise _Refused(outcome)
-    except _Refused as refused:
+                raise RolledBack(outcome)
+    except RolledBack as refused:
         if isinstance(refused.outcome, service.Missing):
             await audit_denied(info.context, operation, obj, refused.outcome.key, "not found in the caller's region")
         return as_error(refused.outcome)

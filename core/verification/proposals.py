@@ -204,6 +204,18 @@ async def _current(conn: AsyncConnection, household_id: int, version: int, scope
     return record
 
 
+async def _open_for_proposal(
+    conn: AsyncConnection, household_id: int, version: int, scope: str, note: str
+) -> HouseholdRecord | Invalid | Conflict | Missing:
+    """The household at ``version`` in ``scope``, if a proposal about it may be made now."""
+    current = await _current(conn, household_id, version, scope)
+    if not isinstance(current, HouseholdRecord):
+        return current
+    if errors := _note_errors(note):
+        return Invalid(errors)
+    return await _busy(conn, household_id) or current
+
+
 async def propose_new_household(
     conn: AsyncConnection, request: RequestInfo, data: HouseholdData, note: str = "", origin: Origin = Origin()
 ) -> ProposalRecord | Invalid:
@@ -229,14 +241,9 @@ async def propose_change(
     origin: Origin = Origin(),
 ) -> ProposalRecord | Invalid | Conflict | Missing:
     """Propose changes to a household's variables and members; ``version`` is the household's, as read."""
-    current = await _current(conn, household_id, version, request.principal.scope)
+    current = await _open_for_proposal(conn, household_id, version, request.principal.scope, note)
     if not isinstance(current, HouseholdRecord):
         return current
-    if errors := _note_errors(note):
-        return Invalid(errors)
-    busy = await _busy(conn, household_id)
-    if busy:
-        return busy
     draft = await draft_change(conn, current, change, request.principal.scope)
     if isinstance(draft, Invalid):
         return draft
@@ -255,14 +262,9 @@ async def propose_removal(
     origin: Origin = Origin(),
 ) -> ProposalRecord | Invalid | Conflict | Missing:
     """Propose taking a household out of the DTKS for ``reason``."""
-    current = await _current(conn, household_id, version, request.principal.scope)
+    current = await _open_for_proposal(conn, household_id, version, request.principal.scope, note)
     if not isinstance(current, HouseholdRecord):
         return current
-    if errors := _note_errors(note):
-        return Invalid(errors)
-    busy = await _busy(conn, household_id)
-    if busy:
-        return busy
     return await _insert(
         conn, request, ProposalKind.REMOVAL, current.id, current.village_code, None, current, note, origin, reason
     )
