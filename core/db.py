@@ -57,3 +57,18 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         await conn.execution_options(**{WRITE_OPTION: True})
         async with conn.begin():
             yield conn
+
+
+#: The tables a bulk load of households fills.
+HOUSEHOLD_TABLES = ("households", "members", "welfare_surveys")
+
+
+async def refresh_statistics(engine: AsyncEngine, tables: tuple[str, ...] = HOUSEHOLD_TABLES) -> None:
+    """After a bulk load on PostgreSQL, ANALYZE the loaded tables: autovacuum may come minutes later, and
+    a plan made from the sizes before the load (a nested loop over "three rows") can take minutes."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in tables:
+            await conn.exec_driver_sql(f"ANALYZE {table}")

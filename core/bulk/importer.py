@@ -35,7 +35,7 @@ from core.bulk.sources import HouseholdFile, Survey, open_household_file
 from core.bulk.validation import CheckContext, CheckedBatch, check_batch
 from core.bulk.workers import CheckingPool
 from core.bulk.writer import insert_rows
-from core.db import write_transaction
+from core.db import refresh_statistics, write_transaction
 from core.enums import MemberStatus, RecordStatus
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.ids import ids
@@ -252,5 +252,7 @@ async def import_households(
                     refresh=False,
                 )
         summary.errors = report.errors
+    if summary.loaded:
+        await refresh_statistics(engine)
     summary.seconds = time.perf_counter() - started
     return summary

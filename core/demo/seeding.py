@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from core.bulk.writer import insert_rows
+from core.db import refresh_statistics
 from core.demo.generator import DEFAULT_BATCH_SIZE, DEFAULT_SURVEY_SHARE, DemoBatch, DemoGenerator, Span
 from core.demo.serials import SerialBook, taken_serials
 from core.demo.villages import read_region_codes
@@ -143,6 +144,7 @@ async def seed_demo(
             counts["members"] += len(batch.member_niks)
             counts["surveys"] += int(batch.surveyed.sum())
             bar.update(span.size)
+    await refresh_statistics(engine)
     return DemoResult(
         households=households,
         members=counts["members"],
