@@ -19,6 +19,7 @@ _EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 _NODE_BITS = 12
 _COUNTER_BITS = 10
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
+_DIVISION_PRECEDENCE = 8  # SQLAlchemy's precedence of * / % (above + and -)
 
 
 class IdAllocator:
@@ -74,7 +75,9 @@ class IdBlock:
     def sql(self, ordinal: Any) -> Any:
         """The same as ``id_of`` for a 0-based SQL integer expression (e.g. ``row_number() over () - 1``)."""
         per_ms = _COUNTER_MAX + 1
-        whole_ms = ordinal.op("/", return_type=BigInteger())(per_ms)  # integer division in SQLite and PostgreSQL
+        # Integer division in SQLite and PostgreSQL, with division's precedence so that a compound
+        # ordinal such as ``row_number() over () - 1`` is parenthesised (without it, ``rn - 1 / 1024``).
+        whole_ms = ordinal.op("/", precedence=_DIVISION_PRECEDENCE, return_type=BigInteger())(per_ms)
         return (whole_ms + self.start_ms) * (1 << (_NODE_BITS + _COUNTER_BITS)) + (
             self.node * per_ms + ordinal % per_ms
         )
