@@ -502,3 +502,14 @@ async def test_a_client_id_already_used_for_another_households_visit_is_refused(
     assert code == 2
     assert f"(household {field.households[1].id}): clientId: client id v-1 is already used by another visit" in err
     assert await counts(db) == before
+
+
+async def test_a_package_without_field_work_imports_nothing(field: Field, db: AsyncEngine) -> None:
+    await export(field)
+    before = await counts(db)
+
+    code, out, err = await import_package(field.package)
+
+    assert code == 0, err
+    assert "holds no visits and no proposals: there was nothing to import" in out
+    assert await counts(db) == before

@@ -48,6 +48,9 @@ def export(
 
 
 def _print(report: ImportReport) -> None:
+    if report.empty:
+        typer.echo(f"package {report.package_id} holds no visits and no proposals: there was nothing to import")
+        return
     if report.nothing_new:
         before = f" on {report.imported_before:%Y-%m-%d %H:%M}" if report.imported_before else ""
         typer.echo(f"nothing new: everything in package {report.package_id} was already imported{before}")

@@ -69,6 +69,12 @@ class ImportReport:
     imported_before: datetime | None = None  # when this package was last imported, if it was
 
     @property
+    def empty(self) -> bool:
+        """The field app wrote no visit and no proposal."""
+        counted = (self.visits_recorded, self.visits_already, self.proposals_made, self.proposals_already)
+        return not any(counted) and not self.conflicts
+
+    @property
     def nothing_new(self) -> bool:
         return not (self.visits_recorded or self.photos_stored or self.proposals_made)
 
