@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "disbursement": ("core.cli.disbursements", "app"),
     "export": ("core.cli.bulk", "export_app"),
     "import": ("core.cli.bulk", "import_app"),
+    "offline": ("core.cli.offline", "app"),
     "policy": ("core.cli.policy", "app"),
     "program": ("core.cli.programs", "app"),
     "rank": ("core.cli.rank", "app"),

@@ -231,15 +231,16 @@ async def _apply_changes(conn: AsyncConnection, edition_id: int, at: Any) -> Non
 
 async def _apply_removals(conn: AsyncConnection, edition_id: int, at: Any) -> None:
     removed = select(PROPOSALS.c.household_id).where(_in_batch(edition_id, ProposalKind.REMOVAL))
-    reason = (
-        select(PROPOSALS.c.removal_reason)
-        .where(_in_batch(edition_id, ProposalKind.REMOVAL), PROPOSALS.c.household_id == MEMBERS.c.household_id)
-        .scalar_subquery()
-    )
-    status_after = case({r.value: s.value for r, s in MEMBER_STATUS_AFTER.items()}, value=reason)
+    # UPDATE … FROM the batch's removals: each proposal finds its members by the household index
+    # (a correlated subquery per member scanned the whole batch for every member).
+    status_after = case({r.value: s.value for r, s in MEMBER_STATUS_AFTER.items()}, value=PROPOSALS.c.removal_reason)
     await conn.execute(
         update(MEMBERS)
-        .where(MEMBERS.c.household_id.in_(removed), MEMBERS.c.status == ACTIVE)
+        .where(
+            MEMBERS.c.household_id == PROPOSALS.c.household_id,
+            _in_batch(edition_id, ProposalKind.REMOVAL),
+            MEMBERS.c.status == ACTIVE,
+        )
         .values(status=status_after, version=MEMBERS.c.version + 1, updated_at=at)
     )
     await conn.execute(

@@ -127,7 +127,9 @@ async def record_visit(
     earlier = await _already(conn, report)
     if earlier is not None:
         if report.client_id and earlier.client_id == report.client_id:
-            return Recorded(earlier, None, already=True)
+            if (earlier.round_id, earlier.household_id) == (report.round_id, report.household_id):
+                return Recorded(earlier, None, already=True)
+            return Invalid([FieldError("clientId", f"client id {report.client_id} is already used by another visit")])
         return Invalid(
             [
                 FieldError(
