@@ -209,7 +209,9 @@ async def _proposed_members(
 ) -> None:
     m = MEMBERS
     n = picked.c.n
-    written = (n < removals_from) | (n >= new_from)
+    # as proposals store them: every member of a new household, and of a change only the members it
+    # changes (here the head's occupation)
+    written = ((n < removals_from) & (m.c.relationship == "head")) | (n >= new_from)
     numbered = (
         select(
             m,
@@ -224,10 +226,11 @@ async def _proposed_members(
     member_ids = ids.reserve(count)
     is_new = numbered.c.n >= new_from
     new_nik = func.substr(numbered.c.nik, 1, 6, type_=String) + literal(f"9{run % 10}", String) + _padded(numbered.c.k)
-    values = [
-        case((is_new, new_nik), else_=numbered.c.nik) if name == "nik" else numbered.c[name]
-        for name in MEMBER_VALUE_COLUMNS
-    ]
+    changed = {
+        "nik": case((is_new, new_nik), else_=numbered.c.nik),
+        "occupation": case((is_new, numbered.c.occupation), else_=literal("other", String)),
+    }
+    values = [changed.get(name, numbered.c[name]) for name in MEMBER_VALUE_COLUMNS]
     await conn.execute(
         insert(PROPOSED_MEMBERS).from_select(
             ["id", "proposal_id", "member_id", "is_new", "status", *MEMBER_VALUE_COLUMNS],

@@ -254,7 +254,7 @@ def _changes_anything(current: HouseholdRecord, draft: Draft) -> bool:
 
 
 async def store_draft(conn: AsyncConnection, proposal_id: int, draft: Draft) -> None:
-    """Write the proposed household and members of ``proposal_id`` (replacing earlier ones)."""
+    """Write the proposed household and the members it adds, changes or removes (replacing earlier rows)."""
     await conn.execute(PROPOSED_MEMBERS.delete().where(PROPOSED_MEMBERS.c.proposal_id == proposal_id))
     await conn.execute(PROPOSED_HOUSEHOLDS.delete().where(PROPOSED_HOUSEHOLDS.c.proposal_id == proposal_id))
     await conn.execute(
@@ -262,17 +262,17 @@ async def store_draft(conn: AsyncConnection, proposal_id: int, draft: Draft) -> 
             proposal_id=proposal_id, household_id=draft.household_id, **household_values(draft.household)
         )
     )
-    await conn.execute(
-        insert(PROPOSED_MEMBERS),
-        [
-            {
-                "id": ids.next_id(),
-                "proposal_id": proposal_id,
-                "member_id": m.member_id,
-                "is_new": m.is_new,
-                "status": m.status,
-                **member_values(m.data),
-            }
-            for m in draft.members
-        ],
-    )
+    rows = [
+        {
+            "id": ids.next_id(),
+            "proposal_id": proposal_id,
+            "member_id": m.member_id,
+            "is_new": m.is_new,
+            "status": m.status,
+            **member_values(m.data),
+        }
+        for m in draft.members
+        if m.is_new or m.origin or m.status != MemberStatus.ACTIVE.value  # members left as they are: no row
+    ]
+    if rows:
+        await conn.execute(insert(PROPOSED_MEMBERS), rows)
