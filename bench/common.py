@@ -65,15 +65,6 @@ async def fresh_database(kind: str, households: int, seed: int = 7) -> BenchData
     return BenchDatabase(settings=settings, label=kind, cleanup=cleanup)
 
 
-def median_time(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 async def median_time_async(run: Callable[[], Awaitable[object]], repeat: int) -> float:
     times = []
     for _ in range(repeat):

@@ -12,8 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
+import statistics
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BenchDatabase, fresh_database, median_time, median_time_async  # noqa: E402
+from bench.common import BenchDatabase, fresh_database  # noqa: E402
 from core.access.enforcer import AccessControl  # noqa: E402
 from core.auth import tokens  # noqa: E402
 from core.auth.principal import Principal  # noqa: E402
@@ -89,28 +93,29 @@ def shape(households: list[Any], members: list[Any], date_text: bool) -> dict[st
     return {"data": {"households": {"edges": edges}}}
 
 
-def sqlite_floor(path: str) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        households = conn.execute(HOUSEHOLD_SQL.format(limit=PAGE)).fetchall()
-        ids = ",".join(str(h[0]) for h in households)
-        members = conn.execute(MEMBER_SQL.format(ids=ids)).fetchall()
-        return json.dumps(shape(households, members, date_text=True))
-    finally:
-        conn.close()
+def sqlite_floor(conn: sqlite3.Connection) -> str:
+    households = conn.execute(HOUSEHOLD_SQL.format(limit=PAGE)).fetchall()
+    ids = ",".join(str(h[0]) for h in households)
+    members = conn.execute(MEMBER_SQL.format(ids=ids)).fetchall()
+    return json.dumps(shape(households, members, date_text=True))
 
 
-async def postgres_floor(url: str, schema: str) -> str:
-    conn = await asyncpg.connect(
-        url.replace("postgresql+asyncpg", "postgresql"), server_settings={"search_path": schema}
-    )
-    try:
-        households = await conn.fetch(HOUSEHOLD_SQL.format(limit=PAGE))
-        ids = ",".join(str(h[0]) for h in households)
-        members = await conn.fetch(MEMBER_SQL.format(ids=ids))
-        return json.dumps(shape(households, members, date_text=False))
-    finally:
-        await conn.close()
+async def postgres_floor(conn: asyncpg.Connection) -> str:
+    households = await conn.fetch(HOUSEHOLD_SQL.format(limit=PAGE))
+    ids = ",".join(str(h[0]) for h in households)
+    members = await conn.fetch(MEMBER_SQL.format(ids=ids))
+    return json.dumps(shape(households, members, date_text=False))
+
+
+async def interleaved_medians(runs: int, sides: dict[str, Callable[[], Awaitable[object]]]) -> dict[str, float]:
+    """Median seconds of each side, the sides taking turns in every round (drifting load hits all alike)."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(runs):
+        for name, run in sides.items():
+            start = time.perf_counter()
+            await run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 SCOPED_QUERY = """
@@ -171,27 +176,32 @@ async def measure(database: BenchDatabase, runs: int) -> tuple[float, float, flo
 
     assert json.loads(await scoped()) == json.loads(await unscoped()), "scope and regionCode answer different pages"
 
+    # The floor keeps one open connection, as the engine's pool does for our side.
     if database.label == "sqlite":
-        path = settings.database_url.split("///", 1)[1]
+        lite = sqlite3.connect(settings.database_url.split("///", 1)[1])
 
         async def floor() -> str:
-            return sqlite_floor(path)
+            return sqlite_floor(lite)
     else:
+        pg = await asyncpg.connect(
+            settings.database_url.replace("postgresql+asyncpg", "postgresql"),
+            server_settings={"search_path": settings.database_schema or "public"},
+        )
 
         async def floor() -> str:
-            return await postgres_floor(settings.database_url, settings.database_schema or "public")
+            return await postgres_floor(pg)
 
     assert json.loads(await ours()) == json.loads(await floor()), "the two sides answer different documents"
     for _ in range(2):  # warm caches on both sides
         await ours()
         await floor()
+    medians = await interleaved_medians(runs, {"floor": floor, "ours": ours, "unscoped": unscoped, "scoped": scoped})
+    floor_time, ours_time = medians["floor"], medians["ours"]
+    unscoped_time, scoped_time = medians["unscoped"], medians["scoped"]
     if database.label == "sqlite":
-        floor_time = median_time(lambda: sqlite_floor(path), runs)
+        lite.close()
     else:
-        floor_time = await median_time_async(floor, runs)
-    ours_time = await median_time_async(ours, runs)
-    unscoped_time = await median_time_async(unscoped, runs)
-    scoped_time = await median_time_async(scoped, runs)
+        await pg.close()
     await engine.dispose()
     return floor_time, ours_time, unscoped_time, scoped_time
 
@@ -211,7 +221,7 @@ async def main() -> None:
         print(
             f"{kind:10s} page of {PAGE} households: floor (raw driver + json.dumps) {floor_time * 1000:7.1f} ms, "
             f"SIKS GraphQL {ours_time * 1000:7.1f} ms, ratio {ours_time / floor_time:4.2f}x (target <= 3x), "
-            f"median of {args.runs}"
+            f"median of {args.runs}, load average {os.getloadavg()[0]:.2f}"
         )
         print(
             f"{kind:10s} province page: regionCode, no scope {unscoped_time * 1000:7.1f} ms; token + Casbin + scope "
