@@ -1,7 +1,7 @@
 """Household import benchmark: our ``siks import households`` path against the raw driver floor.
 
 Generates N households (default 50,000, one to seven members each) in the import layout into a
-temporary CSV, then measures, median of three runs each, on SQLite and PostgreSQL:
+temporary CSV, then measures, median of three rounds in which both sides take turns, on SQLite and PostgreSQL:
 
 * ours: ``core.bulk.importer.import_households`` end to end (pre-pass, parsing, every household
   rule, registry checks, ids, inserts) into an empty households table;
@@ -276,14 +276,23 @@ class Target:
         conn.close()
 
 
-async def _median_seconds(target: Target, runs: int, work: Callable[[], Awaitable[object]]) -> float:
-    times = []
+async def _timed(target: Target, work: Callable[[], Awaitable[object]]) -> float:
+    await target.empty()
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+async def _median_seconds(
+    target: Target, runs: int, ours: Callable[[], Awaitable[object]], floor: Callable[[], Awaitable[object]]
+) -> tuple[float, float]:
+    """Medians of ``runs`` rounds, ours and the floor taking turns in every round, so that load
+    drifting over the run weighs on both sides alike."""
+    ours_times, floor_times = [], []
     for _ in range(runs):
-        await target.empty()
-        started = time.perf_counter()
-        await work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        ours_times.append(await _timed(target, ours))
+        floor_times.append(await _timed(target, floor))
+    return statistics.median(ours_times), statistics.median(floor_times)
 
 
 async def measure(target: Target, workload: Workload, runs: int, options: ImportOptions) -> None:
@@ -297,8 +306,7 @@ async def measure(target: Target, workload: Workload, runs: int, options: Import
         async def floor() -> None:
             await target.floor(workload)
 
-        ours_seconds = await _median_seconds(target, runs, ours)
-        floor_seconds = await _median_seconds(target, runs, floor)
+        ours_seconds, floor_seconds = await _median_seconds(target, runs, ours, floor)
     finally:
         await target.drop()
     ours_rate, floor_rate = workload.rows / ours_seconds, workload.rows / floor_seconds

@@ -6,12 +6,10 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from lokal.nik import parse_nik
-
 from core.enums import Sex
 from core.regions.codes import district_of_nik
 
-_SIXTEEN = re.compile(r"\d{16}")
+_SIXTEEN = re.compile(r"[0-9]{16}")  # ASCII digits only: \d also takes other scripts' digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +27,8 @@ def nik_problem(nik: str) -> str | None:
     """Why ``nik`` cannot be a NIK, or None."""
     if not _SIXTEEN.fullmatch(nik):
         return "must be exactly 16 digits"
+    from lokal.nik import parse_nik  # here: bulk checks pass most NIKs with nik_agrees, and load it only for the rest
+
     info = parse_nik(nik)
     for issue in info.errors:
         if issue.code == "birth_date":
@@ -38,6 +38,26 @@ def nik_problem(nik: str) -> str | None:
         if issue.code in ("province", "wilayah"):
             return f"digits 1-6 ({nik[:6]}) are not a district code"
     return None
+
+
+def nik_agrees(nik: str, sex: Sex, birth_date: date) -> bool:
+    """Whether ``nik`` is plainly this person's: 16 ASCII digits, no 00 regency or district, the
+    person's birth digits (day + 40 for women), a serial other than 0000.
+
+    Such a NIK whose district exists passes ``nik_problem`` (its birth digits are a real date) and
+    ``nik_matches_person``; bulk checks take this shortcut, ask whether the district exists, and
+    run the full checks only for the NIKs it does not settle.
+    """
+    day = birth_date.day + 40 if sex is Sex.FEMALE else birth_date.day
+    return (
+        len(nik) == 16
+        and nik.isascii()
+        and nik.isdigit()
+        and nik[2:4] != "00"
+        and nik[4:6] != "00"
+        and nik[12:] != "0000"
+        and nik[6:12] == f"{day:02d}{birth_date.month:02d}{birth_date.year % 100:02d}"
+    )
 
 
 def nik_facts(nik: str) -> NikFacts:

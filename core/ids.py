@@ -44,7 +44,10 @@ class IdAllocator:
             return (self._last_ms << (_NODE_BITS + _COUNTER_BITS)) | (self._node << _COUNTER_BITS) | self._counter
 
     def take(self, count: int) -> list[int]:
-        return [self.next_id() for _ in range(count)]
+        """``count`` ids; a thousand or more come from one reserved block, a millisecond at a time."""
+        if count <= _COUNTER_MAX:
+            return [self.next_id() for _ in range(count)]
+        return self.reserve(count).ids(count)
 
     def reserve(self, count: int) -> IdBlock:
         """Reserve ``count`` ids at once, for rows numbered in SQL (``IdBlock.sql``): the allocator skips
@@ -70,6 +73,15 @@ class IdBlock:
             | (self.node << _COUNTER_BITS)
             | (ordinal % per_ms)
         )
+
+    def ids(self, count: int) -> list[int]:
+        """The first ``count`` ids of the block, in order: within one millisecond they are consecutive."""
+        per_ms = _COUNTER_MAX + 1
+        taken: list[int] = []
+        for first in range(0, count, per_ms):
+            start = self.id_of(first)
+            taken.extend(range(start, start + min(per_ms, count - first)))
+        return taken
 
     def sql(self, ordinal: Any) -> Any:
         """The same as ``id_of`` for a 0-based SQL integer expression (e.g. ``row_number() over () - 1``)."""

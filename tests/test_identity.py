@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.enums import Sex
-from core.identity import kk_problem, make_nik, nik_facts, nik_matches_person, nik_problem
+from core.identity import kk_problem, make_nik, nik_agrees, nik_facts, nik_matches_person, nik_problem
+from core.regions.codes import district_of_nik, level_number
+from core.regions.loader import lokal_regions
 
 
 def test_women_add_forty_to_the_birth_day() -> None:
@@ -46,3 +50,42 @@ def test_kk_numbers() -> None:
     assert kk_problem("3201011705800001") is None
     assert "16 digits" in (kk_problem("32010117") or "")
     assert "district code" in (kk_problem("3200001705800001") or "")
+
+
+_DISTRICTS = frozenset(code for code, _ in lokal_regions() if level_number(code) == 3)
+_BORN = st.dates(date(1900, 1, 1), date(2026, 12, 31))
+
+
+@st.composite
+def _people_with_near_niks(draw: st.DrawFn) -> tuple[str, Sex, date]:
+    """A person and a NIK made for them, then perhaps spoilt: a digit changed, a 00 code, serial 0000, any text."""
+    sex, born = draw(st.sampled_from(Sex)), draw(_BORN)
+    district = draw(st.sampled_from(["32.01.01", "11.01.01", "32.00.01", "32.01.00", "00.01.01", "99.01.01"]))
+    nik = make_nik(district, born, sex, draw(st.integers(0, 9999)))
+    spoil = draw(st.sampled_from(["none", "digit", "text"]))
+    if spoil == "digit":
+        place = draw(st.integers(0, 15))
+        nik = nik[:place] + draw(st.sampled_from("0123456789")) + nik[place + 1 :]
+    elif spoil == "text":
+        nik = draw(st.one_of(st.text(alphabet="0123456789", min_size=16, max_size=16), st.text(max_size=18)))
+    return nik, sex, born
+
+
+@given(_people_with_near_niks())
+def test_the_bulk_shortcut_only_passes_niks_the_full_checks_pass(case: tuple[str, Sex, date]) -> None:
+    nik, sex, born = case
+    if nik_agrees(nik, sex, born) and district_of_nik(nik) in _DISTRICTS:
+        assert nik_problem(nik) is None
+        assert nik_matches_person(nik_facts(nik), sex, born) is None
+    elif len(nik) >= 6 and district_of_nik(nik) in _DISTRICTS:  # and it settles all the others
+        assert nik_problem(nik) is not None or nik_matches_person(nik_facts(nik), sex, born) is not None
+
+
+@given(st.dates(date(1900, 1, 1), date(2026, 12, 31)), st.sampled_from(Sex), st.integers(1, 9999))
+def test_the_bulk_shortcut_settles_every_well_formed_nik(born: date, sex: Sex, serial: int) -> None:
+    assert nik_agrees(make_nik("32.01.01", born, sex, serial), sex, born)
+
+
+def test_digits_of_other_scripts_are_no_nik() -> None:
+    assert nik_problem("٣٢٠١٠١١٧٠٥٨٠٠٠٠١") == "must be exactly 16 digits"
+    assert kk_problem("٣٢٠١٠١١٧٠٥٨٠٠٠٠١") == "must be exactly 16 digits"

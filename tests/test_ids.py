@@ -20,3 +20,14 @@ async def test_a_reserved_block_numbered_in_sql_meets_no_other_id(db: AsyncEngin
         in_sql = [row[0] for row in await conn.execute(select(block.sql(ordinal)).order_by(numbers.c.n))]
     assert in_sql == [block.id_of(n) for n in range(3000)]
     assert len(set(in_sql)) == 3000 and before < min(in_sql) and max(in_sql) < after
+
+
+def test_large_takes_are_unique_increasing_and_meet_no_other_id() -> None:
+    allocator = IdAllocator(node=5)
+    small = allocator.take(10)
+    large = allocator.take(2500)
+    after = allocator.next_id()
+    taken = [*small, *large, after]
+    assert len(large) == 2500 and taken == sorted(taken) and len(set(taken)) == len(taken)
+    assert len({identifier >> 22 for identifier in large}) == 3  # 1,024 ids a millisecond
+    assert {identifier >> 10 & 0xFFF for identifier in large} == {5}  # the allocator's node bits

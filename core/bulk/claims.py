@@ -4,6 +4,10 @@ Per batch, a few chunked queries: active households holding the batch's KK numbe
 active members, to tell "already present" from "registered with other data"), and active
 members holding the batch's NIKs. Within the batch, earlier households claim their KK and NIKs
 first, just as earlier batches did by being committed.
+
+The importer asks these queries only when it must: it first inserts a batch as if the registry
+held none of it (``claim_unregistered``), and the unique indexes on active KK numbers and NIKs
+refuse that insert whole when it did.
 """
 
 from __future__ import annotations
@@ -105,9 +109,8 @@ async def _active_niks(conn: AsyncConnection, lookups: _Lookups, niks: Sequence[
 
 async def claim(conn: AsyncConnection, candidates: Sequence[Candidate]) -> Claims:
     """Split a batch's candidates into loadable, already present and rejected households."""
-    claims = Claims()
     if not candidates:
-        return claims
+        return Claims()
     on_postgresql = conn.dialect.name == "postgresql"
     if on_postgresql:
         # A cached generic plan, chosen while the tables were small, could scan the growing tables
@@ -125,6 +128,22 @@ async def claim(conn: AsyncConnection, candidates: Sequence[Candidate]) -> Claim
             for member in candidate.members
         ],
     )
+    if on_postgresql:
+        # Back to generic plans before the inserts: the foreign-key triggers run one cached
+        # statement per inserted row, and re-planning it for every member doubles a COPY's time.
+        await conn.execute(text("SET LOCAL plan_cache_mode = auto"))
+    return settle(candidates, registered, taken)
+
+
+def claim_unregistered(candidates: Sequence[Candidate]) -> Claims:
+    """The claims if the registry held none of the batch's KK numbers and NIKs: only the batch's own
+    repeats are refused. Right whenever inserting the loadable ones breaks no unique index."""
+    return settle(candidates, {}, set())
+
+
+def settle(candidates: Sequence[Candidate], registered: Registered, taken: set[str]) -> Claims:
+    """The claims, given the registered households among the batch's KK numbers and the NIKs taken."""
+    claims = Claims()
     kk_rows: dict[str, int] = {}
     nik_owners: dict[str, tuple[str, int]] = {}
     for candidate in candidates:

@@ -4,9 +4,10 @@
    is written then.
 2. Rows are grouped into households (consecutive rows with one KK number) and batches; each
    batch is checked by the household rules in a worker process while the main process writes.
-3. Per batch, set-based registry checks (``core.bulk.claims``), then one transaction inserting
-   the batch with ``insert_rows``. A killed import leaves whole batches only; the natural keys
-   (KK, NIK) make a re-run skip what is already there, so it resumes without duplicates.
+3. Per batch, one transaction inserting the batch with ``insert_rows``; set-based registry
+   checks (``core.bulk.claims``) only when the unique indexes say the registry holds some of it.
+   A killed import leaves whole batches only; the natural keys (KK, NIK) make a re-run skip what
+   is already there, so it resumes without duplicates.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
-from core.bulk.claims import HOUSEHOLDS, MEMBERS, Claims, claim
+from core.bulk.claims import HOUSEHOLDS, MEMBERS, Claims, claim, claim_unregistered
 from core.bulk.records import FileHousehold, Record
 from core.bulk.report import ErrorReport, default_report_path
 from core.bulk.sources import HouseholdFile, Survey, open_household_file
-from core.bulk.validation import CheckContext, CheckedBatch, check_batch
+from core.bulk.validation import Candidate, CheckContext, CheckedBatch, check_batch
 from core.bulk.workers import CheckingPool
 from core.bulk.writer import insert_rows
 from core.db import refresh_statistics, write_transaction
@@ -47,6 +48,7 @@ MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "cr
 
 PARALLEL_FROM_ROWS = 50_000
 CHECK_CHUNK = 500  # households a worker checks at a time: the writer waits less for the first batch
+LOOKAHEAD = 1  # batches checked ahead of the writer; more only makes the workers compete with the database for CPU
 
 
 def default_workers() -> int:
@@ -102,14 +104,11 @@ def file_households(source: HouseholdFile, survey: Survey, batch_size: int) -> I
 
     Only the KK cell of each record is looked at here; blank rows stay with the household before them.
     """
-    kk_of = source.kk_of
-    position = survey.kk_position
     batch: list[FileHousehold] = []
     records: list[Record] = []
     first_row = 2
     current: str | None = None
-    for number, record in enumerate(source.records(), start=2):
-        kk = kk_of(record, position)
+    for number, (kk, record) in enumerate(source.keyed_records(survey.kk_position), start=2):
         if kk is not None and kk != current:
             if current is not None:
                 batch.append((first_row, records))
@@ -156,7 +155,7 @@ async def checked_batches(
                     for start in range(0, len(households), CHECK_CHUNK)
                 ]
             )
-            if len(pending) > 1:
+            if len(pending) > LOOKAHEAD:
                 yield _joined([await chunk for chunk in pending.popleft()])
         while pending:
             yield _joined([await chunk for chunk in pending.popleft()])
@@ -176,31 +175,48 @@ async def region_codes(engine: AsyncEngine) -> frozenset[str]:
         return frozenset(await conn.scalars(select(Region.code)))
 
 
+async def _insert(conn: AsyncConnection, loadable: Sequence[Candidate]) -> None:
+    """The households and their members, with new ids; IntegrityError if a unique index refuses one."""
+    now = datetime.now(UTC)
+    household_tail = (RecordStatus.ACTIVE.value, 1, now, now)
+    member_tail = (MemberStatus.ACTIVE.value, 1, now, now)
+    household_ids = ids.take(len(loadable))
+    member_ids = iter(ids.take(sum(len(candidate.members) for candidate in loadable)))
+    households = [
+        (id_, *candidate.values, *household_tail) for id_, candidate in zip(household_ids, loadable, strict=True)
+    ]
+    members = [
+        (next(member_ids), id_, *member, *member_tail)
+        for id_, candidate in zip(household_ids, loadable, strict=True)
+        for member in candidate.members
+    ]
+    await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, households)
+    await insert_rows(conn, MEMBERS, MEMBER_INSERT, members)
+
+
 async def store_batch(engine: AsyncEngine, checked: CheckedBatch) -> Claims:
-    """Registry checks and inserts of one batch, in one transaction."""
+    """Registry checks and inserts of one batch, in one transaction.
+
+    First the batch goes in as if the registry held none of its KK numbers and NIKs, inside a
+    savepoint: a fresh load (the common case) then costs no lookups. If a unique index refuses it,
+    the savepoint is undone and the registry is asked which households are present or taken.
+    """
     async with write_transaction(engine) as conn:
+        hopeful = claim_unregistered(checked.candidates)
+        if hopeful.loadable:
+            try:
+                async with conn.begin_nested():
+                    await _insert(conn, hopeful.loadable)
+                return hopeful
+            except IntegrityError:
+                pass  # some are registered already: find out which
         claims = await claim(conn, checked.candidates)
-        loadable = claims.loadable
-        if not loadable:
+        if not claims.loadable:
             return claims
-        now = datetime.now(UTC)
-        household_tail = (RecordStatus.ACTIVE.value, 1, now, now)
-        member_tail = (MemberStatus.ACTIVE.value, 1, now, now)
-        household_ids = ids.take(len(loadable))
-        member_ids = iter(ids.take(sum(len(candidate.members) for candidate in loadable)))
-        households = [
-            (id_, *candidate.values, *household_tail) for id_, candidate in zip(household_ids, loadable, strict=True)
-        ]
-        members = [
-            (next(member_ids), id_, *member, *member_tail)
-            for id_, candidate in zip(household_ids, loadable, strict=True)
-            for member in candidate.members
-        ]
         try:
-            await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, households)
-            await insert_rows(conn, MEMBERS, MEMBER_INSERT, members)
+            await _insert(conn, claims.loadable)
         except IntegrityError as exc:
-            first, last = loadable[0].first_row, loadable[-1].member_rows[-1]
+            first, last = claims.loadable[0].first_row, claims.loadable[-1].member_rows[-1]
             raise ImportInterrupted(
                 f"rows {first}-{last} were not loaded: another process registered some of their KK numbers or NIKs "
                 "at the same time; run the import again to continue (loaded batches are skipped)"

@@ -14,7 +14,7 @@ from datetime import date
 
 from core.enums import Relationship, Sex
 from core.households.data import HouseholdData, MemberData
-from core.identity import kk_problem, nik_facts, nik_matches_person, nik_problem
+from core.identity import kk_problem, nik_agrees, nik_facts, nik_matches_person, nik_problem
 from core.regions.codes import district_of_nik, is_region_code, level_number
 
 RegionExists = Callable[[str], bool]
@@ -35,7 +35,8 @@ class FieldError:
 def member_errors(member: MemberData, region_exists: RegionExists, today: date, prefix: str = "") -> list[FieldError]:
     """Errors in one member's own data."""
     errors: list[FieldError] = []
-    problem = nik_problem(member.nik)
+    agrees = nik_agrees(member.nik, member.sex, member.birth_date)
+    problem = None if agrees else nik_problem(member.nik)
     if problem is None and not region_exists(district_of_nik(member.nik)):
         problem = f"district code {district_of_nik(member.nik)} (digits 1-6) does not exist"
     if problem:
@@ -48,7 +49,7 @@ def member_errors(member: MemberData, region_exists: RegionExists, today: date, 
         errors.append(FieldError(f"{prefix}birthDate", f"birth date {member.birth_date.isoformat()} is in the future"))
     elif member.birth_date.year < today.year - 130:
         errors.append(FieldError(f"{prefix}birthDate", f"birth date {member.birth_date.isoformat()} is too long ago"))
-    elif problem is None:
+    elif problem is None and not agrees:
         mismatch = nik_matches_person(nik_facts(member.nik), member.sex, member.birth_date)
         if mismatch:
             errors.append(FieldError(f"{prefix}nik", mismatch))

@@ -7,10 +7,12 @@ Never BPS codes: those number regions differently.
 from __future__ import annotations
 
 import re
-
-from sqlalchemy import ColumnElement, and_, or_
+from typing import TYPE_CHECKING
 
 from core.enums import RegionLevel
+
+if TYPE_CHECKING:  # the import checking workers load this module and need no SQL
+    from sqlalchemy import ColumnElement
 
 _CODE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
 LEVELS: tuple[RegionLevel, ...] = (
@@ -63,4 +65,4 @@ def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
     A half-open range on the byte order (``'.'`` is followed by ``'/'``), which an ordinary
     b-tree index answers, and which never lets ``32.01`` match ``32.011``.
     """
-    return or_(column == code, and_(column >= code + ".", column < code + "/"))
+    return (column == code) | ((column >= code + ".") & (column < code + "/"))
