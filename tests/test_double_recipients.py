@@ -7,7 +7,8 @@ import subprocess
 import sys
 from datetime import date
 
-from sqlalchemy import text, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import write_transaction
@@ -217,3 +218,26 @@ async def test_report_through_graphql_and_the_cli(db: AsyncEngine, gql: GraphQLC
     assert done.returncode == 0, done.stderr
     assert f"{Kind.EXCLUSIVE_PROGRAMS.value}\tbst,pkh\thousehold {family}" in done.stdout
     assert "1 case(s) in 32 for 2026-02" in done.stderr
+
+
+async def test_a_member_counted_in_a_component_cannot_be_deleted(db: AsyncEngine) -> None:
+    """Components keep their members without a foreign key (migration 0007): a trigger stands in
+    for the key's delete side, and for a changed id."""
+    (family,) = await register(db, [poor_household(members=[head(), grandmother()])])
+    await run(db, "pkh", "2026-Q1")
+    grandma = (await member_ids_by_birth(db, family))[date(1952, 1, 20)]
+    for statement in (MEMBERS.delete(), MEMBERS.update().values(id=ids.next_id())):
+        try:
+            async with write_transaction(db) as conn:
+                await conn.execute(statement.where(MEMBERS.c.id == grandma))
+        except DBAPIError as exc:
+            assert "member is counted in enrollment components" in str(exc)
+        else:
+            raise AssertionError(f"{statement} went through")
+    async with db.connect() as conn:
+        assert (await conn.execute(select(func.count()).where(MEMBERS.c.id == grandma))).scalar_one() == 1
+    # A member no component counts may still be changed or deleted by hand, as before.
+    (lone,) = await register(db, [poor_household(members=[head()])])
+    async with write_transaction(db) as conn:
+        head_id = (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == lone))).scalar_one()
+        await conn.execute(MEMBERS.update().where(MEMBERS.c.id == head_id).values(id=ids.next_id()))

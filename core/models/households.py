@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 from core.models.types import ID_TYPE, TIMESTAMP, code_type
 
 ACTIVE_ONLY = text("status = 'active'")
+DECEASED_ONLY = text("status = 'deceased'")
 
 
 class Household(SQLModel, table=True):
@@ -66,6 +67,8 @@ class Member(SQLModel, table=True):
     __table_args__ = (
         Index("ix_members_nik_active", "nik", unique=True, sqlite_where=ACTIVE_ONLY, postgresql_where=ACTIVE_ONLY),
         Index("ix_members_nik", "nik"),
+        # The few NIKs recorded as deceased, read as one small set by every cycle's refusal check.
+        Index("ix_members_nik_deceased", "nik", sqlite_where=DECEASED_ONLY, postgresql_where=DECEASED_ONLY),
     )
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)

@@ -85,7 +85,9 @@ class EnrollmentComponent(SQLModel, table=True):
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)
     enrollment_id: int = Field(foreign_key="enrollments.id", index=True, sa_type=ID_TYPE)
-    member_id: int | None = Field(default=None, foreign_key="members.id", index=True, sa_type=ID_TYPE)
+    # A member's id, without a foreign key: cycles write it from ``members`` in the same statement,
+    # and a trigger refuses to delete a counted member (migration 0007 says why).
+    member_id: int | None = Field(default=None, index=True, sa_type=ID_TYPE)
     component: str = Field(max_length=32)
     amount: int = Field(sa_type=BigInteger())
 
