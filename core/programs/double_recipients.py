@@ -193,19 +193,27 @@ def exclusion_refusals(
     )
 
 
+def deceased_member_ids() -> Select[tuple[int]]:
+    """SQL: the member rows whose NIK is recorded as deceased on some row (that row included).
+
+    A small set, found through the partial index of deceased NIKs and the NIK index.
+    """
+    row, record = MEMBERS.alias("nik_row"), MEMBERS.alias("death_record")
+    return select(row.c.id).where(row.c.nik.in_(select(record.c.nik).where(record.c.status == DECEASED)))
+
+
 def deceased_refusals(components: FromClause) -> Select[tuple[int, str]]:
-    member = MEMBERS.alias("member")
+    """A refusal per component counted for a member recorded as deceased (``recorded_deceased``):
+    the components are filtered by the small set of such members, not joined to every member row."""
     reason = (
         literal("component ", String)
         + components.c.component
         + " counted for member "
-        + _text(member.c.id)
+        + _text(components.c.member_id)
         + ", who is recorded as deceased"
     )
-    return (
-        select(components.c.household_id, reason.label("reason"))
-        .select_from(components.join(member, member.c.id == components.c.member_id))
-        .where(recorded_deceased(member))
+    return select(components.c.household_id, reason.label("reason")).where(
+        components.c.member_id.in_(deceased_member_ids())
     )
 
 
