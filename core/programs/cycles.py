@@ -176,7 +176,9 @@ async def _write_enrollments(conn: AsyncConnection, selection: Selection, cycle_
     )
     parts = selection.tables.components
     component_base = await _id_base(conn, COMPONENTS)
-    place = func.row_number().over()  # ids need only be distinct: no sort
+    # In enrollment order, as the enrollments were written: each component's foreign-key check then
+    # finds its enrollment on the page the one before it used.
+    place = func.row_number().over(order_by=(chosen.c.ordinal, parts.c.member_id))
     await conn.execute(
         insert(COMPONENTS).from_select(
             ["id", "enrollment_id", "member_id", "component", "amount"],
