@@ -44,7 +44,7 @@ class IdAllocator:
             return (self._last_ms << (_NODE_BITS + _COUNTER_BITS)) | (self._node << _COUNTER_BITS) | self._counter
 
     def take(self, count: int) -> list[int]:
-        """``count`` ids; a thousand or more come from one reserved block, a millisecond at a time."""
+        """``count`` ids; 1,024 or more come from one reserved block, a millisecond (1,024 ids) at a time."""
         if count <= _COUNTER_MAX:
             return [self.next_id() for _ in range(count)]
         return self.reserve(count).ids(count)
