@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -178,6 +179,26 @@ async def test_production_masks_internal_errors_only(
     async with serve(settings) as http:  # development shows the error, to the developer
         response = await http.post("/public/graphql", json={"query": LOOKUP})
         assert "hunter2" in response.json()["errors"][0]["message"]
+
+
+async def test_only_internal_errors_are_logged(
+    db: AsyncEngine, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serve(settings) as http:
+        with caplog.at_level(logging.DEBUG, logger="strawberry.execution"):
+            await http.post("/graphql", json={"query": "{ regions(level: PROVINCE) { code } }"})  # no caller
+            await http.post("/public/graphql", json={"query": LOOKUP.replace("32.01.01.1001", "32.01")})
+            await http.post("/public/graphql", json={"query": "{ nothingHere }"})
+        assert [record for record in caplog.records if record.name == "strawberry.execution"] == []
+
+        async def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("the lookup broke")
+
+        monkeypatch.setattr(lookup, "cek_bansos", broken)
+        with caplog.at_level(logging.DEBUG, logger="strawberry.execution"):
+            await http.post("/public/graphql", json={"query": LOOKUP})
+        logged = [record for record in caplog.records if record.name == "strawberry.execution"]
+        assert len(logged) == 1 and logged[0].levelno == logging.ERROR and "the lookup broke" in logged[0].getMessage()
 
 
 def test_only_errors_from_resolvers_that_are_not_graphql_errors_are_internal() -> None:

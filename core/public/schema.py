@@ -176,7 +176,7 @@ class PublicQuery:
 
 def build_public_schema(settings: Settings) -> strawberry.Schema:
     """The public schema, hardened like the main one (the same limits and production switches)."""
-    return strawberry.Schema(
+    return hardening.Schema(
         query=PublicQuery,
         extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),

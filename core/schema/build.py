@@ -60,7 +60,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     mutation = assemble(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
-    return strawberry.Schema(
+    return hardening.Schema(
         query=Query,
         mutation=mutation,
         extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
+import strawberry
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -57,6 +58,7 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from core.settings import Mode, Settings
 
@@ -288,6 +290,15 @@ class ErrorCodes(SchemaExtension):
 def _label(error: GraphQLError) -> None:
     if not (error.extensions or {}).get("code"):
         error.extensions = {**(error.extensions or {}), "code": error_code(error)}
+
+
+class Schema(strawberry.Schema):
+    """strawberry's schema, logging only internal errors: a refused caller, a bad query or a
+    validation error is the caller's answer, not the operator's concern, and a traceback for each
+    one would bury the errors that are (anonymous probes of the API alone would fill the log)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        super().process_errors([error for error in errors if is_internal(error)], execution_context)
 
 
 class MaskInternalErrors(MaskErrors):
