@@ -72,3 +72,21 @@ async def median_time_async(run: Callable[[], Awaitable[object]], repeat: int) -
         await run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+async def interleaved_medians(
+    runs: int,
+    sides: dict[str, Callable[[], Awaitable[object]]],
+    before: Callable[[], Awaitable[object]] | None = None,
+) -> dict[str, float]:
+    """Median seconds of each side, the sides taking turns in every round (drifting load hits all
+    alike); ``before``, if given, runs untimed before each side's turn (emptying tables, say)."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(runs):
+        for name, run in sides.items():
+            if before is not None:
+                await before()
+            start = time.perf_counter()
+            await run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}

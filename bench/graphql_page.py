@@ -14,10 +14,7 @@ import asyncio
 import json
 import os
 import sqlite3
-import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BenchDatabase, fresh_database  # noqa: E402
+from bench.common import BenchDatabase, fresh_database, interleaved_medians  # noqa: E402
 from core.access.enforcer import AccessControl  # noqa: E402
 from core.auth import tokens  # noqa: E402
 from core.auth.principal import Principal  # noqa: E402
@@ -105,17 +102,6 @@ async def postgres_floor(conn: asyncpg.Connection) -> str:
     ids = ",".join(str(h[0]) for h in households)
     members = await conn.fetch(MEMBER_SQL.format(ids=ids))
     return json.dumps(shape(households, members, date_text=False))
-
-
-async def interleaved_medians(runs: int, sides: dict[str, Callable[[], Awaitable[object]]]) -> dict[str, float]:
-    """Median seconds of each side, the sides taking turns in every round (drifting load hits all alike)."""
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(runs):
-        for name, run in sides.items():
-            start = time.perf_counter()
-            await run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 SCOPED_QUERY = """

@@ -20,25 +20,28 @@ import asyncio
 import csv
 import os
 import sqlite3
-import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import migrate
-from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT, ImportOptions, default_workers, import_households
-from core.bulk.layout import FILE_COLUMNS, household_rows
-from core.db import create_engine
-from core.enums import (
+import asyncpg  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+
+from bench.common import interleaved_medians  # noqa: E402
+from core import migrate  # noqa: E402
+from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT, ImportOptions, default_workers, import_households  # noqa: E402
+from core.bulk.layout import FILE_COLUMNS, household_rows  # noqa: E402
+from core.db import create_engine  # noqa: E402
+from core.enums import (  # noqa: E402
     CookingFuel,
     Disability,
     DrinkingWater,
@@ -53,12 +56,12 @@ from core.enums import (
     ToiletFacility,
     WallMaterial,
 )
-from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData
-from core.identity import make_nik
-from core.ids import ids
-from core.regions.codes import level_number
-from core.regions.loader import load_regions, lokal_regions
-from core.settings import Settings
+from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData  # noqa: E402
+from core.identity import make_nik  # noqa: E402
+from core.ids import ids  # noqa: E402
+from core.regions.codes import level_number  # noqa: E402
+from core.regions.loader import load_regions, lokal_regions  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FIRST_NAMES = ("Budi", "Siti", "Agus", "Dewi", "Eko", "Rina", "Joko", "Sri", "Andi", "Nur", "Wayan", "Made")
@@ -276,25 +279,6 @@ class Target:
         conn.close()
 
 
-async def _timed(target: Target, work: Callable[[], Awaitable[object]]) -> float:
-    await target.empty()
-    started = time.perf_counter()
-    await work()
-    return time.perf_counter() - started
-
-
-async def _median_seconds(
-    target: Target, runs: int, ours: Callable[[], Awaitable[object]], floor: Callable[[], Awaitable[object]]
-) -> tuple[float, float]:
-    """Medians of ``runs`` rounds, ours and the floor taking turns in every round, so that load
-    drifting over the run weighs on both sides alike."""
-    ours_times, floor_times = [], []
-    for _ in range(runs):
-        ours_times.append(await _timed(target, ours))
-        floor_times.append(await _timed(target, floor))
-    return statistics.median(ours_times), statistics.median(floor_times)
-
-
 async def measure(target: Target, workload: Workload, runs: int, options: ImportOptions) -> None:
     await target.prepare()
     try:
@@ -306,7 +290,8 @@ async def measure(target: Target, workload: Workload, runs: int, options: Import
         async def floor() -> None:
             await target.floor(workload)
 
-        ours_seconds, floor_seconds = await _median_seconds(target, runs, ours, floor)
+        medians = await interleaved_medians(runs, {"ours": ours, "floor": floor}, before=target.empty)
+        ours_seconds, floor_seconds = medians["ours"], medians["floor"]
     finally:
         await target.drop()
     ours_rate, floor_rate = workload.rows / ours_seconds, workload.rows / floor_seconds

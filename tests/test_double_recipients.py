@@ -240,4 +240,7 @@ async def test_a_member_counted_in_a_component_cannot_be_deleted(db: AsyncEngine
     (lone,) = await register(db, [poor_household(members=[head()])])
     async with write_transaction(db) as conn:
         head_id = (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == lone))).scalar_one()
-        await conn.execute(MEMBERS.update().where(MEMBERS.c.id == head_id).values(id=ids.next_id()))
+        new_id = ids.next_id()
+        await conn.execute(MEMBERS.update().where(MEMBERS.c.id == head_id).values(id=new_id))
+    async with db.connect() as conn:
+        assert (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == lone))).scalar_one() == new_id

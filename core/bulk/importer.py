@@ -104,11 +104,14 @@ def file_households(source: HouseholdFile, survey: Survey, batch_size: int) -> I
 
     Only the KK cell of each record is looked at here; blank rows stay with the household before them.
     """
+    kk_of = source.kk_of
+    position = survey.kk_position
     batch: list[FileHousehold] = []
     records: list[Record] = []
     first_row = 2
     current: str | None = None
-    for number, (kk, record) in enumerate(source.keyed_records(survey.kk_position), start=2):
+    for number, record in enumerate(source.records(), start=2):
+        kk = kk_of(record, position)
         if kk is not None and kk != current:
             if current is not None:
                 batch.append((first_row, records))

@@ -12,13 +12,13 @@ from collections.abc import Iterator, Sequence
 
 Record = str | list[str]
 FileHousehold = tuple[int, list[Record]]  # the row number of the first record, then the records
-BLANK = " \t\r\n,"  # what a blank CSV row may hold
+_BLANK = " \t\r\n,"
 
 
 def is_blank(record: Record) -> bool:
     """A row with nothing but spaces (and, in CSV, commas): skipped, but still counted in row numbers."""
     if isinstance(record, str):
-        return not record.strip(BLANK)
+        return not record.strip(_BLANK)
     return not any(cell.strip() for cell in record)
 
 

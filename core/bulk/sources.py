@@ -22,10 +22,10 @@ import openpyxl
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from core.bulk.layout import KK_POSITION, HeaderMismatch, header_positions
-from core.bulk.records import BLANK, Record, is_blank
+from core.bulk.records import Record, is_blank
 
 _CHUNK = 1 << 20
-_BLANK_BYTES = BLANK.encode()
+_BLANK_BYTES = b" \t\r\n,"
 
 
 class FileRefused(ValueError):
@@ -64,12 +64,6 @@ class HouseholdFile(ABC):
     @abstractmethod
     def kk_of(record: Record, position: int) -> str | None:
         """The record's KK number cell, stripped; None for a blank row (see ``records.is_blank``)."""
-
-    def keyed_records(self, position: int) -> Iterator[tuple[str | None, Record]]:
-        """``records()``, each with its KK number cell (``kk_of``)."""
-        kk_of = self.kk_of
-        for record in self.records():
-            yield kk_of(record, position), record
 
     def _positions(self, header: list[str]) -> tuple[int, ...]:
         try:
@@ -159,16 +153,6 @@ class CsvHouseholdFile(HouseholdFile):
                     yield line
             if pending is not None and not header:
                 yield pending  # an unclosed quote: the checker reports the row
-
-    def keyed_records(self, position: int) -> Iterator[tuple[str | None, Record]]:
-        """As the base class, with the common case (no quotes) inline: this runs once per row."""
-        kk_of = self.kk_of
-        for text in self.records():
-            if '"' in text or not text.strip(BLANK):
-                yield kk_of(text, position), text
-            else:
-                cells = text.split(",", position + 1)
-                yield (cells[position].strip() if position < len(cells) else ""), text
 
     @staticmethod
     def kk_of(record: Record, position: int) -> str | None:

@@ -34,7 +34,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
     text,
 )
@@ -111,8 +110,7 @@ def recorded_deceased(member: FromClause) -> ColumnElement[bool]:
     both databases read them once as a set, rather than probing the NIK index per member.
     """
     record = MEMBERS.alias("death_record")
-    deceased_niks = select(record.c.nik).where(record.c.status == DECEASED)
-    return or_(member.c.status == DECEASED, member.c.nik.in_(deceased_niks))
+    return member.c.nik.in_(select(record.c.nik).where(record.c.status == DECEASED))
 
 
 def excluded_by(registry: ProgramRegistry, slug: str) -> list[str]:
@@ -198,8 +196,8 @@ def deceased_member_ids() -> Select[tuple[int]]:
 
     A small set, found through the partial index of deceased NIKs and the NIK index.
     """
-    row, record = MEMBERS.alias("nik_row"), MEMBERS.alias("death_record")
-    return select(row.c.id).where(row.c.nik.in_(select(record.c.nik).where(record.c.status == DECEASED)))
+    row = MEMBERS.alias("nik_row")
+    return select(row.c.id).where(recorded_deceased(row))
 
 
 def deceased_refusals(components: FromClause) -> Select[tuple[int, str]]:
