@@ -27,8 +27,10 @@ from core.programs.types import BenefitContext, BenefitRule
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import (
+    COMPONENTS,
     CYCLES,
     DISBURSEMENTS,
+    ENROLLMENTS,
     builtin_registry,
     child,
     enrolled,
@@ -333,3 +335,25 @@ async def test_cli_preview_run_and_approve(db: AsyncEngine) -> None:
     assert approved.returncode == 0 and "approved" in approved.stdout
     wrong = siks("run", "bst", "2026-Q1", "32.01")
     assert wrong.returncode == 2 and "period:" in wrong.stderr
+
+
+async def test_an_enrollment_with_payments_or_components_cannot_be_deleted(db: AsyncEngine) -> None:
+    """Components and disbursements keep their enrollment without a foreign key (migration 0008):
+    a trigger refuses to delete it, or change its id, while either points at it."""
+    (family,) = await register(db, [poor_household(members=[head(), child(date(2022, 5, 1))])])
+    for program, period in (("pkh", "2026-Q1"), ("bpnt", MARCH)):  # itemised and family benefits
+        assert isinstance(await run_cycle(db, builtin_registry(), program, period, "ID", "tester"), CycleRecord)
+    async with db.connect() as conn:
+        enrollments = dict((await conn.execute(select(ENROLLMENTS.c.program, ENROLLMENTS.c.id))).all())
+    for enrollment in enrollments.values():
+        for statement in (ENROLLMENTS.delete(), ENROLLMENTS.update().values(id=ids.next_id())):
+            with pytest.raises(DBAPIError, match="enrollment has components or disbursements"):
+                async with write_transaction(db) as conn:
+                    await conn.execute(statement.where(ENROLLMENTS.c.id == enrollment))
+    counts = await row_counts(db)
+    assert (counts["enrollments"], counts["disbursements"], counts["enrollment_components"]) == (2, 2, 1)
+    # Once its rows are gone (by hand, children first), an enrollment may go too.
+    async with write_transaction(db) as conn:
+        for table in (COMPONENTS, DISBURSEMENTS, ENROLLMENTS):
+            await conn.execute(table.delete())
+    assert (await row_counts(db))["enrollments"] == 0

@@ -8,6 +8,7 @@ from core.households.service import Invalid
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.eligibility import explain
 from core.programs.periods import PeriodKind, parse_period
+from core.programs.queries import enrollments_by_household
 from plugins.bpnt import PROGRAM
 from tests import factories
 from tests.programs_support import (
@@ -33,7 +34,11 @@ async def test_poor_families_get_the_monthly_amount_on_their_kks_card(db: AsyncE
     assert isinstance(cycle, CycleRecord), cycle
     assert await enrolled(db, "bpnt", MARCH) == {first: 200_000, second: 200_000}
     assert cycle.total_amount == 400_000 and cycle.region_code == "ID"
-    assert await components_of(db, first, "bpnt") == [(None, "family", 200_000)]
+    # A family amount is not itemised: no component rows, read back as one family component.
+    assert await components_of(db, first, "bpnt") == []
+    async with db.connect() as conn:
+        (enrollment,) = (await enrollments_by_household(conn, [first]))[first]
+    assert [(c.member_id, c.component, c.amount) for c in enrollment.components] == [(None, "family", 200_000)]
     payments = await disbursements_of(db, cycle.id)
     assert {p["household_id"] for p in payments} == {first, second}
     for payment in payments:

@@ -79,14 +79,15 @@ class Enrollment(SQLModel, table=True):
 
 
 class EnrollmentComponent(SQLModel, table=True):
-    """What an enrollment's benefit is made of (a PKH component per member, or one family amount)."""
+    """What an itemised benefit is made of (a PKH component per member; a family-level line has no member)."""
 
     __tablename__ = "enrollment_components"
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)
-    enrollment_id: int = Field(foreign_key="enrollments.id", index=True, sa_type=ID_TYPE)
-    # A member's id, without a foreign key: cycles write it from ``members`` in the same statement,
-    # and a trigger refuses to delete a counted member (migration 0007 says why).
+    # Ids of an enrollment and a member without foreign keys: only cycles write components, in the
+    # transaction that writes their enrollment and from ``members`` in the same statement, and
+    # triggers refuse to delete a counted member or enrollment (migrations 0007 and 0008 say why).
+    enrollment_id: int = Field(index=True, sa_type=ID_TYPE)
     member_id: int | None = Field(default=None, index=True, sa_type=ID_TYPE)
     component: str = Field(max_length=32)
     amount: int = Field(sa_type=BigInteger())
@@ -109,7 +110,9 @@ class Disbursement(SQLModel, table=True):
     __tablename__ = "disbursements"
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)
-    enrollment_id: int = Field(foreign_key="enrollments.id", index=True, sa_type=ID_TYPE)
+    # No foreign key, as for components: written only by cycles with their enrollment; a trigger
+    # refuses to delete an enrollment that has disbursements (migration 0008).
+    enrollment_id: int = Field(index=True, sa_type=ID_TYPE)
     program: str = Field(max_length=32)
     period: str = Field(max_length=16)
     village_code: str = Field(sa_type=code_type())

@@ -2,8 +2,9 @@
 
 A run is one write transaction: it claims the cycle row (unique per program, period and
 region), computes the selection set-based (``core.programs.selection``), and writes enrollments,
-their components, one disbursement per enrollment and stage (``pending``) and the refused
-double recipients with their reasons, each as a single ``INSERT … SELECT``. A second run of the
+their components (of an itemised benefit), one disbursement per enrollment and stage
+(``pending``) and the refused double recipients with their reasons, each as a single
+``INSERT … SELECT``. A second run of the
 same cycle changes nothing and says it already ran; two runs at once queue on a lock and the
 later one gets the same refusal. Approval turns a completed cycle's pending disbursements into
 released ones. The ``siks_cycle_run`` hook is called after the run commits.
@@ -174,21 +175,31 @@ async def _write_enrollments(conn: AsyncConnection, selection: Selection, cycle_
             ),
         )
     )
-    parts = selection.tables.components
-    component_base = await _id_base(conn, COMPONENTS)
-    # In enrollment order, as the enrollments were written: each component's foreign-key check then
-    # finds its enrollment on the page the one before it used.
-    place = func.row_number().over(order_by=(chosen.c.ordinal, parts.c.member_id))
+    if program.benefit.itemised:
+        await _write_components(conn, selection, base)
+    await _write_disbursements(conn, selection, base, now)
+    return base
+
+
+async def _write_components(conn: AsyncConnection, selection: Selection, enrollment_base: int) -> None:
+    """The selected households' benefit components, under their enrollments."""
+    chosen, parts = selection.tables.selected, selection.tables.components
+    base = await _id_base(conn, COMPONENTS)
+    # Numbered as the join yields them (no sort): the ids only have to be new, and the components
+    # come in the order they were computed in, household by household.
+    place = func.row_number().over()
     await conn.execute(
         insert(COMPONENTS).from_select(
             ["id", "enrollment_id", "member_id", "component", "amount"],
             select(
-                _bigint(component_base) + place, enrollment_id, parts.c.member_id, parts.c.component, parts.c.amount
+                _bigint(base) + place,
+                _bigint(enrollment_base) + chosen.c.ordinal,
+                parts.c.member_id,
+                parts.c.component,
+                parts.c.amount,
             ).select_from(parts.join(chosen, chosen.c.household_id == parts.c.household_id)),
         )
     )
-    await _write_disbursements(conn, selection, base, now)
-    return base
 
 
 async def _write_disbursements(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.models import Enrollment, EnrollmentComponent
+from core.programs.rules import FAMILY_COMPONENT
 
 ENROLLMENTS = Enrollment.__table__
 COMPONENTS = EnrollmentComponent.__table__
@@ -38,7 +39,11 @@ class EnrollmentRecord:
 async def enrollments_by_household(
     conn: AsyncConnection, household_ids: Iterable[int]
 ) -> dict[int, list[EnrollmentRecord]]:
-    """Each household's enrollments, newest period first, with components; two statements."""
+    """Each household's enrollments, newest period first, with components; two statements.
+
+    An enrollment with no stored components (a benefit that is not itemised, such as BPNT's or
+    BST's family amount) has one family component: its whole amount.
+    """
     ids = list(set(household_ids))
     found: dict[int, list[EnrollmentRecord]] = {household_id: [] for household_id in ids}
     if not ids:
@@ -70,4 +75,7 @@ async def enrollments_by_household(
         )
         for enrollment_id, component, member_id, amount in parts:
             by_id[enrollment_id].components.append(ComponentRecord(component, member_id, amount))
+        for record in by_id.values():
+            if not record.components:
+                record.components.append(ComponentRecord(FAMILY_COMPONENT, None, record.amount))
     return found

@@ -36,7 +36,12 @@ def period_share(yearly: int, period: Period) -> int:
 
 
 class FamilyAmount(BenefitRule):
-    """One family-level component: ``monthly_amount`` Rupiah for every month of the period."""
+    """One family-level component: ``monthly_amount`` Rupiah for every month of the period.
+
+    Not itemised: the enrollment's amount says it all, so cycles store no component row for it.
+    """
+
+    itemised = False
 
     def components(self, ctx: BenefitContext) -> Select[Any]:
         amount = int(ctx.config["monthly_amount"]) * ctx.period.months

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, FromClause, Select
 
@@ -86,6 +86,10 @@ class BenefitContext:
 
 class BenefitRule(ABC):
     """How much an enrolled household receives in a period, and for what."""
+
+    #: False for a benefit that is one family amount with nothing to break down: its enrollments
+    #: store no component rows, and read back with one family component of the whole amount.
+    itemised: ClassVar[bool] = True
 
     @abstractmethod
     def components(self, ctx: BenefitContext) -> Select[Any]:
