@@ -7,7 +7,9 @@ BST 2026-03 over the whole country, each repetition times
 - ours: ``run_cycle`` end to end (claim, eligibility over the whole population, components,
   double-recipient checks, enrollments, components, disbursements, refusals, one transaction);
 - floor: one hand-written ``INSERT INTO enrollments … SELECT`` computing the same enrollments
-  (same households, same amounts; checked) in one statement and committing;
+  (same households, same amounts; checked) in one statement and committing; on PostgreSQL with
+  the same ``work_mem`` a cycle sets for its transaction (``CYCLE_WORK_MEM``), so both sides
+  sort and hash in the same memory;
 
 and undoes both before the next repetition (on PostgreSQL followed by a VACUUM, untimed). BST
 runs after a kept PKH cycle, so it excludes PKH families. Prints the median of the repetitions
@@ -40,6 +42,7 @@ from core.ids import ids  # noqa: E402
 from core.programs.cycles import CycleRecord, run_cycle  # noqa: E402
 from core.programs.periods import Period, parse_period  # noqa: E402
 from core.programs.registry import ProgramRegistry, build_registry, make_manager  # noqa: E402
+from core.programs.selection import CYCLE_WORK_MEM  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
 RANKINGS = {
@@ -202,6 +205,8 @@ async def _floor(engine: AsyncEngine, registry: ProgramRegistry, program: str, l
     sql, values = floor_statement(program, period, dict(spec.settings_for(period)))
     cycle_id = ids.next_id()
     async with write_transaction(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"SET LOCAL work_mem = '{CYCLE_WORK_MEM}'"))
         await conn.execute(
             text(
                 "INSERT INTO program_cycles (id, program, period, region_code, status, enrolled, refused, "

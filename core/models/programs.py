@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, SmallInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.models.types import ID_TYPE, TIMESTAMP, code_type
@@ -79,15 +79,16 @@ class Enrollment(SQLModel, table=True):
 
 
 class EnrollmentComponent(SQLModel, table=True):
-    """What an itemised benefit is made of (a PKH component per member; a family-level line has no member)."""
+    """A line of what an itemised benefit is made of (a PKH component per member; a family-level line has no member)."""
 
     __tablename__ = "enrollment_components"
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: int = Field(primary_key=True, sa_type=ID_TYPE)
     # Ids of an enrollment and a member without foreign keys: only cycles write components, in the
     # transaction that writes their enrollment and from ``members`` in the same statement, and
     # triggers refuse to delete a counted member or enrollment (migrations 0007 and 0008 say why).
-    enrollment_id: int = Field(index=True, sa_type=ID_TYPE)
+    enrollment_id: int = Field(primary_key=True, sa_type=ID_TYPE)
+    line: int = Field(primary_key=True, sa_type=SmallInteger(), description="1, 2, ...: highest amount first.")
     member_id: int | None = Field(default=None, index=True, sa_type=ID_TYPE)
     component: str = Field(max_length=32)
     amount: int = Field(sa_type=BigInteger())

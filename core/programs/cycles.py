@@ -184,16 +184,12 @@ async def _write_enrollments(conn: AsyncConnection, selection: Selection, cycle_
 async def _write_components(conn: AsyncConnection, selection: Selection, enrollment_base: int) -> None:
     """The selected households' benefit components, under their enrollments."""
     chosen, parts = selection.tables.selected, selection.tables.components
-    base = await _id_base(conn, COMPONENTS)
-    # Numbered as the join yields them (no sort): the ids only have to be new, and the components
-    # come in the order they were computed in, household by household.
-    place = func.row_number().over()
     await conn.execute(
         insert(COMPONENTS).from_select(
-            ["id", "enrollment_id", "member_id", "component", "amount"],
+            ["enrollment_id", "line", "member_id", "component", "amount"],
             select(
-                _bigint(base) + place,
                 _bigint(enrollment_base) + chosen.c.ordinal,
+                parts.c.line,
                 parts.c.member_id,
                 parts.c.component,
                 parts.c.amount,

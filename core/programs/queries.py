@@ -71,7 +71,7 @@ async def enrollments_by_household(
         parts = await conn.execute(
             select(COMPONENTS.c.enrollment_id, COMPONENTS.c.component, COMPONENTS.c.member_id, COMPONENTS.c.amount)
             .where(COMPONENTS.c.enrollment_id.in_(list(by_id)))
-            .order_by(COMPONENTS.c.enrollment_id, COMPONENTS.c.amount.desc(), COMPONENTS.c.component)
+            .order_by(COMPONENTS.c.enrollment_id, COMPONENTS.c.line)
         )
         for enrollment_id, component, member_id, amount in parts:
             by_id[enrollment_id].components.append(ComponentRecord(component, member_id, amount))

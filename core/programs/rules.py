@@ -50,4 +50,5 @@ class FamilyAmount(BenefitRule):
             null().label("member_id"),
             literal(FAMILY_COMPONENT, String).label("component"),
             literal(amount, Integer).label("amount"),
+            literal(1, Integer).label("line"),
         )

@@ -96,6 +96,8 @@ class BenefitRule(ABC):
         """Component rows ``(household_id, member_id, component, amount)`` for the households in ``ctx.facts``.
 
         ``member_id`` is NULL for a family-level component. The household's benefit is the sum.
+        A rule that ranks its components anyway may add a fifth column, ``line`` (1, 2, ... within
+        a household, highest amount first); without it core numbers them in that order.
         """
 
 

@@ -118,6 +118,10 @@ class ComponentBenefit(BenefitRule):
             partition_by=priced.c.household_id, order_by=(priced.c.amount.desc(), priced.c.member_id)
         )
         ranked = select(priced, place.label("place")).subquery("pkh_ranked_components")
-        return select(ranked.c.household_id, ranked.c.member_id, ranked.c.component, ranked.c.amount).where(
-            ranked.c.place <= int(ctx.config["max_components"])
-        )
+        return select(
+            ranked.c.household_id,
+            ranked.c.member_id,
+            ranked.c.component,
+            ranked.c.amount,
+            ranked.c.place.label("line"),
+        ).where(ranked.c.place <= int(ctx.config["max_components"]))

@@ -1,13 +1,18 @@
-"""cycle writes: components and disbursements keep their enrollment by a delete guard, not a foreign key
+"""cycle writes: components and disbursements keep their enrollment by a guard; components keyed by line
 
-``enrollment_components.enrollment_id`` and ``disbursements.enrollment_id`` lose their foreign
-keys to ``enrollments``. A key checks every written row on its own: on PostgreSQL an SPI query
-that also locks the enrollment row (``FOR KEY SHARE``) for each of a PKH cycle's 750,000
-component and 345,000 disbursement rows, 6.7 s of a 28 s run over a million households. Both
-tables are written only by cycles, in the transaction that writes their enrollments and from the
-same selection, so the insert side of the key can never fail; its delete side is kept by a
-trigger that refuses to delete an enrollment, or change its id, while a component or a
-disbursement points at it (as migration 0007 did for counted members).
+1. ``enrollment_components.enrollment_id`` and ``disbursements.enrollment_id`` lose their foreign
+   keys to ``enrollments``. A key checks every written row on its own: on PostgreSQL an SPI query
+   that also locks the enrollment row (``FOR KEY SHARE``) for each of a PKH cycle's 750,000
+   component and 345,000 disbursement rows, 6.7 s of a 28 s run over a million households. Both
+   tables are written only by cycles, in the transaction that writes their enrollments and from
+   the same selection, so the insert side of the key cannot fail; its delete side is kept by a
+   trigger that refuses to delete an enrollment, or change its id, while a component or a
+   disbursement points at it (as migration 0007 did for counted members).
+2. A component is identified by its enrollment and its line (1, 2, ... in the order the benefit
+   lists them: highest amount first). The surrogate ``id`` nobody read goes, and with it one of
+   the table's three indexes (the primary key now answers "the components of an enrollment"):
+   1.2 s less for a PKH cycle's components on PostgreSQL. On SQLite the table is ``WITHOUT
+   ROWID``, clustered on that key. Existing components are numbered in that order.
 
 Revision ID: 0008
 Revises: 0007
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
@@ -57,38 +63,79 @@ BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END
 )
 
 
+LINE_ORDER = "PARTITION BY enrollment_id ORDER BY amount DESC, component, member_id"
+
+
+def _rebuild_components(keyed_by_line: bool) -> None:
+    """Copy ``enrollment_components`` into its other shape: keyed by (enrollment, line), or by a surrogate id."""
+    op.rename_table("enrollment_components", "enrollment_components_old")
+    columns = ["enrollment_id", "member_id", "component", "amount"]
+    if keyed_by_line:
+        key, numbered = sa.Column("line", sa.SmallInteger(), nullable=False), f"row_number() OVER ({LINE_ORDER})"
+        primary = sa.PrimaryKeyConstraint("enrollment_id", "line", name="pk_enrollment_components")
+    else:
+        key, numbered = (
+            sa.Column("id", sa.BigInteger(), nullable=False),
+            "row_number() OVER (ORDER BY enrollment_id, line)",
+        )
+        primary = sa.PrimaryKeyConstraint("id", name="enrollment_components_pkey")
+    op.create_table(
+        "enrollment_components",
+        sa.Column("enrollment_id", sa.BigInteger(), nullable=False),
+        key,
+        sa.Column("member_id", sa.BigInteger(), nullable=True),
+        sa.Column("component", sa.String(length=32), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        primary,
+        **({"sqlite_with_rowid": False} if keyed_by_line else {}),
+    )
+    op.execute(
+        f"INSERT INTO enrollment_components ({key.name}, {', '.join(columns)}) "
+        f"SELECT {numbered}, {', '.join(columns)} FROM enrollment_components_old"
+    )
+    op.drop_table("enrollment_components_old")
+    op.create_index("ix_enrollment_components_member_id", "enrollment_components", ["member_id"])
+    if not keyed_by_line:
+        op.create_index("ix_enrollment_components_enrollment_id", "enrollment_components", ["enrollment_id"])
+
+
 def upgrade() -> None:
-    if op.get_context().dialect.name == "postgresql":
-        for table in CHILDREN:
-            op.drop_constraint(f"{table}_enrollment_id_fkey", table, type_="foreignkey")
+    postgresql = op.get_context().dialect.name == "postgresql"
+    # SQLite: the legacy rename leaves migration 0007's member triggers, which name
+    # enrollment_components, pointing at that name while the table is rebuilt.
+    if not postgresql:
+        op.execute("PRAGMA legacy_alter_table=ON")
+    _rebuild_components(keyed_by_line=True)
+    if postgresql:
+        op.drop_constraint("disbursements_enrollment_id_fkey", "disbursements", type_="foreignkey")
         op.execute(POSTGRESQL_GUARD)
         op.execute(
             "CREATE TRIGGER enrollments_paid_kept BEFORE DELETE OR UPDATE OF id ON enrollments "
             "FOR EACH ROW EXECUTE FUNCTION siks_keep_paid_enrollment()"
         )
     else:
-        # SQLite drops a key by copying the table and renaming the copy; the legacy rename leaves
-        # migration 0007's member triggers, which name enrollment_components, as they are.
-        op.execute("PRAGMA legacy_alter_table=ON")
-        for table in CHILDREN:
-            with op.batch_alter_table(table, naming_convention=SQLITE_FK_NAMES) as batch:
-                batch.drop_constraint(f"fk_{table}_enrollment_id", type_="foreignkey")
+        with op.batch_alter_table("disbursements", naming_convention=SQLITE_FK_NAMES) as batch:
+            batch.drop_constraint("fk_disbursements_enrollment_id", type_="foreignkey")
         op.execute("PRAGMA legacy_alter_table=OFF")
         for guard in SQLITE_GUARDS:
             op.execute(guard)
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name == "postgresql":
+    postgresql = op.get_context().dialect.name == "postgresql"
+    if postgresql:
         op.execute("DROP TRIGGER enrollments_paid_kept ON enrollments")
         op.execute("DROP FUNCTION siks_keep_paid_enrollment()")
-        for table in CHILDREN:
-            op.create_foreign_key(f"{table}_enrollment_id_fkey", table, "enrollments", ["enrollment_id"], ["id"])
     else:
         op.execute("DROP TRIGGER enrollments_paid_kept")
         op.execute("DROP TRIGGER enrollments_paid_id_kept")
         op.execute("PRAGMA legacy_alter_table=ON")
-        for table in CHILDREN:
+    _rebuild_components(keyed_by_line=False)
+    for table in CHILDREN:
+        if postgresql:
+            op.create_foreign_key(f"{table}_enrollment_id_fkey", table, "enrollments", ["enrollment_id"], ["id"])
+        else:
             with op.batch_alter_table(table) as batch:
                 batch.create_foreign_key(f"fk_{table}_enrollment_id", "enrollments", ["enrollment_id"], ["id"])
+    if not postgresql:
         op.execute("PRAGMA legacy_alter_table=OFF")
