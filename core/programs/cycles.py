@@ -4,10 +4,10 @@ A run is one write transaction: it claims the cycle row (unique per program, per
 region), computes the selection set-based (``core.programs.selection``), and writes enrollments,
 their components (of an itemised benefit), one disbursement per enrollment and stage
 (``pending``) and the refused double recipients with their reasons, each as a single
-``INSERT … SELECT``. A second run of the
-same cycle changes nothing and says it already ran; two runs at once queue on a lock and the
-later one gets the same refusal. Approval turns a completed cycle's pending disbursements into
-released ones. The ``siks_cycle_run`` hook is called after the run commits.
+``INSERT … SELECT``. A second run of the same cycle changes nothing and says it already ran;
+two runs at once queue on a lock and the later one gets the same refusal. Approval turns a
+completed cycle's pending disbursements into released ones. The ``siks_cycle_run`` hook is
+called after the run commits.
 """
 
 from __future__ import annotations
