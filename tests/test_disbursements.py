@@ -130,12 +130,17 @@ async def test_a_bad_batch_is_refused_whole(db: AsyncEngine, gql: GraphQLClient)
                     {"reference": released, "status": "disbursed"},
                     {"reference": pending, "status": "disbursed"},
                     {"reference": released, "status": "paid"},
+                    # The same enrollment and stage under another program's prefix names no payment.
+                    {"reference": "BST" + released.removeprefix("BPNT"), "status": "disbursed"},
+                    {"reference": released + "0", "status": "disbursed"},
                 ]
             },
         )
     )["updateDisbursements"]
     found = problems(result)
     assert any("row 3 (NOPE-1): no disbursement has this reference" in p for p in found)
+    assert any("row 7 (BST-" in p and "no disbursement has this reference" in p for p in found)
+    assert any("row 8 (" in p and "no disbursement has this reference" in p for p in found)
     assert any("reference repeated (first on row 2)" in p for p in found)
     assert any("cannot become disbursed: its cycle is not approved yet" in p for p in found)
     assert any("status 'paid' is not one of disbursed, failed, returned" in p for p in found)

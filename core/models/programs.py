@@ -109,18 +109,20 @@ class Disbursement(SQLModel, table=True):
     """One payment of an enrollment (a stage), tracked by its reference through the payment channel."""
 
     __tablename__ = "disbursements"
+    __table_args__ = (Index("uq_disbursements_payment", "enrollment_id", "stage", unique=True),)
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)
     # No foreign key, as for components: written only by cycles with their enrollment; a trigger
     # refuses to delete an enrollment that has disbursements (migration 0008).
-    enrollment_id: int = Field(index=True, sa_type=ID_TYPE)
+    enrollment_id: int = Field(sa_type=ID_TYPE)
     program: str = Field(max_length=32)
     period: str = Field(max_length=16)
     village_code: str = Field(sa_type=code_type())
     stage: int
     amount: int = Field(sa_type=BigInteger())
     channel: str = Field(max_length=24)
-    reference: str = Field(max_length=40, unique=True)
+    # Names the payment, ``PKH-2026Q1-<enrollment id>-<stage>``: unique through (enrollment, stage).
+    reference: str = Field(max_length=40)
     account_reference: str | None = Field(default=None, max_length=40, description="KKS card or account number.")
     status: str = Field(max_length=12, description="pending, released, disbursed, failed, returned")
     status_note: str | None = Field(default=None, max_length=200)

@@ -1,6 +1,8 @@
 """Payment status from the channels (post office, KKS bank, transfer), and reconciliation.
 
-Updates arrive by disbursement reference, through the API or as a CSV from the channel. A batch
+Updates arrive by disbursement reference, through the API or as a CSV from the channel. A
+reference names its payment (``PKH-2026Q1-<enrollment id>-<stage>``): it is looked up by that
+enrollment and stage, the table's one unique key besides the id, and must match exactly. A batch
 is checked whole first — unknown references, repeated references, statuses a payment cannot
 move to — and refused whole with every problem listed; otherwise it is applied in one
 transaction. Sending the same status again changes nothing, so a channel may resend a file.
@@ -12,6 +14,7 @@ returned; a failed payment may still be disbursed on a retry; a disbursed one ma
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +35,16 @@ ALLOWED_FROM: dict[str, set[str]] = {
     "returned": {"released", "disbursed"},
 }
 MAX_BATCH = 100_000
+#: ``<program>-<period>-<enrollment id>-<stage>``: the last two parts say which payment it names.
+_PAYMENT = re.compile(r".{1,20}-([0-9]{1,19})-([0-9]{1,9})")
+
+
+def payment_key(reference: str) -> tuple[int, int] | None:
+    """The ``(enrollment id, stage)`` a well-formed reference names; None for anything else."""
+    match = _PAYMENT.fullmatch(reference)
+    if match is None or int(match[1]) >= 2**63:
+        return None
+    return int(match[1]), int(match[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +118,16 @@ async def apply_status_updates(conn: AsyncConnection, updates: Sequence[StatusUp
         seen.setdefault(row.reference, index)
         if row.note is not None and len(row.note) > 200:
             errors.append(FieldError(_label(index, row), "note is longer than 200 characters"))
+    keys = {reference: key for reference in seen if (key := payment_key(reference)) is not None}
+    enrollments = sorted({enrollment for enrollment, _ in keys.values()})
     current: dict[str, str] = {}
-    for start in range(0, len(seen), 5_000):
-        chunk = list(seen)[start : start + 5_000]
-        query = select(DISBURSEMENTS.c.reference, DISBURSEMENTS.c.status).where(DISBURSEMENTS.c.reference.in_(chunk))
+    for start in range(0, len(enrollments), 5_000):
+        query = select(DISBURSEMENTS.c.reference, DISBURSEMENTS.c.status).where(
+            DISBURSEMENTS.c.enrollment_id.in_(enrollments[start : start + 5_000])
+        )
         if scope:
             query = query.where(within(DISBURSEMENTS.c.village_code, scope))
-        current.update((await conn.execute(query)).all())
+        current.update((reference, status) for reference, status in await conn.execute(query) if reference in keys)
     changes = []
     unchanged = 0
     for index, row in enumerate(updates):
@@ -124,14 +140,26 @@ async def apply_status_updates(conn: AsyncConnection, updates: Sequence[StatusUp
             reason = "its cycle is not approved yet" if status == "pending" else f"it is {status}"
             errors.append(FieldError(_label(index, row), f"cannot become {row.status}: {reason}"))
         else:
-            changes.append({"b_reference": row.reference, "b_status": row.status, "b_note": row.note})
+            enrollment, stage = keys[row.reference]
+            changes.append(
+                {
+                    "b_reference": row.reference,
+                    "b_enrollment": enrollment,
+                    "b_stage": stage,
+                    "b_status": row.status,
+                    "b_note": row.note,
+                }
+            )
     if errors:
         raise UpdateRefused(errors)
     if changes:
         now = datetime.now(UTC)
         await conn.execute(
             update(DISBURSEMENTS)
-            .where(DISBURSEMENTS.c.reference == bindparam("b_reference"))
+            .where(
+                DISBURSEMENTS.c.enrollment_id == bindparam("b_enrollment"),
+                DISBURSEMENTS.c.stage == bindparam("b_stage"),
+            )
             .values(
                 status=bindparam("b_status"),
                 status_note=bindparam("b_note"),

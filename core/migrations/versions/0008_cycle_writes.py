@@ -13,6 +13,10 @@
    the table's three indexes (the primary key now answers "the components of an enrollment"):
    1.2 s less for a PKH cycle's components on PostgreSQL. On SQLite the table is ``WITHOUT
    ROWID``, clustered on that key. Existing components are numbered in that order.
+3. A disbursement is unique by its enrollment and stage; its reference, which names exactly
+   those (``PKH-2026Q1-<enrollment id>-<stage>``), loses its own unique index and is looked up
+   through that key. Three indexes become two (PK, and (enrollment, stage), which also answers
+   "the payments of an enrollment").
 
 Revision ID: 0008
 Revises: 0007
@@ -32,7 +36,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 REFUSAL = "enrollment has components or disbursements: they must be removed first"
-SQLITE_FK_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s"}
+SQLITE_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s"}
+PAYMENT_KEY = "uq_disbursements_payment"
 CHILDREN = ("enrollment_components", "disbursements")
 REFERENCED = " OR ".join(f"EXISTS (SELECT 1 FROM {table} WHERE enrollment_id = OLD.id)" for table in CHILDREN)
 
@@ -108,14 +113,20 @@ def upgrade() -> None:
     _rebuild_components(keyed_by_line=True)
     if postgresql:
         op.drop_constraint("disbursements_enrollment_id_fkey", "disbursements", type_="foreignkey")
+        op.drop_constraint("disbursements_reference_key", "disbursements", type_="unique")
+        op.drop_index("ix_disbursements_enrollment_id", table_name="disbursements")
+        op.create_index(PAYMENT_KEY, "disbursements", ["enrollment_id", "stage"], unique=True)
         op.execute(POSTGRESQL_GUARD)
         op.execute(
             "CREATE TRIGGER enrollments_paid_kept BEFORE DELETE OR UPDATE OF id ON enrollments "
             "FOR EACH ROW EXECUTE FUNCTION siks_keep_paid_enrollment()"
         )
     else:
-        with op.batch_alter_table("disbursements", naming_convention=SQLITE_FK_NAMES) as batch:
+        with op.batch_alter_table("disbursements", naming_convention=SQLITE_NAMES) as batch:
             batch.drop_constraint("fk_disbursements_enrollment_id", type_="foreignkey")
+            batch.drop_constraint("uq_disbursements_reference", type_="unique")
+            batch.drop_index("ix_disbursements_enrollment_id")
+            batch.create_index(PAYMENT_KEY, ["enrollment_id", "stage"], unique=True)
         op.execute("PRAGMA legacy_alter_table=OFF")
         for guard in SQLITE_GUARDS:
             op.execute(guard)
@@ -131,11 +142,18 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER enrollments_paid_id_kept")
         op.execute("PRAGMA legacy_alter_table=ON")
     _rebuild_components(keyed_by_line=False)
+    op.drop_index(PAYMENT_KEY, table_name="disbursements")
+    op.create_index("ix_disbursements_enrollment_id", "disbursements", ["enrollment_id"])
     for table in CHILDREN:
         if postgresql:
             op.create_foreign_key(f"{table}_enrollment_id_fkey", table, "enrollments", ["enrollment_id"], ["id"])
         else:
             with op.batch_alter_table(table) as batch:
                 batch.create_foreign_key(f"fk_{table}_enrollment_id", "enrollments", ["enrollment_id"], ["id"])
+    if postgresql:
+        op.create_unique_constraint("disbursements_reference_key", "disbursements", ["reference"])
+    else:
+        with op.batch_alter_table("disbursements") as batch:
+            batch.create_unique_constraint("uq_disbursements_reference", ["reference"])
     if not postgresql:
         op.execute("PRAGMA legacy_alter_table=OFF")
