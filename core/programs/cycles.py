@@ -314,7 +314,10 @@ async def _run_in(
     if conn.dialect.name == "postgresql" and enrolled >= ANALYZE_AFTER:
         # Statistics for the rows just written, so the next statements (approval, reconciliation)
         # are planned for their real size even where autovacuum lags or is off.
-        for table in (ENROLLMENTS, COMPONENTS, DISBURSEMENTS):
+        written = (
+            (ENROLLMENTS, COMPONENTS, DISBURSEMENTS) if scope.program.benefit.itemised else (ENROLLMENTS, DISBURSEMENTS)
+        )
+        for table in written:
             await conn.execute(text(f"ANALYZE {table.name}"))
     record = await cycle_by_id(conn, cycle_id)
     assert record is not None

@@ -64,7 +64,9 @@ ENROLLMENTS = Enrollment.__table__
 #: and batches hand rows on out of household order, so the index entries written from them land
 #: all over their indexes (a million households: 1.1 s more for PKH's components alone).
 CYCLE_WORK_MEM = "64MB"
-#: An integer primary key: SQLite's rowid (no second index), BIGINT on PostgreSQL.
+#: A household id keying a work table: on SQLite the rowid itself (no index of its own to write);
+#: on PostgreSQL a plain column, as a key there would be one more index to write and nothing looks
+#: a work row up by household (the joins hash).
 ROW_KEY: TypeEngine[int] = Integer().with_variant(BigInteger(), "postgresql")
 _FIXED_TYPES: dict[str, TypeEngine[object]] = {
     "village_code": code_type(),
@@ -110,7 +112,11 @@ def facts_read(registry: ProgramRegistry, scope: ProgramScope) -> ProgramRegistr
     return replace(registry, facts={name: fact for name, fact in registry.facts.items() if name in read})
 
 
-def _work_tables(scope: ProgramScope, registry: ProgramRegistry) -> WorkTables:
+def _household_key(dialect: str) -> Column[int]:
+    return Column("household_id", ROW_KEY, primary_key=dialect == "sqlite", nullable=False)
+
+
+def _work_tables(scope: ProgramScope, registry: ProgramRegistry, dialect: str) -> WorkTables:
     metadata = MetaData()
     fact_columns = [
         Column(
@@ -121,9 +127,7 @@ def _work_tables(scope: ProgramScope, registry: ProgramRegistry) -> WorkTables:
         if column.name != "household_id"
     ]
     return WorkTables(
-        candidates=_temporary(
-            "work_candidates", metadata, Column("household_id", ROW_KEY, primary_key=True), *fact_columns
-        ),
+        candidates=_temporary("work_candidates", metadata, _household_key(dialect), *fact_columns),
         components=_temporary(
             "work_components",
             metadata,
@@ -149,7 +153,7 @@ def _work_tables(scope: ProgramScope, registry: ProgramRegistry) -> WorkTables:
         selected=_temporary(
             "work_selected",
             metadata,
-            Column("household_id", ROW_KEY, primary_key=True),
+            _household_key(dialect),
             Column("ordinal", BigInteger, nullable=False),
             Column("village_code", code_type(), nullable=False),
             Column("amount", BigInteger, nullable=False),
@@ -308,7 +312,7 @@ async def _fill_selected(conn: AsyncConnection, tables: WorkTables, has_quotas: 
 async def select_households(conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope) -> Selection:
     """Fill the work tables for ``scope`` in the current transaction; nothing outside them is written."""
     registry = facts_read(registry, scope)
-    tables = _work_tables(scope, registry)
+    tables = _work_tables(scope, registry, conn.dialect.name)
     if conn.dialect.name == "postgresql":
         await conn.execute(text(f"SET LOCAL work_mem = '{CYCLE_WORK_MEM}'"))
     await _create(conn, tables)
