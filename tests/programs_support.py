@@ -149,13 +149,13 @@ async def row_counts(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def components_of(engine: AsyncEngine, household_id: int, program: str) -> list[tuple[int | None, str, int]]:
-    """(member id, component, amount) of the household's enrollments in the program, highest first."""
+    """(member id, component, amount) of the household's enrollments in the program, by stored line."""
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(COMPONENTS.c.member_id, COMPONENTS.c.component, COMPONENTS.c.amount)
             .join(ENROLLMENTS, ENROLLMENTS.c.id == COMPONENTS.c.enrollment_id)
             .where(ENROLLMENTS.c.household_id == household_id, ENROLLMENTS.c.program == program)
-            .order_by(COMPONENTS.c.amount.desc(), COMPONENTS.c.member_id)
+            .order_by(ENROLLMENTS.c.id, COMPONENTS.c.line)
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
