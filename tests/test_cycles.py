@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, literal, literal_column, select
+from sqlalchemy import insert, literal, literal_column, select, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -357,3 +357,31 @@ async def test_an_enrollment_with_payments_or_components_cannot_be_deleted(db: A
         for table in (COMPONENTS, DISBURSEMENTS, ENROLLMENTS):
             await conn.execute(table.delete())
     assert (await row_counts(db))["enrollments"] == 0
+
+
+class BaseAndSupplement(BenefitRule):
+    """Two family-level lines a household, listed lowest first and without line numbers of their own."""
+
+    def components(self, ctx: BenefitContext) -> Any:
+        def part(name: str, amount: int) -> Any:
+            return select(ctx.facts.c.household_id, literal(None), literal(name), literal(amount))
+
+        return union_all(part("base", 100_000), part("remote_area", 300_000))
+
+
+async def test_core_numbers_the_lines_of_a_rule_that_does_not(db: AsyncEngine) -> None:
+    (family,) = await register(db, [poor_household()])
+    registry = builtin_registry()
+    registry.programs["bst"] = replace(registry.programs["bst"], benefit=BaseAndSupplement())
+    assert isinstance(await run_cycle(db, registry, "bst", MARCH, "ID", "tester"), CycleRecord)
+    assert await enrolled(db, "bst", MARCH) == {family: 400_000}
+    async with db.connect() as conn:
+        lines = (
+            await conn.execute(
+                select(COMPONENTS.c.line, COMPONENTS.c.component, COMPONENTS.c.amount, COMPONENTS.c.member_id)
+                .join(ENROLLMENTS, ENROLLMENTS.c.id == COMPONENTS.c.enrollment_id)
+                .where(ENROLLMENTS.c.household_id == family)
+                .order_by(COMPONENTS.c.line)
+            )
+        ).all()
+    assert [tuple(line) for line in lines] == [(1, "remote_area", 300_000, None), (2, "base", 100_000, None)]
