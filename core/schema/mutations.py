@@ -195,7 +195,7 @@ async def run_change(
 
 @strawberry.type
 class HouseholdMutation:
-    @strawberry.mutation(description="Register a new household with its members.")
+    @strawberry.mutation(description="Register a new household with its members, in a village of your region.")
     async def register_household(self, info: Info[Context, None], input: HouseholdInput) -> HouseholdResult:
         data = input.to_data()
         return await run_change(  # type: ignore[return-value]
@@ -206,7 +206,10 @@ class HouseholdMutation:
             change=lambda conn, scope: service.register_household(conn, data, scope),
         )
 
-    @strawberry.mutation(description="Change a household's variables; version is the one you read.")
+    @strawberry.mutation(
+        description="Change a household's variables; version is the one you read. A new villageCode must lie in "
+        "your region, and a new GPS point (or village) within 25 km of the village's other households."
+    )
     async def update_household(
         self, info: Info[Context, None], id: strawberry.ID, version: int, changes: HouseholdChanges
     ) -> HouseholdResult:
