@@ -148,8 +148,9 @@ async def point_errors(
     return [FieldError(f"{prefix}{e.field}", e.message) for e in found]
 
 
-def _location_valid(errors: Sequence[FieldError], prefix: str = "") -> bool:
-    return not any(e.field in {f"{prefix}villageCode", f"{prefix}latitude", f"{prefix}longitude"} for e in errors)
+def _location_valid(errors: Sequence[FieldError]) -> bool:
+    """No error on the village code or the point: the GPS check can run."""
+    return not any(e.field in {"villageCode", "latitude", "longitude"} for e in errors)
 
 
 def _nik_errors(members: Sequence[MemberData | MemberRecord], taken: set[str], prefix: str) -> list[FieldError]:
