@@ -94,6 +94,17 @@ def kk_problem(kk: str) -> str | None:
     return None
 
 
+def kk_from_other_district(kk_number: str, village_code: str) -> bool:
+    """The family card (KK) was issued in another district than the household's village's.
+
+    Allowed: a family keeps its card while it lives away from the address on it (domisili), until
+    it moves officially and gets a new card at the new address; the registry records where the
+    family lives. Shown as ``Household.kkFromOtherDistrict`` because it is also what a mistyped
+    or made-up KK number looks like: worth a check in the field.
+    """
+    return district_of_nik(kk_number) != village_code.rsplit(".", 1)[0]
+
+
 def make_nik(district_code: str, birth_date: date, sex: Sex, serial: int) -> str:
     """The NIK a person with these facts would get (for demo data and tests)."""
     day = birth_date.day + (40 if sex is Sex.FEMALE else 0)

@@ -4,6 +4,12 @@ Every function runs inside the caller's write transaction (``core.db.write_trans
 writes nothing unless it returns a record. The household's ``version`` is the concurrency
 token for the household and its members: each change names the version it was based on and
 bumps it, so a stale change is refused instead of overwriting a newer one.
+
+Where a household may be put is decided here for every write: ``destination_refusal`` (the
+village lies in the caller's region) and ``point_errors`` (its GPS point is plausible for that
+village). Registering and updating here, and proposals, their revisions and field visits online
+or offline (``core.verification.drafts``) call both; determination applies only drafts checked
+that way.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.access.enforcer import region_within
 from core.enums import Disability, Education, MemberStatus, Occupation, RecordStatus, Relationship, RemovalReason, Sex
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
@@ -36,8 +43,9 @@ from core.households.rules import (
 )
 from core.ids import ids
 from core.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
-from core.regions.codes import district_of_nik
+from core.regions.codes import district_of_nik, is_region_code
 from core.regions.queries import existing_codes
+from core.verification.gps import gps_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +53,18 @@ class Invalid:
     """The input broke a rule; nothing was written."""
 
     errors: list[FieldError]
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideScope(Invalid):
+    """The write would put a household in a village outside the caller's region; nothing was written.
+
+    Answered like registerHousehold always answered it — a field error on the village code — and
+    audited as a denied attempt by whoever runs the write.
+    """
+
+    village_code: str
+    household_id: int | None = None  # None for a household not registered yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +116,43 @@ async def kk_taken(conn: AsyncConnection, kk_number: str, household_id: int | No
     return (await conn.execute(query.limit(1))).first() is not None
 
 
+def destination_refusal(
+    village_code: str, scope: str, household_id: int | None = None, field: str = "villageCode"
+) -> OutsideScope | None:
+    """The refusal of a write that would put a household in ``village_code`` outside ``scope``, or None.
+
+    Every write that registers a household or sets its village asks this, before any other rule:
+    the source of a change is already confined to the scope by reading it there, the destination
+    is confined here. A malformed code is left to the village-code rule (``household_errors``).
+    """
+    if not is_region_code(village_code) or region_within(village_code, scope):
+        return None
+    message = f"village {village_code} is outside your region {scope}; register or move households only within it"
+    return OutsideScope([FieldError(field, message)], village_code, household_id)
+
+
+LOCATION_FIELDS = frozenset({"village_code", "latitude", "longitude"})
+
+
+async def point_errors(
+    conn: AsyncConnection, data: HouseholdData, household_id: int | None, prefix: str = ""
+) -> list[FieldError]:
+    """Why the household's GPS point is not a plausible place in its village (the field-visit check).
+
+    Judged against the village's other households only, so a wrong point can be corrected; call it
+    once the village code and the point have passed ``household_errors``.
+    """
+    if data.latitude is None or data.longitude is None:
+        return []
+    found = await gps_errors(conn, data.village_code, household_id, data.latitude, data.longitude, own_point=False)
+    return [FieldError(f"{prefix}{e.field}", e.message) for e in found]
+
+
+def _location_valid(errors: Sequence[FieldError]) -> bool:
+    """No error on the village code or the point: the GPS check can run."""
+    return not any(e.field in {"villageCode", "latitude", "longitude"} for e in errors)
+
+
 def _nik_errors(members: Sequence[MemberData | MemberRecord], taken: set[str], prefix: str) -> list[FieldError]:
     return [
         FieldError(f"{prefix}{index}.nik", f"NIK {member.nik} is already a member of another active household")
@@ -104,10 +161,14 @@ def _nik_errors(members: Sequence[MemberData | MemberRecord], taken: set[str], p
     ]
 
 
-async def register_household(conn: AsyncConnection, data: HouseholdData) -> HouseholdRecord | Invalid:
-    """Register a new household with its members (exactly one of them the head)."""
+async def register_household(conn: AsyncConnection, data: HouseholdData, scope: str = "") -> HouseholdRecord | Invalid:
+    """Register a new household with its members (exactly one of them the head) in a village of ``scope``."""
+    if refused := destination_refusal(data.village_code, scope):
+        return refused
     known = await _region_lookup(conn, codes_to_check(data))
     errors = full_household_errors(data, known.__contains__, _today())
+    if _location_valid(errors):
+        errors.extend(await point_errors(conn, data, None))
     if not any(e.field == "kkNumber" for e in errors) and await kk_taken(conn, data.kk_number, None):
         errors.append(
             FieldError("kkNumber", f"KK number {data.kk_number} is already registered to an active household")
@@ -195,7 +256,10 @@ def as_member_data(record: MemberRecord) -> MemberData:
 async def update_household(
     conn: AsyncConnection, household_id: int, version: int, changes: Mapping[str, Any], scope: str = ""
 ) -> Outcome:
-    """Change a household's own variables (``changes`` keys are HouseholdData field names)."""
+    """Change a household's own variables (``changes`` keys are HouseholdData field names).
+
+    The household is found in ``scope`` and may only be moved to a village of ``scope``.
+    """
     unknown = set(changes) - set(HOUSEHOLD_COLUMNS)
     if unknown:
         raise ValueError(f"not household fields: {sorted(unknown)}")
@@ -203,8 +267,12 @@ async def update_household(
     if not isinstance(current, HouseholdRecord):
         return current
     proposed = replace(as_household_data(current), **changes)
+    if refused := destination_refusal(proposed.village_code, scope, household_id):
+        return refused
     codes = {proposed.village_code, district_of_nik(proposed.kk_number)}
     errors = household_errors(proposed, (await _region_lookup(conn, codes)).__contains__)
+    if LOCATION_FIELDS & set(changes) and _location_valid(errors):
+        errors.extend(await point_errors(conn, proposed, household_id))
     if (
         "kk_number" in changes
         and not any(e.field == "kkNumber" for e in errors)

@@ -7,7 +7,8 @@ write transaction records the visits through ``record_visit`` (source ``offline`
 photos through ``store_photo`` and makes the proposals through ``propose_new_household``. A
 household changed online since the export, or visited meanwhile, is a reported conflict; any
 other refusal rolls everything back and removes the photo files this import wrote. Client ids
-make a second import of the same file write nothing.
+make a second import of the same file write nothing. A row that would put a household in a village
+outside the officer's region refuses the whole file too, and is audited as a denied attempt.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from core.auth.principal import Role
 from core.auth.users import UserRecord, user_by_name
 from core.db import write_transaction
 from core.households.rules import codes_to_check, full_household_errors
-from core.households.service import Conflict, Invalid, Missing
+from core.households.service import Conflict, Invalid, Missing, OutsideScope, destination_refusal
 from core.offline.export import PACKAGES
 from core.offline.package import FieldPhoto, FieldProposal, FieldVisit, FieldWork, PackageFile, PackageRefused
 from core.regions.queries import existing_codes
@@ -42,6 +43,10 @@ from core.verification.storage import PhotoStore
 from core.verification.visits import Recorded, VisitReport, record_visit
 
 VISIT_ROLES = frozenset({Role.VILLAGE_OPERATOR.value, Role.DISTRICT_OFFICER.value})
+
+
+class OutsideRegion(PackageRefused):
+    """A row would put a household outside the officer's region: the file is refused and the attempt audited."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +178,8 @@ async def _visit(conn: AsyncConnection, run: _Run, visit: FieldVisit) -> int | N
         source="offline",
     )
     if not isinstance(outcome, Recorded):
-        raise PackageRefused(f"visits row {visit.client_id!r} (household {visit.household_id}): {_why(outcome)}")
+        refusal = OutsideRegion if isinstance(outcome, OutsideScope) else PackageRefused
+        raise refusal(f"visits row {visit.client_id!r} (household {visit.household_id}): {_why(outcome)}")
     if outcome.already:
         report.visits_already += 1
     else:
@@ -226,6 +232,8 @@ async def _proposal(conn: AsyncConnection, run: _Run, proposal: FieldProposal) -
         report.proposals_already += 1
         return
     household = proposal.household
+    if refused := destination_refusal(household.village_code, run.request.principal.scope):
+        raise OutsideRegion(f"{where}: {_why(refused)}")
     if household.village_code != report.village_code:
         raise PackageRefused(
             f"{where}: the new household is in village {household.village_code[:13]}, "
@@ -302,5 +310,18 @@ async def import_package(
             raise PackageRefused(f"{path.name} cannot be read as an offline package ({exc})") from None
         report = ImportReport(issued.id, issued.village_code, int(issued.round_id), user.username)
         request = RequestInfo(user.principal(via="cli"), client=f"offline:{issued.id}")
-        await _record_all(engine, _Run(request, package, store, max_photo_bytes, report), work)
+        try:
+            await _record_all(engine, _Run(request, package, store, max_photo_bytes, report), work)
+        except OutsideRegion as refused:
+            async with write_transaction(engine) as conn:
+                await record(
+                    conn,
+                    request,
+                    operation="importOfflinePackage",
+                    entity="offline_package",
+                    entity_id=issued.id,
+                    outcome="denied",
+                    after={"reason": str(refused)},
+                )
+            raise
     return report

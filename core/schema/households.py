@@ -16,6 +16,7 @@ from core.households.queries import (
     household_by_id,
     household_page,
 )
+from core.identity import kk_from_other_district
 from core.records import HouseholdRecord, MemberRecord
 from core.schema import enums
 from core.schema.access import audit_read, require
@@ -97,6 +98,13 @@ class Household:
     @classmethod
     def is_type_of(cls, obj: object, _info: object) -> bool:
         return isinstance(obj, HouseholdRecord)
+
+    @strawberry.field(
+        description="True when the KK was issued in another district than the village's (digits 1-6): allowed "
+        "for a family living away from the address on its card, but also what a mistyped KK looks like; check it."
+    )
+    def kk_from_other_district(self: HouseholdRecord) -> bool:  # type: ignore[misc]
+        return kk_from_other_district(self.kk_number, self.village_code)
 
     @strawberry.field(description="Aid programs: enrollments and each program's own fields.")
     def programs(self: HouseholdRecord) -> HouseholdPrograms:  # type: ignore[misc, valid-type]

@@ -13,20 +13,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
-from core.access.enforcer import region_within
 from core.audit.log import record
 from core.db import write_transaction
 from core.households import service
 from core.households.data import HouseholdData, MemberData
 from core.households.queries import Include, household_by_id
-from core.households.rules import FieldError
 from core.schema import enums
 from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.arguments import parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
 from core.schema.households import Household
-from core.schema.writes import RolledBack, as_error
+from core.schema.writes import RolledBack, as_error, denial_reason
 
 HouseholdResult = Annotated[
     Household | ValidationError | VersionConflict | NotFound,
@@ -157,7 +155,8 @@ async def run_change(
     """Check the role, then run one change in its own write transaction, audited in that transaction.
 
     ``change`` receives the connection and the caller's scope; a refusal rolls everything back.
-    Denials and changes aimed outside the caller's region are audited as denied.
+    Denials, changes of records outside the caller's region and changes that would put a household
+    outside it are audited as denied.
     """
     context = info.context
     target = household_id if household_id is not None else "-"
@@ -183,8 +182,8 @@ async def run_change(
                 after=outcome,
             )  # type: ignore[attr-defined]
     except RolledBack as refused:
-        if isinstance(refused.outcome, service.Missing):
-            await audit_denied(context, operation, "household", target, "not found in the caller's region")
+        if reason := denial_reason(refused.outcome):
+            await audit_denied(context, operation, "household", target, reason)
         return as_error(refused.outcome)
     except IntegrityError:
         # Another request registered the same KK or NIK between our check and our write.
@@ -196,22 +195,21 @@ async def run_change(
 
 @strawberry.type
 class HouseholdMutation:
-    @strawberry.mutation(description="Register a new household with its members.")
+    @strawberry.mutation(description="Register a new household with its members, in a village of your region.")
     async def register_household(self, info: Info[Context, None], input: HouseholdInput) -> HouseholdResult:
         data = input.to_data()
-
-        async def change(conn: AsyncConnection, scope: str) -> object:
-            if not region_within(data.village_code, scope):
-                return service.Invalid(
-                    [FieldError("villageCode", f"you may only register households in region {scope}")]
-                )
-            return await service.register_household(conn, data)
-
         return await run_change(  # type: ignore[return-value]
-            info, operation="registerHousehold", obj="household", household_id=None, change=change
+            info,
+            operation="registerHousehold",
+            obj="household",
+            household_id=None,
+            change=lambda conn, scope: service.register_household(conn, data, scope),
         )
 
-    @strawberry.mutation(description="Change a household's variables; version is the one you read.")
+    @strawberry.mutation(
+        description="Change a household's variables; version is the one you read. A new villageCode must lie in "
+        "your region, and a new GPS point (or village) within 25 km of the village's other households."
+    )
     async def update_household(
         self, info: Info[Context, None], id: strawberry.ID, version: int, changes: HouseholdChanges
     ) -> HouseholdResult:

@@ -18,6 +18,25 @@ from core.verification.proposals import Refused
 REFUSALS = (service.Invalid, service.Conflict, service.Missing, Refused)
 
 
+def denial_reason(outcome: object) -> str | None:
+    """Why a refusal is audited as a denied attempt (a record outside the caller's region, or a write
+    that would put a household outside it); None for an ordinary refusal."""
+    if isinstance(outcome, service.OutsideScope):
+        return f"destination village {outcome.village_code} is outside the caller's region"
+    if isinstance(outcome, service.Missing):
+        return "not found in the caller's region"
+    return None
+
+
+def denied_key(outcome: object) -> str:
+    """The record a denied attempt was aimed at, as the audit row's entity id."""
+    if isinstance(outcome, service.Missing):
+        return outcome.key
+    if isinstance(outcome, service.OutsideScope) and outcome.household_id is not None:
+        return str(outcome.household_id)
+    return "-"
+
+
 def as_error(outcome: object) -> object:
     """The GraphQL error type of a service refusal; anything else unchanged."""
     if isinstance(outcome, service.Invalid):
@@ -55,7 +74,8 @@ async def run_write(
     change: Callable[[AsyncConnection], Awaitable[object]],
 ) -> object:
     """Check the role, then run ``change`` in one write transaction; a refusal rolls it back and is answered
-    as its error type (a record outside the caller's region is audited as a denied attempt)."""
+    as its error type (a record outside the caller's region, or a household put outside it, is audited as
+    a denied attempt)."""
     await check_allowed(info, operation, obj, act)
     try:
         async with write_transaction(info.context.engine) as conn:
@@ -63,8 +83,8 @@ async def run_write(
             if isinstance(outcome, REFUSALS):
                 raise RolledBack(outcome)
     except RolledBack as refused:
-        if isinstance(refused.outcome, service.Missing):
-            await audit_denied(info.context, operation, obj, refused.outcome.key, "not found in the caller's region")
+        if reason := denial_reason(refused.outcome):
+            await audit_denied(info.context, operation, obj, denied_key(refused.outcome), reason)
         return as_error(refused.outcome)
     except IntegrityError:
         return ValidationError.single(

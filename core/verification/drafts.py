@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.access.enforcer import region_within
 from core.enums import MemberStatus, ProposalStatus, RemovalReason
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
@@ -33,7 +32,16 @@ from core.households.rules import (
     household_errors,
     member_errors,
 )
-from core.households.service import Invalid, as_household_data, as_member_data, kk_taken, niks_active_elsewhere
+from core.households.service import (
+    LOCATION_FIELDS,
+    Invalid,
+    as_household_data,
+    as_member_data,
+    destination_refusal,
+    kk_taken,
+    niks_active_elsewhere,
+    point_errors,
+)
 from core.ids import ids
 from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, Proposal
 from core.records import HouseholdRecord
@@ -152,10 +160,12 @@ async def draft_new_household(
     conn: AsyncConnection, data: HouseholdData, scope: str, household_id: int
 ) -> Draft | Invalid:
     """A new household with its members, if every rule holds and its village lies in ``scope``."""
-    if not region_within(data.village_code, scope):
-        return Invalid([FieldError("villageCode", f"you may only propose households in region {scope}")])
+    if refused := destination_refusal(data.village_code, scope):
+        return refused
     known = await existing_codes(conn, codes_to_check(data))
     errors = full_household_errors(data, known.__contains__, _today())
+    if not errors:
+        errors = await point_errors(conn, data, None)
     if not errors:
         niks = [(f"members.{i}.nik", m.nik) for i, m in enumerate(data.members)]
         errors = await _identity_errors(conn, household_id, data.kk_number, niks, None)
@@ -209,20 +219,23 @@ async def draft_change(
     }
     if unknown:
         raise ValueError(f"not household or member fields: {sorted(unknown)}")
+    household = replace(as_household_data(current), **request.household)
+    if refused := destination_refusal(household.village_code, scope, current.id, "household.villageCode"):
+        return refused
     errors = _member_ids_errors(current, request)
     if errors:
         return Invalid(errors)
-    household = replace(as_household_data(current), **request.household)
     members = _changed_members(current, request)
     draft = Draft(current.id, household, members)
     draft.household.members = draft.active()
-    if "village_code" in request.household and not region_within(household.village_code, scope):
-        errors.append(FieldError("household.villageCode", f"you may only move households within region {scope}"))
     niks = {m.nik for m in draft.active()}
     codes = {household.village_code, district_of_nik(household.kk_number)}
     codes.update(district_of_nik(n) for n in niks if len(n) >= 6)
     known = (await existing_codes(conn, codes)).__contains__
-    errors += [FieldError(f"household.{e.field}", e.message) for e in household_errors(household, known)]
+    household_found = household_errors(household, known)
+    errors += [FieldError(f"household.{e.field}", e.message) for e in household_found]
+    if LOCATION_FIELDS & set(request.household) and not household_found:
+        errors += await point_errors(conn, household, current.id, "household.")
     for member in members:
         if member.origin:
             errors += member_errors(member.data, known, _today(), prefix=member.origin)

@@ -1,8 +1,11 @@
-"""Is a field visit's GPS point plausible? In Indonesia, and near the village's other households.
+"""Is a GPS point plausible for a household? In Indonesia, and near the village's other households.
 
 The village's position is estimated as the median of the recorded points of its other active
-households (at least three), or else the household's own recorded point; a visit more than
+households (at least three), or else the household's own recorded point; a point more than
 ``PLAUSIBLE_KM`` from it is refused as a likely wrong fix or a visit recorded somewhere else.
+Field visits check the visit's point here; registering a household and changing its point or
+village through the API check the household's own point here too (``core.households.service``),
+against the other households only, so that a wrong point can always be corrected.
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ def in_indonesia_errors(latitude: float, longitude: float) -> list[FieldError]:
     return errors
 
 
-async def reference_point(conn: AsyncConnection, village_code: str, household_id: int) -> tuple[float, float] | None:
-    """Where the household should be: the median of its village's other recorded points, or its own point."""
+async def reference_point(
+    conn: AsyncConnection, village_code: str, household_id: int | None, *, own_point: bool = True
+) -> tuple[float, float] | None:
+    """Where the household should be: the median of its village's other recorded points, or else (when
+    ``own_point``) its own recorded point; None when neither is known."""
     rows = await conn.execute(
         select(HOUSEHOLDS.c.id, HOUSEHOLDS.c.latitude, HOUSEHOLDS.c.longitude)
         .where(
@@ -64,17 +70,27 @@ async def reference_point(conn: AsyncConnection, village_code: str, household_id
     own = points.pop(household_id, None)
     if len(points) >= 3:
         return statistics.median(p[0] for p in points.values()), statistics.median(p[1] for p in points.values())
-    return own
+    return own if own_point else None
 
 
 async def gps_errors(
-    conn: AsyncConnection, village_code: str, household_id: int, latitude: float, longitude: float
+    conn: AsyncConnection,
+    village_code: str,
+    household_id: int | None,
+    latitude: float,
+    longitude: float,
+    *,
+    own_point: bool = True,
 ) -> list[FieldError]:
-    """Why the point is not a plausible place for this household's visit (empty when it is)."""
+    """Why the point is not a plausible place for this household in ``village_code`` (empty when it is).
+
+    ``household_id`` is None for a household not registered yet; ``own_point=False`` judges the point
+    against the village's other households only (a new point for the household itself).
+    """
     errors = in_indonesia_errors(latitude, longitude)
     if errors:
         return errors
-    reference = await reference_point(conn, village_code, household_id)
+    reference = await reference_point(conn, village_code, household_id, own_point=own_point)
     if reference is not None:
         away = distance_km(latitude, longitude, *reference)
         if away > PLAUSIBLE_KM:

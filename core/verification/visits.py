@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import RequestInfo, record
 from core.enums import HouseholdRemovalReason, RecordStatus, VisitOutcome
 from core.households.rules import FieldError
-from core.households.service import Conflict, Invalid, Missing
+from core.households.service import Conflict, Invalid, Missing, OutsideScope
 from core.ids import ids
 from core.records import HOUSEHOLDS
 from core.regions.codes import within
@@ -178,7 +178,8 @@ async def record_visit(
             )
         if isinstance(made, ProposalRecord):
             proposal = made
-        elif isinstance(made, Invalid) and source != "online":
+        elif isinstance(made, Invalid) and not isinstance(made, OutsideScope) and source != "online":
+            # Data that moved on since the export; a household moved outside the officer's region never is one.
             conflict = "; ".join(f"{e.field}: {e.message}" for e in made.errors)
         else:
             return made
