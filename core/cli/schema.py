@@ -16,9 +16,8 @@ from core.contract.breaking import (
     compare,
     read_intended,
 )
-from core.contract.sdl import DEFAULT_DIR, MAIN_FILE, PUBLIC_FILE, ContractError, code_contract
+from core.contract.sdl import DEFAULT_DIR, MAIN_FILE, PUBLIC_FILE, ContractError, code_contract, write_contract
 from core.contract.sdl import stale_files as find_stale_files
-from core.contract.sdl import write_contract
 
 app = typer.Typer(help="The API contract: the schemas' SDL and breaking-change checks.", no_args_is_help=True)
 

@@ -72,7 +72,9 @@ def parse_intended(text: str, source: str) -> IntendedChanges:
         raise ContractFileError(f"{source}: not valid TOML ({exc})") from None
     unknown = set(document) - {"minimum_deprecation_days", "change"}
     if unknown:
-        raise ContractFileError(f"{source}: unknown keys {sorted(unknown)}; use minimum_deprecation_days and [[change]]")
+        raise ContractFileError(
+            f"{source}: unknown keys {sorted(unknown)}; write minimum_deprecation_days and [[change]]s"
+        )
     days = document.get("minimum_deprecation_days", DEFAULT_MINIMUM_DAYS)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise ContractFileError(f"{source}: minimum_deprecation_days must be a whole number of days, 0 or more")
