@@ -17,10 +17,12 @@ from core.contract.breaking import ContractFileError, IntendedChanges, compare, 
 REPOSITORY = Path(__file__).resolve().parent.parent
 CONTRACT = REPOSITORY / "contract" / "schema.graphql"
 TODAY = date(2026, 6, 1)
-BASE = '''
+BASE = """
 type Query {
   household(id: ID!): Household
-  households(regionCode: String = null, kkNumber: String @deprecated(reason: "use household"), first: Int! = 50): [Household!]!
+  households(
+    regionCode: String = null, kkNumber: String @deprecated(reason: "use household"), first: Int! = 50
+  ): [Household!]!
 }
 
 type Household {
@@ -36,7 +38,7 @@ enum Floor {
   BAMBOO @deprecated(reason: "recorded as WOOD")
   WOOD
 }
-'''
+"""
 
 
 def intended(*changes: tuple[str, str], days: int = 90) -> IntendedChanges:
