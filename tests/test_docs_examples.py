@@ -34,7 +34,9 @@ from graphql import (
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.auth.users import create_api_key, create_user
 from core.bootstrap import DEMO_SEED
+from core.db import write_transaction
 from core.demo import seed_demo
 from core.demo.samples import HouseholdSample, household_samples
 from core.records import HOUSEHOLDS, REGIONS
@@ -175,22 +177,32 @@ def variables_for(example: Example, samples: list[HouseholdSample]) -> dict[str,
 QUERIES = [example for example in ALL_EXAMPLES if example.operation.operation is OperationType.QUERY]
 
 
-async def run(example: Example, http: httpx.AsyncClient, gql: GraphQLClient, variables: dict[str, Any]) -> Any:
+async def run(example: Example, http: httpx.AsyncClient, callers: dict[str, GraphQLClient], variables: Any) -> Any:
+    """The example's data, asked as its readers would: the public anonymously, integrators with an API key."""
     query = print_ast(example.document)
-    if example.schema == "main":
-        body = await gql.raw(query, variables)
-    else:
+    if example.schema == "public":
         body = (await http.post("/public/graphql", json={"query": query, "variables": variables})).json()
+    else:
+        caller = callers["integrator" if example.block.path.name == "integrators.md" else "data_centre"]
+        body = await caller.raw(query, variables)
     assert "errors" not in body, f"{example.where}: {body['errors']}"
     return body["data"]
 
 
+async def integrator_key(db: AsyncEngine) -> str:
+    async with write_transaction(db) as conn:
+        await create_user(conn, "bpjs", "integrator-password", "integrator", "")
+        key, _prefix = await create_api_key(conn, "bpjs", "PKS 12/2026")
+    return key
+
+
 async def test_example_queries_run_on_the_first_start_demo_and_find_what_they_name(
-    client: httpx.AsyncClient, gql: GraphQLClient, first_start_demo: list[HouseholdSample]
+    db: AsyncEngine, client: httpx.AsyncClient, gql: GraphQLClient, first_start_demo: list[HouseholdSample]
 ) -> None:
     assert len(first_start_demo) == 3
+    callers = {"data_centre": gql, "integrator": GraphQLClient(client, {"X-API-Key": await integrator_key(db)})}
     for example in QUERIES:
-        data = await run(example, client, gql, variables_for(example, first_start_demo))
+        data = await run(example, client, callers, variables_for(example, first_start_demo))
         for field, value in data.items():
             assert value is not None, f"{example.where}: {field} found nothing"
             assert value != [] or field in EMPTY_ON_A_FIRST_START, f"{example.where}: {field} found nothing"
@@ -200,6 +212,8 @@ async def test_example_queries_run_on_the_first_start_demo_and_find_what_they_na
             assert data["households"]["totalCount"] > 0, f"{example.where}: no households"
         if "recap" in data:
             assert data["recap"]["households"] > 0, f"{example.where}: an empty region"
+        if "eligibility" in data:
+            assert data["eligibility"]["found"] and data["eligibility"]["programs"], example.where
         if "eligibilityBatch" in data:
             assert [answer["found"] for answer in data["eligibilityBatch"]] == [True, True, True, False]
 
