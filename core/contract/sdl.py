@@ -7,7 +7,9 @@ be installed. The contract is therefore printed in a fresh interpreter whose plu
 out of its environment. Neither the mode nor any limit changes the printed schema (a test holds
 the builders to that), so development and production serve the same contract.
 
-``python -m core.contract.sdl`` is that interpreter's entry: it prints both schemas as JSON.
+``python -m core.contract.sdl`` is that interpreter's entry: it prints both schemas as JSON. Once
+the schema's types are built from a registry handed to the builder (not read at import), the
+contract can be printed in this process from ``build_registry(make_manager(CONTRACT_PLUGINS))``.
 """
 
 from __future__ import annotations
