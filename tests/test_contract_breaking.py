@@ -203,6 +203,10 @@ def test_command_refuses_a_base_that_is_not_a_schema(tmp_path: Path) -> None:
     (tmp_path / "base.graphql").write_text("type Query {", encoding="utf-8")
     code, output = breaking(contract_folder(tmp_path, CONTRACT.read_text(encoding="utf-8")), tmp_path / "base.graphql")
     assert code == 2 and "not a valid GraphQL schema" in output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, output = breaking(tmp_path / "contract", empty)
+    assert code == 2 and "holds neither schema.graphql nor schema.public.graphql" in output
 
 
 # --- the CI step: which commit is the base --------------------------------------------------------
