@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,6 +51,17 @@ def wait_until_up(process: subprocess.Popen[str], port: int, seconds: float = 12
     raise AssertionError("server did not come up in time")
 
 
+def printed_before_serving(process: subprocess.Popen[str]) -> str:
+    """What ``siks serve`` printed up to the line announcing the API (already written, so no wait)."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "SIKS GraphQL API on" in line:
+            break
+    return "".join(lines)
+
+
 def login(port: int) -> dict[str, str]:
     """Log in as the development admin the first start creates; the Authorization header."""
     mutation = 'mutation { login(username: "admin", password: "admin-password") { ... on Tokens { accessToken } } }'
@@ -68,6 +80,18 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
         assert len(body["data"]["regions"]) == 38
         assert body["data"]["households"]["totalCount"] == 60
         assert len(body["data"]["households"]["edges"]) == 5
+        printed = printed_before_serving(process)
+        assert "try the API with these" in printed
+        nik = re.search(r"household id (\d+) \(KK (\d{16})\) in .*: head (.+), NIK (\d{16})", printed)
+        assert nik is not None, printed
+        person = "query($nik: String!) { person(nik: $nik) { name household { id kkNumber } } }"
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": person, "variables": {"nik": nik[4]}},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert body["data"]["person"] == {"name": nik[3], "household": {"id": nik[1], "kkNumber": nik[2]}}
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10)
         assert page.status_code == 200 and "graphiql" in page.text.lower()
     # A second start finds the schema current and does not seed again.

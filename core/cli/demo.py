@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
 from core.demo import DemoResult, NoVillages, PopulationExists, SerialsExhausted, seed_demo
+from core.demo.samples import HouseholdSample, household_samples, sample_lines
 
 
 def demo(
@@ -23,17 +24,21 @@ def demo(
     Refuses when households exist, unless --append.
     """
 
-    async def work(engine: AsyncEngine) -> DemoResult:
-        return await seed_demo(engine, households, seed, append=append, progress=progress)
+    async def work(engine: AsyncEngine) -> tuple[DemoResult, list[HouseholdSample]]:
+        result = await seed_demo(engine, households, seed, append=append, progress=progress)
+        async with engine.connect() as conn:
+            return result, await household_samples(conn)
 
     try:
-        result = run_with_engine(work)
+        result, samples = run_with_engine(work)
     except (PopulationExists, NoVillages, SerialsExhausted) as exc:
         fail(str(exc))
     typer.echo(
         f"demo: {result.households} households, {result.members} members, {result.surveys} survey labels "
         f"in {result.villages} villages (seed {result.seed})"
     )
+    for line in sample_lines(samples):
+        typer.echo(line)
 
 
 app = typer.Typer()
