@@ -33,6 +33,7 @@ from core.households import service
 from core.households.data import HouseholdData
 from core.ids import ids
 from core.models import PROPOSED_HOUSEHOLDS, OfflinePackage, Proposal, User, Visit, VisitPhoto
+from core.offline.field_json import JSON_MAX_CHARACTERS, JSON_MAX_DEPTH, nested_deeper_than
 from core.records import HOUSEHOLDS
 from core.settings import Settings, get_settings
 from core.verification import rounds
@@ -396,6 +397,24 @@ def far_away(path: Path) -> None:  # refused by the registry, after v-1 and its 
     add_visit(path, "v-9", household_id, latitude=-7.25, longitude=112.75, hours_ago=1)
 
 
+def deep_visit_json(path: Path) -> None:  # finding 12b: was a RecursionError
+    change_file(path, "UPDATE visits SET changes = ? WHERE client_id = 'v-1'", "[" * 100_000 + "]" * 100_000)
+
+
+def deep_proposal_json(path: Path) -> None:
+    change_file(
+        path, "UPDATE proposals SET household = ? WHERE client_id = 'n-1'", '{"a":' * 40_000 + "1" + "}" * 40_000
+    )
+
+
+def long_json(path: Path) -> None:
+    change_file(
+        path,
+        "UPDATE visits SET changes = ? WHERE client_id = 'v-1'",
+        json.dumps({"household": {"address": "x" * JSON_MAX_CHARACTERS}}),
+    )
+
+
 REFUSALS: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated": (truncate, "is truncated"),
     "not sqlite": (not_sqlite, "is not an offline package: it is not an SQLite database"),
@@ -409,6 +428,12 @@ REFUSALS: dict[str, tuple[Callable[[Path], None], str]] = {
     "bad code": (bad_enum, "changes.household.floor_material: 'marble' is not one of: marble_granite, ceramic"),
     "bad time": (bad_time, "visited_at: '04/05/2026 09:30' is not an ISO 8601 time with its offset"),
     "refused by the registry": (far_away, "visits row 'v-9' (household"),
+    "visit JSON 100,000 deep": (deep_visit_json, "visits row 'v-1': changes: the JSON is nested more than 16 deep"),
+    "proposal JSON 40,000 deep": (
+        deep_proposal_json,
+        "proposals row 'n-1': household: the JSON is nested more than 16",
+    ),
+    "JSON too long": (long_json, "visits row 'v-1': changes: the JSON is longer than 262,144 characters"),
 }
 
 
@@ -429,6 +454,21 @@ async def test_a_bad_package_is_refused_whole(field: Field, db: AsyncEngine, cas
     assert len(err.strip().splitlines()) == 1
     assert await counts(db) == before
     assert files(field.photo_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "deeper"),
+    [
+        ("[" * 16 + "]" * 16, False),
+        ("[" * 17 + "]" * 17, True),
+        ('{"a": {"b": [1, {"c": []}]}}', False),
+        ('["' + "[" * 40 + '"]', False),  # brackets inside a string are text
+        ('["\\\\", ' + "[" * 16 + "]" * 16 + "]", True),  # an escaped backslash escapes nothing after it
+        ('["\\"' + "[" * 40 + '"]', False),  # an escaped quote does not end the string
+    ],
+)
+def test_json_nesting_is_counted_outside_strings(text: str, deeper: bool) -> None:
+    assert nested_deeper_than(text, JSON_MAX_DEPTH) is deeper
 
 
 @pytest.mark.parametrize(
