@@ -412,6 +412,7 @@ async def test_finding_12c_a_visit_sent_again_with_other_content_is_a_conflict_n
             f"household {first.id} (v-1): client id v-1 was already imported as a visit with different content; "
             "the first one stands and this one was not recorded" in out
         )
+        assert "its photos here were not stored either" in out
         (package,) = await rows(db, select(OfflinePackage.__table__.c.import_summary))
         assert [c["client_id"] for c in package.import_summary["conflicts"]] == ["v-1"]
     else:

@@ -176,7 +176,9 @@ async def _visit(conn: AsyncConnection, run: _Run, visit: FieldVisit) -> int | N
     )
     if isinstance(outcome, Resent):  # the visit imported before under this client id stands
         report.conflicts.append(
-            ImportConflict(visit.client_id, visit.household_id, f"{outcome.reason}; nor were its photos")
+            ImportConflict(
+                visit.client_id, visit.household_id, f"{outcome.reason}; its photos here were not stored either"
+            )
         )
         return None
     if not isinstance(outcome, Recorded):
