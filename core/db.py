@@ -32,19 +32,16 @@ def _connect_or_fail(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -
         raise DatabaseUnreachable(f"cannot connect to the database: {type(exc).__name__}") from exc
 
 
-def _sqlite_pragmas(lock_timeout_ms: int) -> Any:
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy emits BEGIN itself (see _sqlite_begin), not the sqlite3 module.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={lock_timeout_ms:d}")
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.close()
-
-    return on_connect
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin), not the sqlite3 module. The busy timeout is
+    # sqlite3's connect argument (SIKS_DB_LOCK_TIMEOUT_SECONDS), so it holds for these statements too.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -64,7 +61,9 @@ def create_engine(settings: Settings | None = None) -> AsyncEngine:
         "pool_timeout": settings.db_pool_timeout_seconds,
         "execution_options": {KEYRING_OPTION: AuditKeyring.of(settings)},
     }
-    if not settings.is_sqlite:
+    if settings.is_sqlite:
+        kwargs["connect_args"] = {"timeout": settings.db_lock_timeout_seconds}
+    else:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True)
         connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout_seconds}
         if settings.database_schema:
@@ -73,8 +72,7 @@ def create_engine(settings: Settings | None = None) -> AsyncEngine:
     engine = create_async_engine(settings.database_url, **kwargs)
     event.listen(engine.sync_engine, "do_connect", _connect_or_fail)
     if settings.is_sqlite:
-        lock_timeout_ms = round(settings.db_lock_timeout_seconds * 1000)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(lock_timeout_ms))
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 

@@ -127,9 +127,7 @@ class OutageErrors(SchemaExtension):
         for position, error in enumerate(errors):
             if is_outage(error):
                 log.warning("database unavailable in a resolver: %s", _describe(error))
-                errors[position] = GraphQLError(
-                    MESSAGE, nodes=error.nodes, path=error.path, extensions={"code": CODE}
-                )
+                errors[position] = GraphQLError(MESSAGE, nodes=error.nodes, path=error.path, extensions={"code": CODE})
 
 
 class AnswersOutages:
