@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         30, ge=1, description="Requests a client (IP address) may send to /public/graphql in one minute."
     )
     public_max_results: int = Field(10, ge=1, le=100, description="Most people one Cek Bansos lookup answers with.")
+    public_recap_min_count: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Public recaps withhold counts from 1 to this minus 1 (null, flagged) and round every other "
+        "count down to a multiple of it; 1 publishes exact counts.",
+    )
     redis_url: str | None = Field(
         None, description="Redis for the public rate limits, shared by every server process; in-memory if unset."
     )
