@@ -1,7 +1,14 @@
-"""The HTTP application: Starlette serving the GraphQL schema at /graphql."""
+"""The HTTP application: Starlette serving the GraphQL schema at /graphql.
+
+``/health`` says the process runs; ``/ready`` that it can reach its database. A database outage
+answers every route with a JSON 503 and ``Retry-After`` (``core.outage``). While it runs, the
+server anchors the audit log's head in the checkpoint file (``core.audit.checkpoints``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +26,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from core.access.enforcer import AccessControl
+from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import RequestInfo, record
 from core.auth.principal import PUBLIC
 from core.auth.requests import NotAuthenticated, principal_of
@@ -26,6 +34,7 @@ from core.db import create_engine, write_transaction
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
+from core.outage import AnswersOutages, DatabaseOutage, readiness
 from core.photo_route import photo_endpoint
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
@@ -38,8 +47,8 @@ REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 UPLOAD_OVERHEAD_BYTES = 256 * 1024
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """strawberry's ASGI view with our context and a faster JSON encoder."""
+class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
+    """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(
@@ -98,6 +107,23 @@ class GraphQLApp(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
+@contextlib.asynccontextmanager
+async def _checkpoints(engine: Any, settings: Settings) -> AsyncIterator[None]:
+    """While the server runs, a checkpoint of the audit log every ``SIKS_AUDIT_CHECKPOINT_SECONDS`` (0: none)."""
+    if not settings.audit_checkpoint_seconds:
+        yield
+        return
+    task = asyncio.create_task(
+        checkpoint_periodically(engine, settings.audit_checkpoint_file, settings.audit_checkpoint_seconds)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; it refuses to start on a database whose schema is not current."""
     settings = settings or get_settings()
@@ -112,7 +138,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await require_current(app.state.engine)
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
-            yield
+            async with _checkpoints(app.state.engine, settings):
+                yield
         finally:
             await public.aclose()
             await app.state.engine.dispose()
@@ -127,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             max_upload_bytes=settings.max_photo_bytes + UPLOAD_OVERHEAD_BYTES,
         ),
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
+        Middleware(DatabaseOutage),
     ]
     app = Starlette(lifespan=lifespan, middleware=limits)
     app.state.settings = settings
@@ -138,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/public/graphql", public, methods=["GET", "POST"]),
             Route("/photos/{photo_id}", photo_endpoint(app.state), methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/ready", readiness(app.state), methods=["GET"]),
         ]
     )
     return app

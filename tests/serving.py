@@ -15,11 +15,13 @@ from core.app import create_app
 from core.settings import Mode, Settings
 
 PRODUCTION_SECRET = "test-production-secret-0123456789abcdef"
+PRODUCTION_AUDIT_KEY = "test-production-audit-key-0123456789abcdef"
 
 
 def production(settings: Settings, **changes: object) -> Settings:
-    """The same database in production mode (with a secret production accepts)."""
-    return settings.model_copy(update={"mode": Mode.PRODUCTION, "secret_key": PRODUCTION_SECRET, **changes})
+    """The same database in production mode (with a secret and an audit key production accepts)."""
+    update = {"mode": Mode.PRODUCTION, "secret_key": PRODUCTION_SECRET, "audit_key": PRODUCTION_AUDIT_KEY}
+    return settings.model_copy(update={**update, **changes})
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""The public endpoint: Cek Bansos (masked, exact, capped), regional recaps (exact aggregates), rate limits."""
+"""The public endpoint: Cek Bansos (masked, exact, capped), regional recaps (their counting), rate limits."""
 
 from __future__ import annotations
 
@@ -309,7 +309,16 @@ async def test_hits_and_misses_run_the_same_single_statement(db: AsyncEngine) ->
 # --- recap --------------------------------------------------------------------------------------
 
 
-async def test_recap_counts_exactly_on_planted_data(db: AsyncEngine, public: httpx.AsyncClient) -> None:
+@pytest.fixture
+async def exact_public(db: AsyncEngine, settings: Settings) -> Any:
+    """The public endpoint publishing exact recap counts (SIKS_PUBLIC_RECAP_MIN_COUNT=1), to check the counting;
+    what the public sees by default is in tests/test_public_recap.py."""
+    async with serve(settings.model_copy(update={"public_recap_min_count": 1})) as http:
+        yield http
+
+
+async def test_recap_counts_exactly_on_planted_data(db: AsyncEngine, exact_public: httpx.AsyncClient) -> None:
+    public = exact_public
     await plant(db)
     pkh, bpnt = program_name("pkh"), program_name("bpnt")
     q1 = {"program": "pkh", "programName": pkh, "period": "2026-Q1", "firstDay": "2026-01-01", "lastDay": "2026-03-31"}
@@ -349,7 +358,8 @@ async def test_recap_of_an_unknown_or_malformed_code(db: AsyncEngine, public: ht
     assert body["errors"][0]["message"].startswith("regionCode: ")
 
 
-async def test_recaps_are_kept_for_a_minute(db: AsyncEngine, public: httpx.AsyncClient) -> None:
+async def test_recaps_are_kept_for_a_minute(db: AsyncEngine, exact_public: httpx.AsyncClient) -> None:
+    public = exact_public
     await plant(db)
     first = (await ask(public, RECAP, code="35"))["data"]["recap"]
     async with write_transaction(db) as conn:

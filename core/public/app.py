@@ -14,14 +14,15 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from core.nul import refuse_nul
+from core.outage import AnswersOutages
 from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
 from core.settings import Mode, Settings
 
 
-class PublicGraphQL(GraphQL[PublicContext, None]):
-    """strawberry's ASGI view over the public schema; GraphiQL in development mode only."""
+class PublicGraphQL(AnswersOutages, GraphQL[PublicContext, None]):
+    """strawberry's ASGI view over the public schema; GraphiQL in development mode only; an outage answers 503."""
 
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(

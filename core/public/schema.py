@@ -72,6 +72,9 @@ class CekBansosAnswer:
     people: list[PersonFound]
 
 
+_WITHHELD = "null when withheld (fewer than countsRoundedTo, none included)"
+
+
 @strawberry.type(description="Households a program enrolled in its latest period in the region (approved cycles).")
 class ProgramRecipients:
     program: str
@@ -79,22 +82,33 @@ class ProgramRecipients:
     period: str
     first_day: date
     last_day: date
-    households: int
+    households: int = strawberry.field(description="Rounded down to a multiple of the recap's countsRoundedTo.")
 
 
-@strawberry.type(description="Aggregates of a region and everything below it; no person is shown.")
+@strawberry.type(
+    description="Aggregates of a region and everything below it; no person is shown. As statistics offices "
+    "publish them: a count below countsRoundedTo is withheld and every other count is rounded down to a multiple "
+    "of countsRoundedTo, totals too, so a withheld count cannot be had by subtraction."
+)
 class RegionRecap:
     region_code: str
     region_name: str
     level: RegionLevel
-    households: int = strawberry.field(description="Active households.")
-    verified_households: int = strawberry.field(
-        description="Active households with a welfare rank: their survey data were complete and scored by the "
-        "active welfare model. Field verification (verivali) is not recorded yet; until it is, this is what "
-        "'verified' means here."
+    households: int | None = strawberry.field(description=f"Active households; {_WITHHELD}.")
+    verified_households: int | None = strawberry.field(
+        description="Active households found on a field visit or determined in a DTKS edition; " + _WITHHELD + "."
     )
-    verified_share: float = strawberry.field(description="verifiedHouseholds / households, from 0 to 1.")
-    recipients: list[ProgramRecipients] = strawberry.field(description="Per program, its latest period only.")
+    verified_share: float | None = strawberry.field(
+        description="verifiedHouseholds / households as published, from 0 to 1; null when either is withheld."
+    )
+    suppressed: bool = strawberry.field(description="Whether households or verifiedHouseholds is withheld.")
+    counts_rounded_to: int = strawberry.field(
+        description="Every count is a multiple of this (SIKS_PUBLIC_RECAP_MIN_COUNT); 1: exact counts."
+    )
+    recipients: list[ProgramRecipients] = strawberry.field(
+        description="Per program, its latest period only; a program with a withheld count is left out, as one "
+        "with none is."
+    )
 
 
 def _village(code: str) -> str:
@@ -139,7 +153,7 @@ class PublicQuery:
 
     @strawberry.field(
         description="Households, the share verified and recipients per program of a region (at most a minute "
-        "old); null if no region has that code."
+        "old; small counts withheld, the others rounded); null if no region has that code."
     )
     async def recap(self, info: Info[PublicContext, None], region_code: str) -> RegionRecap | None:
         if not is_region_code(region_code):
@@ -153,13 +167,16 @@ class PublicQuery:
             if counts is None:
                 counts = await recap.region_recap(conn, region_code)
                 context.recaps.put(region_code, counts)
+        shown = recap.publish(counts, context.settings.public_recap_min_count)
         return RegionRecap(
             region_code=region.code,
             region_name=region.name,
             level=level_of(region.code),
-            households=counts.households,
-            verified_households=counts.verified,
-            verified_share=counts.verified_share,
+            households=shown.households,
+            verified_households=shown.verified,
+            verified_share=shown.verified_share,
+            suppressed=shown.suppressed,
+            counts_rounded_to=shown.rounded_to,
             recipients=[
                 ProgramRecipients(
                     program=r.program,
@@ -169,7 +186,7 @@ class PublicQuery:
                     last_day=r.period_end - _ONE_DAY,
                     households=r.households,
                 )
-                for r in counts.recipients
+                for r in shown.recipients
             ],
         )
 
