@@ -23,11 +23,12 @@ def production(settings: Settings, **changes: object) -> Settings:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to a new application made from ``settings`` (lifespan run, in process)."""
+async def serve(settings: Settings, client: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a new application made from ``settings`` (lifespan run, in process),
+    its requests coming from the address ``client``."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=(client, 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://siks.test") as http:
             yield http
 
@@ -40,11 +41,13 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn_server(settings: Settings) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 in a thread of its own; yields its base URL."""
+    """A real uvicorn server on 127.0.0.1 in a thread of its own, started as ``siks serve`` starts it
+    (no proxy headers: the app believes ``SIKS_TRUSTED_PROXIES`` only); yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

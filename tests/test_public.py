@@ -21,8 +21,8 @@ from core.models import Enrollment, ProgramCycle, VerificationRound, Visit
 from core.programs.registry import get_registry
 from core.public import lookup
 from core.public.names import mask_name, normalise_name
-from core.public.ratelimit import MemoryRateLimiter, client_key
 from core.public.recap import RecapCache, RegionRecap
+from core.ratelimit import MemoryStore, RateLimiter, client_key
 from core.records import HOUSEHOLDS
 from core.settings import Settings
 from tests import factories
@@ -427,7 +427,8 @@ async def test_redis_limit_is_shared_between_processes(db: AsyncEngine, settings
 
 async def test_memory_limiter_window_restarts_and_old_clients_are_swept() -> None:
     now = [1000.0]
-    limiter = MemoryRateLimiter(limit=2, window=60, clock=lambda: now[0])
+    store = MemoryStore(clock=lambda: now[0])
+    limiter = RateLimiter(store, "rl", limit=2, window=60)
     assert (await limiter.hit("a")).allowed and (await limiter.hit("a")).allowed
     now[0] += 15.2
     refused = await limiter.hit("a")
@@ -437,7 +438,7 @@ async def test_memory_limiter_window_restarts_and_old_clients_are_swept() -> Non
     assert (await limiter.hit("a")).allowed  # a new window
     now[0] += 200
     await limiter.hit("c")
-    assert set(limiter._windows) == {"c"}
+    assert set(store._entries) == {"rl:c"}
 
 
 def test_clients_are_counted_by_address_and_ipv6_by_64_network() -> None:
