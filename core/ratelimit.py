@@ -8,10 +8,12 @@ behind a load balancer shares them. Two policies are built on it:
   a key's first hit; over it the caller waits until the window ends and is told how long
   (``Retry-After``). The public endpoint, anonymous traffic on ``/graphql`` and NIK look-ups per
   name use it.
-- ``Backoff`` (``CounterStore.admit``): after ``free`` charged attempts each further one locks the
-  key for ``first`` seconds, doubling up to ``longest``; charges are forgotten ``memory`` seconds
-  after the last one. An attempt is charged *before* it is evaluated, so concurrent attempts cannot
-  slip past a lock; a success may then refund or clear its charge (``core.auth.throttle``).
+- ``Backoff`` (``CounterStore.admit``): ``free`` attempts go ahead back to back; then the key is
+  locked for ``first`` seconds after each attempt, doubling with every one up to ``longest``;
+  charges are forgotten ``memory`` seconds after the last one. An attempt is charged *before* it is
+  evaluated, so concurrent attempts cannot slip past a lock; a success then takes its charge back
+  (``refund``, which lifts the lock when the charges left are below ``free``) or clears the key
+  (``core.auth.throttle``).
 
 A client is counted by ``address_key``: its IPv4 address, or its IPv6 /64 network (the block one
 subscriber usually holds). The address is the peer of the connection, or, when the peer is one of
@@ -52,7 +54,7 @@ class LimiterUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Lockouts after ``free`` charged attempts: ``first`` seconds, doubling each attempt, at most ``longest``."""
+    """Locks from the ``free``-th charged attempt on: ``first`` seconds, doubling each attempt, at most ``longest``."""
 
     free: int
     first: int
@@ -61,9 +63,9 @@ class Backoff:
 
     def lockout(self, charged: int) -> int:
         """Seconds the key is locked after its ``charged``-th attempt (0: not locked)."""
-        if charged <= self.free:
+        if charged < self.free:
             return 0
-        return min(self.first * 2 ** min(charged - self.free - 1, 30), self.longest)
+        return min(self.first * 2 ** min(charged - self.free, 30), self.longest)
 
 
 class CounterStore(Protocol):
@@ -75,8 +77,8 @@ class CounterStore(Protocol):
         """Refuse when any key is locked (waiting for the longest lock); else charge every key one attempt."""
         ...
 
-    async def refund(self, key: str) -> None:
-        """Take back one charge of ``key`` (its lock, if any, stays)."""
+    async def refund(self, key: str, backoff: Backoff) -> None:
+        """Take back one charge of ``key``; lift its lock when fewer than ``backoff.free`` charges are left."""
         ...
 
     async def clear(self, key: str) -> None:
@@ -126,10 +128,13 @@ class MemoryStore:
                 self._entries[f"{key}:lock"] = (now + locked, charged)
         return Verdict(True)
 
-    async def refund(self, key: str) -> None:
+    async def refund(self, key: str, backoff: Backoff) -> None:
         entry = self._live(key, self._now())
-        if entry is not None and entry[1] > 0:
-            self._entries[key] = (entry[0], entry[1] - 1)
+        charged = entry[1] - 1 if entry is not None and entry[1] > 0 else 0
+        if entry is not None:
+            self._entries[key] = (entry[0], charged)
+        if charged < backoff.free:
+            self._entries.pop(f"{key}:lock", None)
 
     async def clear(self, key: str) -> None:
         self._entries.pop(key, None)
@@ -154,16 +159,18 @@ for i = 1, #KEYS, 2 do
     tonumber(ARGV[a + 4])
   local charged = redis.call('INCR', KEYS[i])
   redis.call('EXPIRE', KEYS[i], memory)
-  if charged > free then
-    local locked = math.min(first * 2 ^ math.min(charged - free - 1, 30), longest)
+  if charged >= free then
+    local locked = math.min(first * 2 ^ math.min(charged - free, 30), longest)
     redis.call('SET', KEYS[i + 1], charged, 'EX', math.floor(locked))
   end
 end
 return 0
 """
+# KEYS: count, lock; ARGV: free.
 _REFUND = """
 local charged = tonumber(redis.call('GET', KEYS[1]) or '0')
-if charged > 0 then redis.call('DECR', KEYS[1]) end
+if charged > 0 then charged = redis.call('DECR', KEYS[1]) end
+if charged < tonumber(ARGV[1]) then redis.call('DEL', KEYS[2]) end
 return 0
 """
 
@@ -201,9 +208,9 @@ class RedisStore:
             raise LimiterUnavailable(str(exc)) from exc
         return Verdict(True) if wait <= 0 else Verdict(False, max(1, math.ceil(wait / 1000)))
 
-    async def refund(self, key: str) -> None:
+    async def refund(self, key: str, backoff: Backoff) -> None:
         try:
-            await self._refund(keys=[f"{KEY_PREFIX}:{key}"])
+            await self._refund(keys=[f"{KEY_PREFIX}:{key}", f"{KEY_PREFIX}:{key}:lock"], args=[backoff.free])
         except (RedisError, OSError) as exc:
             raise LimiterUnavailable(str(exc)) from exc
 

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import httpx
 import uvicorn
@@ -26,11 +26,25 @@ def production(settings: Settings, **changes: object) -> Settings:
 async def serve(settings: Settings, client: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to a new application made from ``settings`` (lifespan run, in process),
     its requests coming from the address ``client``."""
+    async with serve_many(settings, client) as (http,):
+        yield http
+
+
+@asynccontextmanager
+async def serve_many(settings: Settings, *clients: str) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """One new application, and an HTTP client for each address in ``clients`` talking to it."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(client, 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://siks.test") as http:
-            yield http
+    async with app.router.lifespan_context(app), AsyncExitStack() as stack:
+        yield tuple(
+            [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url="http://siks.test"
+                    )
+                )
+                for address in clients
+            ]
+        )
 
 
 def free_port() -> int:

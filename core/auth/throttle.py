@@ -8,9 +8,10 @@ Two gates, each a ``Backoff`` in the shared counter store (``core.ratelimit``):
 - the client address (IPv6: its /64), whatever accounts it tries (password spraying):
   ``SIKS_LOGIN_ADDRESS_FAILURES`` free failures.
 
-After its free failures, each further attempt locks the gate for ``SIKS_LOGIN_LOCKOUT_SECONDS``,
-doubling with every attempt up to ``SIKS_LOGIN_MAX_LOCKOUT_SECONDS``. While either gate is locked
-the password is not even checked: the answer is ``TOO_MANY_ATTEMPTS`` with the seconds to wait.
+Once a gate has had its free failures, each further attempt must wait: ``SIKS_LOGIN_LOCKOUT_SECONDS``
+after the last failure, doubling with every failure up to ``SIKS_LOGIN_MAX_LOCKOUT_SECONDS``. While
+either gate is locked the password is not even checked: the answer is ``TOO_MANY_ATTEMPTS`` with the
+seconds to wait.
 Failures are forgotten an hour (at least twice the longest lock) after the last one.
 
 Every attempt is charged to both gates before the password is checked, so a burst of concurrent
@@ -60,4 +61,4 @@ class LoginThrottle:
         """The attempt was right: clear the account's failures, take back this attempt's charge of the address."""
         account, address = self._keys(username, client)
         await self.store.clear(account)
-        await self.store.refund(address)
+        await self.store.refund(address, self.address)
