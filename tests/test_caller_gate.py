@@ -137,3 +137,15 @@ async def test_refusal_windows_are_written_on_the_next_refusal_after_them(db: As
     ]
     await log.aclose()
     assert len(await rows_since(db, mark)) == 4
+
+
+async def test_an_unreachable_counter_store_lets_nothing_through_uncounted(db: AsyncEngine, settings: Settings) -> None:
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with serve(down) as http:
+        anonymous = await http.post("/graphql", json=ME)
+        assert anonymous.status_code == 503 and anonymous.headers["retry-after"] == "60"
+        assert anonymous.json()["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+        signed_in = await http.post("/graphql", json=ME, headers=token_headers(settings, "data_centre"))
+        assert signed_in.json() == {"data": {"me": {"username": "test-data_centre"}}}  # known callers go on
+        public = await http.post("/public/graphql", json={"query": '{ recap(regionCode: "32") { households } }'})
+        assert public.status_code == 503

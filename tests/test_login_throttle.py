@@ -107,7 +107,11 @@ async def test_finding_5_unknown_usernames_are_throttled_like_real_ones(db: Asyn
         real = [await login(http, "ada.op", "salah-password-9") for _ in range(3)]
         ghost = [await login(http, "tidak.ada", "salah-password-9") for _ in range(3)]
     assert [a["code"] for a in real] == ["WRONG_CREDENTIALS", "WRONG_CREDENTIALS", "TOO_MANY_ATTEMPTS"]
-    assert [{**a, "retryAfter": 0} for a in real] == [{**a, "retryAfter": 0} for a in ghost]
+
+    def shape(answer: dict[str, Any]) -> tuple[str, str, str]:  # the seconds to wait may differ by one
+        return answer["__typename"], answer["code"], answer["message"].split(" try again in ")[0]
+
+    assert [shape(a) for a in real] == [shape(a) for a in ghost]
 
 
 async def test_finding_5_aliased_logins_are_refused_at_validation(db: AsyncEngine, settings: Settings) -> None:
