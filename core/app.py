@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,13 +22,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.access.enforcer import AccessControl
 from core.audit.checkpoints import checkpoint_periodically
-from core.audit.log import RequestInfo, record
-from core.auth.principal import PUBLIC
-from core.auth.requests import NotAuthenticated, principal_of
+from core.audit.log import record
+from core.auth.gate import CallerGate, caller_of
 from core.db import create_engine, write_transaction
+from core.guards import Guards
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
@@ -50,7 +49,7 @@ UPLOAD_OVERHEAD_BYTES = 256 * 1024
 class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
-    def __init__(self, app_state: Any, settings: Settings) -> None:
+    def __init__(self, app_state: Any, settings: Settings, guards: Guards) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
@@ -59,30 +58,24 @@ class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
         )
         self._state = app_state
         self._settings = settings
+        self._guards = guards
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         await refuse_nul(request)
-        engine, access = self._state.engine, self._state.access
-        client = request.client.host if request.client else "unknown"
-        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
-        try:
-            principal = await principal_of(dict(request.headers), engine, self._settings)
-        except NotAuthenticated as exc:
-            async with write_transaction(engine) as conn:
-                await record(
-                    conn,
-                    RequestInfo(PUBLIC, client, request_id),
-                    operation="authenticate",
-                    entity="credentials",
-                    entity_id="-",
-                    outcome="denied",
-                    after={"reason": str(exc)},
-                )
-            raise HTTPException(401, f"not authenticated: {exc}") from None
-        await access.refresh()
-        info = RequestInfo(principal, client=client, request_id=request_id)
+        caller = caller_of(request.scope)  # authenticated (or found anonymous) by the CallerGate
+        await self._state.access.refresh()
+        info = caller.request_info()
         request.state.siks_request_info = info
-        return Context.create(engine, self._settings, access, principal, info, request=request, response=response)
+        return Context.create(
+            self._state.engine,
+            self._settings,
+            self._state.access,
+            caller.principal,
+            info,
+            request=request,
+            response=response,
+            guards=self._guards,
+        )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         """Audit documents refused before execution (parse errors, limits, unknown fields) as denied attempts."""
@@ -91,16 +84,23 @@ class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
         ]
         info = getattr(request.state, "siks_request_info", None)
         if refused and info is not None:
-            async with write_transaction(self._state.engine) as conn:
-                await record(
-                    conn,
-                    info,
-                    operation="refusedDocument",
-                    entity="graphql",
-                    entity_id="-",
-                    outcome="denied",
-                    after={"errors": [message[:200] for message in refused[:5]]},
+            errors = [message[:200] for message in refused[:5]]
+            if info.principal.is_public:  # anyone can send these: one row an address and window, not a request
+                reason = "the document was refused before execution"
+                await self._guards.refusals.refused(
+                    info, operation="refusedDocument", entity="graphql", reason=reason, after={"errors": errors}
                 )
+            else:
+                async with write_transaction(self._state.engine) as conn:
+                    await record(
+                        conn,
+                        info,
+                        operation="refusedDocument",
+                        entity="graphql",
+                        entity_id="-",
+                        outcome="denied",
+                        after={"errors": errors},
+                    )
         return await super().process_result(request, result)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
@@ -124,6 +124,17 @@ async def _checkpoints(engine: Any, settings: Settings) -> AsyncIterator[None]:
             await task
 
 
+def trusted_proxies(settings: Settings) -> list[Middleware]:
+    """Believe ``X-Forwarded-For`` from the proxies of ``SIKS_TRUSTED_PROXIES`` only (none by default).
+
+    uvicorn's own middleware, placed first, rewrites the request's client before anything reads it, so
+    rate limits, the login throttle and audit rows all see the same address. ``siks serve`` turns
+    uvicorn's built-in proxy handling off (it trusts loopback by default).
+    """
+    networks = settings.trusted_proxy_networks()
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=networks)] if networks else []
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; it refuses to start on a database whose schema is not current."""
     settings = settings or get_settings()
@@ -134,20 +145,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if problem:
             raise RuntimeError(f"refusing to start in {settings.mode.value} mode: {problem}")
         app.state.engine = create_engine(settings)
+        flusher: asyncio.Task[None] | None = None
         try:
             await require_current(app.state.engine)
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
+            flusher = asyncio.create_task(guards.refusals.run(), name="siks-refusal-flusher")
             async with _checkpoints(app.state.engine, settings):
                 yield
         finally:
-            await public.aclose()
-            await app.state.engine.dispose()
+            if flusher is not None:
+                flusher.cancel()
+            try:
+                await guards.aclose()
+            finally:
+                await app.state.engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     limits = [
+        *trusted_proxies(settings),
         Middleware(
             BodySizeLimit,
             max_bytes=settings.max_request_bytes,
@@ -158,8 +176,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(lifespan=lifespan, middleware=limits)
     app.state.settings = settings
-    graphql = GraphQLApp(app.state, settings)
-    public = PublicEndpoint(app.state, settings)
+    app.state.guards = guards = Guards.make(app.state, settings)
+    graphql_view = GraphQLApp(app.state, settings, guards)
+    graphql = CallerGate(graphql_view, app.state, settings, guards.anonymous, guards.refusals)
+    public = PublicEndpoint(app.state, settings, guards)
     app.router.routes.extend(
         [
             Route("/graphql", graphql, methods=["GET", "POST"]),

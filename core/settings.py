@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,8 +60,30 @@ class Settings(BaseSettings):
         description="Public recaps withhold counts from 1 to this minus 1 (null, flagged) and round every other "
         "count down to a multiple of it; 1 publishes exact counts.",
     )
+    public_nik_checks_per_day: int = Field(
+        5, ge=1, description="Cek Bansos look-ups with a NIK one (village, full name) may get a day (all addresses)."
+    )
+    anonymous_requests_per_minute: int = Field(
+        60, ge=1, description="Requests without valid credentials a client address may send to /graphql in a minute."
+    )
+    login_account_failures: int = Field(
+        5, ge=1, description="Failed logins an account may have before each further attempt must wait."
+    )
+    login_address_failures: int = Field(
+        30, ge=1, description="Failed logins a client address may have (any accounts) before each further one waits."
+    )
+    login_lockout_seconds: int = Field(
+        60, ge=1, description="The first wait after too many failed logins; it doubles with each further attempt."
+    )
+    login_max_lockout_seconds: int = Field(900, ge=1, description="The longest wait between failed logins.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For names the "
+        "client; none by default: the peer of the connection is the client.",
+    )
     redis_url: str | None = Field(
-        None, description="Redis for the public rate limits, shared by every server process; in-memory if unset."
+        None,
+        description="Redis for the rate limits and login throttle, shared by every server process; in memory if unset.",
     )
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
@@ -107,6 +130,26 @@ class Settings(BaseSettings):
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"'{item[:45]}' is not an IP address or network; give addresses or CIDR networks such as "
+                    "10.0.0.5 or 10.0.0.0/8, separated by commas"
+                ) from None
+        return ",".join(networks)
+
+    def trusted_proxy_networks(self) -> list[str]:
+        """The trusted proxies as CIDR networks (a single address as its /32 or /128); empty: trust none."""
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     def secret_problem(self) -> str | None:
         """Why the secret key or the audit key may not be used in this mode, or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -12,6 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+from sqlalchemy import select
+
+from core.db import create_engine
+from core.models import AuditEntry
+from core.settings import Settings
 
 SIKS = [sys.executable, "-m", "core.cli"]
 
@@ -94,6 +100,11 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
         assert body["data"]["person"] == {"name": nik[3], "household": {"id": nik[1], "kkNumber": nik[2]}}
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10)
         assert page.status_code == 200 and "graphiql" in page.text.lower()
+        # uvicorn believes X-Forwarded-For from loopback by default; `siks serve` turns that off.
+        wrong = 'mutation { login(username: "admin", password: "not-the-password") { __typename } }'
+        spoofed = {"X-Forwarded-For": "203.0.113.99"}
+        httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": wrong}, headers=spoofed, timeout=30)
+        assert asyncio.run(last_login_client(empty_database)) == "127.0.0.1"
     # A second start finds the schema current and does not seed again.
     with server(env, port) as process:
         wait_until_up(process, port)
@@ -104,6 +115,20 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
             timeout=30,
         ).json()
         assert body["data"]["households"]["totalCount"] == 60
+
+
+async def last_login_client(env: dict[str, str]) -> str:
+    """The client address of the newest login audit row in the database of ``env``."""
+    audit = AuditEntry.__table__
+    engine = create_engine(
+        Settings(database_url=env["SIKS_DATABASE_URL"], database_schema=env.get("SIKS_DATABASE_SCHEMA"))
+    )
+    try:
+        async with engine.connect() as conn:
+            query = select(audit.c.client).where(audit.c.operation == "login").order_by(audit.c.seq.desc()).limit(1)
+            return str((await conn.execute(query)).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 def test_serve_refuses_a_database_with_unknown_revision(empty_database: dict[str, str]) -> None:

@@ -47,7 +47,16 @@ def serve(
     run_with_engine(require_current, needs_schema=False)  # refuse early on an outdated schema
     build_schema()  # refuse early on plugins that clash
     typer.echo(f"SIKS GraphQL API on http://{host}:{port}/graphql ({settings.mode.value} mode)")
-    uvicorn.run("core.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    # uvicorn would believe X-Forwarded-For from loopback by default; the app believes SIKS_TRUSTED_PROXIES only.
+    uvicorn.run(
+        "core.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 app = typer.Typer()

@@ -12,21 +12,26 @@ from datetime import date, timedelta
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.extensions import ParserCache
+from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.types import Info
 
 from core.programs.registry import get_registry
 from core.public import lookup, recap
 from core.public.names import MAX_NAME_LENGTH, MIN_NAME_LENGTH, normalise_name
+from core.ratelimit import UNAVAILABLE, LimiterUnavailable, RateLimiter
 from core.regions.codes import is_region_code, level_number, level_of
 from core.regions.queries import regions_by_code
 from core.schema import hardening
 from core.schema.enums import RegionLevel
 from core.schema.execution import PlanningExecutionContext
+from core.schema.single_fields import once_per_document
 from core.settings import Settings
 
 _NIK = re.compile(r"\d{16}")
 _ONE_DAY = timedelta(days=1)
+TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+#: One look-up a request, so the per-address request limit counts look-ups (aliases cannot multiply them).
+ONE_LOOKUP = once_per_document("Query", {"cekBansos": "look up one person"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class PublicContext:
     engine: AsyncEngine
     settings: Settings
     recaps: recap.RecapCache
+    nik_checks: RateLimiter  # look-ups with a NIK per (village, name), from all addresses
 
 
 def _program_name(slug: str) -> str:
@@ -133,17 +139,41 @@ def _nik(nik: str | None) -> str | None:
     return nik
 
 
+async def _count_nik_check(context: PublicContext, village: str, name: str) -> None:
+    """Charge a look-up with a NIK to its (village, name); refuse it when that name's budget is spent.
+
+    Charged whether or not anyone has that name, so a refusal says nothing about who is registered.
+    """
+    limiter = context.nik_checks
+    try:
+        verdict = await limiter.hit(lookup.nik_check_key(context.settings.secret_key, village, name))
+    except LimiterUnavailable:
+        raise GraphQLError(
+            "nik: look-ups with a NIK cannot be counted right now; look up by name only, or try again in a minute",
+            extensions={"code": UNAVAILABLE, "retryAfter": 60},
+        ) from None
+    if not verdict.allowed:
+        raise GraphQLError(
+            f"nik: this name has had its {limiter.limit} look-ups with a NIK for the day, from anyone; look it up "
+            f"by name only, or try again in {verdict.retry_after} s",
+            extensions={"code": TOO_MANY_ATTEMPTS, "retryAfter": verdict.retry_after},
+        )
+
+
 @strawberry.type(name="Query", description="Public questions, answered without login; every client is rate-limited.")
 class PublicQuery:
     @strawberry.field(
         description="Does someone of this village, by the full name on their ID card (KTP), receive aid? Give the "
-        "NIK too for an exact match; it is never shown back. Answers masked names and programs only."
+        "NIK too for an exact match; it is never shown back (a name may be looked up with a NIK a few times a day). "
+        "Answers masked names and programs only. One cekBansos a request."
     )
     async def cek_bansos(
         self, info: Info[PublicContext, None], village_code: str, full_name: str, nik: str | None = None
     ) -> CekBansosAnswer:
         village, name, exact = _village(village_code), _full_name(full_name), _nik(nik)
         context = info.context
+        if exact is not None:
+            await _count_nik_check(context, village, name)
         async with context.engine.connect() as conn:
             people = await lookup.cek_bansos(conn, village, name, exact, context.settings.public_max_results)
         return CekBansosAnswer(
@@ -195,7 +225,11 @@ def build_public_schema(settings: Settings) -> strawberry.Schema:
     """The public schema, hardened like the main one (the same limits and production switches)."""
     return hardening.Schema(
         query=PublicQuery,
-        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules([ONE_LOOKUP]),
+            *hardening.extensions(settings),
+        ],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
         config=hardening.config(settings),
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache
+from strawberry.extensions import AddValidationRules, ParserCache
 
 from core.programs.registry import get_registry
 from core.schema import hardening
 from core.schema.assembly import assemble
 from core.schema.audit import AuditQuery
-from core.schema.auth import AuthMutation, AuthQuery
+from core.schema.auth import ONE_LOGIN, AuthMutation, AuthQuery
 from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.double_recipients import DoubleRecipientQuery
@@ -63,7 +63,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return hardening.Schema(
         query=Query,
         mutation=mutation,
-        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules([ONE_LOGIN]),
+            *hardening.extensions(settings),
+        ],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
         config=hardening.config(settings),
     )

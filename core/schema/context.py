@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
@@ -23,6 +23,9 @@ from core.regions.queries import children_by_parent, regions_by_code
 from core.settings import Settings
 from core.welfare.explain import Explanation
 from core.welfare.queries import ExplanationKey, WelfareRankRecord, explanations, ranks_by_household
+
+if TYPE_CHECKING:
+    from core.guards import Guards
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Context:
     request_info: RequestInfo = field(default_factory=lambda: RequestInfo(PUBLIC))
     request: Any = None
     response: Any = None
+    guards: Guards | None = None  # the application's limits (login throttle, aggregated refusals)
 
     @classmethod
     def create(
@@ -101,6 +105,7 @@ class Context:
         request_info: RequestInfo | None = None,
         request: Any = None,
         response: Any = None,
+        guards: Guards | None = None,
     ) -> Context:
         return cls(
             engine=engine,
@@ -111,4 +116,5 @@ class Context:
             request_info=request_info or RequestInfo(principal),
             request=request,
             response=response,
+            guards=guards,
         )
