@@ -3,7 +3,9 @@
 Columns are the fields of ``HouseholdData`` then those of ``MemberData``, named as in the
 tables; cells are text: coded answers as the lowercase values of ``core.enums``, booleans
 ``true``/``false`` (``1``/``0`` and ``ya``/``tidak`` are read too), dates ``YYYY-MM-DD``,
-decimals with a dot. ``docs/import-format.md`` is the reader's version of this module.
+decimals with a dot; digits are ASCII digits. A text cell that an export neutralised against
+spreadsheet formulas (``'=...``, see ``core.spreadsheet``) is read back without its apostrophe.
+``docs/import-format.md`` is the reader's version of this module.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from enum import StrEnum
 from typing import Any, get_type_hints
 
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData
+from core.spreadsheet import restored
 
 FILE_COLUMNS: tuple[str, ...] = (*HOUSEHOLD_COLUMNS, *MEMBER_COLUMNS)
 HOUSEHOLD_WIDTH = len(HOUSEHOLD_COLUMNS)
 KK_POSITION = FILE_COLUMNS.index("kk_number")
 
 _BOOLEANS = {"true": True, "1": True, "ya": True, "false": False, "0": False, "tidak": False}
-_WHOLE = re.compile(r"-?\d+", re.ASCII)
+_WHOLE = re.compile(r"-?[0-9]+")
+# Python's float() also takes other scripts' digits and underscores ("1_000"): only these are numbers.
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _SHOWN = 40  # characters of a bad cell quoted back in a message
 
 
@@ -39,7 +44,9 @@ def _quoted(text: str) -> str:
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
-_text = str.strip  # text cells lose surrounding spaces; the household rules judge the rest
+def _text(cell: str) -> str:
+    """Text cells lose surrounding spaces (and a neutralising apostrophe); the household rules judge the rest."""
+    return restored(cell.strip())
 
 
 def _boolean(cell: str) -> bool:
@@ -55,11 +62,10 @@ def _boolean(cell: str) -> bool:
 
 def _number(cell: str) -> float:
     text = cell.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        hint = "; use a dot as the decimal separator" if re.fullmatch(r"-?\d+,\d+", text) else ""
-        raise CellError(f"{_quoted(cell)} is not a number{hint}") from None
+    if not _DECIMAL.fullmatch(text):
+        hint = "; use a dot as the decimal separator" if re.fullmatch(r"-?[0-9]+,[0-9]+", text) else ""
+        raise CellError(f"{_quoted(cell)} is not a number{hint}")
+    value = float(text)
     if not math.isfinite(value):
         raise CellError(f"{_quoted(cell)} is not a finite number")
     return value
@@ -73,7 +79,10 @@ def _whole_number(cell: str) -> int:
     text = cell.strip()
     if not _WHOLE.fullmatch(text):
         raise CellError(f"{_quoted(cell)} is not a whole number")
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (4,300): far outside any column's range
+        raise CellError(f"{_quoted(cell)} has too many digits") from None
 
 
 def _iso_date(cell: str) -> date:
