@@ -3,8 +3,9 @@
 Columns are the fields of ``HouseholdData`` then those of ``MemberData``, named as in the
 tables; cells are text: coded answers as the lowercase values of ``core.enums``, booleans
 ``true``/``false`` (``1``/``0`` and ``ya``/``tidak`` are read too), dates ``YYYY-MM-DD``,
-decimals with a dot; digits are ASCII digits. A text cell that an export neutralised against
-spreadsheet formulas (``'=...``, see ``core.spreadsheet``) is read back without its apostrophe.
+decimals with a dot; digits are ASCII digits. A CSV text cell that the CSV export neutralised
+against spreadsheet formulas (``'=...``, see ``core.spreadsheet``) is read back without that
+apostrophe; XLSX text cells are never neutralised, so they are read as they are.
 ``docs/import-format.md`` is the reader's version of this module.
 """
 
@@ -44,8 +45,11 @@ def _quoted(text: str) -> str:
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
-def _text(cell: str) -> str:
-    """Text cells lose surrounding spaces (and a neutralising apostrophe); the household rules judge the rest."""
+_text = str.strip  # text cells lose surrounding spaces; the household rules judge the rest
+
+
+def _csv_text(cell: str) -> str:
+    """A CSV text cell, without the apostrophe the CSV export put before a formula character."""
     return restored(cell.strip())
 
 
@@ -137,13 +141,14 @@ class Column:
     format: Callable[[Any], str]
     numeric: bool = False  # written as a number in XLSX
     coded: bool = False  # read as a ``core.enums`` member, stored as its value
+    csv_parse: Callable[[str], Any] | None = None  # how a CSV cell is read, when not as ``parse``
 
 
 def _column(name: str, kind: Any) -> Column:
     if isinstance(kind, type) and issubclass(kind, StrEnum):
         return Column(name, _coded(kind), _plain, coded=True)
     by_kind: dict[Any, Column] = {
-        str: Column(name, _text, _plain),
+        str: Column(name, _text, _plain, csv_parse=_csv_text),
         bool: Column(name, _boolean, _boolean_text),
         int: Column(name, _whole_number, _plain, numeric=True),
         float: Column(name, _number, _number_text, numeric=True),
@@ -170,20 +175,24 @@ class ColumnGroup:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns = tuple(columns)
-        self.parsers = tuple(column.parse for column in columns)
+        self.parsers = {
+            False: tuple(column.parse for column in columns),
+            True: tuple(column.csv_parse or column.parse for column in columns),
+        }
         self.coded = tuple(index for index, column in enumerate(columns) if column.coded)
 
-    def parse(self, cells: Sequence[str]) -> tuple[list[Any], list[tuple[str, str]]]:
-        """Typed values of ``cells``, and (column, reason) for each bad cell."""
+    def parse(self, cells: Sequence[str], csv: bool = False) -> tuple[list[Any], list[tuple[str, str]]]:
+        """Typed values of ``cells`` (of a CSV file if ``csv``), and (column, reason) for each bad cell."""
+        parsers = self.parsers[csv]
         try:
-            return [parse(cell) for parse, cell in zip(self.parsers, cells, strict=True)], []
+            return [parse(cell) for parse, cell in zip(parsers, cells, strict=True)], []
         except CellError:
             pass  # read again cell by cell, to name every bad one
         values: list[Any] = []
         errors: list[tuple[str, str]] = []
-        for column, cell in zip(self.columns, cells, strict=True):
+        for column, parse, cell in zip(self.columns, parsers, cells, strict=True):
             try:
-                values.append(column.parse(cell))
+                values.append(parse(cell))
             except CellError as exc:
                 values.append(None)
                 errors.append((column.name, str(exc)))

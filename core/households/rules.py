@@ -50,9 +50,13 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _limited(names: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """(name, API name) of the fields among ``names`` with a declared width or range."""
-    return tuple((name, camel(name)) for name in names if name in TEXT_LENGTHS or name in WHOLE_NUMBER_RANGES)
+def _limited(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
+    """(name, API name, words) of the fields among ``names`` with a declared width or range."""
+    return tuple(
+        (name, camel(name), name.replace("_", " "))
+        for name in names
+        if name in TEXT_LENGTHS or name in WHOLE_NUMBER_RANGES
+    )
 
 
 _HOUSEHOLD_LIMITED = _limited(HOUSEHOLD_COLUMNS)
@@ -63,7 +67,7 @@ def value_errors(data: HouseholdData | MemberData, prefix: str = "") -> list[Fie
     """Values their table columns cannot hold: text that is not one printable line or is longer than
     the column, whole numbers outside their range (``core.households.data`` declares both)."""
     errors: list[FieldError] = []
-    for name, label in _MEMBER_LIMITED if isinstance(data, MemberData) else _HOUSEHOLD_LIMITED:
+    for name, path, label in _MEMBER_LIMITED if isinstance(data, MemberData) else _HOUSEHOLD_LIMITED:
         value = getattr(data, name)
         if name in WHOLE_NUMBER_RANGES:
             low, high = WHOLE_NUMBER_RANGES[name]
@@ -73,7 +77,7 @@ def value_errors(data: HouseholdData | MemberData, prefix: str = "") -> list[Fie
             if problem is None and len(value) > TEXT_LENGTHS[name]:
                 problem = f"is longer than {TEXT_LENGTHS[name]} characters"
         if problem:
-            errors.append(FieldError(f"{prefix}{label}", f"{label} {problem}"))
+            errors.append(FieldError(f"{prefix}{path}", f"{label} {problem}"))
     return errors
 
 
