@@ -50,7 +50,8 @@ _text = str.strip  # text cells lose surrounding spaces; the household rules jud
 
 def _csv_text(cell: str) -> str:
     """A CSV text cell, without the apostrophe the CSV export put before a formula character."""
-    return restored(cell.strip())
+    text = cell.strip()
+    return restored(text) if text[:1] == "'" else text
 
 
 def _boolean(cell: str) -> bool:

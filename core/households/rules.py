@@ -50,41 +50,48 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _limited(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
-    """(name, API name, words) of the fields among ``names`` with a declared width or range."""
+# (name, API name, words, text width or None, lowest, highest) of each field with a declared width or range
+Limit = tuple[str, str, str, int | None, int, int]
+
+
+def _limits(names: Iterable[str]) -> tuple[Limit, ...]:
     return tuple(
-        (name, camel(name), name.replace("_", " "))
+        (name, camel(name), name.replace("_", " "), TEXT_LENGTHS.get(name), *WHOLE_NUMBER_RANGES.get(name, (0, 0)))
         for name in names
         if name in TEXT_LENGTHS or name in WHOLE_NUMBER_RANGES
     )
 
 
-_HOUSEHOLD_LIMITED = _limited(HOUSEHOLD_COLUMNS)
-_MEMBER_LIMITED = _limited(MEMBER_COLUMNS)
+_HOUSEHOLD_LIMITS = _limits(HOUSEHOLD_COLUMNS)
+_MEMBER_LIMITS = _limits(MEMBER_COLUMNS)
 
 
 def value_errors(data: HouseholdData | MemberData, prefix: str = "") -> list[FieldError]:
     """Values their table columns cannot hold: text that is not one printable line or is longer than
     the column, whole numbers outside their range (``core.households.data`` declares both)."""
     errors: list[FieldError] = []
-    for name, path, label in _MEMBER_LIMITED if isinstance(data, MemberData) else _HOUSEHOLD_LIMITED:
+    for name, path, label, width, low, high in _MEMBER_LIMITS if isinstance(data, MemberData) else _HOUSEHOLD_LIMITS:
         value = getattr(data, name)
-        if name in WHOLE_NUMBER_RANGES:
-            low, high = WHOLE_NUMBER_RANGES[name]
-            problem = None if low <= value <= high else f"must be a whole number from {low:,} to {high:,}"
+        if width is None:
+            if low <= value <= high:
+                continue
+            problem = f"must be a whole number from {low:,} to {high:,}"
         else:
             problem = line_problem(value)
-            if problem is None and len(value) > TEXT_LENGTHS[name]:
-                problem = f"is longer than {TEXT_LENGTHS[name]} characters"
-        if problem:
-            errors.append(FieldError(f"{prefix}{path}", f"{label} {problem}"))
+            if problem is None:
+                if len(value) <= width:
+                    continue
+                problem = f"is longer than {width} characters"
+        errors.append(FieldError(f"{prefix}{path}", f"{label} {problem}"))
     return errors
 
 
 def _with_value_errors(errors: list[FieldError], data: HouseholdData | MemberData, prefix: str) -> list[FieldError]:
     """``errors`` (the domain rules') and the value errors of fields they do not already name."""
-    named = {error.field for error in errors}
-    errors.extend(error for error in value_errors(data, prefix) if error.field not in named)
+    found = value_errors(data, prefix)
+    if found:
+        named = {error.field for error in errors}
+        errors.extend(error for error in found if error.field not in named)
     return errors
 
 
