@@ -180,7 +180,7 @@ def labelled_table(data: LabelledData) -> pd.DataFrame:
 def write_labelled_csv(data: LabelledData, path: Path) -> None:
     """``data`` as a CSV file whose text cells a spreadsheet never runs as formulas (``core.spreadsheet``)."""
     table = labelled_table(data)
-    text = table.select_dtypes(include="object").columns
+    text = [name for name in INPUT_COLUMNS if BY_NAME[name].categorical]
     table[text] = table[text].map(safe_cell)
     table.to_csv(path, index=False)
 
