@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import spreadsheet
 from core.bulk.exporter import ExportFormat, export_households
-from core.bulk.importer import ImportOptions, import_households
 from core.bulk.layout import FILE_COLUMNS
 from core.bulk.report import ErrorReport
 from core.households.data import HouseholdData
@@ -28,6 +27,7 @@ from core.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.bulk_files import counts, file_rows, for_household, read_report, with_cell, write_csv
 from tests.conftest import GraphQLClient, clear_data
+from tests.test_bulk_import import run as import_run
 from tests.test_schema_households import store
 from tests.test_schema_mutations import REGISTER, UPDATE, fields_of
 
@@ -106,7 +106,7 @@ async def test_finding_7_csv_export_neutralises_formulas_and_imports_back_unchan
     assert not [cell for row in rows for cell in row if runs_as_formula(cell)]
 
     await clear_data(db)
-    summary = await import_households(db, path, options=ImportOptions(workers=0))
+    summary = await import_run(db, path)
     assert (summary.loaded, summary.rejected) == (len(households), 0)
     async with db.connect() as conn:
         names = set(await conn.scalars(select(MEMBERS.c.name)))
@@ -126,7 +126,7 @@ async def test_finding_7_xlsx_export_keeps_formula_text_as_text_cells(db: AsyncE
     assert texts >= {*FORMULA_NAMES, FORMULA_ADDRESS}  # the values as they are: a string cell never runs
 
     await clear_data(db)
-    summary = await import_households(db, path, options=ImportOptions(workers=0))
+    summary = await import_run(db, path)
     assert (summary.loaded, summary.rejected) == (len(FORMULA_NAMES), 0)
     async with db.connect() as conn:
         assert set(await conn.scalars(select(MEMBERS.c.name))) >= set(FORMULA_NAMES)
@@ -167,7 +167,7 @@ async def test_finding_7_control_characters_in_a_file_are_row_errors(db: AsyncEn
         row[FILE_COLUMNS.index("address")] = "Jl. Melati\x07"
 
     rows = for_household(rows, bad.kk_number, bell_in_address)
-    summary = await import_households(db, write_csv(tmp_path / "h.csv", rows), options=ImportOptions(workers=0))
+    summary = await import_run(db, write_csv(tmp_path / "h.csv", rows))
 
     assert (summary.loaded, summary.rejected) == (1, 1)
     assert read_report(summary.report) == [

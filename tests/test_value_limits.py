@@ -17,7 +17,6 @@ import httpx
 from sqlalchemy import BigInteger, Integer, String, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.bulk.importer import ImportOptions, import_households
 from core.bulk.layout import FILE_COLUMNS
 from core.enums import Relationship
 from core.households.data import (
@@ -32,6 +31,7 @@ from core.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.bulk_files import counts, file_rows, for_household, read_report, with_cell, write_csv, write_xlsx
 from tests.conftest import GraphQLClient
+from tests.test_bulk_import import run as import_run
 from tests.test_offline import (  # noqa: F401  (fixtures: field, photo_dir)
     Field,
     add_proposal,
@@ -45,7 +45,6 @@ from tests.test_offline import (  # noqa: F401  (fixtures: field, photo_dir)
 from tests.test_offline import counts as offline_counts
 from tests.test_schema_mutations import ADD, REGISTER, UPDATE, fields_of
 
-IN_PROCESS = ImportOptions(workers=0)
 ONE_LINE = "only one line of printable text is taken"
 LIVESTOCK = "livestock count must be a whole number from 0 to 100,000"
 
@@ -114,7 +113,7 @@ async def test_finding_8_a_csv_cell_no_column_holds_is_a_row_error_and_the_rest_
     nul_row = 3 * (len(bad) + 1) + 1  # the NUL household's second member, counting data rows from 0
     rows = with_cell(rows, nul_row, "name", "Siti\x00Aminah")
 
-    summary = await import_households(db, write_csv(tmp_path / "h.csv", rows), options=IN_PROCESS)
+    summary = await import_run(db, write_csv(tmp_path / "h.csv", rows))
 
     assert (summary.loaded, summary.rejected, summary.rows) == (2, len(bad) + 1, 3 * (len(bad) + 3))
     expected = [(5 + 3 * index, column, reason) for index, (column, reason) in enumerate(EXPECTED_REASONS)]
@@ -135,7 +134,7 @@ async def test_finding_8_an_xlsx_cell_no_column_holds_is_a_row_error_and_the_res
         typed = int(value) if column == "livestock_count" and len(value) < 30 else value  # a number cell
         rows = for_household(rows, data.kk_number, set_column(column, typed))
 
-    summary = await import_households(db, write_xlsx(tmp_path / "h.xlsx", rows), options=IN_PROCESS)
+    summary = await import_run(db, write_xlsx(tmp_path / "h.xlsx", rows))
 
     assert (summary.loaded, summary.rejected) == (2, len(bad))
     expected = [(5 + 3 * index, column, reason) for index, (column, reason) in enumerate(EXPECTED_REASONS)]

@@ -27,7 +27,6 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.bulk.importer import ImportOptions, import_households
 from core.bulk.layout import FILE_COLUMNS
 from core.households.data import HouseholdData
 from core.households.rules import camel
@@ -40,6 +39,7 @@ from core.spreadsheet import restored
 from core.verification.storage import folder_store
 from tests import factories
 from tests.bulk_files import file_rows, read_report, write_csv
+from tests.test_bulk_import import run as import_run
 from tests.test_offline import (  # noqa: F401  (fixtures: field, photo_dir)
     OFFICER,
     Field,
@@ -232,7 +232,7 @@ def cell_text(value: Any) -> str:
 
 async def imported(db: AsyncEngine, case: Case, path: Path, expected: Any) -> None:
     """The file loaded the household with ``expected`` stored, or rejected it naming the case's column only."""
-    summary = await import_households(db, path, options=ImportOptions(workers=0))
+    summary = await import_run(db, path)
     if summary.loaded:
         event("stored")
         assert await stored(db, case) == expected

@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from core.bulk.archive import WorkbookLimits
-from core.bulk.importer import ImportOptions, ImportSummary, import_households, workbook_limits
+from core.bulk.importer import ImportOptions, ImportSummary, workbook_limits
 from core.bulk.sources import FileRefused
 from core.cli import app
 from core.settings import get_settings
 from tests import factories
 from tests.bulk_files import counts, file_rows, numbered_households, read_report, write_xlsx
+from tests.test_bulk_import import run as import_run
 
 SHEET = "xl/worksheets/sheet1.xml"
 BOMB_BYTES = 256 << 20  # 256 MiB of one cell's text, about 250 KB once deflated
@@ -68,7 +69,7 @@ def a_workbook(tmp_path: Path) -> Path:
 async def refused(db: AsyncEngine, path: Path, limits: WorkbookLimits | None = None) -> str:
     """The refusal; asserts that nothing was written, not even the error report."""
     with pytest.raises(FileRefused) as caught:
-        await import_households(db, path, options=ImportOptions(workers=0, workbook_limits=limits))
+        await import_run(db, path, ImportOptions(workers=0, workbook_limits=limits))
     assert await counts(db) == (0, 0)
     assert not path.with_name(f"{path.stem}.errors.csv").exists()
     return str(caught.value)
@@ -116,7 +117,7 @@ async def test_finding_9_a_workbook_unzipping_past_the_setting_is_refused(
         "big.xlsx expands to more than 1,048,576 bytes when unzipped (SIKS_XLSX_MAX_UNCOMPRESSED_BYTES); "
         "split the workbook or import the rows as CSV"
     )
-    summary: ImportSummary = await import_households(db, path, options=ImportOptions(workers=0))
+    summary: ImportSummary = await import_run(db, path)
     assert summary.loaded == 250  # under the default limit the same file loads
 
 
@@ -133,7 +134,7 @@ async def test_finding_9_a_cell_longer_than_the_setting_is_refused_before_parsin
     )
 
     shorter = write_xlsx(tmp_path / "shorter.xlsx", file_rows([factories.household(address="".join(letters[:30_000]))]))
-    summary = await import_households(db, shorter, options=ImportOptions(workers=0))
+    summary = await import_run(db, shorter)
     assert summary.rejected == 1  # read, and judged by the rules like any address
     assert read_report(summary.report) == [(2, "address", "address is longer than 200 characters")]
 
@@ -173,5 +174,5 @@ async def test_finding_9_xml_parts_must_be_utf8_and_binary_parts_are_not_scanned
 
     noise = bytes(b for b in random.Random(3).randbytes(200_000) if b != ord("<"))  # no '<' for 200 KB
     printer = rewritten(base, tmp_path / "printer.xlsx", {"xl/printerSettings/printerSettings1.bin": [noise]})
-    summary = await import_households(db, printer, options=ImportOptions(workers=0))
+    summary = await import_run(db, printer)
     assert (summary.loaded, summary.rejected) == (1, 0)
