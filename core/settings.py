@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(
         10_485_760, ge=1024, le=104_857_600, description="Largest photo one upload may carry (bytes)."
     )
+    xlsx_max_uncompressed_bytes: int = Field(
+        536_870_912,
+        ge=1_048_576,
+        description="Largest size an imported XLSX workbook may unzip to (all its parts); larger files are refused.",
+    )
+    xlsx_max_compression_ratio: int = Field(
+        100, ge=10, description="Most times a part (over 1 MiB) of an imported XLSX workbook may be compressed."
+    )
+    xlsx_max_cell_bytes: int = Field(
+        32_768, ge=1024, description="Longest cell text (UTF-8 bytes, or any one XML tag) an imported XLSX may hold."
+    )
     secret_key: str = Field(
         DEVELOPMENT_SECRET,
         description="Signs access and refresh tokens; at least 32 characters; required outside development.",

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from core.audit.log import RequestInfo
 from core.audit.log import record as audit
+from core.bulk.archive import WorkbookLimits
 from core.bulk.claims import HOUSEHOLDS, MEMBERS, Claims, claim, claim_unregistered
 from core.bulk.records import FileHousehold, Record
 from core.bulk.report import ErrorReport, default_report_path
@@ -47,6 +48,7 @@ from core.enums import MemberStatus, RecordStatus
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.ids import ids
 from core.models import Region
+from core.settings import get_settings
 
 HOUSEHOLD_INSERT = ("id", *HOUSEHOLD_COLUMNS, "status", "version", "created_at", "updated_at")
 MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "created_at", "updated_at")
@@ -67,6 +69,7 @@ class ImportOptions:
     batch_households: int = 5000  # households per transaction
     workers: int | None = None  # checking processes; 0: in this process; None: chosen by the file's size
     progress: bool = False  # a tqdm bar on stderr
+    workbook_limits: WorkbookLimits | None = None  # how far an XLSX file may unzip; None: from the settings
 
 
 class ImportInterrupted(RuntimeError):
@@ -177,6 +180,16 @@ def _joined(chunks: Sequence[CheckedBatch]) -> CheckedBatch:
         errors=[error for chunk in chunks for error in chunk.errors],
         rejected=sum(chunk.rejected for chunk in chunks),
         rows=sum(chunk.rows for chunk in chunks),
+    )
+
+
+def workbook_limits() -> WorkbookLimits:
+    """The XLSX limits of the settings (``SIKS_XLSX_MAX_*``)."""
+    settings = get_settings()
+    return WorkbookLimits(
+        max_uncompressed_bytes=settings.xlsx_max_uncompressed_bytes,
+        max_compression_ratio=settings.xlsx_max_compression_ratio,
+        max_cell_bytes=settings.xlsx_max_cell_bytes,
     )
 
 
@@ -297,7 +310,7 @@ async def import_households(
     imported at all. Each batch that loads households is audited with it, the whole run at the end."""
     options = options or ImportOptions()
     started = time.perf_counter()
-    source = open_household_file(path)
+    source = open_household_file(path, options.workbook_limits or workbook_limits())
     survey = source.survey()
     context = CheckContext(
         region_codes=await region_codes(engine),

@@ -23,6 +23,7 @@ from core.households.data import HouseholdData
 from core.offline.field_json import field_json
 from core.offline.format import FIELD_TABLES, FORMAT, MANIFEST_FIELDS, REFERENCE_TABLES, Manifest, content_digest
 from core.offline.values import ValueProblem, change_request, coded, household_data, number, whole_number
+from core.text import text_problem
 from core.verification.drafts import ChangeRequest
 from core.verification.proposals import NOTE_LIMIT
 
@@ -232,6 +233,9 @@ def _note(value: Any) -> str:
         raise ValueProblem("note: is not text")
     if len(value) > NOTE_LIMIT:
         raise ValueProblem(f"note: is longer than {NOTE_LIMIT} characters")
+    problem = text_problem(value)
+    if problem:
+        raise ValueProblem(f"note: {problem}")
     return value
 
 
