@@ -11,9 +11,11 @@ from strawberry.types import Info
 from core.audit.log import RequestInfo, record
 from core.auth.sessions import LoginRefused, Session, login, refresh
 from core.db import write_transaction
+from core.schema.authorization import unguarded
 from core.schema.context import Context
 
 
+@unguarded
 @strawberry.type(description="The caller as the server sees them.")
 class Me:
     username: str
@@ -21,6 +23,7 @@ class Me:
     scope: str = strawberry.field(description="Region code the caller works in; empty = national.")
 
 
+@unguarded
 @strawberry.type(description="A session: a short-lived access token and a single-use refresh token.")
 class Tokens:
     access_token: str = strawberry.field(description="Send as 'Authorization: Bearer <token>'.")
@@ -39,6 +42,7 @@ class Tokens:
         )
 
 
+@unguarded
 @strawberry.type(description="Why no tokens were issued.")
 class LoginFailed:
     message: str

@@ -1,4 +1,4 @@
-"""Per-request context: the engine, settings and this request's DataLoaders.
+"""Per-request context: the engine, settings, this request's DataLoaders and what its answer disclosed.
 
 Loaders are made anew for every request and never shared, so no cached row crosses requests.
 """
@@ -81,6 +81,21 @@ class Loaders:
 
 
 @dataclass
+class Disclosure:
+    """Whose personal data this request's answer holds so far (``core.schema.disclosure``)."""
+
+    households: set[int] = field(default_factory=set)
+    people: set[Any] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    def summary(self) -> dict[str, Any]:
+        return {"households": sorted(self.households), "people": len(self.people), "fields": sorted(self.fields)}
+
+
+@dataclass
 class Context:
     engine: AsyncEngine
     settings: Settings
@@ -90,6 +105,7 @@ class Context:
     request_info: RequestInfo = field(default_factory=lambda: RequestInfo(PUBLIC))
     request: Any = None
     response: Any = None
+    disclosure: Disclosure = field(default_factory=Disclosure)
 
     @classmethod
     def create(
