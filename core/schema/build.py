@@ -12,8 +12,8 @@ from core.schema.audit import AuditQuery
 from core.schema.auth import AuthMutation, AuthQuery
 from core.schema.authorization import ReadAuthorization, namespace, rules_of, unguarded
 from core.schema.cycles import CycleMutation, CycleQuery
-from core.schema.disclosure import ReadAudit
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
+from core.schema.disclosure import ReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
@@ -62,11 +62,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     object stops the build (``UndeclaredType``)."""
     settings = settings or get_settings()
     registry = get_registry()
-    mutation = unguarded(  # each mutation checks its write; what it returns is checked like any read
-        assemble(
-            "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
-        )
+    mutation = assemble(
+        "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
+    unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
     schema = hardening.Schema(
         query=Query,
         mutation=mutation,

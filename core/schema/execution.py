@@ -160,8 +160,8 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
             disclosure = getattr(self.context_value, "disclosure", None)
             note = None
             if disclosure is not None:
-                grouped_field_set = self.collect_subfields(object_type, field_details_list)[0]
-                names = [self._python_name(object_type, group[0].node.name.value) for group in grouped_field_set.values()]
+                grouped = self.collect_subfields(object_type, field_details_list)[0]
+                names = [self._python_name(object_type, group[0].node.name.value) for group in grouped.values()]
                 note = recorder(disclosure, object_type, [name for name in names if name is not None])
             cached = (field_details_list, note)
             self._recorders[key] = cached
