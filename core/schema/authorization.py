@@ -23,7 +23,7 @@ Casbin is asked once per object and request, never per record, so the planned fa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -48,8 +48,10 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.graphql import OperationType
 
-from core.schema.access import Forbidden, allowed
+from core.schema.access import Forbidden, allowed, audit_denied
+from core.schema.context import Context
 
 T = TypeVar("T")
 READ = "read"
@@ -230,13 +232,17 @@ def _object_types(schema: GraphQLSchema, parent: GraphQLNamedType) -> list[Graph
 
 
 class ReadAuthorization(SchemaExtension):
-    """Refuses, before execution, a request that selects a field its caller's role may not read."""
+    """Refuses, before execution, a request that selects a field its caller's role may not read.
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context.context
-        document = self.execution_context.graphql_document
-        if document is not None and hasattr(context, "principal"):
-            schema = self.execution_context.schema._schema
+    A refused mutation is audited as a denied attempt (``refusedDocument``), as a refused write is;
+    a refused query is not, as a read refused by a resolver never was (the log is for what happened).
+    """
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if execution.graphql_document is not None and isinstance(context, Context):
+            schema = execution.schema._schema
             decisions: dict[str, bool] = {}
 
             def may_read(obj: str) -> bool:
@@ -244,11 +250,13 @@ class ReadAuthorization(SchemaExtension):
                     decisions[obj] = allowed(context, obj, READ)
                 return decisions[obj]
 
-            refused = refusals(schema, rules_of(schema), document, self.execution_context.operation_name, may_read)
+            refused = refusals(schema, rules_of(schema), execution.graphql_document, execution.operation_name, may_read)
             if refused:
-                self.execution_context.result = ExecutionResult(
-                    data=None, errors=[forbidden_error(context, refusal) for refusal in refused]
-                )
+                if execution.operation_type is OperationType.MUTATION:
+                    reason = "; ".join(f"may not read {r.obj} ({', '.join(r.fields)})" for r in refused)
+                    await audit_denied(context, "refusedDocument", "graphql", "-", reason[:500])
+                errors = [forbidden_error(context, refusal) for refusal in refused]
+                execution.result = ExecutionResult(data=None, errors=errors)
         yield
 
 

@@ -18,7 +18,7 @@ from core.programs.registry import get_registry
 from core.programs.scope import NATIONAL
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
-from core.schema.authorization import guarded
+from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError
 
@@ -146,7 +146,10 @@ def _result(outcome: object) -> object:
 
 @strawberry.type
 class CycleQuery:
-    @strawberry.field(description="Counts per region of what runProgramCycle would do, without writing anything.")
+    @strawberry.field(
+        description="Counts per region of what runProgramCycle would do, without writing anything.",
+        metadata=field_reads("cycle"),  # its answer may be a ValidationError, which needs nothing of its own
+    )
     async def program_cycle_preview(
         self,
         info: Info[Context, None],

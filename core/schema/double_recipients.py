@@ -84,7 +84,8 @@ DoubleRecipientResult = Annotated[
 @strawberry.type
 class DoubleRecipientQuery:
     @strawberry.field(
-        description="Double recipients in a region (ID = Indonesia) for a period (YYYY, YYYY-Qn, YYYY-MM)."
+        description="Double recipients in a region (ID = Indonesia) for a period (YYYY, YYYY-Qn, YYYY-MM).",
+        metadata=field_reads("enrollment"),  # its answer may be a ValidationError, which needs nothing of its own
     )
     async def double_recipients(
         self, info: Info[Context, None], region_code: str, period: str
