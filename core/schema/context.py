@@ -82,17 +82,11 @@ class Loaders:
 
 @dataclass
 class Disclosure:
-    """Whose personal data this request's answer holds so far (``core.schema.disclosure``)."""
+    """The records of this request's answer whose selected fields are personal data, noted while the answer is
+    built and summed up once by the read audit (``core.schema.disclosure``): per kind of record, its field
+    labels, the attributes naming its household and person, and the records."""
 
-    households: set[int] = field(default_factory=set)
-    people: set[Any] = field(default_factory=set)
-    fields: set[str] = field(default_factory=set)
-
-    def __bool__(self) -> bool:
-        return bool(self.fields)
-
-    def summary(self) -> dict[str, Any]:
-        return {"households": sorted(self.households), "people": len(self.people), "fields": sorted(self.fields)}
+    noted: list[tuple[tuple[str, ...], str | None, str | None, list[Any]]] = field(default_factory=list)
 
 
 @dataclass

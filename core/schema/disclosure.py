@@ -13,6 +13,7 @@ written, the answer is withheld (the request fails) rather than sent unaudited.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
 from graphql import GraphQLObjectType
@@ -31,48 +32,55 @@ Recorder = Callable[[Any], None]
 
 
 def recorder(disclosure: Disclosure, object_type: GraphQLObjectType, selected: Iterable[str]) -> Recorder | None:
-    """A function noting one record of ``object_type``, if the selected fields (Python names) include personal
-    ones; None otherwise, so objects without personal fields cost nothing."""
+    """A function noting one record of ``object_type`` if the selected fields (Python names) include personal
+    ones, else None. Noting appends the record to a list (whose data it is is worked out once, by
+    ``summary``), so a page of thousands of records pays one list append each."""
     guard = guard_of(object_type)
     if guard is None or not guard.personal:
         return None
     hit = guard.personal.intersection(selected)
     if not hit:
         return None
-    labels = [
+    labels = tuple(
         f"{object_type.name}.{graphql_name}"
         for graphql_name, graphql_field in object_type.fields.items()
         if getattr(graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF), "python_name", None) in hit
-    ]
-    households, people, household, person = disclosure.households, disclosure.people, guard.household, guard.person
-    noted = False
+    )
+    records: list[Any] = []
+    disclosure.noted.append((labels, guard.household, guard.person, records))
+    return records.append
 
-    def note(source: Any) -> None:
-        nonlocal noted
-        if not noted:
-            disclosure.fields.update(labels)
-            noted = True
+
+def summary(disclosure: Disclosure) -> dict[str, Any] | None:
+    """Whose personal data the answer held: household ids, how many people, which fields; None if nobody's."""
+    households: set[Any] = set()
+    people: set[Any] = set()
+    fields: set[str] = set()
+    for labels, household, person, records in disclosure.noted:
+        if not records:
+            continue
+        fields.update(labels)
         if household is not None:
-            value = getattr(source, household, None)
-            if isinstance(value, list | tuple):
-                households.update(int(item) for item in value)
-            elif value is not None:
-                households.add(int(value))
+            try:
+                households.update(map(attrgetter(household), records))
+            except TypeError:  # a list of ids (a double-recipient case names several households)
+                households.update(value for ids in map(attrgetter(household), records) for value in ids)
         if person is not None:
-            value = getattr(source, person, None)
-            if value is not None:
-                people.add(value)
-
-    return note
+            people.update(map(attrgetter(person), records))
+    if not fields:
+        return None
+    households.discard(None)
+    people.discard(None)
+    return {"households": sorted({int(value) for value in households}), "people": len(people), "fields": sorted(fields)}
 
 
 async def audit_disclosure(context: Context) -> None:
     """Append the request's read row, if its answer carried personal data."""
-    disclosure = context.disclosure
-    if not disclosure:
+    found = summary(context.disclosure)
+    if found is None:
         return
-    households = disclosure.households
-    entity_id = next(iter(households)) if len(households) == 1 else f"{len(households)} households"
+    households = found["households"]
+    entity_id = households[0] if len(households) == 1 else f"{len(households)} households"
     async with write_transaction(context.engine) as conn:
         await record(
             conn,
@@ -81,7 +89,7 @@ async def audit_disclosure(context: Context) -> None:
             entity="household",
             entity_id=entity_id,
             outcome="read",
-            after=disclosure.summary(),
+            after=found,
         )
 
 
