@@ -225,3 +225,13 @@ async def test_finding_4_mutation_answers_are_audited_like_reads(
     ]
     [row] = await personal_reads(as_role, centre)
     assert row["after"]["households"] == [int(registered["id"])] and row["after"]["people"] == 3
+
+
+async def test_synchronous_execution_is_checked_too(db: AsyncEngine, settings: Settings) -> None:
+    schema = build_schema(settings)
+    access = AccessControl(db)
+    await access.refresh(force=True)
+    assert schema.introspect()["__schema"]["queryType"] == {"name": "Query"}  # no caller, nothing to check
+    officer = Context.create(db, settings, access, Principal("po", "program_officer", "32.01"))
+    result = schema.execute_sync("{ households { edges { node { members { nik } } } } }", context_value=officer)
+    assert result.data is None and [e.extensions["code"] for e in result.errors or []] == ["FORBIDDEN"]

@@ -23,7 +23,7 @@ Casbin is asked once per object and request, never per record, so the planned fa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -48,9 +48,8 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.graphql import OperationType
 
-from core.schema.access import Forbidden, allowed, audit_denied
+from core.schema.access import Forbidden, allowed
 from core.schema.context import Context
 
 T = TypeVar("T")
@@ -232,13 +231,10 @@ def _object_types(schema: GraphQLSchema, parent: GraphQLNamedType) -> list[Graph
 
 
 class ReadAuthorization(SchemaExtension):
-    """Refuses, before execution, a request that selects a field its caller's role may not read.
+    """Refuses, before execution, a request that selects a field its caller's role may not read (synchronous, so
+    it also holds for ``execute_sync``). ``core.schema.disclosure.ReadAudit`` audits a refused mutation."""
 
-    A refused mutation is audited as a denied attempt (``refusedDocument``), as a refused write is;
-    a refused query is not, as a read refused by a resolver never was (the log is for what happened).
-    """
-
-    async def on_execute(self) -> AsyncIterator[None]:
+    def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
         context = execution.context
         if execution.graphql_document is not None and isinstance(context, Context):
@@ -252,12 +248,18 @@ class ReadAuthorization(SchemaExtension):
 
             refused = refusals(schema, rules_of(schema), execution.graphql_document, execution.operation_name, may_read)
             if refused:
-                if execution.operation_type is OperationType.MUTATION:
-                    reason = "; ".join(f"may not read {r.obj} ({', '.join(r.fields)})" for r in refused)
-                    await audit_denied(context, "refusedDocument", "graphql", "-", reason[:500])
                 errors = [forbidden_error(context, refusal) for refusal in refused]
                 execution.result = ExecutionResult(data=None, errors=errors)
         yield
+
+
+def refused_fields(errors: Iterable[GraphQLError]) -> list[str]:
+    """What the read check refused, from an answer's errors ("may not read member (Member.nik)"); [] if nothing."""
+    return [
+        f"may not read {error.message.rsplit(' ', 1)[-1]} ({', '.join(error.extensions['fields'])})"
+        for error in errors
+        if error.path is None and (error.extensions or {}).get("code") == "FORBIDDEN" and "fields" in error.extensions
+    ]
 
 
 def forbidden_error(context: Any, refusal: Refusal) -> GraphQLError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from core.programs.registry import get_registry
 from core.schema import hardening
@@ -13,7 +13,7 @@ from core.schema.auth import AuthMutation, AuthQuery
 from core.schema.authorization import ReadAuthorization, namespace, rules_of, unguarded
 from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
-from core.schema.disclosure import ReadAudit
+from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
@@ -44,6 +44,14 @@ class Query(
     pass
 
 
+class AuditedSchema(hardening.Schema):
+    """The hardened schema; synchronous execution (introspection) gets ``SyncReadAudit`` for ``ReadAudit``."""
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        made = super().get_extensions(sync)
+        return [SyncReadAudit() if sync and isinstance(extension, ReadAudit) else extension for extension in made]
+
+
 MUTATION_BASES: tuple[type, ...] = (
     AuthMutation,
     HouseholdMutation,
@@ -66,7 +74,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
     unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
-    schema = hardening.Schema(
+    schema = AuditedSchema(
         query=Query,
         mutation=mutation,
         extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings), ReadAuthorization, ReadAudit],

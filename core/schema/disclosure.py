@@ -12,17 +12,19 @@ written, the answer is withheld (the request fails) rather than sent unaudited.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from operator import attrgetter
 from typing import Any
 
 from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.graphql import OperationType
 
 from core.audit.log import record
 from core.db import write_transaction
-from core.schema.authorization import guard_of
+from core.schema.access import audit_denied
+from core.schema.authorization import guard_of, refused_fields
 from core.schema.context import Context, Disclosure
 
 OPERATION = "read:personal"
@@ -94,10 +96,29 @@ async def audit_disclosure(context: Context) -> None:
 
 
 class ReadAudit(SchemaExtension):
-    """Appends the read row once execution is done and the answer holds data."""
+    """After execution: the read row of an answer that holds data, or the denied row of a mutation refused by the
+    read check (a refused write attempt is audited; a refused query is not, as resolvers never audited one)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         yield
-        context = self.execution_context.context
-        if isinstance(context, Context) and getattr(self.execution_context.result, "data", None) is not None:
+        execution = self.execution_context
+        context = execution.context
+        if not isinstance(context, Context) or execution.result is None:
+            return
+        if getattr(execution.result, "data", None) is not None:
             await audit_disclosure(context)
+        elif execution.operation_type is OperationType.MUTATION:
+            refused = refused_fields(getattr(execution.result, "errors", None) or ())
+            if refused:
+                await audit_denied(context, "refusedDocument", "graphql", "-", "; ".join(refused)[:500])
+
+
+class SyncReadAudit(SchemaExtension):
+    """ReadAudit's stand-in for synchronous execution (introspection), which cannot write the audit row: it
+    withholds an answer that would need one."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if isinstance(context, Context) and summary(context.disclosure) is not None:
+            raise RuntimeError("personal data is only answered by asynchronous execution, which audits it")
