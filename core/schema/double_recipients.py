@@ -35,7 +35,7 @@ class DoubleRecipientCase:
     programs: list[str]
     enrollments: list[CaseEnrollment]
     key: str = strawberry.field(
-        description="The shared NIK or KK number, for those kinds (needs member read: it identifies people).",
+        description="The shared NIK or KK number, for those kinds.",
         metadata=field_reads("member"),
     )
     detail: str
