@@ -11,10 +11,12 @@ from strawberry.types import Info
 from core.auth import sessions
 from core.db import write_transaction
 from core.guards import Guards
+from core.schema.authorization import unguarded
 from core.schema.context import Context
 from core.schema.single_fields import once_per_document
 
 
+@unguarded
 @strawberry.type(description="The caller as the server sees them.")
 class Me:
     username: str
@@ -22,6 +24,7 @@ class Me:
     scope: str = strawberry.field(description="Region code the caller works in; empty = national.")
 
 
+@unguarded
 @strawberry.type(description="A session: a short-lived access token and a single-use refresh token.")
 class Tokens:
     access_token: str = strawberry.field(description="Send as 'Authorization: Bearer <token>'.")
@@ -45,6 +48,7 @@ LoginFailureCode = strawberry.enum(
 )
 
 
+@unguarded
 @strawberry.type(description="Why no tokens were issued.")
 class LoginFailed:
     message: str

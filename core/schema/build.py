@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import AddValidationRules, ParserCache
+from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 
 from core.programs.registry import get_registry
 from core.schema import hardening
 from core.schema.assembly import assemble
 from core.schema.audit import AuditQuery
 from core.schema.auth import ONE_LOGIN, AuthMutation, AuthQuery
+from core.schema.authorization import ReadAuthorization, namespace, rules_of, unguarded
 from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
+from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
@@ -24,6 +26,7 @@ from core.schema.welfare import WelfareMutation, WelfareQuery
 from core.settings import Settings, get_settings
 
 
+@namespace
 @strawberry.type(description="Read the registry.")
 class Query(
     AuthQuery,
@@ -41,6 +44,14 @@ class Query(
     pass
 
 
+class AuditedSchema(hardening.Schema):
+    """The hardened schema; synchronous execution (introspection) gets ``SyncReadAudit`` for ``ReadAudit``."""
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        made = super().get_extensions(sync)
+        return [SyncReadAudit() if sync and isinstance(extension, ReadAudit) else extension for extension in made]
+
+
 MUTATION_BASES: tuple[type, ...] = (
     AuthMutation,
     HouseholdMutation,
@@ -54,20 +65,27 @@ MUTATION_BASES: tuple[type, ...] = (
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The API schema with the plugins' fields, hardened (``core.schema.hardening``); parsed and validated
-    documents are cached."""
+    documents are cached. Reads are authorized per type before execution and audited by what the answer
+    returns (``core.schema.authorization``, ``core.schema.disclosure``); a type that declares no Casbin
+    object stops the build (``UndeclaredType``)."""
     settings = settings or get_settings()
     registry = get_registry()
     mutation = assemble(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
-    return hardening.Schema(
+    unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
+    schema = AuditedSchema(
         query=Query,
         mutation=mutation,
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules([ONE_LOGIN]),
             *hardening.extensions(settings),
+            ReadAuthorization,
+            ReadAudit,
         ],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
         config=hardening.config(settings),
     )
+    rules_of(schema._schema)  # refuse to start with an undeclared type
+    return schema

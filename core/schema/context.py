@@ -1,4 +1,4 @@
-"""Per-request context: the engine, settings and this request's DataLoaders.
+"""Per-request context: the engine, settings, this request's DataLoaders and what its answer disclosed.
 
 Loaders are made anew for every request and never shared, so no cached row crosses requests.
 """
@@ -84,6 +84,15 @@ class Loaders:
 
 
 @dataclass
+class Disclosure:
+    """The records of this request's answer whose selected fields are personal data, noted while the answer is
+    built and summed up once by the read audit (``core.schema.disclosure``): per kind of record, its field
+    labels, the attributes naming its household and person, and the records."""
+
+    noted: list[tuple[tuple[str, ...], str | None, str | None, list[Any]]] = field(default_factory=list)
+
+
+@dataclass
 class Context:
     engine: AsyncEngine
     settings: Settings
@@ -94,6 +103,7 @@ class Context:
     request: Any = None
     response: Any = None
     guards: Guards | None = None  # the application's limits (login throttle, aggregated refusals)
+    disclosure: Disclosure = field(default_factory=Disclosure)
 
     @classmethod
     def create(

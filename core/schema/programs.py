@@ -15,17 +15,20 @@ from core.programs.registry import get_registry
 from core.records import HouseholdRecord
 from core.schema.access import require
 from core.schema.assembly import assemble
+from core.schema.authorization import guarded, namespace
 from core.schema.context import Context
 
 REGISTRY = get_registry()
 
 
+@guarded("program")
 @strawberry.type(description="A rule of a program's eligibility.")
 class ProgramRule:
     code: str
     description: str
 
 
+@guarded("program")
 @strawberry.type(description="An installed aid program.")
 class ProgramInfo:
     slug: str
@@ -54,6 +57,7 @@ def _program_infos() -> list[ProgramInfo]:
     ]
 
 
+@guarded("enrollment")
 @strawberry.type(description="Part of a benefit: a PKH component of one member, or a family amount.")
 class BenefitComponent:
     component: str
@@ -61,6 +65,7 @@ class BenefitComponent:
     amount: int = strawberry.field(description="Rupiah.")
 
 
+@guarded("enrollment")
 @strawberry.type(description="A household's enrollment in a program for a period (kepesertaan).")
 class Enrollment:
     id: strawberry.ID
@@ -77,6 +82,7 @@ class Enrollment:
         return isinstance(obj, EnrollmentRecord)
 
 
+@guarded("household")
 class _HouseholdProgramsCore:
     @strawberry.field(description="Enrollments in every program, newest period first.")
     async def enrollments(self: HouseholdRecord, info: Info[Context, None]) -> list[Enrollment]:  # type: ignore[misc]
@@ -84,6 +90,7 @@ class _HouseholdProgramsCore:
         return await info.context.loaders.enrollments.load(self.id)  # type: ignore[return-value]
 
 
+@namespace
 class _ProgramsCore:
     @strawberry.field(description="The aid programs installed on this server.")
     def installed(self, info: Info[Context, None]) -> list[ProgramInfo]:
@@ -109,6 +116,7 @@ Programs = assemble(
 )
 
 
+@guarded("eligibility")
 @strawberry.type(description="One program's verdict for a household.")
 class ProgramEligibility:
     program: str
@@ -119,6 +127,7 @@ class ProgramEligibility:
     enrolled_periods: list[str]
 
 
+@guarded("eligibility")
 @strawberry.type(description="What the registry says about one NIK. No names or addresses.")
 class EligibilityAnswer:
     nik: str

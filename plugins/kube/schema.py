@@ -18,12 +18,14 @@ from core.programs.periods import PeriodKind
 from core.regions.codes import is_region_code
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code, parse_id
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
 from plugins.kube import groups
 from plugins.kube.program import load_settings
 
 
+@guarded("kube_group")
 @strawberry.type(description="A KUBe joint-business group of 5-20 families of one village.")
 class KubeGroup:
     id: strawberry.ID
