@@ -27,6 +27,7 @@ from core.db import create_engine
 from core.regions.loader import load_regions, lokal_regions
 from core.settings import Settings, get_settings
 from tests.rank_support import model_dir, population  # noqa: F401  (welfare-ranking fixtures)
+from tests.serving import PRODUCTION_AUDIT_KEY
 
 KEPT_TABLES = {"regions", "alembic_version", "casbin_rule", "policy_version", "audit_head", "audit_log"}
 
@@ -71,6 +72,9 @@ def settings(
         "SIKS_DATABASE_SCHEMA": database_schema,
         "SIKS_PHOTO_DIR": photo_dir,
         "SIKS_AUDIT_CHECKPOINT_FILE": checkpoints,
+        # Tests in production mode (tests/serving.py) key their audit rows and checkpoints with the
+        # production test key: a `siks audit verify` of the session's shared log must know it.
+        "SIKS_AUDIT_RETIRED_KEYS": PRODUCTION_AUDIT_KEY,
     }
     previous = {name: os.environ.get(name) for name in wanted}
     for name, value in wanted.items():
@@ -84,6 +88,7 @@ def settings(
         database_schema=database_schema,
         photo_dir=Path(photo_dir),
         audit_checkpoint_file=Path(checkpoints),
+        audit_retired_keys=PRODUCTION_AUDIT_KEY,
     )
     for name, value in previous.items():
         if value is None:
