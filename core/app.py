@@ -1,5 +1,9 @@
 """The HTTP application: Starlette serving the GraphQL schema at /graphql.
 
+HTTP conventions (``core.http``): CORS for the configured origins, an ``X-Request-Id`` on every
+response, JSON error bodies with codes, queries over GET and persisted queries, ``Cache-Control``,
+and GraphiQL from the package's own files in development mode.
+
 ``/health`` says the process runs; ``/ready`` that it can reach its database. A database outage
 answers every route with a JSON 503 and ``Retry-After`` (``core.outage``). While it runs, the
 server anchors the audit log's head in the checkpoint file (``core.audit.checkpoints``).
@@ -9,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +21,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as RoutingRefusal
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -31,6 +35,13 @@ from core.audit.log import RequestInfo, record
 from core.auth.principal import PUBLIC
 from core.auth.requests import NotAuthenticated, principal_of
 from core.db import create_engine, write_transaction
+from core.http import errors as http_errors
+from core.http.cors import CrossOrigin
+from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
+from core.http.graphiql import static_files
+from core.http.persisted import make_store
+from core.http.request_id import RequestId, request_id_of
+from core.http.view import HTTPConventions
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
@@ -47,24 +58,29 @@ REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 UPLOAD_OVERHEAD_BYTES = 256 * 1024
 
 
-class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
+class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
+
+    graphiql_examples = MAIN_EXAMPLES
+    graphiql_hint = MAIN_HINT
+    graphiql_headers = MAIN_HEADERS
 
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,  # queries only; a mutation over GET is refused (core.http.view)
             multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
         )
         self._state = app_state
         self._settings = settings
+        self.persisted_queries = make_store(settings, "main")
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         await refuse_nul(request)
         engine, access = self._state.engine, self._state.access
         client = request.client.host if request.client else "unknown"
-        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
+        request_id = request_id_of(request)
         try:
             principal = await principal_of(dict(request.headers), engine, self._settings)
         except NotAuthenticated as exc:
@@ -142,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             await public.aclose()
+            await graphql.persisted_queries.aclose()
             await app.state.engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
@@ -156,7 +173,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
         Middleware(DatabaseOutage),
     ]
-    app = Starlette(lifespan=lifespan, middleware=limits)
+    conventions = [Middleware(RequestId)]
+    if settings.cors_origin_list():
+        conventions.append(Middleware(CrossOrigin, origins=settings.cors_origin_list()))
+    refusals = {RoutingRefusal: http_errors.http_exception, 500: http_errors.server_error}
+    app = Starlette(lifespan=lifespan, middleware=conventions + limits, exception_handlers=refusals)
     app.state.settings = settings
     graphql = GraphQLApp(app.state, settings)
     public = PublicEndpoint(app.state, settings)
@@ -169,4 +190,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/ready", readiness(app.state), methods=["GET"]),
         ]
     )
+    if settings.mode is Mode.DEVELOPMENT:
+        app.router.routes.append(static_files())
     return app

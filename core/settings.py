@@ -60,7 +60,17 @@ class Settings(BaseSettings):
         "count down to a multiple of it; 1 publishes exact counts.",
     )
     redis_url: str | None = Field(
-        None, description="Redis for the public rate limits, shared by every server process; in-memory if unset."
+        None,
+        description="Redis for the public rate limits and the persisted queries, shared by every server process; "
+        "in memory if unset.",
+    )
+    cors_origins: str | None = Field(
+        None,
+        description="Comma-separated origins (scheme://host[:port]) whose browser apps may call /graphql and "
+        "/public/graphql; unset: none, in every mode.",
+    )
+    persisted_queries_max: int = Field(
+        1000, ge=1, description="Persisted queries one process keeps per endpoint (least recently used go first)."
     )
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
@@ -134,6 +144,11 @@ class Settings(BaseSettings):
         if self.audit_retired_keys is None:
             return []
         return [key.strip() for key in self.audit_retired_keys.split(",") if key.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        if self.cors_origins is None:
+            return []
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     def plugin_allowlist(self) -> list[str] | None:
         if self.plugins is None:

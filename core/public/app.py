@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from core.http.examples import PUBLIC_EXAMPLES, PUBLIC_HINT
+from core.http.persisted import make_store
+from core.http.view import NO_STORE, HTTPConventions
 from core.nul import refuse_nul
 from core.outage import AnswersOutages
 from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
@@ -20,19 +24,32 @@ from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
 from core.settings import Mode, Settings
 
+#: How long browsers and proxies may keep a recap fetched with GET (recaps change with verifications, slowly).
+RECAP_MAX_AGE_SECONDS = 60
 
-class PublicGraphQL(AnswersOutages, GraphQL[PublicContext, None]):
+
+class PublicGraphQL(HTTPConventions, AnswersOutages, GraphQL[PublicContext, None]):
     """strawberry's ASGI view over the public schema; GraphiQL in development mode only; an outage answers 503."""
+
+    graphiql_examples = PUBLIC_EXAMPLES
+    graphiql_hint = PUBLIC_HINT
 
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(
             build_public_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,
         )
         self._state = app_state
         self._settings = settings
         self._recaps = RecapCache()
+        self.persisted_queries = make_store(settings, "public")
+
+    def cache_control(self, request: Any, document: str | None) -> str:
+        """A GET asking for recaps only may be kept a minute by anyone; a lookup of people never."""
+        if document is not None and asks_only_for_recaps(document):
+            return f"public, max-age={RECAP_MAX_AGE_SECONDS}"
+        return NO_STORE
 
     async def get_context(self, request: Any, response: Any = None) -> PublicContext:
         await refuse_nul(request)
@@ -47,10 +64,28 @@ class PublicEndpoint:
 
     def __init__(self, app_state: Any, settings: Settings, limiter: RateLimiter | None = None) -> None:
         self.limiter = limiter or make_limiter(settings)
-        self._app = RateLimited(PublicGraphQL(app_state, settings), self.limiter)
+        self._view = PublicGraphQL(app_state, settings)
+        self._app = RateLimited(self._view, self.limiter)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
 
     async def aclose(self) -> None:
         await self.limiter.aclose()
+        await self._view.persisted_queries.aclose()
+
+
+def asks_only_for_recaps(document: str) -> bool:
+    """Whether every operation of ``document`` asks for ``recap`` (or ``__typename``) and nothing else at its top."""
+    try:
+        parsed = parse(document)
+    except GraphQLError:
+        return False
+    operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+    if not operations or any(d for d in parsed.definitions if not isinstance(d, OperationDefinitionNode)):
+        return False
+    for operation in operations:
+        for selection in operation.selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.name.value not in ("recap", "__typename"):
+                return False
+    return True
