@@ -2,7 +2,7 @@
 
 ``{"errors": [{"message": "...", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}`` — the same shape
 whether the refusal came from routing (404, 405), a limit (413, 429, 503) or the GraphQL view
-(400, 401, 415). docs/integrators.md lists every code.
+(400, 401, 405). docs/integrators.md lists every code.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 RATE_LIMITED = "RATE_LIMITED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
@@ -45,8 +44,6 @@ def error_code(status: int) -> str:
         return METHOD_NOT_ALLOWED
     if status == 413:
         return PAYLOAD_TOO_LARGE
-    if status == 415:
-        return UNSUPPORTED_MEDIA_TYPE
     if status == 429:
         return RATE_LIMITED
     if status == 503:

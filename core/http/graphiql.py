@@ -60,7 +60,7 @@ def graphiql_page(
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>SIKS GraphiQL — {html.escape(endpoint)}</title>{styles}"
-        '<style>html,body{height:100%;margin:0}#siks-hint{font:13px sans-serif;padding:6px 12px;'
+        "<style>html,body{height:100%;margin:0}#siks-hint{font:13px sans-serif;padding:6px 12px;"
         "background:#fff8dc;border-bottom:1px solid #ddd}#graphiql{height:calc(100% - 32px)}</style>"
         f'</head><body><div id="siks-hint">{html.escape(hint)}</div><div id="graphiql">Loading GraphiQL…</div>'
         f'<script type="application/json" id="siks-graphiql-config">{data}</script>{scripts}</body></html>'

@@ -30,15 +30,21 @@ REDIS_TTL_SECONDS = 7 * 24 * 3600
 class PersistedQueryProblem(Exception):
     """The persisted-query extension could not be honoured; answered with ``status`` and the GraphQL error shape."""
 
-    def __init__(self, status: int, message: str, code: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
         self.status = status
-        self.body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        self.body: dict[str, Any] = {"errors": [error]}
 
 
 def not_found() -> PersistedQueryProblem:
     # Apollo's clients recognise the message itself; the code is for everyone else.
-    return PersistedQueryProblem(200, "PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
+    return PersistedQueryProblem(
+        200, {"message": "PersistedQueryNotFound", "extensions": {"code": PERSISTED_QUERY_NOT_FOUND}}
+    )
+
+
+def _bad_request(message: str) -> PersistedQueryProblem:
+    return PersistedQueryProblem(400, {"message": message, "extensions": {"code": BAD_REQUEST}})
 
 
 class PersistedQueryStore(Protocol):
@@ -111,21 +117,17 @@ async def resolve(store: PersistedQueryStore, query: str | None, extensions: dic
         return query
     sha256 = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
     if not isinstance(persisted, dict) or persisted.get("version") != 1 or not isinstance(sha256, str):
-        raise PersistedQueryProblem(
-            400, "extensions.persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<hex>\"}", BAD_REQUEST
-        )
+        raise _bad_request('extensions.persistedQuery must be {"version": 1, "sha256Hash": "<hex>"}')
     sha256 = sha256.lower()
     if not _HASH.match(sha256):
-        raise PersistedQueryProblem(400, "extensions.persistedQuery.sha256Hash must be 64 hex digits", BAD_REQUEST)
+        raise _bad_request("extensions.persistedQuery.sha256Hash must be 64 hex digits")
     if query is None:
         stored = await store.get(sha256)
         if stored is None:
             raise not_found()
         return stored
     if hashlib.sha256(query.encode()).hexdigest() != sha256:
-        raise PersistedQueryProblem(
-            400, "provided sha does not match query: sha256Hash must be the SHA-256 of the query's text",
-            PERSISTED_QUERY_HASH_MISMATCH,
-        )
+        message = "provided sha does not match query: sha256Hash must be the SHA-256 of the query's text"
+        raise PersistedQueryProblem(400, {"message": message, "extensions": {"code": PERSISTED_QUERY_HASH_MISMATCH}})
     await store.put(sha256, query)
     return query

@@ -3,7 +3,7 @@
 - queries over GET (a mutation over GET is refused with 405 ``METHOD_NOT_ALLOWED``), so urql's
   default client, which sends queries within the URL length limit as GET, works;
 - automatic persisted queries (``core.http.persisted``);
-- every refusal strawberry raises (400, 401, 404, 405, 415) answered as JSON with a code;
+- every refusal strawberry raises (400, 401, 404, 405) answered as JSON with a code;
 - ``Cache-Control`` on every answer: ``private, no-store`` unless the view says a GET may be kept;
 - GraphiQL from the package's own files (``core.http.graphiql``), in development mode only.
 """
@@ -87,5 +87,5 @@ def _refusal(exc: HTTPException) -> Response:
     elif exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     elif exc.status_code == 404:
-        message = "GraphiQL is served in development mode only; send GraphQL with POST, or queries with GET"
+        message = "the API explorer page exists in development mode only; send GraphQL with POST, or queries with GET"
     return error_response(status, message, headers)
