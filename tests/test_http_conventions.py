@@ -19,6 +19,7 @@ from graphql import parse, validate
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.app import create_app
 from core.http.examples import MAIN_EXAMPLES, PUBLIC_EXAMPLES
 from core.http.graphiql import SCRIPTS, STATIC, STYLES
 from core.http.persisted import MemoryPersistedQueries
@@ -282,6 +283,22 @@ async def test_every_http_refusal_has_a_json_body_with_a_code(db: AsyncEngine, s
         limit = await http.post("/public/graphql", json={"query": RECAP})
         assert_error(limit, 429, "RATE_LIMITED")
         assert int(limit.headers["retry-after"]) >= 1
+
+
+async def test_an_unexpected_failure_answers_a_json_500_with_the_request_id(
+    db: AsyncEngine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("core.app.principal_of", broken)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://siks.test") as http:
+            response = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "r-500"})
+    body = assert_error(response, 500, "INTERNAL_SERVER_ERROR")
+    assert "secret" not in response.text and response.headers["x-request-id"] == "r-500", body
 
 
 # --- X-Request-Id --------------------------------------------------------------------------------

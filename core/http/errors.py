@@ -67,6 +67,11 @@ async def http_exception(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, message, dict(exc.headers or {}))
 
 
-async def server_error(_request: Request, _exc: Exception) -> Response:
-    """The answer to an unhandled exception (the traceback goes to the server log, never to the client)."""
-    return error_response(500, "the server failed on its side; the failure was logged; retry later")
+async def server_error(request: Request, _exc: Exception) -> Response:
+    """The answer to an unhandled exception (the traceback goes to the server log, never to the client).
+
+    Starlette calls it outside every middleware, so it repeats the request's ``X-Request-Id`` itself.
+    """
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"X-Request-Id": request_id} if isinstance(request_id, str) else None
+    return error_response(500, "the server failed on its side; the failure was logged; retry later", headers)
