@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,8 +40,8 @@ from core.http import errors as http_errors
 from core.http.cors import CrossOrigin
 from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
 from core.http.graphiql import static_files
-from core.http.persisted import make_store
-from core.http.request_id import RequestId, request_id_of
+from core.http.persisted import PersistedQueries, closing_persisted_queries
+from core.http.request_id import RequestId
 from core.http.view import HTTPConventions
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
@@ -61,10 +62,6 @@ UPLOAD_OVERHEAD_BYTES = 256 * 1024
 class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
-    graphiql_examples = MAIN_EXAMPLES
-    graphiql_hint = MAIN_HINT
-    graphiql_headers = MAIN_HEADERS
-
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
@@ -74,13 +71,12 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
         )
         self._state = app_state
         self._settings = settings
-        self.persisted_queries = make_store(settings, "main")
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         await refuse_nul(request)
         engine, access = self._state.engine, self._state.access
         client = request.client.host if request.client else "unknown"
-        request_id = request_id_of(request)
+        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
         try:
             principal = await principal_of(dict(request.headers), engine, self._settings)
         except NotAuthenticated as exc:
@@ -122,6 +118,10 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
 
+    graphiql_examples = MAIN_EXAMPLES
+    graphiql_hint = MAIN_HINT
+    graphiql_headers = MAIN_HEADERS
+
 
 @contextlib.asynccontextmanager
 async def _checkpoints(engine: Any, settings: Settings) -> AsyncIterator[None]:
@@ -158,7 +158,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             await public.aclose()
-            await graphql.persisted_queries.aclose()
             await app.state.engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
@@ -177,7 +176,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.cors_origin_list():
         conventions.append(Middleware(CrossOrigin, origins=settings.cors_origin_list()))
     refusals = {RoutingRefusal: http_errors.http_exception, 500: http_errors.server_error}
-    app = Starlette(lifespan=lifespan, middleware=conventions + limits, exception_handlers=refusals)
+    app = Starlette(
+        lifespan=closing_persisted_queries(lifespan), middleware=conventions + limits, exception_handlers=refusals
+    )
+    app.state.persisted_queries = PersistedQueries(settings)
     app.state.settings = settings
     graphql = GraphQLApp(app.state, settings)
     public = PublicEndpoint(app.state, settings)

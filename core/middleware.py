@@ -14,9 +14,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.http.errors import error_body, error_code
 
 
-async def send_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    """Answer with ``status`` and one GraphQL-shaped error carrying the status's code (``core.http.errors``)."""
-    body = orjson.dumps(error_body(message, error_code(status)))
+async def send_error(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None
+) -> None:
+    """Answer with ``status`` and one GraphQL-shaped error with ``code`` (by default the status's, ``core.http``)."""
+    body = orjson.dumps(error_body(message, code or error_code(status)))
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})

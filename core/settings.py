@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         30.0, gt=0, description="A request still running after this many seconds is stopped with HTTP 503."
     )
+    cors_origins: str | None = Field(
+        None,
+        description="Comma-separated origins (scheme://host[:port]) whose browser apps may call /graphql and "
+        "/public/graphql; unset: none, in every mode.",
+    )
+    persisted_queries_max: int = Field(
+        1000,
+        ge=1,
+        description="Persisted queries one process keeps per endpoint (least recently used go first); with "
+        "SIKS_REDIS_URL they are kept in Redis instead.",
+    )
     public_requests_per_minute: int = Field(
         30, ge=1, description="Requests a client (IP address) may send to /public/graphql in one minute."
     )
@@ -60,17 +71,7 @@ class Settings(BaseSettings):
         "count down to a multiple of it; 1 publishes exact counts.",
     )
     redis_url: str | None = Field(
-        None,
-        description="Redis for the public rate limits and the persisted queries, shared by every server process; "
-        "in memory if unset.",
-    )
-    cors_origins: str | None = Field(
-        None,
-        description="Comma-separated origins (scheme://host[:port]) whose browser apps may call /graphql and "
-        "/public/graphql; unset: none, in every mode.",
-    )
-    persisted_queries_max: int = Field(
-        1000, ge=1, description="Persisted queries one process keeps per endpoint (least recently used go first)."
+        None, description="Redis for the public rate limits, shared by every server process; in-memory if unset."
     )
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
@@ -145,11 +146,6 @@ class Settings(BaseSettings):
             return []
         return [key.strip() for key in self.audit_retired_keys.split(",") if key.strip()]
 
-    def cors_origin_list(self) -> list[str]:
-        if self.cors_origins is None:
-            return []
-        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
-
     def plugin_allowlist(self) -> list[str] | None:
         if self.plugins is None:
             return None
@@ -164,6 +160,12 @@ class Settings(BaseSettings):
             return None
         path = self.database_url.split("///", 1)[-1]
         return None if path in ("", ":memory:") else Path(path)
+
+    def cors_origin_list(self) -> list[str]:
+        """The origins of ``SIKS_CORS_ORIGINS``, without a trailing slash; empty: no cross-origin calls."""
+        if self.cors_origins is None:
+            return []
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache(maxsize=1)

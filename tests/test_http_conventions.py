@@ -281,7 +281,7 @@ async def test_every_http_refusal_has_a_json_body_with_a_code(db: AsyncEngine, s
         assert_error(await http.get("/graphql", params={}, headers={"Accept": "application/json"}), 400, "BAD_REQUEST")
         await http.post("/public/graphql", json={"query": RECAP})
         limit = await http.post("/public/graphql", json={"query": RECAP})
-        assert_error(limit, 429, "RATE_LIMITED")
+        assert_error(limit, 429, "TOO_MANY_REQUESTS")
         assert int(limit.headers["retry-after"]) >= 1
 
 

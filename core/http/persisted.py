@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -131,3 +133,34 @@ async def resolve(store: PersistedQueryStore, query: str | None, extensions: dic
         raise PersistedQueryProblem(400, {"message": message, "extensions": {"code": PERSISTED_QUERY_HASH_MISMATCH}})
     await store.put(sha256, query)
     return query
+
+
+class PersistedQueries:
+    """The stores of both endpoints, made once per application (``app.state.persisted_queries``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.stores = {endpoint: make_store(settings, endpoint) for endpoint in ("main", "public")}
+
+    def of(self, endpoint: str) -> PersistedQueryStore:
+        return self.stores[endpoint]
+
+    async def aclose(self) -> None:
+        for store in self.stores.values():
+            await store.aclose()
+
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+
+
+def closing_persisted_queries(lifespan: Lifespan) -> Lifespan:
+    """``lifespan``, then the persisted-query stores of ``app.state`` closed (their Redis connections)."""
+
+    @asynccontextmanager
+    async def wrapped(app: Any) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            await app.state.persisted_queries.aclose()
+
+    return wrapped

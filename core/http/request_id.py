@@ -44,6 +44,9 @@ class RequestId:
         sent = next((value for name, value in scope["headers"] if name == HEADER.encode()), b"")
         request_id = sanitise(sent.decode("latin-1"))
         scope.setdefault("state", {})["request_id"] = request_id
+        # Whatever reads the header further in (the audit of a request, the photo route) sees the same id.
+        others = [(name, value) for name, value in scope["headers"] if name != HEADER.encode()]
+        scope["headers"] = [*others, (HEADER.encode(), request_id.encode())]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -27,13 +27,20 @@ _GET_MUTATION = "mutations are not allowed when using GET"
 
 
 class HTTPConventions:
-    """Mixin for strawberry's ASGI ``GraphQL`` view; set ``persisted_queries`` and ``graphiql_examples``."""
+    """Mixin for strawberry's ASGI ``GraphQL`` view; set ``endpoint`` and ``graphiql_examples``.
 
-    persisted_queries: PersistedQueryStore
+    The view's ``_state`` (the application's state) holds the persisted queries (``PersistedQueries``).
+    """
+
+    endpoint = "main"
     #: (title, document) pairs GraphiQL opens with; the first is the editor's content.
     graphiql_examples: tuple[tuple[str, str], ...] = ()
     graphiql_hint: str = ""
     graphiql_headers: str = ""
+
+    @property
+    def persisted_queries(self) -> PersistedQueryStore:
+        return self._state.persisted_queries.of(self.endpoint)  # type: ignore[attr-defined, no-any-return]
 
     def cache_control(self, request: Request, document: str | None) -> str:
         """``Cache-Control`` of a successful GET of ``document``; private and never stored unless overridden."""

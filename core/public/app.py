@@ -15,7 +15,6 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from core.http.examples import PUBLIC_EXAMPLES, PUBLIC_HINT
-from core.http.persisted import make_store
 from core.http.view import NO_STORE, HTTPConventions
 from core.nul import refuse_nul
 from core.outage import AnswersOutages
@@ -31,25 +30,15 @@ RECAP_MAX_AGE_SECONDS = 60
 class PublicGraphQL(HTTPConventions, AnswersOutages, GraphQL[PublicContext, None]):
     """strawberry's ASGI view over the public schema; GraphiQL in development mode only; an outage answers 503."""
 
-    graphiql_examples = PUBLIC_EXAMPLES
-    graphiql_hint = PUBLIC_HINT
-
     def __init__(self, app_state: Any, settings: Settings) -> None:
         super().__init__(
             build_public_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
-            allow_queries_via_get=True,
+            allow_queries_via_get=True,  # queries only (core.http.view)
         )
         self._state = app_state
         self._settings = settings
         self._recaps = RecapCache()
-        self.persisted_queries = make_store(settings, "public")
-
-    def cache_control(self, request: Any, document: str | None) -> str:
-        """A GET asking for recaps only may be kept a minute by anyone; a lookup of people never."""
-        if document is not None and asks_only_for_recaps(document):
-            return f"public, max-age={RECAP_MAX_AGE_SECONDS}"
-        return NO_STORE
 
     async def get_context(self, request: Any, response: Any = None) -> PublicContext:
         await refuse_nul(request)
@@ -58,21 +47,15 @@ class PublicGraphQL(HTTPConventions, AnswersOutages, GraphQL[PublicContext, None
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
 
+    endpoint = "public"
+    graphiql_examples = PUBLIC_EXAMPLES
+    graphiql_hint = PUBLIC_HINT
 
-class PublicEndpoint:
-    """The rate-limited public GraphQL view; ``aclose`` releases the limiter (its Redis connections)."""
-
-    def __init__(self, app_state: Any, settings: Settings, limiter: RateLimiter | None = None) -> None:
-        self.limiter = limiter or make_limiter(settings)
-        self._view = PublicGraphQL(app_state, settings)
-        self._app = RateLimited(self._view, self.limiter)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
-
-    async def aclose(self) -> None:
-        await self.limiter.aclose()
-        await self._view.persisted_queries.aclose()
+    def cache_control(self, request: Any, document: str | None) -> str:
+        """A GET asking for recaps only may be kept a minute by anyone; a lookup of people never."""
+        if document is not None and asks_only_for_recaps(document):
+            return f"public, max-age={RECAP_MAX_AGE_SECONDS}"
+        return NO_STORE
 
 
 def asks_only_for_recaps(document: str) -> bool:
@@ -82,10 +65,24 @@ def asks_only_for_recaps(document: str) -> bool:
     except GraphQLError:
         return False
     operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
-    if not operations or any(d for d in parsed.definitions if not isinstance(d, OperationDefinitionNode)):
+    if not operations or len(operations) != len(parsed.definitions):
         return False
-    for operation in operations:
-        for selection in operation.selection_set.selections:
-            if not isinstance(selection, FieldNode) or selection.name.value not in ("recap", "__typename"):
-                return False
-    return True
+    return all(
+        isinstance(selection, FieldNode) and selection.name.value in ("recap", "__typename")
+        for operation in operations
+        for selection in operation.selection_set.selections
+    )
+
+
+class PublicEndpoint:
+    """The rate-limited public GraphQL view; ``aclose`` releases the limiter (its Redis connections)."""
+
+    def __init__(self, app_state: Any, settings: Settings, limiter: RateLimiter | None = None) -> None:
+        self.limiter = limiter or make_limiter(settings)
+        self._app = RateLimited(PublicGraphQL(app_state, settings), self.limiter)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    async def aclose(self) -> None:
+        await self.limiter.aclose()
