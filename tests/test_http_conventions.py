@@ -230,6 +230,15 @@ async def test_a_mutation_by_persisted_hash_over_get_is_refused(db: AsyncEngine,
         assert_error(response, 405, "METHOD_NOT_ALLOWED")
 
 
+async def test_a_huge_document_runs_but_is_not_kept(db: AsyncEngine, settings: Settings) -> None:
+    huge = RECAP + "\n#" + "x" * 20_000  # a comment pads it past MAX_PERSISTED_QUERY_CHARS
+    async with serve(settings) as http:
+        ran = await http.post("/public/graphql", json={"query": huge, "extensions": orjson.loads(persisted(huge))})
+        assert ran.status_code == 200 and "errors" not in ran.json(), ran.text
+        again = await http.get("/public/graphql", params={"extensions": persisted(huge)})
+        assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
 async def test_persisted_query_store_is_a_bounded_lru() -> None:
     store = MemoryPersistedQueries(capacity=2)
     await store.put("a", "query A")

@@ -4,7 +4,7 @@
 runs the query it registered under that hash, or answers the error ``PersistedQueryNotFound``
 (code ``PERSISTED_QUERY_NOT_FOUND``), after which the client sends hash and query together; the
 server checks that the hash is the query's and registers it. So a GET of a hash stays short and
-cacheable. The store is a bounded LRU per process, or Redis (shared, expiring) when
+cacheable. The store is a bounded LRU per process, or Redis (shared, expiring after a day) when
 ``SIKS_REDIS_URL`` is set; a store that cannot be reached only makes clients send the full query.
 """
 
@@ -26,7 +26,9 @@ PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 BAD_REQUEST = "BAD_REQUEST"
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-REDIS_TTL_SECONDS = 7 * 24 * 3600
+REDIS_TTL_SECONDS = 24 * 3600
+#: Longer documents run but are not kept: nobody fills the store with a few huge "queries".
+MAX_PERSISTED_QUERY_CHARS = 20_000
 
 
 class PersistedQueryProblem(Exception):
@@ -81,7 +83,11 @@ class MemoryPersistedQueries:
 
 
 class RedisPersistedQueries:
-    """Queries shared by every process using the same Redis; each expires a week after it was last registered."""
+    """Queries shared by every process using the same Redis; each expires a day after it was last registered.
+
+    Redis bounds nothing by itself: give it a ``maxmemory`` with ``volatile-lru`` so registrations
+    (at most one a request, within the rate limits) can never crowd out the rate-limit counters.
+    """
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._redis = client
@@ -131,7 +137,8 @@ async def resolve(store: PersistedQueryStore, query: str | None, extensions: dic
     if hashlib.sha256(query.encode()).hexdigest() != sha256:
         message = "provided sha does not match query: sha256Hash must be the SHA-256 of the query's text"
         raise PersistedQueryProblem(400, {"message": message, "extensions": {"code": PERSISTED_QUERY_HASH_MISMATCH}})
-    await store.put(sha256, query)
+    if len(query) <= MAX_PERSISTED_QUERY_CHARS:
+        await store.put(sha256, query)
     return query
 
 

@@ -63,7 +63,8 @@ class HTTPConventions:
         await response(scope, receive, send)
 
     def _cache_control(self, request: Request, response: Response) -> str:
-        if request.method != "GET" or response.status_code != 200 or b'"errors"' in bytes(response.body):
+        body = getattr(response, "body", None)  # a streamed answer has none: never stored
+        if request.method != "GET" or response.status_code != 200 or body is None or b'"errors"' in bytes(body):
             return NO_STORE
         return self.cache_control(request, getattr(request.state, "graphql_document", None))
 
