@@ -300,7 +300,7 @@ async def test_an_unexpected_failure_answers_a_json_500_with_the_request_id(
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("core.app.principal_of", broken)
+    monkeypatch.setattr("core.app.refuse_nul", broken)  # any unexpected failure while answering
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
