@@ -1,5 +1,9 @@
 """The HTTP application: Starlette serving the GraphQL schema at /graphql.
 
+HTTP conventions (``core.http``): CORS for the configured origins, an ``X-Request-Id`` on every
+response, JSON error bodies with codes, queries over GET and persisted queries, ``Cache-Control``,
+and GraphiQL from the package's own files in development mode.
+
 ``/health`` says the process runs; ``/ready`` that it can reach its database. A database outage
 answers every route with a JSON 503 and ``Retry-After`` (``core.outage``). While it runs, the
 server anchors the audit log's head in the checkpoint file (``core.audit.checkpoints``).
@@ -16,6 +20,7 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as RoutingRefusal
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -30,6 +35,13 @@ from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
 from core.db import create_engine, write_transaction
 from core.guards import Guards
+from core.http import errors as http_errors
+from core.http.cors import CrossOrigin
+from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
+from core.http.graphiql import static_files
+from core.http.persisted import PersistedQueries, closing_persisted_queries
+from core.http.request_id import RequestId
+from core.http.view import HTTPConventions
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
@@ -46,14 +58,14 @@ REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 UPLOAD_OVERHEAD_BYTES = 256 * 1024
 
 
-class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
+class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
     def __init__(self, app_state: Any, settings: Settings, guards: Guards) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,  # queries only; a mutation over GET is refused (core.http.view)
             multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
         )
         self._state = app_state
@@ -105,6 +117,10 @@ class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    graphiql_examples = MAIN_EXAMPLES
+    graphiql_hint = MAIN_HINT
+    graphiql_headers = MAIN_HEADERS
 
 
 @contextlib.asynccontextmanager
@@ -174,7 +190,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
         Middleware(DatabaseOutage),
     ]
-    app = Starlette(lifespan=lifespan, middleware=limits)
+    conventions = [Middleware(RequestId)]
+    if settings.cors_origin_list():
+        conventions.append(Middleware(CrossOrigin, origins=settings.cors_origin_list()))
+    refusals = {RoutingRefusal: http_errors.http_exception, 500: http_errors.server_error}
+    app = Starlette(
+        lifespan=closing_persisted_queries(lifespan), middleware=conventions + limits, exception_handlers=refusals
+    )
+    app.state.persisted_queries = PersistedQueries(settings)
     app.state.settings = settings
     app.state.guards = guards = Guards.make(app.state, settings)
     graphql_view = GraphQLApp(app.state, settings, guards)
@@ -189,4 +212,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/ready", readiness(app.state), methods=["GET"]),
         ]
     )
+    if settings.mode is Mode.DEVELOPMENT:
+        app.router.routes.append(static_files())
     return app

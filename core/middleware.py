@@ -1,7 +1,7 @@
 """HTTP limits for every path: the size of a request body and the time a request may take.
 
 Both are plain ASGI middleware (no buffering of the response) and answer in the GraphQL error
-shape, ``{"errors": [{"message": ...}]}``, so clients read them like any other error.
+shape, ``{"errors": [{"message": ..., "extensions": {"code": ...}}]}``, so clients read them like any other error.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ import asyncio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.http.errors import error_body, error_code
+
 
 async def send_error(
     send: Send, status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None
 ) -> None:
-    """Answer with ``status`` and one GraphQL-shaped error (with ``extensions.code`` when ``code`` is given)."""
-    error: dict[str, object] = {"message": message}
-    if code is not None:
-        error["extensions"] = {"code": code}
-    body = orjson.dumps({"errors": [error]})
+    """Answer with ``status`` and one GraphQL-shaped error with ``code`` (by default the status's, ``core.http``)."""
+    body = orjson.dumps(error_body(message, code or error_code(status)))
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})

@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from core.audit.log import RequestInfo, record
 from core.auth.requests import NotAuthenticated, principal_of
 from core.db import write_transaction
+from core.http.errors import error_response
+from core.http.request_id import request_id_of
 from core.ids import id_from_text
 from core.verification.levels import OFFICER_ROLES
 from core.verification.photos import photo_by_id
@@ -23,7 +25,7 @@ from core.verification.storage import folder_store
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message}]}, status_code=status)
+    return error_response(status, message)
 
 
 def photo_endpoint(state: Any) -> Any:
@@ -53,7 +55,7 @@ def photo_endpoint(state: Any) -> Any:
         async with write_transaction(engine) as conn:
             await record(
                 conn,
-                RequestInfo(principal, client, request.headers.get("x-request-id", "-")[:64]),
+                RequestInfo(principal, client, request_id_of(request)),
                 operation="read:photo",
                 entity="visit_photo",
                 entity_id=photo.id,

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         30.0, gt=0, description="A request still running after this many seconds is stopped with HTTP 503."
     )
+    cors_origins: str | None = Field(
+        None,
+        description="Comma-separated origins (scheme://host[:port]) whose browser apps may call /graphql and "
+        "/public/graphql; unset: none, in every mode.",
+    )
+    persisted_queries_max: int = Field(
+        1000,
+        ge=1,
+        description="Persisted queries one process keeps per endpoint (least recently used go first); with "
+        "SIKS_REDIS_URL they are kept in Redis instead.",
+    )
     public_requests_per_minute: int = Field(
         30, ge=1, description="Requests a client (IP address) may send to /public/graphql in one minute."
     )
@@ -203,6 +214,12 @@ class Settings(BaseSettings):
             return None
         path = self.database_url.split("///", 1)[-1]
         return None if path in ("", ":memory:") else Path(path)
+
+    def cors_origin_list(self) -> list[str]:
+        """The origins of ``SIKS_CORS_ORIGINS``, without a trailing slash; empty: no cross-origin calls."""
+        if self.cors_origins is None:
+            return []
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache(maxsize=1)

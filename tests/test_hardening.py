@@ -112,7 +112,10 @@ async def test_batching_is_off(db: AsyncEngine, settings: Settings) -> None:
     async with serve(settings) as http:
         for path in ("/graphql", "/public/graphql"):
             response = await http.post(path, json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}])
-            assert (response.status_code, response.text) == (400, "Batching is not enabled")
+            assert response.status_code == 400
+            assert response.json() == {
+                "errors": [{"message": "Batching is not enabled", "extensions": {"code": "BAD_REQUEST"}}]
+            }
 
 
 # --- production mode ----------------------------------------------------------------------------
@@ -228,7 +231,8 @@ async def test_a_10_mb_body_is_refused_with_413(db: AsyncEngine, settings: Setti
                     "errors": [
                         {
                             "message": "the request body is larger than the limit of 1,048,576 bytes; send a shorter "
-                            "query, fewer variables or several smaller requests"
+                            "query, fewer variables or several smaller requests",
+                            "extensions": {"code": "PAYLOAD_TOO_LARGE"},
                         }
                     ]
                 }

@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from core.guards import Guards
+from core.http.examples import PUBLIC_EXAMPLES, PUBLIC_HINT
+from core.http.view import NO_STORE, HTTPConventions
 from core.nul import refuse_nul
 from core.outage import AnswersOutages
 from core.public.recap import RecapCache
@@ -23,15 +26,18 @@ from core.public.schema import PublicContext, build_public_schema
 from core.ratelimit import RateLimited
 from core.settings import Mode, Settings
 
+#: How long browsers and proxies may keep a recap fetched with GET (recaps change with verifications, slowly).
+RECAP_MAX_AGE_SECONDS = 60
 
-class PublicGraphQL(AnswersOutages, GraphQL[PublicContext, None]):
+
+class PublicGraphQL(HTTPConventions, AnswersOutages, GraphQL[PublicContext, None]):
     """strawberry's ASGI view over the public schema; GraphiQL in development mode only; an outage answers 503."""
 
     def __init__(self, app_state: Any, settings: Settings, guards: Guards) -> None:
         super().__init__(
             build_public_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,  # queries only (core.http.view)
         )
         self._state = app_state
         self._settings = settings
@@ -44,6 +50,32 @@ class PublicGraphQL(AnswersOutages, GraphQL[PublicContext, None]):
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    endpoint = "public"
+    graphiql_examples = PUBLIC_EXAMPLES
+    graphiql_hint = PUBLIC_HINT
+
+    def cache_control(self, request: Any, document: str | None) -> str:
+        """A GET asking for recaps only may be kept a minute by anyone; a lookup of people never."""
+        if document is not None and asks_only_for_recaps(document):
+            return f"public, max-age={RECAP_MAX_AGE_SECONDS}"
+        return NO_STORE
+
+
+def asks_only_for_recaps(document: str) -> bool:
+    """Whether every operation of ``document`` asks for ``recap`` (or ``__typename``) and nothing else at its top."""
+    try:
+        parsed = parse(document)
+    except GraphQLError:
+        return False
+    operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+    if not operations or len(operations) != len(parsed.definitions):
+        return False
+    return all(
+        isinstance(selection, FieldNode) and selection.name.value in ("recap", "__typename")
+        for operation in operations
+        for selection in operation.selection_set.selections
+    )
 
 
 class PublicEndpoint:
