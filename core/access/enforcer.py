@@ -21,15 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.auth.principal import Principal
 from core.models import CasbinRule, PolicyVersion
 from core.programs.registry import get_registry
+from core.regions.codes import region_within
 
 RELOAD_SECONDS = 1.0
 RULES = CasbinRule.__table__
 VERSION = PolicyVersion.__table__
-
-
-def region_within(region: str, scope: str) -> bool:
-    """The record's region lies in the scope (the scope itself or below it); '' covers everything."""
-    return scope == "" or region == scope or region.startswith(scope + ".")
 
 
 def policy_files() -> tuple[Path, Path]:

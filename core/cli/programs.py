@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.registry import get_registry
+from core.refusals import Invalid, Missing
 
 app = typer.Typer(help="Program cycles (preview, run, approve) and quotas.", no_args_is_help=True)
 

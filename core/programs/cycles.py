@@ -38,13 +38,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.ids import ids
 from core.models import CycleRefusal, Disbursement, Enrollment, EnrollmentComponent, ProgramCycle
 from core.models.types import TIMESTAMP
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import ProgramScope, check_scope
 from core.programs.selection import Selection, drop_work_tables, select_households
+from core.refusals import Invalid, Missing
+from core.regions.codes import region_within
 
 CYCLES = ProgramCycle.__table__
 ENROLLMENTS = Enrollment.__table__
@@ -376,7 +377,7 @@ async def approve_cycle(
     async with write_transaction(engine) as conn:
         if scope:
             target = await cycle_by_id(conn, cycle_id)
-            if target is None or not (target.region_code == scope or target.region_code.startswith(scope + ".")):
+            if target is None or not region_within(target.region_code, scope):
                 return Missing("program cycle", str(cycle_id))
         now = _now()
         claimed = await conn.execute(

@@ -12,10 +12,10 @@ from strawberry.types import Info
 
 from core.audit.log import record as record_audit
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.registry import get_registry
 from core.programs.scope import NATIONAL
+from core.refusals import Invalid, Missing
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.context import Context

@@ -7,10 +7,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from core.households.service import Invalid
 from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
 from core.programs.registry import get_registry
 from core.programs.scope import NATIONAL
+from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed
 from core.schema.context import Context
 from core.schema.errors import ValidationError

@@ -9,41 +9,41 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.db import write_transaction
-from core.households import service
+from core.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.context import Context
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
 from core.verification.proposals import Refused
 
-REFUSALS = (service.Invalid, service.Conflict, service.Missing, Refused)
+REFUSALS = (Invalid, Conflict, Missing, Refused)
 
 
 def denial_reason(outcome: object) -> str | None:
     """Why a refusal is audited as a denied attempt (a record outside the caller's region, or a write
     that would put a household outside it); None for an ordinary refusal."""
-    if isinstance(outcome, service.OutsideScope):
+    if isinstance(outcome, OutsideScope):
         return f"destination village {outcome.village_code} is outside the caller's region"
-    if isinstance(outcome, service.Missing):
+    if isinstance(outcome, Missing):
         return "not found in the caller's region"
     return None
 
 
 def denied_key(outcome: object) -> str:
     """The record a denied attempt was aimed at, as the audit row's entity id."""
-    if isinstance(outcome, service.Missing):
+    if isinstance(outcome, Missing):
         return outcome.key
-    if isinstance(outcome, service.OutsideScope) and outcome.household_id is not None:
+    if isinstance(outcome, OutsideScope) and outcome.household_id is not None:
         return str(outcome.household_id)
     return "-"
 
 
 def as_error(outcome: object) -> object:
     """The GraphQL error type of a service refusal; anything else unchanged."""
-    if isinstance(outcome, service.Invalid):
+    if isinstance(outcome, Invalid):
         return ValidationError.of(outcome)
-    if isinstance(outcome, service.Conflict):
+    if isinstance(outcome, Conflict):
         return VersionConflict.of(outcome)
-    if isinstance(outcome, service.Missing):
+    if isinstance(outcome, Missing):
         return NotFound.of(outcome)
     if isinstance(outcome, Refused):
         return StepRefused(message=outcome.message)

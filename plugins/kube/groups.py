@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.access.enforcer import region_within
 from core.enums import RecordStatus
 from core.households.rules import FieldError
-from core.households.service import Conflict, Invalid, Missing
 from core.ids import ids
 from core.records import HOUSEHOLDS
+from core.refusals import Conflict, Invalid, Missing
 from core.regions.codes import is_region_code, level_number
 from core.regions.queries import existing_codes
 from plugins.kube.tables import GROUPS, MEMBERSHIPS

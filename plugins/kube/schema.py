@@ -12,9 +12,9 @@ from strawberry.types import Info
 from core.access.enforcer import region_within
 from core.audit.log import record
 from core.db import write_transaction
-from core.households.service import Conflict, Invalid, Missing
 from core.programs.eligibility import current_period
 from core.programs.periods import PeriodKind
+from core.refusals import Conflict, Invalid, Missing
 from core.regions.codes import is_region_code
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code, parse_id
