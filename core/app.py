@@ -27,6 +27,7 @@ from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
 from core.photo_route import photo_endpoint
+from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
@@ -41,15 +42,16 @@ UPLOAD_OVERHEAD_BYTES = 256 * 1024
 class GraphQLApp(GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder."""
 
-    def __init__(self, app_state: Any, settings: Settings) -> None:
+    def __init__(self, app_state: Any, settings: Settings, registry: ProgramRegistry) -> None:
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, registry=registry),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
         )
         self._state = app_state
         self._settings = settings
+        self._registry = registry
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         await refuse_nul(request)
@@ -73,7 +75,9 @@ class GraphQLApp(GraphQL[Context, None]):
         await access.refresh()
         info = RequestInfo(principal, client=client, request_id=request_id)
         request.state.siks_request_info = info
-        return Context.create(engine, self._settings, access, principal, info, request=request, response=response)
+        return Context.create(
+            engine, self._settings, access, principal, info, request=request, response=response, registry=self._registry
+        )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         """Audit documents refused before execution (parse errors, limits, unknown fields) as denied attempts."""
@@ -98,9 +102,15 @@ class GraphQLApp(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The application; it refuses to start on a database whose schema is not current."""
+def create_app(settings: Settings | None = None, registry: ProgramRegistry | None = None) -> Starlette:
+    """The application; it refuses to start on a database whose schema is not current.
+
+    The application serves the plugins of its own registry (``registry``, or one built from
+    ``settings.plugins``), which reaches the schema, every request's context and the cycle runs; it is
+    ``app.state.registry``.
+    """
     settings = settings or get_settings()
+    registry = registry or registry_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -130,7 +140,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(lifespan=lifespan, middleware=limits)
     app.state.settings = settings
-    graphql = GraphQLApp(app.state, settings)
+    app.state.registry = registry
+    graphql = GraphQLApp(app.state, settings, registry)
     public = PublicEndpoint(app.state, settings)
     app.router.routes.extend(
         [

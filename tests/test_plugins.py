@@ -22,7 +22,7 @@ from core.programs import hookspecs
 from core.programs.facts import WELFARE, facts_select
 from core.programs.hookspecs import hookimpl
 from core.programs.periods import PeriodKind, parse_period
-from core.programs.registry import PluginConflict, build_registry, get_registry, make_manager
+from core.programs.registry import PluginConflict, build_registry, make_manager, registry_from_settings
 from core.records import HOUSEHOLDS
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -49,7 +49,7 @@ def test_every_hook_has_a_test() -> None:
 
 
 def test_the_fixture_plugin_is_found_through_its_entry_point() -> None:
-    registry = get_registry()
+    registry = registry_from_settings()
     assert "elderly" in registry.plugins and "core-facts" in registry.plugins
     assert registry.owner[("program", "aslut")] == "plugin 'elderly'"
 
@@ -78,7 +78,7 @@ def test_a_misspelt_hook_stops_start_up() -> None:
 def test_results_do_not_depend_on_registration_order() -> None:
     def plugin(name: str, slug: str) -> types.ModuleType:
         module = types.ModuleType(name)
-        elderly = get_registry().programs["aslut"]
+        elderly = registry_from_settings().programs["aslut"]
 
         @hookimpl
         def siks_register_programs() -> list[object]:
@@ -100,7 +100,7 @@ def test_results_do_not_depend_on_registration_order() -> None:
 
 
 def test_two_plugins_claiming_one_slug_stop_start_up_naming_both() -> None:
-    elderly = get_registry().programs["aslut"]
+    elderly = registry_from_settings().programs["aslut"]
     manager = make_manager(allowlist=["elderly"])
     copycat = types.ModuleType("copycat")
 
@@ -167,7 +167,7 @@ async def test_hook_siks_register_programs(db: AsyncEngine, gql: GraphQLClient) 
 async def test_hook_siks_register_facts(db: AsyncEngine, gql: GraphQLClient) -> None:
     household = await register(gql, elderly_household())
     period = parse_period("2026-03", PeriodKind.MONTH)
-    query = facts_select(get_registry(), period, where=[HOUSEHOLDS.c.id == int(household["id"])])
+    query = facts_select(registry_from_settings(), period, where=[HOUSEHOLDS.c.id == int(household["id"])])
     async with db.connect() as conn:
         row = (await conn.execute(query)).one()._mapping
     assert row["elderly_70"] == 1 and row["elderly_60"] == 1 and row["members"] == 2
@@ -177,7 +177,7 @@ async def test_hook_siks_register_migrations(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
     assert "elderly_caregivers" in tables
-    assert str(Path(sys.modules["siks_elderly"].__file__).parent / "migrations") in get_registry().migrations
+    assert str(Path(sys.modules["siks_elderly"].__file__).parent / "migrations") in registry_from_settings().migrations
 
 
 async def test_hook_siks_extra_mutation_fields(db: AsyncEngine, gql: GraphQLClient) -> None:
@@ -214,7 +214,7 @@ async def test_hook_siks_extra_query_fields(db: AsyncEngine, gql: GraphQLClient)
 
 
 def test_hook_siks_extra_policies() -> None:
-    assert "p, aslut_officer, enrollment:aslut, read" in get_registry().policies
+    assert "p, aslut_officer, enrollment:aslut, read" in registry_from_settings().policies
 
 
 async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
@@ -235,7 +235,7 @@ async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
             )
         )
     CYCLES_SEEN.clear()
-    record = await run_cycle(db, get_registry(), "aslut", "2026-03", "32", "test")
+    record = await run_cycle(db, registry_from_settings(), "aslut", "2026-03", "32", "test")
     assert getattr(record, "enrolled", None) == 1, record
     assert CYCLES_SEEN == [("aslut", "2026-03", "32", 1)]
     enrollments = await gql(

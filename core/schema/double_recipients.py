@@ -8,7 +8,6 @@ import strawberry
 from strawberry.types import Info
 
 from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
-from core.programs.registry import get_registry
 from core.programs.scope import NATIONAL
 from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed
@@ -87,7 +86,7 @@ class DoubleRecipientQuery:
         if not allowed(context, "enrollment", "read", region):
             raise Forbidden(context.principal, "enrollment", "read")
         async with context.engine.connect() as conn:
-            report = await double_recipient_report(conn, get_registry(), region_code, period)
+            report = await double_recipient_report(conn, context.registry, region_code, period)
         if isinstance(report, Invalid):
             return ValidationError.of(report)
         return DoubleRecipientReportType.of(report)
