@@ -18,22 +18,24 @@ from sqlalchemy import Column, MetaData, String, Table, func, insert, literal, s
 from sqlalchemy.types import BigInteger
 from strawberry.types import Info
 
-from core.db import write_transaction
-from core.households.queries import Include, household_by_id
-from core.programs.hookspecs import hookimpl
-from core.programs.periods import Period, PeriodKind
-from core.programs.schema_fields import SchemaField
-from core.programs.types import (
+from core.plugin_api import (
     BenefitContext,
     BenefitRule,
     EligibilityRule,
     FactContext,
     HouseholdFact,
+    Include,
+    Period,
+    PeriodKind,
     Program,
     RuleContext,
+    SchemaField,
+    hookimpl,
+    household_by_id,
+    parse_id,
+    require,
+    write_transaction,
 )
-from core.schema.access import require
-from core.schema.arguments import parse_id
 
 SLUG = "aslut"
 CYCLES_SEEN: list[tuple[str, str, str, int]] = []
