@@ -16,38 +16,58 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from core.db import write_transaction
-    from core.enums import MemberStatus, RecordStatus
-    from core.households.queries import Include, household_by_id, households_by_id
-    from core.ids import ids
-    from core.models.types import code_type
-    from core.programs.config import ProgramSettingsError, load_program_settings
-    from core.programs.core_facts import CORE_FACTS
-    from core.programs.hookspecs import hookimpl
-    from core.programs.periods import Period, PeriodError, PeriodKind, current_period, parse_period
-    from core.programs.rules import FAMILY_COMPONENT, DecileAtMost, FamilyAmount, period_share
-    from core.programs.schema_fields import SchemaField
-    from core.programs.types import (
-        BenefitContext,
-        BenefitRule,
-        DisbursementField,
-        EligibilityRule,
-        FactContext,
-        HouseholdFact,
-        Program,
-        RuleContext,
-    )
-    from core.refusals import Conflict, FieldError, Invalid, Missing
-    from core.regions.codes import is_region_code, level_number, region_within, within
-    from core.regions.queries import existing_codes
-    from core.schema.access import Forbidden, allowed, require
-    from core.schema.arguments import checked_code, parse_id
-    from core.schema.context import Context
-    from core.schema.errors import NotFound, ValidationError, VersionConflict
-    from core.schema.writes import run_write
+if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exported)
+    from core.db import write_transaction as write_transaction
+    from core.enums import MemberStatus as MemberStatus
+    from core.enums import RecordStatus as RecordStatus
+    from core.households.queries import Include as Include
+    from core.households.queries import household_by_id as household_by_id
+    from core.households.queries import households_by_id as households_by_id
+    from core.ids import ids as _ids
+    from core.models.types import code_type as code_type
+    from core.programs.config import ProgramSettingsError as ProgramSettingsError
+    from core.programs.config import load_program_settings as load_program_settings
+    from core.programs.core_facts import CORE_FACTS as CORE_FACTS
+    from core.programs.hookspecs import hookimpl as hookimpl
+    from core.programs.periods import Period as Period
+    from core.programs.periods import PeriodError as PeriodError
+    from core.programs.periods import PeriodKind as PeriodKind
+    from core.programs.periods import current_period as current_period
+    from core.programs.periods import parse_period as parse_period
+    from core.programs.rules import FAMILY_COMPONENT as FAMILY_COMPONENT
+    from core.programs.rules import DecileAtMost as DecileAtMost
+    from core.programs.rules import FamilyAmount as FamilyAmount
+    from core.programs.rules import period_share as period_share
+    from core.programs.schema_fields import SchemaField as SchemaField
+    from core.programs.types import BenefitContext as BenefitContext
+    from core.programs.types import BenefitRule as BenefitRule
+    from core.programs.types import DisbursementField as DisbursementField
+    from core.programs.types import EligibilityRule as EligibilityRule
+    from core.programs.types import FactContext as FactContext
+    from core.programs.types import HouseholdFact as HouseholdFact
+    from core.programs.types import Program as Program
+    from core.programs.types import RuleContext as RuleContext
+    from core.refusals import Conflict as Conflict
+    from core.refusals import FieldError as FieldError
+    from core.refusals import Invalid as Invalid
+    from core.refusals import Missing as Missing
+    from core.regions.codes import is_region_code as is_region_code
+    from core.regions.codes import level_number as level_number
+    from core.regions.codes import region_within as region_within
+    from core.regions.codes import within as within
+    from core.regions.queries import existing_codes as existing_codes
+    from core.schema.access import Forbidden as Forbidden
+    from core.schema.access import allowed as allowed
+    from core.schema.access import require as require
+    from core.schema.arguments import checked_code as checked_code
+    from core.schema.arguments import parse_id as parse_id
+    from core.schema.context import Context as Context
+    from core.schema.errors import NotFound as NotFound
+    from core.schema.errors import ValidationError as ValidationError
+    from core.schema.errors import VersionConflict as VersionConflict
+    from core.schema.writes import run_write as run_write
 
-    next_id = ids.next_id
+    next_id = _ids.next_id
 
 #: name → (module, attribute path) of every name this module exports.
 _EXPORTS: dict[str, tuple[str, str]] = {
