@@ -81,7 +81,9 @@ def approve_command(
     """Approve a completed cycle and release its pending disbursements."""
 
     async def work(engine: AsyncEngine) -> object:
-        return await cycles.approve_cycle(engine, cycle_id, actor or getpass.getuser())
+        return await cycles.approve_cycle(
+            engine, cycle_id, actor or getpass.getuser(), registry=registry_from_settings()
+        )
 
     outcome = run_with_engine(work)
     _refuse(outcome)

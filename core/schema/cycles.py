@@ -179,7 +179,14 @@ class CycleMutation:
             )  # type: ignore[attr-defined]
 
         outcome = await cycles.run_cycle(
-            context.engine, context.registry, program, period, region_code, context.principal.username, audit
+            context.engine,
+            context.registry,
+            program,
+            period,
+            region_code,
+            context.principal.username,
+            audit,
+            request_info=context.request_info,
         )
         return _result(outcome)  # type: ignore[return-value]
 
@@ -201,7 +208,13 @@ class CycleMutation:
             )  # type: ignore[attr-defined]
 
         outcome = await cycles.approve_cycle(
-            context.engine, parse_id(cycle_id, "cycleId"), context.principal.username, context.principal.scope, audit
+            context.engine,
+            parse_id(cycle_id, "cycleId"),
+            context.principal.username,
+            context.principal.scope,
+            audit,
+            registry=context.registry,
+            request_info=context.request_info,
         )
         return _result(outcome)  # type: ignore[return-value]
 
