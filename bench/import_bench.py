@@ -40,6 +40,7 @@ from bench.common import interleaved_medians  # noqa: E402
 from core import migrate  # noqa: E402
 from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT, ImportOptions, default_workers, import_households  # noqa: E402
 from core.bulk.layout import FILE_COLUMNS, household_rows  # noqa: E402
+from core.cli.users import cli_request  # noqa: E402
 from core.db import create_engine  # noqa: E402
 from core.enums import (  # noqa: E402
     CookingFuel,
@@ -284,7 +285,7 @@ async def measure(target: Target, workload: Workload, runs: int, options: Import
     try:
 
         async def ours() -> None:
-            summary = await import_households(target.engine, workload.path, options=options)
+            summary = await import_households(target.engine, workload.path, request=cli_request(), options=options)
             assert summary.loaded == workload.households and not summary.errors, summary.line()
 
         async def floor() -> None:

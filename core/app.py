@@ -1,14 +1,19 @@
-"""The HTTP application: Starlette serving the GraphQL schema at /graphql."""
+"""The HTTP application: Starlette serving the GraphQL schema at /graphql.
+
+``/health`` says the process runs; ``/ready`` that it can reach its database. A database outage
+answers every route with a JSON 503 and ``Retry-After`` (``core.outage``). While it runs, the
+server anchors the audit log's head in the checkpoint file (``core.audit.checkpoints``).
+"""
 
 from __future__ import annotations
 
-import secrets
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,15 +22,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.access.enforcer import AccessControl
-from core.audit.log import RequestInfo, record
-from core.auth.principal import PUBLIC
-from core.auth.requests import NotAuthenticated, principal_of
+from core.audit.checkpoints import checkpoint_periodically
+from core.audit.log import record
+from core.auth.gate import CallerGate, caller_of
 from core.db import create_engine, write_transaction
+from core.guards import Guards
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
+from core.outage import AnswersOutages, DatabaseOutage, readiness
 from core.photo_route import photo_endpoint
 from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.public.app import PublicEndpoint
@@ -39,10 +47,10 @@ REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 UPLOAD_OVERHEAD_BYTES = 256 * 1024
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """strawberry's ASGI view with our context and a faster JSON encoder."""
+class GraphQLApp(AnswersOutages, GraphQL[Context, None]):
+    """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
-    def __init__(self, app_state: Any, settings: Settings, registry: ProgramRegistry) -> None:
+    def __init__(self, app_state: Any, settings: Settings, guards: Guards, registry: ProgramRegistry) -> None:
         super().__init__(
             build_schema(settings, registry=registry),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
@@ -51,32 +59,25 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self._state = app_state
         self._settings = settings
+        self._guards = guards
         self._registry = registry
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         await refuse_nul(request)
-        engine, access = self._state.engine, self._state.access
-        client = request.client.host if request.client else "unknown"
-        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
-        try:
-            principal = await principal_of(dict(request.headers), engine, self._settings)
-        except NotAuthenticated as exc:
-            async with write_transaction(engine) as conn:
-                await record(
-                    conn,
-                    RequestInfo(PUBLIC, client, request_id),
-                    operation="authenticate",
-                    entity="credentials",
-                    entity_id="-",
-                    outcome="denied",
-                    after={"reason": str(exc)},
-                )
-            raise HTTPException(401, f"not authenticated: {exc}") from None
-        await access.refresh()
-        info = RequestInfo(principal, client=client, request_id=request_id)
+        caller = caller_of(request.scope)  # authenticated (or found anonymous) by the CallerGate
+        await self._state.access.refresh()
+        info = caller.request_info()
         request.state.siks_request_info = info
         return Context.create(
-            engine, self._settings, access, principal, info, request=request, response=response, registry=self._registry
+            self._state.engine,
+            self._settings,
+            self._state.access,
+            caller.principal,
+            info,
+            request=request,
+            response=response,
+            guards=self._guards,
+            registry=self._registry,
         )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -86,20 +87,55 @@ class GraphQLApp(GraphQL[Context, None]):
         ]
         info = getattr(request.state, "siks_request_info", None)
         if refused and info is not None:
-            async with write_transaction(self._state.engine) as conn:
-                await record(
-                    conn,
-                    info,
-                    operation="refusedDocument",
-                    entity="graphql",
-                    entity_id="-",
-                    outcome="denied",
-                    after={"errors": [message[:200] for message in refused[:5]]},
+            errors = [message[:200] for message in refused[:5]]
+            if info.principal.is_public:  # anyone can send these: one row an address and window, not a request
+                reason = "the document was refused before execution"
+                await self._guards.refusals.refused(
+                    info, operation="refusedDocument", entity="graphql", reason=reason, after={"errors": errors}
                 )
+            else:
+                async with write_transaction(self._state.engine) as conn:
+                    await record(
+                        conn,
+                        info,
+                        operation="refusedDocument",
+                        entity="graphql",
+                        entity_id="-",
+                        outcome="denied",
+                        after={"errors": errors},
+                    )
         return await super().process_result(request, result)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+
+@contextlib.asynccontextmanager
+async def _checkpoints(engine: Any, settings: Settings) -> AsyncIterator[None]:
+    """While the server runs, a checkpoint of the audit log every ``SIKS_AUDIT_CHECKPOINT_SECONDS`` (0: none)."""
+    if not settings.audit_checkpoint_seconds:
+        yield
+        return
+    task = asyncio.create_task(
+        checkpoint_periodically(engine, settings.audit_checkpoint_file, settings.audit_checkpoint_seconds)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def trusted_proxies(settings: Settings) -> list[Middleware]:
+    """Believe ``X-Forwarded-For`` from the proxies of ``SIKS_TRUSTED_PROXIES`` only (none by default).
+
+    uvicorn's own middleware, placed first, rewrites the request's client before anything reads it, so
+    rate limits, the login throttle and audit rows all see the same address. ``siks serve`` turns
+    uvicorn's built-in proxy handling off (it trusts loopback by default).
+    """
+    networks = settings.trusted_proxy_networks()
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=networks)] if networks else []
 
 
 def create_app(settings: Settings | None = None, registry: ProgramRegistry | None = None) -> Starlette:
@@ -118,37 +154,49 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
         if problem:
             raise RuntimeError(f"refusing to start in {settings.mode.value} mode: {problem}")
         app.state.engine = create_engine(settings)
+        flusher: asyncio.Task[None] | None = None
         try:
             await require_current(app.state.engine)
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
-            yield
+            flusher = asyncio.create_task(guards.refusals.run(), name="siks-refusal-flusher")
+            async with _checkpoints(app.state.engine, settings):
+                yield
         finally:
-            await public.aclose()
-            await app.state.engine.dispose()
+            if flusher is not None:
+                flusher.cancel()
+            try:
+                await guards.aclose()
+            finally:
+                await app.state.engine.dispose()
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     limits = [
+        *trusted_proxies(settings),
         Middleware(
             BodySizeLimit,
             max_bytes=settings.max_request_bytes,
             max_upload_bytes=settings.max_photo_bytes + UPLOAD_OVERHEAD_BYTES,
         ),
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
+        Middleware(DatabaseOutage),
     ]
     app = Starlette(lifespan=lifespan, middleware=limits)
     app.state.settings = settings
     app.state.registry = registry
-    graphql = GraphQLApp(app.state, settings, registry)
-    public = PublicEndpoint(app.state, settings)
+    app.state.guards = guards = Guards.make(app.state, settings)
+    graphql_view = GraphQLApp(app.state, settings, guards, registry)
+    graphql = CallerGate(graphql_view, app.state, settings, guards.anonymous, guards.refusals)
+    public = PublicEndpoint(app.state, settings, guards)
     app.router.routes.extend(
         [
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/public/graphql", public, methods=["GET", "POST"]),
             Route("/photos/{photo_id}", photo_endpoint(app.state), methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/ready", readiness(app.state), methods=["GET"]),
         ]
     )
     return app

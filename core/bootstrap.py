@@ -12,6 +12,8 @@ from core.regions.loader import load_regions, lokal_regions
 
 #: Created on an empty database in development mode only, so the README's first command can log in.
 DEMO_ADMIN = ("admin", "admin-password")
+#: The seed of the first start's demo population; the README's examples use its villages and names.
+DEMO_SEED = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ class BootstrapReport:
 
 
 async def bootstrap(
-    engine: AsyncEngine, demo_households: int, seed: int = 1, demo_admin: bool = False
+    engine: AsyncEngine, demo_households: int, seed: int = DEMO_SEED, demo_admin: bool = False
 ) -> BootstrapReport:
     """Migrate, load regions and seed demo data (and a demo admin in development), only into an empty database.
 

@@ -7,6 +7,7 @@ at once do not collide and keyset pagination by id follows insertion order.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -19,6 +20,16 @@ _EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 _NODE_BITS = 12
 _COUNTER_BITS = 10
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
+MAX_ID = 2**63 - 1
+_ID_TEXT = re.compile(r"[0-9]{1,19}")  # ASCII digits: int() also takes other scripts' digits, spaces and "1_0"
+
+
+def id_from_text(text: str) -> int | None:
+    """The id written in ``text`` (1 to 19 ASCII digits, at most ``MAX_ID``), or None if it is not one."""
+    if not _ID_TEXT.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 class IdAllocator:

@@ -12,9 +12,14 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-async def send_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    """Answer with ``status`` and one GraphQL-shaped error."""
-    body = orjson.dumps({"errors": [{"message": message}]})
+async def send_error(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None
+) -> None:
+    """Answer with ``status`` and one GraphQL-shaped error (with ``extensions.code`` when ``code`` is given)."""
+    error: dict[str, object] = {"message": message}
+    if code is not None:
+        error["extensions"] = {"code": code}
+    body = orjson.dumps({"errors": [error]})
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})

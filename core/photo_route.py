@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from core.audit.log import RequestInfo, record
 from core.auth.requests import NotAuthenticated, principal_of
 from core.db import write_transaction
+from core.ids import id_from_text
 from core.verification.levels import OFFICER_ROLES
 from core.verification.photos import photo_by_id
 from core.verification.storage import folder_store
@@ -41,9 +42,10 @@ def photo_endpoint(state: Any) -> Any:
             return _error(403, f"not allowed: role {principal.role} may not read photo")
         raw = request.path_params["photo_id"]
         photo = None
-        if raw.isdigit() and int(raw) < 2**63:
+        photo_id = id_from_text(raw)
+        if photo_id is not None:
             async with engine.connect() as conn:
-                photo = await photo_by_id(conn, int(raw), principal.scope)
+                photo = await photo_by_id(conn, photo_id, principal.scope)
         if photo is None:
             return _error(404, f"no photo with id {raw[:24]}")
         original = principal.role in OFFICER_ROLES

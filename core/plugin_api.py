@@ -61,11 +61,17 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.schema.access import require as require
     from core.schema.arguments import checked_code as checked_code
     from core.schema.arguments import parse_id as parse_id
+    from core.schema.authorization import field_reads as field_reads
+    from core.schema.authorization import guarded as guarded
+    from core.schema.authorization import namespace as namespace
+    from core.schema.authorization import unguarded as unguarded
     from core.schema.context import Context as Context
     from core.schema.errors import NotFound as NotFound
     from core.schema.errors import ValidationError as ValidationError
     from core.schema.errors import VersionConflict as VersionConflict
     from core.schema.writes import run_write as run_write
+    from core.text import line_problem as line_problem
+    from core.text import text_problem as text_problem
 
     next_id = _ids.next_id
 
@@ -108,6 +114,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "is_region_code": ("core.regions.codes", "is_region_code"),
     "level_number": ("core.regions.codes", "level_number"),
     "existing_codes": ("core.regions.queries", "existing_codes"),
+    # text a user sends: refused characters (controls, line breaks in a line, direction overrides)
+    "line_problem": ("core.text", "line_problem"),
+    "text_problem": ("core.text", "text_problem"),
     # tables and records
     "write_transaction": ("core.db", "write_transaction"),
     "next_id": ("core.ids", "ids.next_id"),
@@ -129,6 +138,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "VersionConflict": ("core.schema.errors", "VersionConflict"),
     "NotFound": ("core.schema.errors", "NotFound"),
     "run_write": ("core.schema.writes", "run_write"),
+    # who may read a GraphQL type (every object type declares one; core.schema.authorization)
+    "guarded": ("core.schema.authorization", "guarded"),
+    "unguarded": ("core.schema.authorization", "unguarded"),
+    "namespace": ("core.schema.authorization", "namespace"),
+    "field_reads": ("core.schema.authorization", "field_reads"),
 }
 
 __all__ = sorted(_EXPORTS)

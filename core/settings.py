@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +18,7 @@ class Mode(StrEnum):
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///siks.db"
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-do-not-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -51,11 +53,49 @@ class Settings(BaseSettings):
         30, ge=1, description="Requests a client (IP address) may send to /public/graphql in one minute."
     )
     public_max_results: int = Field(10, ge=1, le=100, description="Most people one Cek Bansos lookup answers with.")
+    public_recap_min_count: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Public recaps withhold counts from 1 to this minus 1 (null, flagged) and round every other "
+        "count down to a multiple of it; 1 publishes exact counts.",
+    )
+    public_nik_checks_per_day: int = Field(
+        5, ge=1, description="Cek Bansos look-ups with a NIK one (village, full name) may get a day (all addresses)."
+    )
+    anonymous_requests_per_minute: int = Field(
+        60, ge=1, description="Requests without valid credentials a client address may send to /graphql in a minute."
+    )
+    login_account_failures: int = Field(
+        5, ge=1, description="Failed logins an account may have before each further attempt must wait."
+    )
+    login_address_failures: int = Field(
+        30, ge=1, description="Failed logins a client address may have (any accounts) before each further one waits."
+    )
+    login_lockout_seconds: int = Field(
+        60, ge=1, description="The first wait after too many failed logins; it doubles with each further attempt."
+    )
+    login_max_lockout_seconds: int = Field(900, ge=1, description="The longest wait between failed logins.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For names the "
+        "client; none by default: the peer of the connection is the client.",
+    )
     redis_url: str | None = Field(
-        None, description="Redis for the public rate limits, shared by every server process; in-memory if unset."
+        None,
+        description="Redis for the rate limits and login throttle, shared by every server process; in memory if unset.",
     )
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
+    db_connect_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="Longest wait for a new database connection before answering HTTP 503."
+    )
+    db_pool_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="Longest wait for a free pooled connection before answering HTTP 503."
+    )
+    db_lock_timeout_seconds: float = Field(
+        5.0, ge=0, le=600, description="SQLite only: longest wait for another writer's lock (busy timeout)."
+    )
     sql_echo: bool = Field(False, description="Log every SQL statement.")
     model_dir: Path = Field(
         Path("models"), description="Directory of the welfare model files, one a version (relative to the working dir)."
@@ -66,9 +106,35 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(
         10_485_760, ge=1024, le=104_857_600, description="Largest photo one upload may carry (bytes)."
     )
+    xlsx_max_uncompressed_bytes: int = Field(
+        536_870_912,
+        ge=1_048_576,
+        description="Largest size an imported XLSX workbook may unzip to (all its parts); larger files are refused.",
+    )
+    xlsx_max_compression_ratio: int = Field(
+        100, ge=10, description="Most times a part (over 1 MiB) of an imported XLSX workbook may be compressed."
+    )
+    xlsx_max_cell_bytes: int = Field(
+        32_768, ge=1024, description="Longest cell text (UTF-8 bytes, or any one XML tag) an imported XLSX may hold."
+    )
     secret_key: str = Field(
         DEVELOPMENT_SECRET,
         description="Signs access and refresh tokens; at least 32 characters; required outside development.",
+    )
+    audit_key: str = Field(
+        DEVELOPMENT_AUDIT_KEY,
+        description="Keys the audit log's hash chain (HMAC-SHA256) and signs its checkpoints; at least 32 "
+        "characters, not SIKS_SECRET_KEY; required outside development. Never stored in the database.",
+    )
+    audit_retired_keys: str | None = Field(
+        None, description="Comma-separated earlier audit keys, kept to verify the rows and checkpoints they keyed."
+    )
+    audit_checkpoint_file: Path = Field(
+        Path("audit-checkpoints.jsonl"),
+        description="File the signed audit checkpoints are appended to; keep it (or a copy) off the database host.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        300.0, ge=0, description="A server writes a checkpoint this often when the log grew; 0: only by the CLI."
     )
     access_token_minutes: int = Field(15, ge=1, le=1440, description="Lifetime of an access token.")
     refresh_token_days: int = Field(7, ge=1, le=90, description="Lifetime of a refresh token.")
@@ -76,15 +142,52 @@ class Settings(BaseSettings):
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"'{item[:45]}' is not an IP address or network; give addresses or CIDR networks such as "
+                    "10.0.0.5 or 10.0.0.0/8, separated by commas"
+                ) from None
+        return ",".join(networks)
+
+    def trusted_proxy_networks(self) -> list[str]:
+        """The trusted proxies as CIDR networks (a single address as its /32 or /128); empty: trust none."""
+        return [item for item in self.trusted_proxies.split(",") if item]
+
     def secret_problem(self) -> str | None:
-        """Why the secret key may not be used in this mode, or None."""
+        """Why the secret key or the audit key may not be used in this mode, or None."""
         if self.mode is Mode.DEVELOPMENT:
             return None
         if self.secret_key == DEVELOPMENT_SECRET:
             return "SIKS_SECRET_KEY is the development default; set a secret of at least 32 random characters"
         if len(self.secret_key) < 32:
             return "SIKS_SECRET_KEY is shorter than 32 characters"
+        return self.audit_key_problem()
+
+    def audit_key_problem(self) -> str | None:
+        """Why the audit key may not key the audit log in this mode, or None."""
+        if self.mode is Mode.DEVELOPMENT:
+            return None
+        if self.audit_key == DEVELOPMENT_AUDIT_KEY:
+            return "SIKS_AUDIT_KEY is the development default; set a key of at least 32 random characters"
+        if len(self.audit_key) < 32:
+            return "SIKS_AUDIT_KEY is shorter than 32 characters"
+        if self.audit_key == self.secret_key:
+            return "SIKS_AUDIT_KEY must differ from SIKS_SECRET_KEY"
         return None
+
+    def retired_audit_keys(self) -> list[str]:
+        if self.audit_retired_keys is None:
+            return []
+        return [key.strip() for key in self.audit_retired_keys.split(",") if key.strip()]
 
     def plugin_allowlist(self) -> list[str] | None:
         if self.plugins is None:

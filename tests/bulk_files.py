@@ -11,6 +11,8 @@ import openpyxl
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.audit.log import RequestInfo
+from core.auth.principal import Principal
 from core.bulk.layout import FILE_COLUMNS, household_rows
 from core.enums import Education, Relationship, Sex
 from core.households.data import HouseholdData, MemberData
@@ -19,6 +21,8 @@ from core.models import Household, Member
 from tests import factories
 
 Row = list[str]
+#: Who loads files in the tests, as the audit log records it.
+IMPORTER = RequestInfo(Principal("test-importer", "data_centre", ""), client="test")
 
 
 def file_rows(households: Iterable[HouseholdData]) -> list[Row]:

@@ -62,10 +62,16 @@ def database_schema(database_url: str) -> Iterator[str | None]:
 def settings(
     database_url: str, database_schema: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
-    """Settings pointing at the test database and a photo folder of this session's own, also for code
-    (and subprocesses) reading the environment."""
+    """Settings pointing at the test database, and a photo folder and audit checkpoint file of this session's
+    own, also for code (and subprocesses) reading the environment."""
     photo_dir = str(tmp_path_factory.mktemp("photos"))
-    wanted = {"SIKS_DATABASE_URL": database_url, "SIKS_DATABASE_SCHEMA": database_schema, "SIKS_PHOTO_DIR": photo_dir}
+    checkpoints = str(tmp_path_factory.mktemp("audit") / "checkpoints.jsonl")
+    wanted = {
+        "SIKS_DATABASE_URL": database_url,
+        "SIKS_DATABASE_SCHEMA": database_schema,
+        "SIKS_PHOTO_DIR": photo_dir,
+        "SIKS_AUDIT_CHECKPOINT_FILE": checkpoints,
+    }
     previous = {name: os.environ.get(name) for name in wanted}
     for name, value in wanted.items():
         if value is None:
@@ -73,7 +79,12 @@ def settings(
         else:
             os.environ[name] = value
     get_settings.cache_clear()
-    yield Settings(database_url=database_url, database_schema=database_schema, photo_dir=Path(photo_dir))
+    yield Settings(
+        database_url=database_url,
+        database_schema=database_schema,
+        photo_dir=Path(photo_dir),
+        audit_checkpoint_file=Path(checkpoints),
+    )
     for name, value in previous.items():
         if value is None:
             os.environ.pop(name, None)

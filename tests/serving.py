@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import httpx
 import uvicorn
@@ -15,21 +15,38 @@ from core.app import create_app
 from core.settings import Mode, Settings
 
 PRODUCTION_SECRET = "test-production-secret-0123456789abcdef"
+PRODUCTION_AUDIT_KEY = "test-production-audit-key-0123456789abcdef"
 
 
 def production(settings: Settings, **changes: object) -> Settings:
-    """The same database in production mode (with a secret production accepts)."""
-    return settings.model_copy(update={"mode": Mode.PRODUCTION, "secret_key": PRODUCTION_SECRET, **changes})
+    """The same database in production mode (with a secret and an audit key production accepts)."""
+    update = {"mode": Mode.PRODUCTION, "secret_key": PRODUCTION_SECRET, "audit_key": PRODUCTION_AUDIT_KEY}
+    return settings.model_copy(update={**update, **changes})
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to a new application made from ``settings`` (lifespan run, in process)."""
+async def serve(settings: Settings, client: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a new application made from ``settings`` (lifespan run, in process),
+    its requests coming from the address ``client``."""
+    async with serve_many(settings, client) as (http,):
+        yield http
+
+
+@asynccontextmanager
+async def serve_many(settings: Settings, *clients: str) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """One new application, and an HTTP client for each address in ``clients`` talking to it."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://siks.test") as http:
-            yield http
+    async with app.router.lifespan_context(app), AsyncExitStack() as stack:
+        yield tuple(
+            [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url="http://siks.test"
+                    )
+                )
+                for address in clients
+            ]
+        )
 
 
 def free_port() -> int:
@@ -40,11 +57,13 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn_server(settings: Settings) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 in a thread of its own; yields its base URL."""
+    """A real uvicorn server on 127.0.0.1 in a thread of its own, started as ``siks serve`` starts it
+    (no proxy headers: the app believes ``SIKS_TRUSTED_PROXIES`` only); yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

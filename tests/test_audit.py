@@ -32,20 +32,29 @@ async def test_changes_reads_and_denials_are_audited(db: AsyncEngine, gql: Graph
     await gql(UPDATE, {"id": household["id"], "version": 1, "changes": {"address": "Jl. Kenanga 1"}})
     bad = await gql(UPDATE, {"id": household["id"], "version": 2, "changes": {"floorArea": -1}})
     assert bad["updateHousehold"]["__typename"] == "ValidationError"
-    await gql("query($id: ID!) { household(id: $id) { id } }", {"id": household["id"]})
+    await gql("query($id: ID!) { household(id: $id) { id floorMaterial } }", {"id": household["id"]})  # not personal
+    await gql("query($id: ID!) { household(id: $id) { kkNumber members { name } } }", {"id": household["id"]})
     operator = as_role("village_operator", "35.78.01.1001")
     outside = await operator(UPDATE, {"id": household["id"], "version": 2, "changes": {"address": "x"}})
     assert outside["updateHousehold"]["__typename"] == "NotFound"
     auditor = as_role("auditor")
     entries = (await auditor(LOG, {"id": household["id"]}))["auditLog"]
     kinds = [(e["operation"], e["outcome"]) for e in entries]
+    # every answer carrying names or NIKs adds a read row, the mutations' answers included
     assert kinds == [
         ("updateHousehold", "denied"),
-        ("read:household", "read"),
+        ("read:personal", "read"),
+        ("read:personal", "read"),
         ("updateHousehold", "ok"),
+        ("read:personal", "read"),
         ("registerHousehold", "ok"),
     ]
-    update = entries[2]
+    assert entries[1]["after"] == {
+        "households": [int(household["id"])],
+        "people": len(household["members"]),
+        "fields": ["Household.kkNumber", "Member.name"],
+    }
+    update = entries[3]
     assert update["actor"] == "test-data_centre" and update["role"] == "data_centre"
     assert update["before"]["address"] == "Jl. Melati No. 5" and update["before"]["version"] == 1
     assert update["after"]["address"] == "Jl. Kenanga 1" and update["after"]["version"] == 2

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.app import create_app
@@ -42,17 +42,26 @@ async def create_user(
         await users.create_user(conn, username, password, role, region)
 
 
-async def denied_audits(engine: AsyncEngine, operation: str) -> int:
+async def denied_audits(engine: AsyncEngine, operation: str, after_seq: int = 0) -> int:
+    """Denied audit rows of ``operation`` after row ``after_seq`` (the audit log outlives each test)."""
     audit = AuditEntry.__table__
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(audit.c.seq).where(audit.c.operation == operation, audit.c.outcome == "denied")
+            select(audit.c.seq).where(
+                audit.c.operation == operation, audit.c.outcome == "denied", audit.c.seq > after_seq
+            )
         )
         return len(rows.all())
 
 
+async def last_audit_seq(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.coalesce(func.max(AuditEntry.__table__.c.seq), 0)))).scalar_one())
+
+
 async def test_login_refresh_rotation_and_disable(db: AsyncEngine, anonymous: GraphQLClient) -> None:
     await create_user(db, "siti.op", "village_operator", "32.01.01.1001")
+    start = await last_audit_seq(db)
     wrong = (await anonymous(LOGIN, {"u": "siti.op", "p": "salah-password-99"}))["login"]
     assert wrong == {"__typename": "LoginFailed", "message": "wrong username or password, or the account is disabled"}
     tokens_ = (await anonymous(LOGIN, {"u": "siti.op", "p": "rahasia-sekali-123"}))["login"]
@@ -72,7 +81,7 @@ async def test_login_refresh_rotation_and_disable(db: AsyncEngine, anonymous: Gr
     after = (await anonymous(REFRESH, {"t": renewed["refreshToken"]}))["refreshTokens"]
     assert after["__typename"] == "LoginFailed"
     assert (await anonymous(LOGIN, {"u": "siti.op", "p": "rahasia-sekali-123"}))["login"]["__typename"] == "LoginFailed"
-    assert await denied_audits(db, "login") == 2
+    assert await denied_audits(db, "login", after_seq=start) == 2
 
 
 @pytest.mark.parametrize(

@@ -19,13 +19,13 @@ from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.models import Household, Member
 from core.regions.codes import RegionCodeError
 from tests import factories
-from tests.bulk_files import counts, file_rows, write_csv, write_households
+from tests.bulk_files import IMPORTER, counts, file_rows, write_csv, write_households
 
 SECOND_VILLAGE = "32.01.01.1002"  # also in Cibinong
 
 
 async def imported(engine: AsyncEngine, path: Path) -> None:
-    summary = await import_households(engine, path, options=ImportOptions(workers=0))
+    summary = await import_households(engine, path, request=IMPORTER, options=ImportOptions(workers=0))
     assert summary.rejected == 0 and summary.loaded > 0, summary.line()
 
 
@@ -87,7 +87,7 @@ async def test_export_then_import_round_trips(db: AsyncEngine, tmp_path: Path, p
         await imported(db, other)
 
         assert await registry(db) == before
-        again = await import_households(db, path, options=ImportOptions(workers=0))
+        again = await import_households(db, path, request=IMPORTER, options=ImportOptions(workers=0))
         assert (again.loaded, again.present, again.rejected) == (0, 4, 0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import get_type_hints
+from typing import Any, get_type_hints
 
 import pytest
 from sqlalchemy import func, select, text
@@ -30,9 +31,10 @@ from core.bulk.workers import CheckingPool, WorkerFailed
 from core.cli import app
 from core.enums import Relationship, Sex
 from core.households.data import HouseholdData, MemberData
-from core.models import Household, Member
+from core.models import AuditEntry, Household, Member
 from tests import factories
 from tests.bulk_files import (
+    IMPORTER,
     counts,
     file_rows,
     for_household,
@@ -55,7 +57,7 @@ def set_cell(column: str, value: str) -> Callable[[list[str]], None]:
 
 
 async def run(engine: AsyncEngine, path: Path, options: ImportOptions = IN_PROCESS) -> ImportSummary:
-    return await import_households(engine, path, options=options)
+    return await import_households(engine, path, request=IMPORTER, options=options)
 
 
 async def refused(engine: AsyncEngine, path: Path) -> str:
@@ -426,7 +428,9 @@ async def test_a_batch_raced_by_another_writer_stops_the_import(
 async def test_refuses_to_start_when_the_error_report_cannot_be_written(db: AsyncEngine, tmp_path: Path) -> None:
     path = write_households(tmp_path / "h.csv", [factories.household()])
     with pytest.raises(FileRefused, match="cannot write the error report"):
-        await import_households(db, path, report_path=tmp_path / "missing" / "errors.csv", options=IN_PROCESS)
+        await import_households(
+            db, path, request=IMPORTER, report_path=tmp_path / "missing" / "errors.csv", options=IN_PROCESS
+        )
     assert await counts(db) == (0, 0)
 
 
@@ -537,6 +541,79 @@ async def test_an_import_killed_midway_resumes_without_duplicates(
             )
         )
     assert orphans == 0
+
+
+async def _batch_audit_rows(engine: AsyncEngine, path: Path) -> list[dict[str, Any]]:
+    """The ``after`` images of the batch audit rows of imports of ``path``, in log order."""
+    async with engine.connect() as conn:
+        images = await conn.scalars(
+            select(AuditEntry.after).where(AuditEntry.operation == "importHouseholdsBatch").order_by(AuditEntry.seq)
+        )
+        return [after for after in map(json.loads, images) if after["file"] == str(path)]
+
+
+async def _household_ids(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return list(await conn.scalars(select(Household.id)))
+
+
+def _covered(household_ids: list[int], batches: list[dict[str, Any]]) -> bool:
+    """Every household id lies in the id range of an audited batch."""
+    ranges = [tuple(batch["household_ids"]) for batch in batches]
+    return all(any(low <= id_ <= high for low, high in ranges) for id_ in household_ids)
+
+
+async def test_finding_12a_a_killed_import_leaves_an_audit_row_for_every_committed_batch(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    total, batch = 3000, 20
+    path = write_households(tmp_path / "h.csv", numbered_households(total))
+    command = [*_siks(), "import", "households", str(path), "--batch-size", str(batch), "--workers", "0"]
+    process = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while (await counts(db))[0] == 0 and process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # killed as soon as its first batch is committed
+        assert process.poll() is None, "the import ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    committed = await _household_ids(db)
+    audited = await _batch_audit_rows(db, path)
+    assert 0 < len(committed) < total
+    assert sum(row["loaded"] for row in audited) == len(committed), "a committed batch has no audit row"
+    assert _covered(committed, audited)
+    run = audited[0]["run"]
+    assert [row["batch"] for row in audited] == list(range(1, len(audited) + 1))
+    assert {row["run"] for row in audited} == {run}
+    # Three rows a household, after the header: batch n holds rows 2 + 60(n - 1) to 61 + 60(n - 1).
+    assert [row["rows"] for row in audited] == [[2 + 60 * n, 61 + 60 * n] for n in range(len(audited))]
+    assert all((row["present"], row["rejected"]) == (0, 0) for row in audited)
+    async with db.connect() as conn:
+        ends = await conn.scalar(select(func.count()).where(AuditEntry.entity_id == run))
+    assert ends == 0, "the killed run has no summary row"
+    verified = await asyncio.to_thread(invoke, "audit", "verify")
+    assert verified[0] == 0, verified
+
+    rerun = await asyncio.to_thread(invoke, *command[len(_siks()) :], "--no-progress")
+    assert rerun[0] == 0, rerun
+    everything = await _household_ids(db)
+    audited = await _batch_audit_rows(db, path)
+    assert len(everything) == total
+    assert sum(row["loaded"] for row in audited) == total
+    assert _covered(everything, audited)
+    async with db.connect() as conn:
+        (summary,) = await conn.scalars(
+            select(AuditEntry.after).where(
+                AuditEntry.operation == "importHouseholds", AuditEntry.entity_id == audited[-1]["run"]
+            )
+        )
+    assert json.loads(summary)["loaded"] == total - len(committed)
+    assert json.loads(summary)["present"] == len(committed)
+    verified = await asyncio.to_thread(invoke, "audit", "verify")
+    assert verified[0] == 0, verified
 
 
 def _running(pid: int) -> bool:

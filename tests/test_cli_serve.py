@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+from sqlalchemy import select
+
+from core.db import create_engine
+from core.models import AuditEntry
+from core.settings import Settings
 
 SIKS = [sys.executable, "-m", "core.cli"]
 
@@ -50,6 +57,17 @@ def wait_until_up(process: subprocess.Popen[str], port: int, seconds: float = 12
     raise AssertionError("server did not come up in time")
 
 
+def printed_before_serving(process: subprocess.Popen[str]) -> str:
+    """What ``siks serve`` printed up to the line announcing the API (already written, so no wait)."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "SIKS GraphQL API on" in line:
+            break
+    return "".join(lines)
+
+
 def login(port: int) -> dict[str, str]:
     """Log in as the development admin the first start creates; the Authorization header."""
     mutation = 'mutation { login(username: "admin", password: "admin-password") { ... on Tokens { accessToken } } }'
@@ -68,8 +86,25 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
         assert len(body["data"]["regions"]) == 38
         assert body["data"]["households"]["totalCount"] == 60
         assert len(body["data"]["households"]["edges"]) == 5
+        printed = printed_before_serving(process)
+        assert "try the API with these" in printed
+        nik = re.search(r"household id (\d+) \(KK (\d{16})\) in .*: head (.+), NIK (\d{16})", printed)
+        assert nik is not None, printed
+        person = "query($nik: String!) { person(nik: $nik) { name household { id kkNumber } } }"
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": person, "variables": {"nik": nik[4]}},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert body["data"]["person"] == {"name": nik[3], "household": {"id": nik[1], "kkNumber": nik[2]}}
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10)
         assert page.status_code == 200 and "graphiql" in page.text.lower()
+        # uvicorn believes X-Forwarded-For from loopback by default; `siks serve` turns that off.
+        wrong = 'mutation { login(username: "admin", password: "not-the-password") { __typename } }'
+        spoofed = {"X-Forwarded-For": "203.0.113.99"}
+        httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": wrong}, headers=spoofed, timeout=30)
+        assert asyncio.run(last_login_client(empty_database)) == "127.0.0.1"
     # A second start finds the schema current and does not seed again.
     with server(env, port) as process:
         wait_until_up(process, port)
@@ -80,6 +115,20 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
             timeout=30,
         ).json()
         assert body["data"]["households"]["totalCount"] == 60
+
+
+async def last_login_client(env: dict[str, str]) -> str:
+    """The client address of the newest login audit row in the database of ``env``."""
+    audit = AuditEntry.__table__
+    engine = create_engine(
+        Settings(database_url=env["SIKS_DATABASE_URL"], database_schema=env.get("SIKS_DATABASE_SCHEMA"))
+    )
+    try:
+        async with engine.connect() as conn:
+            query = select(audit.c.client).where(audit.c.operation == "login").order_by(audit.c.seq.desc()).limit(1)
+            return str((await conn.execute(query)).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 def test_serve_refuses_a_database_with_unknown_revision(empty_database: dict[str, str]) -> None:

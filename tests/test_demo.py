@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +25,7 @@ from core.demo.villages import read_region_codes
 from core.enums import Education, Relationship, Sex
 from core.households.data import ASSET_FIELDS, HOUSEHOLD_COLUMNS
 from core.households.rules import full_household_errors
-from core.models import Household, Member, Region, WelfareSurvey
+from core.models import DemoRun, Household, Member, Region, WelfareSurvey
 from tests.conftest import clear_data
 
 HOUSEHOLDS = Household.__table__
@@ -206,7 +212,10 @@ async def test_refuses_a_registry_with_households_unless_appending(db: AsyncEngi
     await seed_demo(db, 200, 3, progress=False)
     before = await population(db)
     with pytest.raises(PopulationExists, match="--append"):
-        await seed_demo(db, 200, 3, progress=False)
+        await seed_demo(db, 200, 4, progress=False)
+    assert await population(db) == before
+    again = await seed_demo(db, 200, 3, progress=False)  # the same run again: it is complete
+    assert (again.households, again.written) == (200, 0)
     assert await population(db) == before
 
     result = await seed_demo(db, 200, 3, append=True, progress=False)
@@ -247,3 +256,66 @@ async def test_cli_seeds_refuses_and_appends(db: AsyncEngine) -> None:
     appended = await asyncio.to_thread(invoke, "--households", "30", "--seed", "5", "--append")
     assert appended.exit_code == 0, appended.output
     assert await count(db, HOUSEHOLDS) == 150
+
+
+# Finding 12d: a killed demo is finished by running it again
+
+
+def _siks() -> list[str]:
+    found = shutil.which("siks", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "core.cli"]
+
+
+async def _kill_after_first_batch(engine: AsyncEngine, arguments: list[str], before: int) -> None:
+    """Start ``siks demo`` and SIGKILL it as soon as it has committed a batch (seen by polling the database)."""
+    process = subprocess.Popen(
+        [*_siks(), "demo", *arguments, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while await count(engine, HOUSEHOLDS) == before and process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert process.poll() is None, "the demo ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("append", [False, True], ids=["new", "append"])
+async def test_finding_12d_a_killed_demo_is_finished_by_running_it_again_with_the_same_arguments(
+    db: AsyncEngine, append: bool
+) -> None:
+    total, batch, seed = 2000, 20, 5
+    before = (await seed_demo(db, 100, 9, progress=False)).households if append else 0
+    arguments = ["--households", str(total), "--seed", str(seed), "--batch-size", str(batch)]
+    arguments += ["--append"] if append else []
+    await _kill_after_first_batch(db, arguments, before)
+    committed = await count(db, HOUSEHOLDS) - before
+    assert 0 < committed < total
+    assert committed % batch == 0, "a killed demo leaves whole batches only"
+    async with db.connect() as conn:
+        (run,) = (await conn.execute(select(DemoRun.__table__).where(DemoRun.__table__.c.seed == seed))).all()
+    assert (run.batches_written, run.households_written, run.finished_at) == (committed // batch, committed, None)
+    if not append:
+        refused = await asyncio.to_thread(invoke, "--households", str(total), "--seed", "6")
+        assert refused.exit_code == 2
+        assert f"the demo run with --households {total} --seed {seed} --batch-size {batch} stopped after" in (
+            refused.output
+        )
+
+    resumed = await asyncio.to_thread(invoke, *arguments)
+
+    assert resumed.exit_code == 0, resumed.output
+    assert f"demo: {total} households" in resumed.output
+    assert f"finished a stopped run: {total - committed} households written now" in resumed.output
+    assert await count(db, HOUSEHOLDS) == before + total
+    households, members = await population(db)
+    assert len({h[0] for h in households}) == len(households) and len({m[1] for m in members}) == len(members)
+    if not append:  # the run is complete: asked again, it writes nothing
+        again = await asyncio.to_thread(invoke, *arguments)
+        assert again.exit_code == 0 and "complete already, nothing written" in again.output, again.output
+        assert await count(db, HOUSEHOLDS) == total
+        await clear(db)  # the population of a run that never stopped is the same, number for number
+        await seed_demo(db, total, seed, progress=False, batch_size=batch)
+        assert await population(db) == (households, members)

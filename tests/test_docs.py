@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -37,3 +38,57 @@ def test_every_hook_has_a_docstring_and_keyword_typed_arguments(hook: str) -> No
     assert function.__doc__ and len(function.__doc__.strip()) > 40
     for parameter in inspect.signature(function).parameters.values():
         assert parameter.annotation is not inspect.Parameter.empty, f"{hook}({parameter.name}) has no type"
+
+
+# --- docs/integrators.md lists every extensions.code the API answers with ----------------------------
+
+CORE = Path(__file__).resolve().parent.parent / "core"
+INTEGRATORS = (Path(__file__).resolve().parent.parent / "docs" / "integrators.md").read_text(encoding="utf-8")
+_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,}")
+
+
+def _strings(node: ast.AST, constants: dict[str, str]) -> list[str]:
+    """String constants an expression can give, following module-level names bound to one."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name) and node.id in constants:
+        return [constants[node.id]]
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body, constants) + _strings(node.orelse, constants)
+    return []
+
+
+def error_codes_in_code() -> dict[str, str]:
+    """code → file: values of a "code" key in a dict literal, and what a function named error_code returns."""
+    found: dict[str, str] = {}
+    for path in sorted(CORE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {
+            target.id: statement.value.value
+            for statement in tree.body
+            if isinstance(statement, ast.Assign)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
+            for target in statement.targets
+            if isinstance(target, ast.Name)
+        }
+        values: list[ast.AST] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                values += [v for k, v in zip(node.keys, node.values, strict=True) if _strings(k, {}) == ["code"]]
+            if isinstance(node, ast.FunctionDef) and node.name == "error_code":
+                values += [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None]
+        for value in values:
+            for code in _strings(value, constants):
+                if _CODE.fullmatch(code):
+                    found.setdefault(code, str(path.relative_to(CORE.parent)))
+    return found
+
+
+def test_every_error_code_the_api_uses_is_documented_for_integrators() -> None:
+    used = error_codes_in_code()
+    assert {"FORBIDDEN", "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "INTERNAL_SERVER_ERROR"} <= set(used)
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", INTEGRATORS, flags=re.MULTILINE))
+    missing = {code: where for code, where in used.items() if code not in documented}
+    assert not missing, f"document these extensions.code values in docs/integrators.md, 'Errors': {missing}"
+    assert documented <= set(used), f"docs/integrators.md lists codes the API never sends: {documented - set(used)}"

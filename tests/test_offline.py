@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from core.households import service
 from core.households.data import HouseholdData
 from core.ids import ids
 from core.models import PROPOSED_HOUSEHOLDS, OfflinePackage, Proposal, User, Visit, VisitPhoto
+from core.offline.field_json import JSON_MAX_CHARACTERS, JSON_MAX_DEPTH, nested_deeper_than
 from core.records import HOUSEHOLDS
 from core.settings import Settings, get_settings
 from core.verification import rounds
@@ -338,6 +339,130 @@ async def test_importing_the_same_package_twice_changes_nothing(field: Field, db
     assert tuple((await rows(db, select(packages.c.imported_at, packages.c.import_summary)))[0]) == tuple(first_import)
 
 
+# Finding 12c: a client id sent again with other content
+
+
+def other_changes(path: Path) -> None:
+    change_file(
+        path, "UPDATE visits SET changes = ? WHERE client_id = 'v-1'", '{"household": {"roof_material": "clay_tile"}}'
+    )
+
+
+def other_note(path: Path) -> None:
+    change_file(path, "UPDATE visits SET note = 'atap sudah diganti' WHERE client_id = 'v-1'")
+
+
+def other_place(path: Path) -> None:
+    change_file(path, "UPDATE visits SET latitude = latitude + 0.0001 WHERE client_id = 'v-1'")
+
+
+def same_instant_elsewhere(path: Path) -> None:
+    ((moment,),) = package_rows(path, "SELECT visited_at FROM visits WHERE client_id = 'v-1'")
+    papua = timezone(timedelta(hours=9))
+    change_file(
+        path,
+        "UPDATE visits SET visited_at = ? WHERE client_id = 'v-1'",
+        datetime.fromisoformat(moment).astimezone(papua).isoformat(),
+    )
+
+
+def same_json_respaced(path: Path) -> None:
+    ((changes,),) = package_rows(path, "SELECT changes FROM visits WHERE client_id = 'v-1'")
+    respaced = json.dumps(json.loads(changes), indent=4, sort_keys=True)
+    assert respaced != changes
+    change_file(path, "UPDATE visits SET changes = ? WHERE client_id = 'v-1'", respaced)
+
+
+RESENDS: dict[str, tuple[Callable[[Path], None], bool]] = {
+    "other changes": (other_changes, True),
+    "other note": (other_note, True),
+    "other place": (other_place, True),
+    "the same instant in another time zone": (same_instant_elsewhere, False),
+    "the same changes spaced otherwise": (same_json_respaced, False),
+}
+
+
+@pytest.mark.parametrize("case", list(RESENDS))
+async def test_finding_12c_a_visit_sent_again_with_other_content_is_a_conflict_naming_its_client_id(
+    field: Field, db: AsyncEngine, case: str
+) -> None:
+    await export(field)
+    first, second, _third = field.households
+    add_visit(field.package, "v-1", first.id, {"household": {"roof_material": "zinc"}})
+    add_photo(field.package, "p-1", "v-1", "roof", jpeg_with_gps())
+    assert (await import_package(field.package))[0] == 0
+    visits, proposed = Visit.__table__, PROPOSED_HOUSEHOLDS
+    query = select(visits.c.note, visits.c.latitude, proposed.c.roof_material).join(
+        proposed, proposed.c.proposal_id == visits.c.proposal_id
+    )
+    recorded = await rows(db, query)
+    change, conflicting = RESENDS[case]
+    change(field.package)
+    add_visit(field.package, "v-2", second.id, hours_ago=1)  # new work in the same file is still imported
+    add_photo(field.package, "p-2", "v-1", "floor", png())  # a photo added to the resent visit
+
+    code, out, err = await import_package(field.package)
+
+    assert code == 0, err
+    assert "visits recorded: 1" in out
+    if conflicting:
+        assert "already imported: 0" in out and "photos stored: 0, already stored: 0" in out
+        assert "conflicts: 1" in out
+        assert (
+            f"household {first.id} (v-1): client id v-1 was already imported as a visit with different content; "
+            "the first one stands and this one was not recorded" in out
+        )
+        assert "its photos here were not stored either" in out
+        (package,) = await rows(db, select(OfflinePackage.__table__.c.import_summary))
+        assert [c["client_id"] for c in package.import_summary["conflicts"]] == ["v-1"]
+    else:
+        assert "already imported: 1" in out and "photos stored: 1, already stored: 1" in out
+        assert "conflicts: 0" in out
+    assert await rows(db, query) == recorded, "the visit recorded first stands"
+
+
+async def test_finding_12c_only_a_resent_visit_is_reported_not_as_everything_already_imported(
+    field: Field, db: AsyncEngine
+) -> None:
+    await export(field)
+    add_visit(field.package, "v-1", field.households[0].id)
+    assert (await import_package(field.package))[0] == 0
+    other_note(field.package)
+    before = await counts(db)
+
+    code, out, err = await import_package(field.package)
+
+    assert code == 0, err
+    assert "nothing new was imported from package" in out and "already imported" not in out.splitlines()[0]
+    assert "visits recorded: 0, already imported: 0" in out and "conflicts: 1" in out
+    assert await counts(db) == before
+
+
+async def test_finding_12c_a_new_household_sent_again_with_other_content_is_a_conflict(
+    field: Field, db: AsyncEngine
+) -> None:
+    await export(field)
+    newcomer = factories.household()
+    add_proposal(field.package, "n-1", newcomer)
+    assert (await import_package(field.package))[0] == 0
+    proposed = PROPOSED_HOUSEHOLDS
+    before = await rows(db, select(proposed.c.address))
+    change_file(field.package, "UPDATE proposals SET note = 'rumah baru di ujung gang' WHERE client_id = 'n-1'")
+
+    code, out, err = await import_package(field.package)
+
+    assert code == 0, err
+    assert "proposals made: 0, already made: 0" in out and "conflicts: 1" in out
+    assert (
+        "new household (n-1): client id n-1 was already imported as a new-household proposal with different content"
+        in out
+    )
+    assert await rows(db, select(proposed.c.address)) == before
+    change_file(field.package, "UPDATE proposals SET note = 'rumah baru' WHERE client_id = 'n-1'")  # as first sent
+    code, out, err = await import_package(field.package)
+    assert code == 0 and "proposals made: 0, already made: 1" in out and "conflicts: 0" in out, out
+
+
 # Refused whole
 
 
@@ -396,6 +521,24 @@ def far_away(path: Path) -> None:  # refused by the registry, after v-1 and its 
     add_visit(path, "v-9", household_id, latitude=-7.25, longitude=112.75, hours_ago=1)
 
 
+def deep_visit_json(path: Path) -> None:  # finding 12b: was a RecursionError
+    change_file(path, "UPDATE visits SET changes = ? WHERE client_id = 'v-1'", "[" * 100_000 + "]" * 100_000)
+
+
+def deep_proposal_json(path: Path) -> None:
+    change_file(
+        path, "UPDATE proposals SET household = ? WHERE client_id = 'n-1'", '{"a":' * 40_000 + "1" + "}" * 40_000
+    )
+
+
+def long_json(path: Path) -> None:
+    change_file(
+        path,
+        "UPDATE visits SET changes = ? WHERE client_id = 'v-1'",
+        json.dumps({"household": {"address": "x" * JSON_MAX_CHARACTERS}}),
+    )
+
+
 REFUSALS: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated": (truncate, "is truncated"),
     "not sqlite": (not_sqlite, "is not an offline package: it is not an SQLite database"),
@@ -409,6 +552,12 @@ REFUSALS: dict[str, tuple[Callable[[Path], None], str]] = {
     "bad code": (bad_enum, "changes.household.floor_material: 'marble' is not one of: marble_granite, ceramic"),
     "bad time": (bad_time, "visited_at: '04/05/2026 09:30' is not an ISO 8601 time with its offset"),
     "refused by the registry": (far_away, "visits row 'v-9' (household"),
+    "visit JSON 100,000 deep": (deep_visit_json, "visits row 'v-1': changes: the JSON is nested more than 16 deep"),
+    "proposal JSON 40,000 deep": (
+        deep_proposal_json,
+        "proposals row 'n-1': household: the JSON is nested more than 16",
+    ),
+    "JSON too long": (long_json, "visits row 'v-1': changes: the JSON is longer than 262,144 characters"),
 }
 
 
@@ -429,6 +578,21 @@ async def test_a_bad_package_is_refused_whole(field: Field, db: AsyncEngine, cas
     assert len(err.strip().splitlines()) == 1
     assert await counts(db) == before
     assert files(field.photo_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "deeper"),
+    [
+        ("[" * 16 + "]" * 16, False),
+        ("[" * 17 + "]" * 17, True),
+        ('{"a": {"b": [1, {"c": []}]}}', False),
+        ('["' + "[" * 40 + '"]', False),  # brackets inside a string are text
+        ('["\\\\", ' + "[" * 16 + "]" * 16 + "]", True),  # an escaped backslash escapes nothing after it
+        ('["\\"' + "[" * 40 + '"]', False),  # an escaped quote does not end the string
+    ],
+)
+def test_json_nesting_is_counted_outside_strings(text: str, deeper: bool) -> None:
+    assert nested_deeper_than(text, JSON_MAX_DEPTH) is deeper
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,9 @@ async def test_group_size_village_and_one_group_per_family(db: AsyncEngine, gql:
             "name"
         ]
     )
+    for name in ("KUBe\x1b[2J Maju", "KUBe Maju\nBersama", "KUBe \u202eujaM"):  # finding 7: one printable line
+        refused = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:5], "name": name}))["formKubeGroup"]
+        assert "holds the control character" in errors(refused)["name"]
     first = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids[:5]}))["formKubeGroup"]
     taken = errors((await gql(FORM, {"village": factories.VILLAGE, "ids": ids[4:9]}))["formKubeGroup"])
     assert f"already belongs to KUBe group {first['id']}" in taken["householdIds"]

@@ -1,7 +1,8 @@
-"""The public endpoint: Cek Bansos (masked, exact, capped), regional recaps (exact aggregates), rate limits."""
+"""The public endpoint: Cek Bansos (masked, exact, capped), regional recaps (their counting), rate limits."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,12 +22,12 @@ from core.models import Enrollment, ProgramCycle, VerificationRound, Visit
 from core.programs.registry import registry_from_settings
 from core.public import lookup
 from core.public.names import mask_name, normalise_name
-from core.public.ratelimit import MemoryRateLimiter, client_key
 from core.public.recap import RecapCache, RegionRecap
+from core.ratelimit import MemoryStore, RateLimiter, client_key
 from core.records import HOUSEHOLDS
 from core.settings import Settings
 from tests import factories
-from tests.serving import serve
+from tests.serving import serve, serve_many
 
 VILLAGE = factories.VILLAGE  # 32.01.01.1001 Pondok Rajeg
 NEIGHBOUR = "32.01.01.1002"  # Karadenan, same district
@@ -309,7 +310,16 @@ async def test_hits_and_misses_run_the_same_single_statement(db: AsyncEngine) ->
 # --- recap --------------------------------------------------------------------------------------
 
 
-async def test_recap_counts_exactly_on_planted_data(db: AsyncEngine, public: httpx.AsyncClient) -> None:
+@pytest.fixture
+async def exact_public(db: AsyncEngine, settings: Settings) -> Any:
+    """The public endpoint publishing exact recap counts (SIKS_PUBLIC_RECAP_MIN_COUNT=1), to check the counting;
+    what the public sees by default is in tests/test_public_recap.py."""
+    async with serve(settings.model_copy(update={"public_recap_min_count": 1})) as http:
+        yield http
+
+
+async def test_recap_counts_exactly_on_planted_data(db: AsyncEngine, exact_public: httpx.AsyncClient) -> None:
+    public = exact_public
     await plant(db)
     pkh, bpnt = program_name("pkh"), program_name("bpnt")
     q1 = {"program": "pkh", "programName": pkh, "period": "2026-Q1", "firstDay": "2026-01-01", "lastDay": "2026-03-31"}
@@ -349,7 +359,8 @@ async def test_recap_of_an_unknown_or_malformed_code(db: AsyncEngine, public: ht
     assert body["errors"][0]["message"].startswith("regionCode: ")
 
 
-async def test_recaps_are_kept_for_a_minute(db: AsyncEngine, public: httpx.AsyncClient) -> None:
+async def test_recaps_are_kept_for_a_minute(db: AsyncEngine, exact_public: httpx.AsyncClient) -> None:
+    public = exact_public
     await plant(db)
     first = (await ask(public, RECAP, code="35"))["data"]["recap"]
     async with write_transaction(db) as conn:
@@ -427,7 +438,8 @@ async def test_redis_limit_is_shared_between_processes(db: AsyncEngine, settings
 
 async def test_memory_limiter_window_restarts_and_old_clients_are_swept() -> None:
     now = [1000.0]
-    limiter = MemoryRateLimiter(limit=2, window=60, clock=lambda: now[0])
+    store = MemoryStore(clock=lambda: now[0])
+    limiter = RateLimiter(store, "rl", limit=2, window=60)
     assert (await limiter.hit("a")).allowed and (await limiter.hit("a")).allowed
     now[0] += 15.2
     refused = await limiter.hit("a")
@@ -437,7 +449,7 @@ async def test_memory_limiter_window_restarts_and_old_clients_are_swept() -> Non
     assert (await limiter.hit("a")).allowed  # a new window
     now[0] += 200
     await limiter.hit("c")
-    assert set(limiter._windows) == {"c"}
+    assert set(store._entries) == {"rl:c"}
 
 
 def test_clients_are_counted_by_address_and_ipv6_by_64_network() -> None:
@@ -446,3 +458,88 @@ def test_clients_are_counted_by_address_and_ipv6_by_64_network() -> None:
     assert client_key({"client": ("2001:db8:1:2::1", 1)}) == "2001:db8:1:2::/64"
     assert client_key({"client": ("::ffff:198.51.100.4", 1)}) == "198.51.100.4"
     assert client_key({}) == "unknown"
+
+
+# --- finding 6: look-ups, not requests; NIK guesses -------------------------------------------
+
+
+async def test_finding_6_aliased_lookups_are_refused_and_each_request_counts(
+    db: AsyncEngine, settings: Settings
+) -> None:
+    """Before: 20 aliased cekBansos in one request counted once (600 look-ups a minute). Now one a request."""
+    aliased = (
+        "{"
+        + " ".join(f'a{n}: cekBansos(villageCode: "{VILLAGE}", fullName: "Nama {n}") {{ found }}' for n in range(20))
+        + "}"
+    )
+    fragments = f"""{{ ...A ...B }}
+      fragment A on Query {{ one: cekBansos(villageCode: "{VILLAGE}", fullName: "Siti Rosida") {{ found }} }}
+      fragment B on Query {{ two: cekBansos(villageCode: "{VILLAGE}", fullName: "Budi Santoso") {{ found }} }}"""
+    async with serve(settings.model_copy(update={"public_requests_per_minute": 3})) as http:
+        for document, times in ((aliased, 20), (fragments, 2)):
+            body = await ask(http, document)
+            assert body.get("data") is None
+            [error] = body["errors"]
+            assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            assert error["message"] == (
+                f"the document asks for cekBansos {times} times; a request may look up one person: "
+                "send one cekBansos field per request"
+            )
+        one = await ask(http, f'{{ cekBansos(villageCode: "{VILLAGE}", fullName: "Siti Rosida") {{ found }} }}')
+        assert one == {"data": {"cekBansos": {"found": False}}}  # the third request of three
+        response = await http.post(
+            "/public/graphql", json={"query": LOOKUP, "variables": {"village": VILLAGE, "name": "X Y"}}
+        )
+        assert response.status_code == 429
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_finding_6_guessing_a_named_persons_nik_is_throttled_across_addresses(
+    db: AsyncEngine, settings: Settings, store: str
+) -> None:
+    """Before: a guessed NIK was confirmed by the answer, 600 guesses a minute from one address, so a named
+    person's birth date fell in ~37 min. Now a (village, name) gets a few NIK look-ups a day from everyone."""
+    planted = await plant(db)
+    right = planted.niks["santosa:Budi Santosa"]
+    guesses = [f"{right[:6]}{day:02d}0190{right[-4:]}" for day in range(1, 4)]
+    secret = secrets.token_hex(32)  # the counter keys of this test only
+    checked = settings.model_copy(
+        update={
+            "public_nik_checks_per_day": 3,
+            "secret_key": secret,
+            "redis_url": REDIS_URL if store == "redis" else None,
+        }
+    )
+    addresses = ("198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4")
+    try:
+        async with serve_many(checked, *addresses) as clients:
+            for http, nik in zip(clients, guesses, strict=False):  # three addresses, one guess each
+                answer = await ask(http, LOOKUP, village=VILLAGE, name="Budi Santosa", nik=nik)
+                assert answer["data"]["cekBansos"] == {"found": False, "people": []}
+            fourth = clients[3]
+            refused = await ask(fourth, LOOKUP, village=VILLAGE, name="budi  SANTOSA", nik=right)
+            [error] = refused["errors"]
+            assert refused["data"] is None and right not in str(refused)  # the right NIK is refused as well
+            retry_after = error["extensions"]["retryAfter"]
+            assert error["extensions"]["code"] == "TOO_MANY_ATTEMPTS" and 86_390 <= retry_after <= 86_400
+            assert error["message"] == (
+                "nik: this name has had its 3 look-ups with a NIK for the day, from anyone; look it up by name only, "
+                f"or try again in {retry_after} s"
+            )
+            by_name = await ask(fourth, LOOKUP, village=VILLAGE, name="Budi Santosa")
+            assert by_name["data"]["cekBansos"]["found"] is True  # the name alone still answers
+            other = await ask(
+                fourth, LOOKUP, village=VILLAGE, name="Siti Rosida", nik=planted.niks["namesake:SITI  ROSIDA"]
+            )
+            assert other["data"]["cekBansos"]["found"] is True  # another name has its own budget
+            # A name nobody has is counted alike, so a refusal tells nothing about who is registered.
+            for http in clients[:3]:
+                await ask(http, LOOKUP, village=VILLAGE, name="Tidak Terdaftar", nik=right)
+            nobody = await ask(fourth, LOOKUP, village=VILLAGE, name="Tidak Terdaftar", nik=right)
+            assert nobody["errors"][0]["message"].split("try again")[0] == error["message"].split("try again")[0]
+    finally:
+        if store == "redis":
+            client = redis.from_url(REDIS_URL)
+            for name in ("Budi Santosa", "Siti Rosida", "Tidak Terdaftar"):
+                await client.delete(f"siks:nik:{lookup.nik_check_key(secret, VILLAGE, name)}")
+            await client.aclose()

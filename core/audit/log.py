@@ -2,6 +2,12 @@
 
 Appending locks the one ``audit_head`` row (``FOR UPDATE`` on PostgreSQL; SQLite's write
 transactions are exclusive already), so the chain has one order even with many processes.
+
+Two chain versions: rows written before migration 0009 carry version 1, a plain SHA-256 of the
+fields and the previous hash, which anyone with write access to the database could recompute.
+Rows written since carry version 2: an HMAC-SHA256 under the audit key (``core.audit.keys``),
+which is not in the database, and the id of that key. Version 2 rows follow the last version 1
+row in the same chain; a version 1 row after a version 2 row is a forgery (``core.audit.verify``).
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.audit.keys import AuditKeyring, keyring_of
 from core.auth.principal import Principal
 from core.models import AuditEntry, AuditHead
 
 AUDIT = AuditEntry.__table__
 HEAD = AuditHead.__table__
 GENESIS = "0" * 64
-HASHED_FIELDS = (
+#: Unkeyed SHA-256 (rows written before the audit key existed) and keyed HMAC-SHA256.
+LEGACY_CHAIN, KEYED_CHAIN = 1, 2
+CHAIN_LABEL = b"siks audit chain"
+LEGACY_FIELDS = (
     "seq",
     "at",
     "actor",
@@ -37,6 +47,7 @@ HASHED_FIELDS = (
     "after",
     "prev_hash",
 )
+HASHED_FIELDS = (*LEGACY_FIELDS, "chain_version", "key_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +78,20 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def row_hash(row: dict[str, Any]) -> str:
-    material = "\x1f".join("" if row[name] is None else _text(row[name]) for name in HASHED_FIELDS)
-    return hashlib.sha256(material.encode()).hexdigest()
+def _material(row: dict[str, Any], fields: tuple[str, ...]) -> str:
+    return "\x1f".join("" if row[name] is None else _text(row[name]) for name in fields)
+
+
+def legacy_hash(row: dict[str, Any]) -> str:
+    """A version 1 row's hash: SHA-256 of its fields; anyone can recompute it."""
+    return hashlib.sha256(_material(row, LEGACY_FIELDS).encode()).hexdigest()
+
+
+def row_hash(row: dict[str, Any], keyring: AuditKeyring) -> str | None:
+    """A row's hash by its chain version; None for a keyed row whose key is not in ``keyring``."""
+    if row["chain_version"] == LEGACY_CHAIN:
+        return legacy_hash(row)
+    return keyring.mac(row["key_id"], CHAIN_LABEL, _material(row, HASHED_FIELDS))
 
 
 def _text(value: Any) -> str:
@@ -108,6 +130,8 @@ async def record(
 
 async def record_many(conn: AsyncConnection, request: RequestInfo, items: list[AuditItem]) -> int:
     """Append one audit row per item, in order, in ``conn``'s transaction; returns the last sequence number."""
+    keyring = keyring_of(conn)
+    key = keyring.signing_key()
     head_query = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)
     if conn.dialect.name == "postgresql":
         head_query = head_query.with_for_update()
@@ -134,8 +158,10 @@ async def record_many(conn: AsyncConnection, request: RequestInfo, items: list[A
             "before": canonical(item.before),
             "after": canonical(item.after),
             "prev_hash": prev_hash,
+            "chain_version": KEYED_CHAIN,
+            "key_id": key,
         }
-        row["hash"] = prev_hash = row_hash(row)
+        row["hash"] = prev_hash = keyring.sign(CHAIN_LABEL, _material(row, HASHED_FIELDS))
         rows.append(row)
     await conn.execute(insert(AUDIT), rows)
     await conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=prev_hash))

@@ -7,7 +7,6 @@ whatever the region's size. Households without an active member have no row to s
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core import spreadsheet
 from core.bulk.layout import COLUMNS, FILE_COLUMNS, format_cells
 from core.enums import MemberStatus, RecordStatus
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
@@ -67,10 +67,10 @@ class RowSink(Protocol):
 
 
 class CsvSink:
-    """UTF-8, comma-separated, header row first."""
+    """UTF-8, comma-separated, header row first; no cell a spreadsheet would run as a formula."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._writer = csv.writer(stream)
+        self._writer = spreadsheet.writer(stream)
 
     def begin(self) -> None:
         self._writer.writerow(FILE_COLUMNS)
@@ -83,7 +83,11 @@ class CsvSink:
 
 
 def _xlsx_text(sheet: Any, text: str) -> Any:
-    """Text as a text cell: never read as a formula, without characters XML cannot hold."""
+    """Text as a text cell: never read as a formula, without characters XML cannot hold.
+
+    An XLSX text cell is a string whatever it starts with (``+``, ``-``, ``@`` included); only a
+    cell typed as a formula runs, and openpyxl types a string starting with ``=`` as one unless told.
+    """
     if ILLEGAL_CHARACTERS_RE.search(text):
         text = ILLEGAL_CHARACTERS_RE.sub("", text)
     if text.startswith("="):

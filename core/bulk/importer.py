@@ -8,6 +8,9 @@
    checks (``core.bulk.claims``) only when the unique indexes say the registry holds some of it.
    A killed import leaves whole batches only; the natural keys (KK, NIK) make a re-run skip what
    is already there, so it resumes without duplicates.
+4. Every batch that loads households writes its audit row in that same transaction (file, run,
+   batch number, row range, counts, the range of ids given), so whatever a killed import committed
+   is audited; one more row at the end sums the run up.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import secrets
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,6 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
+from core.audit.log import RequestInfo
+from core.audit.log import record as audit
+from core.bulk.archive import WorkbookLimits
 from core.bulk.claims import HOUSEHOLDS, MEMBERS, Claims, claim, claim_unregistered
 from core.bulk.records import FileHousehold, Record
 from core.bulk.report import ErrorReport, default_report_path
@@ -41,6 +48,7 @@ from core.enums import MemberStatus, RecordStatus
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.ids import ids
 from core.models import Region
+from core.settings import get_settings
 
 HOUSEHOLD_INSERT = ("id", *HOUSEHOLD_COLUMNS, "status", "version", "created_at", "updated_at")
 MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "created_at", "updated_at")
@@ -61,6 +69,7 @@ class ImportOptions:
     batch_households: int = 5000  # households per transaction
     workers: int | None = None  # checking processes; 0: in this process; None: chosen by the file's size
     progress: bool = False  # a tqdm bar on stderr
+    workbook_limits: WorkbookLimits | None = None  # how far an XLSX file may unzip; None: from the settings
 
 
 class ImportInterrupted(RuntimeError):
@@ -69,9 +78,10 @@ class ImportInterrupted(RuntimeError):
 
 @dataclass(slots=True)
 class ImportSummary:
-    """What an import did."""
+    """What an import did; ``run`` names it in the audit log."""
 
     report: Path
+    run: str = ""
     loaded: int = 0
     present: int = 0  # already registered with the same data: skipped
     rejected: int = 0
@@ -173,13 +183,24 @@ def _joined(chunks: Sequence[CheckedBatch]) -> CheckedBatch:
     )
 
 
+def workbook_limits() -> WorkbookLimits:
+    """The XLSX limits of the settings (``SIKS_XLSX_MAX_*``)."""
+    settings = get_settings()
+    return WorkbookLimits(
+        max_uncompressed_bytes=settings.xlsx_max_uncompressed_bytes,
+        max_compression_ratio=settings.xlsx_max_compression_ratio,
+        max_cell_bytes=settings.xlsx_max_cell_bytes,
+    )
+
+
 async def region_codes(engine: AsyncEngine) -> frozenset[str]:
     async with engine.connect() as conn:
         return frozenset(await conn.scalars(select(Region.code)))
 
 
-async def _insert(conn: AsyncConnection, loadable: Sequence[Candidate]) -> None:
-    """The households and their members, with new ids; IntegrityError if a unique index refuses one."""
+async def _insert(conn: AsyncConnection, loadable: Sequence[Candidate]) -> list[int]:
+    """The households and their members, with new ids (returned, in order); IntegrityError if a unique index
+    refuses one."""
     now = datetime.now(UTC)
     household_tail = (RecordStatus.ACTIVE.value, 1, now, now)
     member_tail = (MemberStatus.ACTIVE.value, 1, now, now)
@@ -195,45 +216,101 @@ async def _insert(conn: AsyncConnection, loadable: Sequence[Candidate]) -> None:
     ]
     await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, households)
     await insert_rows(conn, MEMBERS, MEMBER_INSERT, members)
+    return household_ids
 
 
-async def store_batch(engine: AsyncEngine, checked: CheckedBatch) -> Claims:
-    """Registry checks and inserts of one batch, in one transaction.
+@dataclass(frozen=True, slots=True)
+class BatchTrace:
+    """Where a batch comes from, for its audit row: who loads which file, which run, which rows."""
+
+    request: RequestInfo
+    file: str
+    run: str
+    number: int  # 1, 2, ... in file order
+    first_row: int
+    last_row: int
+
+
+async def _audit_batch(
+    conn: AsyncConnection, trace: BatchTrace, checked: CheckedBatch, claims: Claims, household_ids: Sequence[int]
+) -> None:
+    """The batch's audit row, in its transaction: what a killed import committed is audited."""
+    await audit(
+        conn,
+        trace.request,
+        operation="importHouseholdsBatch",
+        entity="household_file",
+        entity_id=f"{trace.run}:{trace.number}",
+        after={
+            "file": trace.file,
+            "run": trace.run,
+            "batch": trace.number,
+            "rows": [trace.first_row, trace.last_row],
+            "loaded": len(claims.loadable),
+            "present": claims.present,
+            "rejected": checked.rejected + claims.rejected,
+            "household_ids": [min(household_ids), max(household_ids)],
+        },
+    )
+
+
+async def store_batch(engine: AsyncEngine, checked: CheckedBatch, trace: BatchTrace) -> Claims:
+    """Registry checks, inserts and the audit row of one batch, in one transaction.
 
     First the batch goes in as if the registry held none of its KK numbers and NIKs, inside a
     savepoint: a fresh load (the common case) then costs no lookups. If a unique index refuses it,
     the savepoint is undone and the registry is asked which households are present or taken.
+    A batch that loads nothing writes nothing, not even an audit row.
     """
     async with write_transaction(engine) as conn:
         hopeful = claim_unregistered(checked.candidates)
         if hopeful.loadable:
             try:
                 async with conn.begin_nested():
-                    await _insert(conn, hopeful.loadable)
-                return hopeful
+                    household_ids = await _insert(conn, hopeful.loadable)
             except IntegrityError:
                 pass  # some are registered already: find out which
+            else:
+                await _audit_batch(conn, trace, checked, hopeful, household_ids)
+                return hopeful
         claims = await claim(conn, checked.candidates)
         if not claims.loadable:
             return claims
         try:
-            await _insert(conn, claims.loadable)
+            household_ids = await _insert(conn, claims.loadable)
         except IntegrityError as exc:
             first, last = claims.loadable[0].first_row, claims.loadable[-1].member_rows[-1]
             raise ImportInterrupted(
                 f"rows {first}-{last} were not loaded: another process registered some of their KK numbers or NIKs "
                 "at the same time; run the import again to continue (loaded batches are skipped)"
             ) from exc
+        await _audit_batch(conn, trace, checked, claims, household_ids)
     return claims
 
 
+def _row_ranges(
+    batches: Iterable[Sequence[FileHousehold]], ranges: deque[tuple[int, int]]
+) -> Iterator[Sequence[FileHousehold]]:
+    """The batches as they are, noting each one's first and last row in ``ranges`` as it passes."""
+    for households in batches:
+        last_row, last_records = households[-1]
+        ranges.append((households[0][0], last_row + len(last_records) - 1))
+        yield households
+
+
 async def import_households(
-    engine: AsyncEngine, path: Path, *, report_path: Path | None = None, options: ImportOptions | None = None
+    engine: AsyncEngine,
+    path: Path,
+    *,
+    request: RequestInfo,
+    report_path: Path | None = None,
+    options: ImportOptions | None = None,
 ) -> ImportSummary:
-    """Import a household file; FileRefused (nothing written) when the file cannot be imported at all."""
+    """Import a household file as ``request``'s caller; FileRefused (nothing written) when the file cannot be
+    imported at all. Each batch that loads households is audited with it, the whole run at the end."""
     options = options or ImportOptions()
     started = time.perf_counter()
-    source = open_household_file(path)
+    source = open_household_file(path, options.workbook_limits or workbook_limits())
     survey = source.survey()
     context = CheckContext(
         region_codes=await region_codes(engine),
@@ -242,19 +319,24 @@ async def import_households(
         width=survey.width,
         text_records=survey.text_records,
     )
-    summary = ImportSummary(report=report_path or default_report_path(path))
+    summary = ImportSummary(report=report_path or default_report_path(path), run=secrets.token_hex(6))
     workers = options.workers
     if workers is None:  # a pool takes seconds to start: worth it for big files only
         workers = default_workers() if survey.data_rows >= PARALLEL_FROM_ROWS else 0
-    batches = file_households(source, survey, options.batch_households)
+    ranges: deque[tuple[int, int]] = deque()
+    batches = _row_ranges(file_households(source, survey, options.batch_households), ranges)
     with (
         _fewer_collections(),
         ErrorReport(summary.report) as report,
         tqdm(total=survey.data_rows, unit=" rows", file=sys.stderr, disable=not options.progress) as bar,
     ):
         async with aclosing(checked_batches(batches, context, workers)) as checked_stream:
+            number = 0
             async for checked in checked_stream:
-                claims = await store_batch(engine, checked)
+                number += 1
+                first_row, last_row = ranges.popleft()
+                trace = BatchTrace(request, str(path), summary.run, number, first_row, last_row)
+                claims = await store_batch(engine, checked, trace)
                 report.add(checked.errors + claims.errors)
                 summary.loaded += len(claims.loadable)
                 summary.present += claims.present
@@ -274,4 +356,22 @@ async def import_households(
     if summary.loaded:
         await refresh_statistics(engine)
     summary.seconds = time.perf_counter() - started
+    async with write_transaction(engine) as conn:
+        await audit(
+            conn,
+            request,
+            operation="importHouseholds",
+            entity="household_file",
+            entity_id=summary.run,
+            after={
+                "file": str(path),
+                "run": summary.run,
+                "batches": number,
+                "loaded": summary.loaded,
+                "present": summary.present,
+                "rejected": summary.rejected,
+                "rows": summary.rows,
+                "summary": summary.line(),
+            },
+        )
     return summary

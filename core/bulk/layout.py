@@ -3,7 +3,10 @@
 Columns are the fields of ``HouseholdData`` then those of ``MemberData``, named as in the
 tables; cells are text: coded answers as the lowercase values of ``core.enums``, booleans
 ``true``/``false`` (``1``/``0`` and ``ya``/``tidak`` are read too), dates ``YYYY-MM-DD``,
-decimals with a dot. ``docs/import-format.md`` is the reader's version of this module.
+decimals with a dot; digits are ASCII digits. A CSV text cell that the CSV export neutralised
+against spreadsheet formulas (``'=...``, see ``core.spreadsheet``) is read back without that
+apostrophe; XLSX text cells are never neutralised, so they are read as they are.
+``docs/import-format.md`` is the reader's version of this module.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from enum import StrEnum
 from typing import Any, get_type_hints
 
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData
+from core.spreadsheet import restored
 
 FILE_COLUMNS: tuple[str, ...] = (*HOUSEHOLD_COLUMNS, *MEMBER_COLUMNS)
 HOUSEHOLD_WIDTH = len(HOUSEHOLD_COLUMNS)
 KK_POSITION = FILE_COLUMNS.index("kk_number")
 
 _BOOLEANS = {"true": True, "1": True, "ya": True, "false": False, "0": False, "tidak": False}
-_WHOLE = re.compile(r"-?\d+", re.ASCII)
+_WHOLE = re.compile(r"-?[0-9]+")
+# Python's float() also takes other scripts' digits and underscores ("1_000"): only these are numbers.
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _SHOWN = 40  # characters of a bad cell quoted back in a message
 
 
@@ -42,6 +48,12 @@ def _quoted(text: str) -> str:
 _text = str.strip  # text cells lose surrounding spaces; the household rules judge the rest
 
 
+def _csv_text(cell: str) -> str:
+    """A CSV text cell, without the apostrophe the CSV export put before a formula character."""
+    text = cell.strip()
+    return restored(text) if text[:1] == "'" else text
+
+
 def _boolean(cell: str) -> bool:
     try:
         return _BOOLEANS[cell]
@@ -55,11 +67,10 @@ def _boolean(cell: str) -> bool:
 
 def _number(cell: str) -> float:
     text = cell.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        hint = "; use a dot as the decimal separator" if re.fullmatch(r"-?\d+,\d+", text) else ""
-        raise CellError(f"{_quoted(cell)} is not a number{hint}") from None
+    if not _DECIMAL.fullmatch(text):
+        hint = "; use a dot as the decimal separator" if re.fullmatch(r"-?[0-9]+,[0-9]+", text) else ""
+        raise CellError(f"{_quoted(cell)} is not a number{hint}")
+    value = float(text)
     if not math.isfinite(value):
         raise CellError(f"{_quoted(cell)} is not a finite number")
     return value
@@ -73,7 +84,10 @@ def _whole_number(cell: str) -> int:
     text = cell.strip()
     if not _WHOLE.fullmatch(text):
         raise CellError(f"{_quoted(cell)} is not a whole number")
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (4,300): far outside any column's range
+        raise CellError(f"{_quoted(cell)} has too many digits") from None
 
 
 def _iso_date(cell: str) -> date:
@@ -128,13 +142,14 @@ class Column:
     format: Callable[[Any], str]
     numeric: bool = False  # written as a number in XLSX
     coded: bool = False  # read as a ``core.enums`` member, stored as its value
+    csv_parse: Callable[[str], Any] | None = None  # how a CSV cell is read, when not as ``parse``
 
 
 def _column(name: str, kind: Any) -> Column:
     if isinstance(kind, type) and issubclass(kind, StrEnum):
         return Column(name, _coded(kind), _plain, coded=True)
     by_kind: dict[Any, Column] = {
-        str: Column(name, _text, _plain),
+        str: Column(name, _text, _plain, csv_parse=_csv_text),
         bool: Column(name, _boolean, _boolean_text),
         int: Column(name, _whole_number, _plain, numeric=True),
         float: Column(name, _number, _number_text, numeric=True),
@@ -161,20 +176,24 @@ class ColumnGroup:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns = tuple(columns)
-        self.parsers = tuple(column.parse for column in columns)
+        self.parsers = {
+            False: tuple(column.parse for column in columns),
+            True: tuple(column.csv_parse or column.parse for column in columns),
+        }
         self.coded = tuple(index for index, column in enumerate(columns) if column.coded)
 
-    def parse(self, cells: Sequence[str]) -> tuple[list[Any], list[tuple[str, str]]]:
-        """Typed values of ``cells``, and (column, reason) for each bad cell."""
+    def parse(self, cells: Sequence[str], csv: bool = False) -> tuple[list[Any], list[tuple[str, str]]]:
+        """Typed values of ``cells`` (of a CSV file if ``csv``), and (column, reason) for each bad cell."""
+        parsers = self.parsers[csv]
         try:
-            return [parse(cell) for parse, cell in zip(self.parsers, cells, strict=True)], []
+            return [parse(cell) for parse, cell in zip(parsers, cells, strict=True)], []
         except CellError:
             pass  # read again cell by cell, to name every bad one
         values: list[Any] = []
         errors: list[tuple[str, str]] = []
-        for column, cell in zip(self.columns, cells, strict=True):
+        for column, parse, cell in zip(self.columns, parsers, cells, strict=True):
             try:
-                values.append(column.parse(cell))
+                values.append(parse(cell))
             except CellError as exc:
                 values.append(None)
                 errors.append((column.name, str(exc)))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from core import spreadsheet
 from core.bulk.sources import FileRefused
 from core.bulk.validation import RowError
 
@@ -40,7 +40,7 @@ class ErrorReport:
             self._handle = self.path.open("w", newline="", encoding="utf-8")
         except OSError as exc:
             raise ReportUnwritable(f"cannot write the error report {self.path} ({exc.strerror or exc})") from None
-        self._writer = csv.writer(self._handle)
+        self._writer = spreadsheet.writer(self._handle)  # reasons quote the file's cells: never as formulas
         self._writer.writerow(REPORT_HEADER)
         return self
 

@@ -1,7 +1,8 @@
 """Household files read record by record: CSV (UTF-8, comma) and XLSX (first sheet).
 
 ``survey()`` is the cheap streaming pre-pass that refuses a file as a whole before anything is
-written: wrong encoding, empty, header only, wrong columns, formulas, an unreadable workbook.
+written: wrong encoding, empty, header only, wrong columns, formulas, an unreadable workbook, a
+workbook that would unzip past its limits (``core.bulk.archive``, checked before openpyxl reads it).
 ``records()`` then streams the data rows; neither ever holds the whole file. A CSV record is
 kept as its raw text (split into cells by the checking workers, so the reading process stays
 light); an XLSX record is its list of cells.
@@ -21,6 +22,7 @@ from typing import Any
 import openpyxl
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+from core.bulk.archive import WorkbookLimits, WorkbookRefused, check_workbook
 from core.bulk.layout import KK_POSITION, HeaderMismatch, header_positions
 from core.bulk.records import Record, is_blank
 
@@ -72,13 +74,13 @@ class HouseholdFile(ABC):
             raise FileRefused(f"{self.path.name}: the header row does not match the layout ({exc})") from None
 
 
-def open_household_file(path: Path) -> HouseholdFile:
-    """The reader for ``path`` chosen by its extension."""
+def open_household_file(path: Path, workbook_limits: WorkbookLimits) -> HouseholdFile:
+    """The reader for ``path`` chosen by its extension; a workbook may expand as far as ``workbook_limits``."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return CsvHouseholdFile(path)
     if suffix == ".xlsx":
-        return XlsxHouseholdFile(path)
+        return XlsxHouseholdFile(path, workbook_limits)
     raise FileRefused(f"{path.name}: unknown file type '{suffix}'; give a .csv (UTF-8) or .xlsx file")
 
 
@@ -186,6 +188,10 @@ def _cell_text(value: Any) -> str:
 class XlsxHouseholdFile(HouseholdFile):
     """An Excel workbook; the first sheet holds the rows, values only (no formulas)."""
 
+    def __init__(self, path: Path, limits: WorkbookLimits) -> None:
+        super().__init__(path)
+        self.limits = limits
+
     def _sheet(self) -> tuple[Any, ReadOnlyWorksheet]:
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=False)
@@ -204,6 +210,10 @@ class XlsxHouseholdFile(HouseholdFile):
 
     def survey(self) -> Survey:
         name = self.path.name
+        try:
+            check_workbook(self.path, self.limits)
+        except WorkbookRefused as exc:
+            raise FileRefused(str(exc)) from None
         book, sheet = self._sheet()
         header: list[str] | None = None
         data_rows = 0

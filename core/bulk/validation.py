@@ -60,12 +60,12 @@ def _cells_or_reason(record: Record, text: bool) -> list[str] | str:
         return str(exc)
 
 
-def _differing_column(cells: Sequence[str], first: Sequence[Any], unreadable: set[str]) -> str | None:
+def _differing_column(cells: Sequence[str], first: Sequence[Any], unreadable: set[str], csv: bool) -> str | None:
     """The first household column whose value differs from the first row's (spelling aside), or None.
 
     Columns unreadable on the first row are already reported there.
     """
-    values, _ = HOUSEHOLD_PART.parse(cells)
+    values, _ = HOUSEHOLD_PART.parse(cells, csv)
     return next(
         (
             name
@@ -124,14 +124,15 @@ class _Checker:
             return found
         first_row, first = ordered[0]
         own = first[:HOUSEHOLD_WIDTH]
-        household_values, problems = HOUSEHOLD_PART.parse(own)
+        text = self.context.text_records
+        household_values, problems = HOUSEHOLD_PART.parse(own, text)
         found.extend((first_row, column, reason) for column, reason in problems)
         unreadable = {column for column, _ in problems}
         member_values: list[list[Any]] = []
         member_rows: list[int] = []
         for number, cells in ordered:
             if cells[:HOUSEHOLD_WIDTH] != own:
-                column = _differing_column(cells[:HOUSEHOLD_WIDTH], household_values, unreadable)
+                column = _differing_column(cells[:HOUSEHOLD_WIDTH], household_values, unreadable, text)
                 if column:
                     found.append(
                         (
@@ -141,7 +142,7 @@ class _Checker:
                             "household columns must be the same on all its rows",
                         )
                     )
-            values, problems = MEMBER_PART.parse(cells[HOUSEHOLD_WIDTH:])
+            values, problems = MEMBER_PART.parse(cells[HOUSEHOLD_WIDTH:], text)
             found.extend((number, column, reason) for column, reason in problems)
             member_values.append(values)
             member_rows.append(number)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "program": ("core.cli.programs", "app"),
     "rank": ("core.cli.rank", "app"),
     "regions": ("core.cli.regions", "app"),
+    "schema": ("core.cli.schema", "app"),
     "serve": ("core.cli.serve", "app"),
     "token": ("core.cli.users", "token_app"),
     "users": ("core.cli.users", "app"),

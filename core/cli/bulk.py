@@ -67,26 +67,15 @@ def import_households_command(
     A file that cannot be read as a whole is refused and nothing is loaded (exit code 2). Otherwise
     every household with a bad row is left out whole and listed in the error report, the rest are
     loaded in batches; households already registered with the same data are skipped, so a re-run
-    after a failure resumes where it stopped.
+    after a failure resumes where it stopped. Every batch that loads households is audited in its
+    own transaction.
     """
     options = ImportOptions(batch_households=batch_size, workers=workers, progress=progress)
 
     async def work(engine: AsyncEngine) -> ImportSummary:
-        from core.audit.log import record
         from core.cli.users import cli_request
-        from core.db import write_transaction
 
-        summary = await import_households(engine, file, report_path=errors, options=options)
-        async with write_transaction(engine) as conn:  # batches commit on their own so a killed import resumes
-            await record(
-                conn,
-                cli_request(),
-                operation="importHouseholds",
-                entity="file",
-                entity_id=file.name,
-                after={"file": str(file), "summary": summary.line()},
-            )
-        return summary
+        return await import_households(engine, file, request=cli_request(), report_path=errors, options=options)
 
     try:
         summary = run_with_engine(work)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core import spreadsheet
 from core.cli.common import fail, run_with_engine
 from core.db import write_transaction
 from core.programs.disbursements import (
@@ -20,6 +22,18 @@ from core.programs.disbursements import (
 from core.regions.codes import RegionCodeError, check_code
 
 app = typer.Typer(help="Payment statuses and reconciliation.", no_args_is_help=True)
+RECONCILIATION_COLUMNS = (
+    "program",
+    "period",
+    "region_code",
+    "payments",
+    "amount",
+    "pending",
+    "released",
+    "disbursed",
+    "failed",
+    "returned",
+)
 
 
 @app.command("import")
@@ -62,9 +76,7 @@ def reconcile_command(
         async with engine.connect() as conn:
             return await reconcile(conn, program=program, period=period, region_code=region)
 
-    typer.echo("program\tperiod\tregion\tpayments\tamount\tpending\treleased\tdisbursed\tfailed\treturned")
-    for line in run_with_engine(work):
-        typer.echo(
-            f"{line.program}\t{line.period}\t{line.region_code}\t{line.payments}\t{line.amount}\t{line.pending}\t"
-            f"{line.released}\t{line.disbursed}\t{line.failed}\t{line.returned}"
-        )
+    lines = run_with_engine(work)
+    table = spreadsheet.writer(sys.stdout, delimiter="\t", lineterminator="\n")  # often opened in a spreadsheet
+    table.writerow(["region" if name == "region_code" else name for name in RECONCILIATION_COLUMNS])
+    table.writerows([getattr(line, name) for name in RECONCILIATION_COLUMNS] for line in lines)

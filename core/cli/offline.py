@@ -51,7 +51,9 @@ def _print(report: ImportReport) -> None:
     if report.empty:
         typer.echo(f"package {report.package_id} holds no visits and no proposals: there was nothing to import")
         return
-    if report.nothing_new:
+    if report.nothing_new and report.conflicts:
+        typer.echo(f"nothing new was imported from package {report.package_id}: see the conflicts below")
+    elif report.nothing_new:
         before = f" on {report.imported_before:%Y-%m-%d %H:%M}" if report.imported_before else ""
         typer.echo(f"nothing new: everything in package {report.package_id} was already imported{before}")
     else:

@@ -7,6 +7,7 @@ import uvicorn
 
 from core.bootstrap import DEMO_ADMIN, BootstrapReport, bootstrap
 from core.cli.common import fail, run_with_engine
+from core.demo.samples import HouseholdSample, household_samples, sample_lines
 from core.migrate import require_current
 from core.schema.build import build_schema
 from core.settings import Mode, get_settings
@@ -25,20 +26,37 @@ def serve(
     development = settings.mode is Mode.DEVELOPMENT
 
     async def first_start(engine):  # type: ignore[no-untyped-def]
-        return await bootstrap(engine, settings.demo_households, demo_admin=development)
+        report = await bootstrap(engine, settings.demo_households, demo_admin=development)
+        if not report.demo_households:
+            return report, []
+        async with engine.connect() as conn:
+            return report, await household_samples(conn)
 
-    report: BootstrapReport = run_with_engine(first_start, needs_schema=False)
+    report: BootstrapReport
+    samples: list[HouseholdSample]
+    report, samples = run_with_engine(first_start, needs_schema=False)
     if report.migrated:
         typer.echo(
             f"new database: schema created, {report.regions_added} regions loaded, "
             f"{report.demo_households} demo households seeded"
         )
+    for line in sample_lines(samples):
+        typer.echo(line)
     if report.demo_admin:
         typer.echo(f"development login: user '{DEMO_ADMIN[0]}', password '{DEMO_ADMIN[1]}' (national data centre)")
     run_with_engine(require_current, needs_schema=False)  # refuse early on an outdated schema
     build_schema()  # refuse early on plugins that clash
     typer.echo(f"SIKS GraphQL API on http://{host}:{port}/graphql ({settings.mode.value} mode)")
-    uvicorn.run("core.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    # uvicorn would believe X-Forwarded-For from loopback by default; the app believes SIKS_TRUSTED_PROXIES only.
+    uvicorn.run(
+        "core.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 app = typer.Typer()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.cli.common import fail, run_with_engine
 from core.cli.users import cli_request
 from core.db import write_transaction
+from core.ids import id_from_text
 from core.refusals import Invalid, Missing
 from core.regions.codes import RegionCodeError, check_code
 from core.verification import determination, progress, rounds
@@ -26,9 +27,10 @@ def _refuse(outcome: object) -> None:
 
 
 def _round_id(value: str) -> int:
-    if not value.isdigit() or int(value) >= 2**63:
+    round_id = id_from_text(value)
+    if round_id is None:
         fail(f"'{value[:24]}' is not a round id (ids are whole numbers; `siks verivali rounds` lists them)")
-    return int(value)
+    return round_id
 
 
 @app.command("create-round")

@@ -5,6 +5,12 @@ exist already it refuses, unless ``append`` is set: then, before each batch, one
 table reads the highest NIK and KK serials in use in the batch's regencies (any status), and the
 demo continues after them, so no number collides. Appending the same seed twice gives look-alike
 families under new numbers; use another seed for different people.
+
+Each run is recorded in ``demo_runs`` with its batches (``core.demo.runs``). Run again with the
+same arguments, a run that was killed skips the batches it committed and writes the rest, reading
+the serials in use as an append does: a run that started on an empty database ends exactly as if
+it had never stopped, with the same households and numbers. A finished run asked for again (not
+appending) writes nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from core.bulk.writer import insert_rows
-from core.db import refresh_statistics
+from core.db import refresh_statistics, write_transaction
 from core.demo.generator import DEFAULT_BATCH_SIZE, DEFAULT_SURVEY_SHARE, DemoBatch, DemoGenerator, Span
+from core.demo.runs import RunArguments, RunProgress, latest_run, new_run, record_batch
 from core.demo.serials import SerialBook, taken_serials
 from core.demo.villages import read_region_codes
 from core.enums import RecordStatus
@@ -42,7 +49,8 @@ class PopulationExists(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
-    """What a demo run wrote; ``appended`` says whether households were there before it."""
+    """What a demo run wrote, with the batches an earlier, stopped attempt of it wrote; ``appended`` says
+    whether households were there before it, ``written`` how many households this call wrote."""
 
     households: int
     members: int
@@ -50,6 +58,7 @@ class DemoResult:
     villages: int
     seed: int
     appended: bool
+    written: int = 0
 
 
 def reference_date(today: date | None = None) -> date:
@@ -100,6 +109,31 @@ async def write_batch(conn: AsyncConnection, batch: DemoBatch, survey_year: int)
     await insert_rows(conn, SURVEYS, SURVEY_ROW, surveys)
 
 
+def _refusal(latest: RunProgress | None) -> str:
+    message = (
+        "the database already holds households; run the demo with --append to add households beside them, "
+        "or start from an empty database"
+    )
+    if latest is not None and not latest.finished:
+        arguments = latest.arguments
+        batch = f" --batch-size {arguments.batch_size}" if arguments.batch_size != DEFAULT_BATCH_SIZE else ""
+        message += (
+            f"; the demo run with {arguments.described()}{batch} stopped after {latest.households:,} of its "
+            "households: run it again with those arguments to finish it"
+        )
+    return message
+
+
+async def _run_to_continue(conn: AsyncConnection, arguments: RunArguments, as_of: date | None) -> RunProgress | None:
+    """The run these arguments ask to finish (or that is finished already), if the registry holds one."""
+    run = await latest_run(conn, arguments)
+    if run is None or (as_of is not None and run.as_of != as_of):
+        return None
+    if run.finished and arguments.append:  # appending again adds households again
+        return None
+    return run
+
+
 async def seed_demo(
     engine: AsyncEngine,
     households: int,
@@ -113,43 +147,47 @@ async def seed_demo(
 ) -> DemoResult:
     """Generate and store ``households`` demo households, one transaction per batch.
 
-    Raises PopulationExists when households exist and ``append`` is false. A batch that fails
-    rolls back alone; earlier batches stay.
+    Raises PopulationExists when households exist and ``append`` is false, unless they include a
+    run with the same arguments: an unfinished one is finished (the batches it committed are
+    skipped), a finished one is left as it is. A batch that fails rolls back alone; earlier
+    batches stay, and running again with the same arguments continues after them.
     """
     if households < 0:
         raise ValueError("the number of households cannot be negative")
+    arguments = RunArguments(households, seed, batch_size, survey_share, append)
     async with engine.connect() as conn:
         existing = await _has_households(conn)
-        if existing and not append:
-            raise PopulationExists(
-                "the database already holds households; run the demo with --append to add households "
-                "beside them, or start from an empty database"
-            )
+        run = await _run_to_continue(conn, arguments, as_of) if existing else None
+        if existing and run is None and not append:
+            raise PopulationExists(_refusal(await latest_run(conn)))
         codes = await read_region_codes(conn)
     if households == 0:
         return DemoResult(0, 0, 0, 0, seed, append)
-    as_of = as_of or reference_date()
-    generator = DemoGenerator(codes, households, seed, as_of=as_of, survey_share=survey_share)
+    run = run or new_run(arguments, existing, as_of or reference_date())
+    generator = DemoGenerator(codes, households, seed, as_of=run.as_of, survey_share=survey_share)
+    earlier = run.households
     niks, kks = SerialBook("NIK"), SerialBook("KK")
-    counts = {"members": 0, "surveys": 0}
     checked_through = -1
-    with tqdm(total=households, unit="hh", desc="demo", file=sys.stderr, disable=not progress) as bar:
+    with tqdm(total=households, initial=earlier, unit="hh", desc="demo", file=sys.stderr, disable=not progress) as bar:
         for span in generator.spans(batch_size):
+            if span.index < run.batches:
+                continue  # committed by an earlier attempt of this run
             if existing:
                 await _note_taken(engine, span, max(span.first_regency, checked_through + 1), niks, kks)
                 checked_through = span.last_regency
             batch = generator.generate(span, niks, kks)
-            async with engine.begin() as conn:
-                await write_batch(conn, batch, as_of.year)
-            counts["members"] += len(batch.member_niks)
-            counts["surveys"] += int(batch.surveyed.sum())
+            async with write_transaction(engine) as conn:
+                await write_batch(conn, batch, run.as_of.year)
+                run = await record_batch(conn, run, batch.size, len(batch.member_niks), int(batch.surveyed.sum()))
             bar.update(span.size)
-    await refresh_statistics(engine)
+    if run.households > earlier:
+        await refresh_statistics(engine)
     return DemoResult(
-        households=households,
-        members=counts["members"],
-        surveys=counts["surveys"],
+        households=run.households,
+        members=run.members,
+        surveys=run.surveys,
         villages=len(generator.plan.codes),
         seed=seed,
-        appended=existing,
+        appended=run.appended,
+        written=run.households - earlier,
     )

@@ -86,6 +86,21 @@ class HouseholdData:
 HOUSEHOLD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(HouseholdData) if f.name != "members")
 MEMBER_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MemberData))
 
+#: The most characters each text field holds: its table column's width (a test compares them).
+TEXT_LENGTHS: dict[str, int] = {
+    "kk_number": 16,
+    "village_code": 13,
+    "address": 200,
+    "rt": 3,
+    "rw": 3,
+    "nik": 16,
+    "name": 120,
+}
+#: The smallest and largest value of each whole-number field; inside the 32-bit INTEGER column of either database.
+WHOLE_NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "livestock_count": (0, 100_000),
+}
+
 
 def household_values(data: HouseholdData) -> dict[str, object]:
     """The table columns of a household, enums as their stored strings."""

@@ -1,5 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
+from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
 from core.models.programs import (
     CycleRefusal,
@@ -48,6 +49,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditHead",
+    "DemoRun",
     "CasbinRule",
     "PolicyVersion",
     "RefreshToken",

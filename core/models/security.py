@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text
+from sqlalchemy import BigInteger, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
 from core.models.types import ID_TYPE, TIMESTAMP, code_type
@@ -76,7 +76,7 @@ class PolicyVersion(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """An append-only audit row; ``hash`` covers the row and the previous row's hash."""
+    """An append-only audit row; ``hash`` covers the row and the previous row's hash (``core.audit.log``)."""
 
     __tablename__ = "audit_log"
 
@@ -95,6 +95,10 @@ class AuditEntry(SQLModel, table=True):
     after: str | None = Field(default=None, sa_type=Text())
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    chain_version: int = Field(
+        default=1, sa_type=SmallInteger(), description="1: unkeyed SHA-256 (before 0009); 2: HMAC-SHA256, audit key"
+    )
+    key_id: str | None = Field(default=None, max_length=16, description="The audit key of a version 2 row")
 
 
 class AuditHead(SQLModel, table=True):

@@ -51,6 +51,9 @@ class Proposal(SQLModel, table=True):
     visit_id: int | None = Field(default=None, sa_type=ID_TYPE)
     edition_id: int | None = Field(default=None, sa_type=ID_TYPE, index=True)
     client_id: str | None = Field(default=None, max_length=64, unique=True)
+    content_sha256: str | None = Field(
+        default=None, max_length=64, description="With a client id: sha256 of what the field app sent."
+    )
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=TIMESTAMP)
     updated_at: datetime = Field(sa_type=TIMESTAMP)
@@ -201,6 +204,9 @@ class Visit(SQLModel, table=True):
     proposal_id: int | None = Field(default=None, sa_type=ID_TYPE)
     source: str = Field(default="online", max_length=8)
     client_id: str | None = Field(default=None, max_length=64, unique=True)
+    content_sha256: str | None = Field(
+        default=None, max_length=64, description="With a client id: sha256 of what the officer reported."
+    )
 
 
 class VisitPhoto(SQLModel, table=True):

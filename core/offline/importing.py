@@ -7,8 +7,10 @@ write transaction records the visits through ``record_visit`` (source ``offline`
 photos through ``store_photo`` and makes the proposals through ``propose_new_household``. A
 household changed online since the export, or visited meanwhile, is a reported conflict; any
 other refusal rolls everything back and removes the photo files this import wrote. Client ids
-make a second import of the same file write nothing. A row that would put a household in a village
-outside the officer's region refuses the whole file too, and is audited as a denied attempt.
+make a second import of the same file write nothing; a client id imported before with other
+content is a reported conflict (the first content stands), never a silent skip. A row that would
+put a household in a village outside the officer's region refuses the whole file too, and is
+audited as a denied attempt.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ from core.offline.package import FieldPhoto, FieldProposal, FieldVisit, FieldWor
 from core.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.regions.codes import region_within
 from core.regions.queries import existing_codes
+from core.verification.client_ids import content_sha256, resent_reason
 from core.verification.drafts import PROPOSALS
 from core.verification.photos import PHOTOS, BytesSource, PhotoRecord, discard_files, store_photo
 from core.verification.proposals import Origin, propose_new_household
 from core.verification.rounds import VISITS
 from core.verification.storage import PhotoStore
-from core.verification.visits import Recorded, VisitReport, record_visit
+from core.verification.visits import Recorded, Resent, VisitReport, record_visit
 
 VISIT_ROLES = frozenset({Role.VILLAGE_OPERATOR.value, Role.DISTRICT_OFFICER.value})
 
@@ -178,6 +181,13 @@ async def _visit(conn: AsyncConnection, run: _Run, visit: FieldVisit) -> int | N
         ),
         source="offline",
     )
+    if isinstance(outcome, Resent):  # the visit imported before under this client id stands
+        report.conflicts.append(
+            ImportConflict(
+                visit.client_id, visit.household_id, f"{outcome.reason}; its photos here were not stored either"
+            )
+        )
+        return None
     if not isinstance(outcome, Recorded):
         refusal = OutsideRegion if isinstance(outcome, OutsideScope) else PackageRefused
         raise refusal(f"visits row {visit.client_id!r} (household {visit.household_id}): {_why(outcome)}")
@@ -225,12 +235,21 @@ async def _proposal(conn: AsyncConnection, run: _Run, proposal: FieldProposal) -
     report = run.report
     where = f"proposals row {proposal.client_id!r}"
     made_before = (
-        await conn.execute(select(PROPOSALS.c.village_code).where(PROPOSALS.c.client_id == proposal.client_id))
+        await conn.execute(
+            select(PROPOSALS.c.village_code, PROPOSALS.c.content_sha256).where(
+                PROPOSALS.c.client_id == proposal.client_id
+            )
+        )
     ).first()
+    sent = content_sha256({"household": proposal.household, "note": proposal.note})
     if made_before is not None:
         if made_before.village_code != report.village_code:
             raise PackageRefused(f"{where}: its client_id is already used by a proposal of another village")
-        report.proposals_already += 1
+        if made_before.content_sha256 not in (None, sent):  # None: made before proposals kept a digest
+            reason = resent_reason(proposal.client_id, "new-household proposal")
+            report.conflicts.append(ImportConflict(proposal.client_id, None, reason))
+        else:
+            report.proposals_already += 1
         return
     household = proposal.household
     if refused := destination_refusal(household.village_code, run.request.principal.scope):
@@ -244,7 +263,7 @@ async def _proposal(conn: AsyncConnection, run: _Run, proposal: FieldProposal) -
     errors = full_household_errors(household, known.__contains__, datetime.now(UTC).date())
     if errors:
         raise PackageRefused(f"{where}: {_why(Invalid(errors))}")
-    origin = Origin(round_id=report.round_id, client_id=proposal.client_id)
+    origin = Origin(round_id=report.round_id, client_id=proposal.client_id, content_sha256=sent)
     made = await propose_new_household(conn, run.request, household, proposal.note, origin)
     if isinstance(made, Invalid):  # rules hold: a KK or NIK taken online since the export
         report.conflicts.append(ImportConflict(proposal.client_id, None, _why(made)))

@@ -9,7 +9,6 @@ the field tables are read into typed rows, each value checked. Any problem raise
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -21,8 +20,10 @@ from urllib.parse import quote
 
 from core.enums import PhotoKind, VisitOutcome
 from core.households.data import HouseholdData
+from core.offline.field_json import field_json
 from core.offline.format import FIELD_TABLES, FORMAT, MANIFEST_FIELDS, REFERENCE_TABLES, Manifest, content_digest
 from core.offline.values import ValueProblem, change_request, coded, household_data, number, whole_number
+from core.text import text_problem
 from core.verification.drafts import ChangeRequest
 from core.verification.proposals import NOTE_LIMIT
 
@@ -212,7 +213,8 @@ class PackageFile:
             try:
                 if kind != "new_household":
                     raise ValueProblem(f"kind: {str(kind)[:20]!r} is not new_household")
-                yield FieldProposal(client_id, household_data(_json(household, "household"), "household"), _note(note))
+                data = household_data(field_json(household, "household"), "household")
+                yield FieldProposal(client_id, data, _note(note))
             except ValueProblem as exc:
                 raise _row_problem("proposals", client_id, str(exc)) from None
 
@@ -226,20 +228,14 @@ def _client_id(value: Any, table: str, seen: set[str]) -> str:
     return value
 
 
-def _json(value: Any, path: str) -> Any:
-    if not isinstance(value, str):
-        raise ValueProblem(f"{path}: is not JSON text")
-    try:
-        return json.loads(value)
-    except ValueError:
-        raise ValueProblem(f"{path}: is not valid JSON") from None
-
-
 def _note(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueProblem("note: is not text")
     if len(value) > NOTE_LIMIT:
         raise ValueProblem(f"note: is longer than {NOTE_LIMIT} characters")
+    problem = text_problem(value)
+    if problem:
+        raise ValueProblem(f"note: {problem}")
     return value
 
 
@@ -274,5 +270,5 @@ def _visit(client_id: str, row: tuple[Any, ...], versions: dict[int, int]) -> Fi
         longitude=number(row[5], "longitude"),
         household_version=household_version,
         note=_note(row[7]),
-        changes=None if row[8] is None else change_request(_json(row[8], "changes"), "changes"),
+        changes=None if row[8] is None else change_request(field_json(row[8], "changes"), "changes"),
     )

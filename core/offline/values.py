@@ -53,7 +53,11 @@ def whole_number(value: Any, path: str) -> int:
 
 
 def number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:  # a JSON integer too large for a float
+        finite = False
+    if not finite:
         raise ValueProblem(f"{path}: {_shown(value)} is not a finite number")
     return float(value)
 

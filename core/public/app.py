@@ -1,7 +1,9 @@
 """The public endpoint: its own GraphQL view at ``/public/graphql``, behind the per-client rate limit.
 
 No login, no audit row per lookup (the public could otherwise fill the log at will); the rate
-limit, the exact-match rule and the result cap are what keep names from being enumerated.
+limit (one look-up a request, so requests counted are look-ups counted), the budget of NIK
+look-ups per name, the exact-match rule and the result cap are what keep names and NIKs from
+being enumerated.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from core.guards import Guards
 from core.nul import refuse_nul
-from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
+from core.outage import AnswersOutages
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
+from core.ratelimit import RateLimited
 from core.settings import Mode, Settings
 
 
-class PublicGraphQL(GraphQL[PublicContext, None]):
-    """strawberry's ASGI view over the public schema; GraphiQL in development mode only."""
+class PublicGraphQL(AnswersOutages, GraphQL[PublicContext, None]):
+    """strawberry's ASGI view over the public schema; GraphiQL in development mode only; an outage answers 503."""
 
-    def __init__(self, app_state: Any, settings: Settings) -> None:
+    def __init__(self, app_state: Any, settings: Settings, guards: Guards) -> None:
         super().__init__(
             build_public_schema(settings),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
@@ -31,25 +35,25 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
         )
         self._state = app_state
         self._settings = settings
+        self._guards = guards
         self._recaps = RecapCache()
 
     async def get_context(self, request: Any, response: Any = None) -> PublicContext:
         await refuse_nul(request)
-        return PublicContext(self._state.engine, self._settings, self._recaps, self._state.registry)
+        return PublicContext(
+            self._state.engine, self._settings, self._recaps, self._guards.nik_checks, self._state.registry
+        )
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
 
 
 class PublicEndpoint:
-    """The rate-limited public GraphQL view; ``aclose`` releases the limiter (its Redis connections)."""
+    """The public GraphQL view behind the per-address limit of ``guards`` (closed with the application)."""
 
-    def __init__(self, app_state: Any, settings: Settings, limiter: RateLimiter | None = None) -> None:
-        self.limiter = limiter or make_limiter(settings)
-        self._app = RateLimited(PublicGraphQL(app_state, settings), self.limiter)
+    def __init__(self, app_state: Any, settings: Settings, guards: Guards) -> None:
+        self.limiter = guards.public
+        self._app = RateLimited(PublicGraphQL(app_state, settings, guards), self.limiter)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
-
-    async def aclose(self) -> None:
-        await self.limiter.aclose()

@@ -5,10 +5,18 @@ of active households in the village whose name matches (at most ``limit`` of the
 programs their household was enrolled in by an approved cycle. Names are compared without case
 (letters A–Z) and spacing; with a NIK, the NIK must match exactly too. The answer holds masked
 names, programs and periods only: never a NIK, KK number, address or amount.
+
+A NIK encodes its holder's birth date, so a found/not-found answer to a guessed NIK is an oracle
+for the birth date of a person whose name and village are known. Look-ups with a NIK are therefore
+counted per (village, name) from all addresses together (``nik_check_key``, budget
+``SIKS_PUBLIC_NIK_CHECKS_PER_DAY``): trying many NIKs for one name costs what trying many names
+does, whatever the number of addresses used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -88,6 +96,13 @@ def _lookup_statement(by_nik: bool) -> Select[Any]:
 
 
 _BY_NAME, _BY_NAME_AND_NIK = _lookup_statement(by_nik=False), _lookup_statement(by_nik=True)
+
+
+def nik_check_key(secret: str, village_code: str, full_name: str) -> str:
+    """The key look-ups with a NIK of one (village, name) are counted under: names compare as in a
+    look-up (``search_key``), and the key is a keyed hash, so the counter store holds no names."""
+    material = f"cek-bansos-nik\x1f{village_code}\x1f{search_key(full_name)}".encode()
+    return hmac.new(secret.encode(), material, hashlib.sha256).hexdigest()[:32]
 
 
 async def cek_bansos(

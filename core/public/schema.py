@@ -12,21 +12,26 @@ from datetime import date, timedelta
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.extensions import ParserCache
+from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.types import Info
 
 from core.programs.registry import ProgramRegistry
 from core.public import lookup, recap
 from core.public.names import MAX_NAME_LENGTH, MIN_NAME_LENGTH, normalise_name
+from core.ratelimit import UNAVAILABLE, LimiterUnavailable, RateLimiter
 from core.regions.codes import is_region_code, level_number, level_of
 from core.regions.queries import regions_by_code
 from core.schema import hardening
 from core.schema.enums import RegionLevel
 from core.schema.execution import PlanningExecutionContext
+from core.schema.single_fields import once_per_document
 from core.settings import Settings
 
 _NIK = re.compile(r"\d{16}")
 _ONE_DAY = timedelta(days=1)
+TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+#: One look-up a request, so the per-address request limit counts look-ups (aliases cannot multiply them).
+ONE_LOOKUP = once_per_document("Query", {"cekBansos": "look up one person"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class PublicContext:
     engine: AsyncEngine
     settings: Settings
     recaps: recap.RecapCache
+    nik_checks: RateLimiter  # look-ups with a NIK per (village, name), from all addresses
     registry: ProgramRegistry  # the application's programs, for their names
 
 
@@ -73,6 +79,9 @@ class CekBansosAnswer:
     people: list[PersonFound]
 
 
+_WITHHELD = "null when withheld (fewer than countsRoundedTo, none included)"
+
+
 @strawberry.type(description="Households a program enrolled in its latest period in the region (approved cycles).")
 class ProgramRecipients:
     program: str
@@ -80,22 +89,33 @@ class ProgramRecipients:
     period: str
     first_day: date
     last_day: date
-    households: int
+    households: int = strawberry.field(description="Rounded down to a multiple of the recap's countsRoundedTo.")
 
 
-@strawberry.type(description="Aggregates of a region and everything below it; no person is shown.")
+@strawberry.type(
+    description="Aggregates of a region and everything below it; no person is shown. As statistics offices "
+    "publish them: a count below countsRoundedTo is withheld and every other count is rounded down to a multiple "
+    "of countsRoundedTo, totals too, so a withheld count cannot be had by subtraction."
+)
 class RegionRecap:
     region_code: str
     region_name: str
     level: RegionLevel
-    households: int = strawberry.field(description="Active households.")
-    verified_households: int = strawberry.field(
-        description="Active households with a welfare rank: their survey data were complete and scored by the "
-        "active welfare model. Field verification (verivali) is not recorded yet; until it is, this is what "
-        "'verified' means here."
+    households: int | None = strawberry.field(description=f"Active households; {_WITHHELD}.")
+    verified_households: int | None = strawberry.field(
+        description="Active households found on a field visit or determined in a DTKS edition; " + _WITHHELD + "."
     )
-    verified_share: float = strawberry.field(description="verifiedHouseholds / households, from 0 to 1.")
-    recipients: list[ProgramRecipients] = strawberry.field(description="Per program, its latest period only.")
+    verified_share: float | None = strawberry.field(
+        description="verifiedHouseholds / households as published, from 0 to 1; null when either is withheld."
+    )
+    suppressed: bool = strawberry.field(description="Whether households or verifiedHouseholds is withheld.")
+    counts_rounded_to: int = strawberry.field(
+        description="Every count is a multiple of this (SIKS_PUBLIC_RECAP_MIN_COUNT); 1: exact counts."
+    )
+    recipients: list[ProgramRecipients] = strawberry.field(
+        description="Per program, its latest period only; a program with a withheld count is left out, as one "
+        "with none is."
+    )
 
 
 def _village(code: str) -> str:
@@ -120,17 +140,41 @@ def _nik(nik: str | None) -> str | None:
     return nik
 
 
+async def _count_nik_check(context: PublicContext, village: str, name: str) -> None:
+    """Charge a look-up with a NIK to its (village, name); refuse it when that name's budget is spent.
+
+    Charged whether or not anyone has that name, so a refusal says nothing about who is registered.
+    """
+    limiter = context.nik_checks
+    try:
+        verdict = await limiter.hit(lookup.nik_check_key(context.settings.secret_key, village, name))
+    except LimiterUnavailable:
+        raise GraphQLError(
+            "nik: look-ups with a NIK cannot be counted right now; look up by name only, or try again in a minute",
+            extensions={"code": UNAVAILABLE, "retryAfter": 60},
+        ) from None
+    if not verdict.allowed:
+        raise GraphQLError(
+            f"nik: this name has had its {limiter.limit} look-ups with a NIK for the day, from anyone; look it up "
+            f"by name only, or try again in {verdict.retry_after} s",
+            extensions={"code": TOO_MANY_ATTEMPTS, "retryAfter": verdict.retry_after},
+        )
+
+
 @strawberry.type(name="Query", description="Public questions, answered without login; every client is rate-limited.")
 class PublicQuery:
     @strawberry.field(
         description="Does someone of this village, by the full name on their ID card (KTP), receive aid? Give the "
-        "NIK too for an exact match; it is never shown back. Answers masked names and programs only."
+        "NIK too for an exact match; it is never shown back (a name may be looked up with a NIK a few times a day). "
+        "Answers masked names and programs only. One cekBansos a request."
     )
     async def cek_bansos(
         self, info: Info[PublicContext, None], village_code: str, full_name: str, nik: str | None = None
     ) -> CekBansosAnswer:
         village, name, exact = _village(village_code), _full_name(full_name), _nik(nik)
         context = info.context
+        if exact is not None:
+            await _count_nik_check(context, village, name)
         async with context.engine.connect() as conn:
             people = await lookup.cek_bansos(conn, village, name, exact, context.settings.public_max_results)
         return CekBansosAnswer(
@@ -143,7 +187,7 @@ class PublicQuery:
 
     @strawberry.field(
         description="Households, the share verified and recipients per program of a region (at most a minute "
-        "old); null if no region has that code."
+        "old; small counts withheld, the others rounded); null if no region has that code."
     )
     async def recap(self, info: Info[PublicContext, None], region_code: str) -> RegionRecap | None:
         if not is_region_code(region_code):
@@ -157,13 +201,16 @@ class PublicQuery:
             if counts is None:
                 counts = await recap.region_recap(conn, region_code)
                 context.recaps.put(region_code, counts)
+        shown = recap.publish(counts, context.settings.public_recap_min_count)
         return RegionRecap(
             region_code=region.code,
             region_name=region.name,
             level=level_of(region.code),
-            households=counts.households,
-            verified_households=counts.verified,
-            verified_share=counts.verified_share,
+            households=shown.households,
+            verified_households=shown.verified,
+            verified_share=shown.verified_share,
+            suppressed=shown.suppressed,
+            counts_rounded_to=shown.rounded_to,
             recipients=[
                 ProgramRecipients(
                     program=r.program,
@@ -173,7 +220,7 @@ class PublicQuery:
                     last_day=r.period_end - _ONE_DAY,
                     households=r.households,
                 )
-                for r in counts.recipients
+                for r in shown.recipients
             ],
         )
 
@@ -182,7 +229,11 @@ def build_public_schema(settings: Settings) -> strawberry.Schema:
     """The public schema, hardened like the main one (the same limits and production switches)."""
     return hardening.Schema(
         query=PublicQuery,
-        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules([ONE_LOOKUP]),
+            *hardening.extensions(settings),
+        ],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
         config=hardening.config(settings),
     )

@@ -14,7 +14,7 @@ from core.enums import RegionLevel
 if TYPE_CHECKING:  # the import checking workers load this module and need no SQL
     from sqlalchemy import ColumnElement
 
-_CODE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
+_CODE = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?")  # ASCII digits: \d takes any script's
 LEVELS: tuple[RegionLevel, ...] = (
     RegionLevel.PROVINCE,
     RegionLevel.REGENCY,

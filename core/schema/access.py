@@ -1,13 +1,16 @@
-"""Who may do what, checked in resolvers: Casbin for the role, the region scope for the rows.
+"""Who may do what: Casbin for the role, the region scope for the rows.
 
-``require`` raises a FORBIDDEN error naming the role, object and action; lookups outside the
-caller's scope never reach this far — queries filter by scope in SQL and answer as if the
-record did not exist.
+Reads are checked per GraphQL type before execution (``core.schema.authorization``); resolvers
+check writes and root reads with ``require``, which raises a FORBIDDEN error naming the role,
+object and action. Lookups outside the caller's scope never reach this far — queries filter by
+scope in SQL and answer as if the record did not exist.
 """
 
 from __future__ import annotations
 
-from graphql import GraphQLError
+from collections.abc import Sequence
+
+from graphql import GraphQLError, Node
 
 from core.audit.log import record
 from core.auth.principal import Principal
@@ -16,9 +19,9 @@ from core.schema.context import Context
 
 
 class Forbidden(GraphQLError):
-    def __init__(self, principal: Principal, obj: str, act: str) -> None:
+    def __init__(self, principal: Principal, obj: str, act: str, nodes: Sequence[Node] | None = None) -> None:
         who = "anonymous callers" if principal.is_public else f"role {principal.role}"
-        super().__init__(f"not allowed: {who} may not {act} {obj}", extensions={"code": "FORBIDDEN"})
+        super().__init__(f"not allowed: {who} may not {act} {obj}", nodes, extensions={"code": "FORBIDDEN"})
 
 
 def allowed(context: Context, obj: str, act: str, region: str | None = None) -> bool:
@@ -35,14 +38,6 @@ def require(context: Context, obj: str, act: str, region: str | None = None) -> 
 def scope_of(context: Context) -> str:
     """The caller's region scope ('' = national)."""
     return context.principal.scope
-
-
-async def audit_read(context: Context, entity: str, entity_id: int | str) -> None:
-    """Record that the caller read one person's or household's full record."""
-    async with write_transaction(context.engine) as conn:
-        await record(
-            conn, context.request_info, operation=f"read:{entity}", entity=entity, entity_id=entity_id, outcome="read"
-        )
 
 
 async def audit_denied(context: Context, operation: str, entity: str, entity_id: int | str, reason: str) -> None:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
+from core.ids import id_from_text
 from core.regions.codes import RegionCodeError, check_code
-
-MAX_ID = 2**63 - 1  # ids are 63-bit (core/ids.py)
 
 
 def parse_id(value: strawberry.ID, argument: str = "id") -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if not 0 <= number <= MAX_ID:
-        raise GraphQLError(f"{argument}: '{str(value)[:24]}' is not a SIKS id (ids are whole numbers)")
+    number = id_from_text(str(value))
+    if number is None:
+        raise GraphQLError(f"{argument}: {str(value)[:24]!r} is not a SIKS id (ids are whole numbers)")
     return number
 
 

@@ -11,9 +11,11 @@ from strawberry.types import Info
 
 from core.audit.queries import AuditFilter, audit_page
 from core.schema.access import require
+from core.schema.authorization import guarded
 from core.schema.context import Context
 
 
+@guarded("audit")
 @strawberry.type(description="One audited action: who, as what, from where, what, and the record before and after.")
 class AuditEntry:
     seq: int

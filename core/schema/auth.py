@@ -8,12 +8,15 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from core.audit.log import RequestInfo, record
-from core.auth.sessions import LoginRefused, Session, login, refresh
+from core.auth import sessions
 from core.db import write_transaction
+from core.guards import Guards
+from core.schema.authorization import unguarded
 from core.schema.context import Context
+from core.schema.single_fields import once_per_document
 
 
+@unguarded
 @strawberry.type(description="The caller as the server sees them.")
 class Me:
     username: str
@@ -21,6 +24,7 @@ class Me:
     scope: str = strawberry.field(description="Region code the caller works in; empty = national.")
 
 
+@unguarded
 @strawberry.type(description="A session: a short-lived access token and a single-use refresh token.")
 class Tokens:
     access_token: str = strawberry.field(description="Send as 'Authorization: Bearer <token>'.")
@@ -29,7 +33,7 @@ class Tokens:
     me: Me
 
     @classmethod
-    def of(cls, session: Session) -> Tokens:
+    def of(cls, session: sessions.Session) -> Tokens:
         user = session.user
         return cls(
             access_token=session.access_token,
@@ -39,12 +43,33 @@ class Tokens:
         )
 
 
+LoginFailureCode = strawberry.enum(
+    sessions.RefusalCode, name="LoginFailureCode", description="Why no tokens were issued."
+)
+
+
+@unguarded
 @strawberry.type(description="Why no tokens were issued.")
 class LoginFailed:
     message: str
+    code: LoginFailureCode
+    retry_after: int | None = strawberry.field(
+        default=None, description="Seconds to wait before trying again (TOO_MANY_ATTEMPTS, UNAVAILABLE)."
+    )
+
+    @classmethod
+    def of(cls, refused: sessions.LoginRefused) -> LoginFailed:
+        return cls(message=str(refused), code=refused.code, retry_after=refused.retry_after)
 
 
 LoginResult = Annotated[Tokens | LoginFailed, strawberry.union("LoginResult")]
+#: One login and one refresh a request: each is an attempt the login throttle counts, aliases must not multiply it.
+ONE_LOGIN = once_per_document("Mutation", {"login": "log in once", "refreshTokens": "refresh its tokens once"})
+
+
+def _guards(context: Context) -> Guards:
+    assert context.guards is not None, "logins need the application's guards (core.app)"
+    return context.guards
 
 
 @strawberry.type
@@ -57,48 +82,38 @@ class AuthQuery:
 
 @strawberry.type
 class AuthMutation:
-    @strawberry.mutation(description="Log in with a username and password.")
+    @strawberry.mutation(
+        description="Log in with a username and password. After repeated failures the account, or the address, "
+        "waits (TOO_MANY_ATTEMPTS, retryAfter). One login a request."
+    )
     async def login(self, info: Info[Context, None], username: str, password: str) -> LoginResult:
         context = info.context
+        guards = _guards(context)
         try:
-            async with write_transaction(context.engine) as conn:
-                session = await login(conn, context.settings, username, password)
-                await record(
-                    conn,
-                    RequestInfo(session.user.principal(), context.request_info.client, context.request_info.request_id),
-                    operation="login",
-                    entity="user",
-                    entity_id=session.user.id,
-                )
-        except LoginRefused as refused:
-            async with write_transaction(context.engine) as conn:
-                await record(
-                    conn,
-                    context.request_info,
-                    operation="login",
-                    entity="user",
-                    entity_id=username[:64],
-                    outcome="denied",
-                )
-            return LoginFailed(message=str(refused))
+            session = await sessions.login(
+                context.engine,
+                context.settings,
+                guards.logins,
+                guards.refusals,
+                context.request_info,
+                username,
+                password,
+            )
+        except sessions.LoginRefused as refused:
+            return LoginFailed.of(refused)
         return Tokens.of(session)
 
-    @strawberry.mutation(description="Trade a refresh token (single use) for a new access and refresh token.")
+    @strawberry.mutation(
+        description="Trade a refresh token (single use) for a new access and refresh token. One refresh a request."
+    )
     async def refresh_tokens(self, info: Info[Context, None], refresh_token: str) -> LoginResult:
         context = info.context
         try:
             async with write_transaction(context.engine) as conn:
-                session = await refresh(conn, context.settings, refresh_token)
-        except LoginRefused as refused:
-            async with write_transaction(context.engine) as conn:
-                await record(
-                    conn,
-                    context.request_info,
-                    operation="refreshTokens",
-                    entity="token",
-                    entity_id="-",
-                    outcome="denied",
-                    after={"reason": str(refused)},
-                )
-            return LoginFailed(message=str(refused))
+                session = await sessions.refresh(conn, context.settings, refresh_token)
+        except sessions.LoginRefused as refused:
+            await _guards(context).refusals.refused(
+                context.request_info, operation="refreshTokens", entity="token", reason=str(refused)
+            )
+            return LoginFailed.of(refused)
         return Tokens.of(session)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import strawberry
-from strawberry.extensions import ParserCache
+from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
@@ -19,9 +19,11 @@ from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.schema import hardening
 from core.schema.assembly import assemble, plugin_fields
 from core.schema.audit import AuditQuery
-from core.schema.auth import AuthMutation, AuthQuery
+from core.schema.auth import ONE_LOGIN, AuthMutation, AuthQuery
+from core.schema.authorization import ReadAuthorization, namespace, rules_of, unguarded
 from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
+from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
@@ -34,6 +36,7 @@ from core.schema.welfare import WelfareMutation, WelfareQuery
 from core.settings import Settings, get_settings
 
 
+@namespace
 @strawberry.type(description="Read the registry.")
 class Query(
     AuthQuery,
@@ -51,6 +54,14 @@ class Query(
     pass
 
 
+class AuditedSchema(hardening.Schema):
+    """The hardened schema; synchronous execution (introspection) gets ``SyncReadAudit`` for ``ReadAudit``."""
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        made = super().get_extensions(sync)
+        return [SyncReadAudit() if sync and isinstance(extension, ReadAudit) else extension for extension in made]
+
+
 MUTATION_BASES: tuple[type, ...] = (
     AuthMutation,
     HouseholdMutation,
@@ -62,8 +73,8 @@ MUTATION_BASES: tuple[type, ...] = (
 )
 
 
-class PluginSchema(hardening.Schema):
-    """The hardened schema with one registry's plugin fields mounted on core's program namespaces."""
+class PluginSchema(AuditedSchema):
+    """The audited, hardened schema with one registry's plugin fields mounted on core's program namespaces."""
 
     def __init__(self, *, mounted: Mapping[str, Sequence[StrawberryField]], **kwargs: object) -> None:
         self._mounted = mounted  # read while the base class converts the types
@@ -85,17 +96,28 @@ def mounted_fields(registry: ProgramRegistry) -> dict[str, list[StrawberryField]
 
 def build_schema(settings: Settings | None = None, *, registry: ProgramRegistry | None = None) -> strawberry.Schema:
     """The API schema with ``registry``'s plugin fields (the settings' plugins when not given), hardened
-    (``core.schema.hardening``); parsed and validated documents are cached."""
+    (``core.schema.hardening``); parsed and validated documents are cached. Reads are authorized per type
+    before execution and audited by what the answer returns (``core.schema.authorization``,
+    ``core.schema.disclosure``); a type that declares no Casbin object stops the build (``UndeclaredType``)."""
     settings = settings or get_settings()
     registry = registry or registry_from_settings(settings)
     mutation = assemble(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
-    return PluginSchema(
+    unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
+    schema = PluginSchema(
         mounted=mounted_fields(registry),
         query=Query,
         mutation=mutation,
-        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules([ONE_LOGIN]),
+            *hardening.extensions(settings),
+            ReadAuthorization,
+            ReadAudit,
+        ],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
         config=hardening.config(settings),
     )
+    rules_of(schema._schema)  # refuse to start with an undeclared type
+    return schema

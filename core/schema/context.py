@@ -1,4 +1,5 @@
-"""Per-request context: the engine, settings, the application's plugin registry and this request's DataLoaders.
+"""Per-request context: the engine, settings, the application's plugin registry, this request's DataLoaders
+and what its answer disclosed.
 
 Loaders are made anew for every request and never shared, so no cached row crosses requests.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
@@ -24,6 +25,9 @@ from core.regions.queries import children_by_parent, regions_by_code
 from core.settings import Settings
 from core.welfare.explain import Explanation
 from core.welfare.queries import ExplanationKey, WelfareRankRecord, explanations, ranks_by_household
+
+if TYPE_CHECKING:
+    from core.guards import Guards
 
 
 @dataclass
@@ -82,6 +86,15 @@ class Loaders:
 
 
 @dataclass
+class Disclosure:
+    """The records of this request's answer whose selected fields are personal data, noted while the answer is
+    built and summed up once by the read audit (``core.schema.disclosure``): per kind of record, its field
+    labels, the attributes naming its household and person, and the records."""
+
+    noted: list[tuple[tuple[str, ...], str | None, str | None, list[Any]]] = field(default_factory=list)
+
+
+@dataclass
 class Context:
     engine: AsyncEngine
     settings: Settings
@@ -93,6 +106,8 @@ class Context:
     request_info: RequestInfo = field(default_factory=lambda: RequestInfo(PUBLIC))
     request: Any = None
     response: Any = None
+    guards: Guards | None = None  # the application's limits (login throttle, aggregated refusals)
+    disclosure: Disclosure = field(default_factory=Disclosure)
 
     @classmethod
     def create(
@@ -104,6 +119,7 @@ class Context:
         request_info: RequestInfo | None = None,
         request: Any = None,
         response: Any = None,
+        guards: Guards | None = None,
         *,
         registry: ProgramRegistry,
     ) -> Context:
@@ -117,4 +133,5 @@ class Context:
             request_info=request_info or RequestInfo(principal),
             request=request,
             response=response,
+            guards=guards,
         )

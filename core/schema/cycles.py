@@ -17,6 +17,7 @@ from core.programs.scope import NATIONAL
 from core.refusals import Invalid, Missing
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
+from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError
 
@@ -25,6 +26,7 @@ REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia.
 PERIOD = "The program's period: YYYY-MM for monthly programs (BPNT, BST), YYYY-Qn for PKH."
 
 
+@guarded("cycle")
 @strawberry.type(description="One program for one period over one region; approved before payments are released.")
 class ProgramCycle:
     id: strawberry.ID
@@ -46,6 +48,7 @@ class ProgramCycle:
         return isinstance(obj, cycles.CycleRecord)
 
 
+@guarded("cycle")
 @strawberry.type(
     description="Nothing was written: the cycle already ran, the database was busy, or its state forbids it."
 )
@@ -58,6 +61,7 @@ class CycleRefused:
         return isinstance(obj, cycles.CycleRefused)
 
 
+@guarded("cycle")
 @strawberry.type(description="What a cycle would do in one region.")
 class CyclePreviewRegion:
     region_code: str
@@ -72,6 +76,7 @@ class CyclePreviewRegion:
         return isinstance(obj, preview.RegionCount)
 
 
+@guarded("cycle")
 @strawberry.type(description="What running a cycle would do, per region one level down; nothing was written.")
 class CyclePreview:
     program: str
@@ -86,6 +91,7 @@ class CyclePreview:
         return isinstance(obj, preview.CyclePreview)
 
 
+@guarded("quota")
 @strawberry.type(description="How many households a program may enrol in a region for a period.")
 class ProgramQuota:
     program: str
@@ -139,7 +145,10 @@ def _result(outcome: object) -> object:
 
 @strawberry.type
 class CycleQuery:
-    @strawberry.field(description="Counts per region of what runProgramCycle would do, without writing anything.")
+    @strawberry.field(
+        description="Counts per region of what runProgramCycle would do, without writing anything.",
+        metadata=field_reads("cycle"),  # its answer may be a ValidationError, which needs nothing of its own
+    )
     async def program_cycle_preview(
         self,
         info: Info[Context, None],

@@ -13,6 +13,7 @@ from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_statu
 from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import ValidationError
 
@@ -24,6 +25,7 @@ class DisbursementUpdateInput:
     note: str | None = None
 
 
+@guarded("disbursement")
 @strawberry.type(description="What an accepted batch of status updates changed.")
 class DisbursementUpdateSummary:
     updated: int
@@ -36,6 +38,7 @@ DisbursementUpdateResult = Annotated[
 ]
 
 
+@guarded("disbursement")
 @strawberry.type(description="Payments of a program and period in one regency/city, by status.")
 class ReconciliationLine:
     program: str

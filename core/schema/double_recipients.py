@@ -11,10 +11,12 @@ from core.programs.double_recipients import DoubleRecipientReport, double_recipi
 from core.programs.scope import NATIONAL
 from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed
+from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import ValidationError
 
 
+@guarded("enrollment")
 @strawberry.type(description="An enrollment a case involves.")
 class CaseEnrollment:
     enrollment_id: strawberry.ID
@@ -23,6 +25,7 @@ class CaseEnrollment:
     period: str
 
 
+@guarded("enrollment", personal=("key",), household="household_ids")
 @strawberry.type(description="One double-recipient case and why it is one.")
 class DoubleRecipientCase:
     kind: str = strawberry.field(description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.")
@@ -30,10 +33,14 @@ class DoubleRecipientCase:
     member_ids: list[strawberry.ID]
     programs: list[str]
     enrollments: list[CaseEnrollment]
-    key: str = strawberry.field(description="The shared NIK or KK number, for those kinds.")
+    key: str = strawberry.field(
+        description="The shared NIK or KK number, for those kinds.",
+        metadata=field_reads("member"),
+    )
     detail: str
 
 
+@guarded("enrollment")
 @strawberry.type(description="Every double-recipient case in a region for enrollments overlapping a period.")
 class DoubleRecipientReportType:
     region_code: str
@@ -76,7 +83,8 @@ DoubleRecipientResult = Annotated[
 @strawberry.type
 class DoubleRecipientQuery:
     @strawberry.field(
-        description="Double recipients in a region (ID = Indonesia) for a period (YYYY, YYYY-Qn, YYYY-MM)."
+        description="Double recipients in a region (ID = Indonesia) for a period (YYYY, YYYY-Qn, YYYY-MM).",
+        metadata=field_reads("enrollment"),  # its answer may be a ValidationError, which needs nothing of its own
     )
     async def double_recipients(
         self, info: Info[Context, None], region_code: str, period: str

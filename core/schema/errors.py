@@ -6,14 +6,17 @@ import strawberry
 
 from core.households.rules import FieldError as FieldErrorData
 from core.refusals import Conflict, Invalid, Missing
+from core.schema.authorization import unguarded
 
 
+@unguarded
 @strawberry.type(description="One thing wrong with the input.")
 class FieldError:
     field: str = strawberry.field(description="Dotted path of the input field, e.g. members.1.nik.")
     message: str
 
 
+@unguarded
 @strawberry.type(description="The input broke a rule; nothing was changed.")
 class ValidationError:
     message: str
@@ -31,6 +34,7 @@ class ValidationError:
         return cls.of(Invalid([FieldErrorData(field, message)]))
 
 
+@unguarded
 @strawberry.type(description="The record changed since you read it; read it again and reapply your change.")
 class VersionConflict:
     message: str
@@ -44,6 +48,7 @@ class VersionConflict:
         )
 
 
+@unguarded
 @strawberry.type(description="No record with that id (or none you may see).")
 class NotFound:
     message: str
@@ -53,6 +58,7 @@ class NotFound:
         return cls(message=f"no active {missing.entity} with id {missing.key}")
 
 
+@unguarded
 @strawberry.type(description="The step cannot be taken in the proposal's present state; nothing was changed.")
 class StepRefused:
     message: str

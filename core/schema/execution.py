@@ -12,6 +12,10 @@ graphql-core would (a null in a non-null position, a value a scalar refuses, an 
 fails ``is_type_of``), it gives up on that object and graphql-core completes it the ordinary way,
 producing the ordinary errors. Fields with resolvers, unions, interfaces, ``@defer`` and field
 arguments are never planned. Plain fields bypass field middleware, which SIKS does not use.
+
+Both ways note the records whose selected fields are personal data (``core.schema.disclosure``),
+so the read audit sees what the answer returns. Who may read a type is settled before execution
+(``core.schema.authorization``), so neither way checks it per record.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from core.schema.disclosure import Recorder, recorder
 
 Converter = Callable[[Any], Any]
 _NOT_PLAIN = object()
@@ -116,6 +122,7 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, Any]] = {}
+        self._recorders: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, Recorder | None]] = {}
 
     def complete_object_value(
         self,
@@ -132,6 +139,9 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return plan(result)
             except _GiveUp:
                 pass
+        note = self._recorder(return_type, field_details_list)
+        if note is not None:
+            note(result)
         return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
 
     def _plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Any:
@@ -141,6 +151,27 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
             cached = (field_details_list, self._compile(object_type, field_details_list))
             self._plans[key] = cached  # the list is kept alive so its id is not reused
         return cached[1]
+
+    def _recorder(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Recorder | None:
+        """Notes records of this type for the read audit when the selection holds personal fields; else None."""
+        key = (object_type, id(field_details_list))
+        cached = self._recorders.get(key)
+        if cached is None:
+            disclosure = getattr(self.context_value, "disclosure", None)
+            note = None
+            if disclosure is not None:
+                grouped = self.collect_subfields(object_type, field_details_list)[0]
+                names = [self._python_name(object_type, group[0].node.name.value) for group in grouped.values()]
+                note = recorder(disclosure, object_type, [name for name in names if name is not None])
+            cached = (field_details_list, note)
+            self._recorders[key] = cached
+        return cached[1]
+
+    @staticmethod
+    def _python_name(object_type: GraphQLObjectType, name: str) -> str | None:
+        field_def = object_type.fields.get(name)
+        definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field_def else None
+        return getattr(definition, "python_name", None)
 
     def _compile(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Any:
         grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
@@ -164,10 +195,13 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return _NOT_PLAIN
             entries.append((response_name, definition.python_name, convert))
         is_type_of = object_type.is_type_of
+        note = self._recorder(object_type, field_details_list)
 
         def plan(source: Any) -> dict[str, Any]:
             if is_type_of is not None and is_type_of(source, None) is not True:
                 raise _GiveUp
+            if note is not None:
+                note(source)
             out: dict[str, Any] = {}
             for response_name, attribute, convert in entries:
                 if attribute is None:

@@ -19,6 +19,7 @@ from core.regions.codes import region_within
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
 from core.schema.households import Household
@@ -32,6 +33,7 @@ from core.verification.storage import folder_store
 DEFAULT_PAGE_SIZE = 100
 
 
+@guarded("photo")
 @strawberry.type(description="A photo taken on a visit; fetch it from url with the same credentials.")
 class VisitPhoto:
     id: strawberry.ID
@@ -51,6 +53,7 @@ class VisitPhoto:
         return f"/photos/{self.id}"
 
 
+@guarded("visit", personal=("latitude", "longitude"), household="household_id")
 @strawberry.type(description="A field visit (kunjungan) to a household on a round's prelist.")
 class Visit:
     id: strawberry.ID
@@ -102,6 +105,7 @@ def _load_visits(context: Context) -> Any:
     return load
 
 
+@guarded("verification_round")
 @strawberry.type(description="A household due for a visit in a round, with the visit once made.")
 class PrelistEntry:
     household_id: strawberry.ID
@@ -119,6 +123,7 @@ class PrelistEntry:
         return await info.context.loaders.named("visits", _load_visits(info.context)).load(self.visit_id)  # type: ignore[no-any-return]
 
 
+@guarded("verification_round")
 @strawberry.type
 class PrelistConnection:
     entries: list[PrelistEntry]
@@ -126,6 +131,7 @@ class PrelistConnection:
     total_count: int
 
 
+@guarded("verification_round")
 @strawberry.type(description="Counts of a round in one region.")
 class ProgressCounts:
     region_code: str
@@ -141,6 +147,7 @@ class ProgressCounts:
     conflicts: int
 
 
+@guarded("verification_round")
 @strawberry.type
 class RoundProgress:
     region_code: str
@@ -148,6 +155,7 @@ class RoundProgress:
     regions: list[ProgressCounts] = strawberry.field(description="One row per region one level below.")
 
 
+@guarded("verification_round")
 @strawberry.type(description="A verification round: a period and regions, with a prelist per village.")
 class VerificationRound:
     id: strawberry.ID
@@ -203,6 +211,7 @@ class VerificationRound:
         )
 
 
+@guarded("visit")
 @strawberry.type(description="The visit as recorded and the proposal it led to, if any.")
 class VisitRecorded:
     visit: Visit

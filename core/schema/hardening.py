@@ -60,6 +60,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
+from core.outage import OutageErrors
 from core.settings import Mode, Settings
 
 #: Items a list paged with ``first`` counts when the argument is left out and has no default.
@@ -326,10 +327,12 @@ def validation_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
 
 
 def extensions(settings: Settings) -> list[Extension]:
-    """Schema extension factories: token limit, hardened validation, error masking in production, error codes.
+    """Schema extension factories: token limit, hardened validation, error masking in production, error codes,
+    database outages.
 
-    Error codes come last: extensions leave ``on_operation`` in reverse order, so errors are labelled
-    before internal ones are masked.
+    Error codes come after masking: extensions leave ``on_operation`` in reverse order, so errors are
+    labelled before internal ones are masked. Outages come last, so they are recognised before either
+    (``core.outage``).
     """
     rules = validation_rules(settings)
     production = settings.mode is Mode.PRODUCTION
@@ -340,6 +343,7 @@ def extensions(settings: Settings) -> list[Extension]:
     if production:
         made.append(MaskInternalErrors)
     made.append(ErrorCodes)
+    made.append(OutageErrors)
     return made
 
 

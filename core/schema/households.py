@@ -19,8 +19,9 @@ from core.households.queries import (
 from core.identity import kk_from_other_district
 from core.records import HouseholdRecord, MemberRecord
 from core.schema import enums
-from core.schema.access import audit_read, require
+from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
 from core.schema.programs import HouseholdPrograms
@@ -31,6 +32,24 @@ from core.schema.welfare import Welfare
 DEFAULT_PAGE_SIZE = 50
 
 
+#: Reading any of these about a person is reading personal data (audited, core.schema.disclosure).
+MEMBER_PERSONAL = (
+    "nik",
+    "name",
+    "sex",
+    "birth_date",
+    "relationship",
+    "education",
+    "in_school",
+    "occupation",
+    "disability",
+    "pregnant",
+)
+#: What identifies a family or finds its home.
+HOUSEHOLD_PERSONAL = ("kk_number", "address", "rt", "rw", "latitude", "longitude")
+
+
+@guarded("member", personal=MEMBER_PERSONAL, household="household_id", person="id")
 @strawberry.type(description="A person in a household (anggota rumah tangga).")
 class Member:
     id: strawberry.ID
@@ -56,6 +75,7 @@ class Member:
         return await info.context.loaders.household.load(self.household_id)  # type: ignore[return-value]
 
 
+@guarded("household", personal=HOUSEHOLD_PERSONAL, household="id")
 @strawberry.type(description="A household (rumah tangga) with its family card (KK) and unified-database variables.")
 class Household:
     id: strawberry.ID
@@ -115,6 +135,7 @@ class Household:
         return await info.context.loaders.welfare.load(self.id)  # type: ignore[return-value]
 
 
+@guarded("household")
 @strawberry.type
 class HouseholdEdge:
     cursor: str
@@ -129,6 +150,7 @@ class _Edge:
         self.node = node
 
 
+@guarded("household")
 @strawberry.type
 class HouseholdConnection:
     edges: list[HouseholdEdge]
@@ -184,8 +206,6 @@ class HouseholdQuery:
         include = include_for(selected_paths(info), "")
         async with info.context.engine.connect() as conn:
             record = await household_by_id(conn, parse_id(id), include, scope=principal.scope)
-        if record is not None:
-            await audit_read(info.context, "household", record.id)
         return record  # type: ignore[return-value]
 
     @strawberry.field(description="The active member with this NIK (null outside your region).")
@@ -193,6 +213,4 @@ class HouseholdQuery:
         principal = require(info.context, "member", "read")
         async with info.context.engine.connect() as conn:
             record = await active_member_by_nik(conn, nik, scope=principal.scope)
-        if record is not None:
-            await audit_read(info.context, "member", record.id)
         return record  # type: ignore[return-value]

@@ -8,6 +8,8 @@ import binascii
 import strawberry
 from graphql import GraphQLError
 
+from core.schema.authorization import unguarded
+
 _PREFIX = "h:"
 
 
@@ -26,6 +28,7 @@ def decode_cursor(cursor: str) -> int:
     raise GraphQLError("after: not a cursor returned by this API; pass an endCursor or edge cursor unchanged")
 
 
+@unguarded
 @strawberry.type
 class PageInfo:
     has_next_page: bool

@@ -19,15 +19,18 @@ from core.programs.queries import EnrollmentRecord
 from core.programs.registry import ProgramRegistry
 from core.records import HouseholdRecord
 from core.schema.access import require
+from core.schema.authorization import guarded, namespace
 from core.schema.context import Context
 
 
+@guarded("program")
 @strawberry.type(description="A rule of a program's eligibility.")
 class ProgramRule:
     code: str
     description: str
 
 
+@guarded("program")
 @strawberry.type(description="An installed aid program.")
 class ProgramInfo:
     slug: str
@@ -56,6 +59,7 @@ def _program_infos(registry: ProgramRegistry) -> list[ProgramInfo]:
     ]
 
 
+@guarded("enrollment")
 @strawberry.type(description="Part of a benefit: a PKH component of one member, or a family amount.")
 class BenefitComponent:
     component: str
@@ -63,6 +67,7 @@ class BenefitComponent:
     amount: int = strawberry.field(description="Rupiah.")
 
 
+@guarded("enrollment")
 @strawberry.type(description="A household's enrollment in a program for a period (kepesertaan).")
 class Enrollment:
     id: strawberry.ID
@@ -79,6 +84,7 @@ class Enrollment:
         return isinstance(obj, EnrollmentRecord)
 
 
+@guarded("household")
 @strawberry.type(description="A household's aid programs: its enrollments and each program's own fields.")
 class HouseholdPrograms:
     @strawberry.field(description="Enrollments in every program, newest period first.")
@@ -87,6 +93,7 @@ class HouseholdPrograms:
         return await info.context.loaders.enrollments.load(self.id)  # type: ignore[return-value]
 
 
+@namespace
 @strawberry.type(description="The aid programs: what is installed and each program's own queries.")
 class Programs:
     @strawberry.field(description="The aid programs installed on this server.")
@@ -95,6 +102,7 @@ class Programs:
         return _program_infos(info.context.registry)
 
 
+@guarded("eligibility")
 @strawberry.type(description="One program's verdict for a household.")
 class ProgramEligibility:
     program: str
@@ -105,6 +113,7 @@ class ProgramEligibility:
     enrolled_periods: list[str]
 
 
+@guarded("eligibility")
 @strawberry.type(description="What the registry says about one NIK. No names or addresses.")
 class EligibilityAnswer:
     nik: str

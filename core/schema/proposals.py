@@ -16,6 +16,7 @@ from core.db import write_transaction
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
 from core.schema.households import Household
@@ -40,6 +41,7 @@ from core.verification.queries import (
 DEFAULT_PAGE_SIZE = 50
 
 
+@guarded("proposal")
 @strawberry.type(description="One recorded step of a proposal.")
 class ProposalStep:
     action: str = strawberry.field(description="propose, revise, approve, return, reject, determine or conflict.")
@@ -51,6 +53,7 @@ class ProposalStep:
     at: datetime
 
 
+@guarded("proposal", "household", "member")
 @strawberry.type(description="One value a proposal changes, beside the value it has now.")
 class ProposedValue:
     entity: str = strawberry.field(description="household or member.")
@@ -61,6 +64,7 @@ class ProposedValue:
     nik: str | None
 
 
+@guarded("dtks_edition")
 @strawberry.type(description="A DTKS edition: the registry as determined (penetapan) by the ministry; never changes.")
 class DtksEdition:
     id: strawberry.ID
@@ -84,6 +88,7 @@ class DtksEdition:
         return EditionCounts(region_code=code or principal.scope, households=households, members=members)
 
 
+@guarded("dtks_edition")
 @strawberry.type
 class EditionCounts:
     region_code: str = strawberry.field(description="'' for the whole country.")
@@ -91,6 +96,7 @@ class EditionCounts:
     members: int
 
 
+@guarded("proposal", personal=("changes",), household="household_id")
 @strawberry.type(description="A proposal to add, change or remove a household, with its steps up the hierarchy.")
 class Proposal:
     id: strawberry.ID
@@ -167,12 +173,14 @@ def _load_proposed(context: Context) -> Any:
     return load
 
 
+@guarded("proposal")
 @strawberry.type
 class ProposalEdge:
     cursor: str
     node: Proposal
 
 
+@guarded("proposal")
 @strawberry.type
 class ProposalConnection:
     edges: list[ProposalEdge]
@@ -185,12 +193,14 @@ class ProposalConnection:
             return await count_proposals(conn, self.where)
 
 
+@guarded("dtks_edition")
 @strawberry.type(description="A determination: the new edition and what was not applied, by reason.")
 class Determination:
     edition: DtksEdition
     conflicts: list[ConflictCount]
 
 
+@guarded("dtks_edition")
 @strawberry.type
 class ConflictCount:
     reason: str

@@ -11,10 +11,12 @@ from core.regions.codes import LEVELS
 from core.regions.queries import list_regions
 from core.schema.access import require
 from core.schema.arguments import checked_code
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.enums import RegionLevel
 
 
+@guarded("region")
 @strawberry.type(description="A province, regency/city, district (kecamatan) or village (desa/kelurahan).")
 class Region:
     code: str = strawberry.field(description="Dotted Kemendagri code, e.g. 32.01.01.2001. Never a BPS code.")

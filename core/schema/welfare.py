@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from core.audit.log import record as record_audit
 from core.schema.access import Forbidden, allowed, audit_denied, require
+from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError
 from core.welfare.errors import ModelFileError, UnknownModel, WelfareError
@@ -28,6 +29,7 @@ WelfareEffect = strawberry.enum(
 MAX_FACTORS = 40
 
 
+@guarded("household")
 @strawberry.type(description="One answer of the household and how it moved the welfare score.")
 class WelfareFactor:
     feature: str = strawberry.field(description="What was asked, in words (e.g. 'main floor material').")
@@ -51,6 +53,7 @@ class WelfareFactor:
         )
 
 
+@guarded("household")
 @strawberry.type(
     description="The household's place in the welfare ranking: decile 1 holds the poorest tenth (desil 1)."
 )
@@ -82,6 +85,7 @@ class Welfare:
         return [WelfareFactor.of(factor) for factor in explanation.factors[:limit]]
 
 
+@guarded("welfare_model")
 @strawberry.type(description="Targeting errors when a program covers a share of households by the ranking.")
 class WelfareTargeting:
     coverage: float = strawberry.field(description="Share of households covered, e.g. 0.4.")
@@ -90,6 +94,7 @@ class WelfareTargeting:
     exclusion_error: float = strawberry.field(description="Share of the poorest who are not covered.")
 
 
+@guarded("welfare_model")
 @strawberry.type(description="How well a model ranked households it was not trained on.")
 class WelfareEvaluation:
     rows: int
@@ -118,6 +123,7 @@ class WelfareEvaluation:
         )
 
 
+@guarded("welfare_model")
 @strawberry.type(description="A registered welfare model (PMT or CatBoost); one is active and ranks households.")
 class WelfareModel:
     version: str

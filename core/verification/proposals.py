@@ -49,6 +49,7 @@ class Origin:
     round_id: int | None = None
     visit_id: int | None = None
     client_id: str | None = None
+    content_sha256: str | None = None  # with a client id: the digest of what the field app sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,7 @@ async def _insert(
             round_id=origin.round_id,
             visit_id=origin.visit_id,
             client_id=origin.client_id,
+            content_sha256=origin.content_sha256,
             created_by=request.principal.username[:64],
             created_at=at,
             updated_at=at,

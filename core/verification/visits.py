@@ -5,6 +5,9 @@ found with new values → a change proposal, not found / moved / deceased → a 
 The officer names the household version they saw. Online, a household changed since then is a
 ``Conflict`` and nothing is written; from an offline package the visit is kept (it happened) but
 its changes are reported as a conflict instead of being proposed over the newer data.
+
+A visit sent with a client id keeps the sha256 of its content: sent again with the same content
+it is ``Recorded(already=True)``; with other content it is ``Resent`` and nothing is written.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from core.ids import ids
 from core.records import HOUSEHOLDS
 from core.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.regions.codes import within
+from core.verification.client_ids import content_sha256, resent_reason
 from core.verification.drafts import ChangeRequest
 from core.verification.gps import gps_errors
 from core.verification.proposals import NOTE_LIMIT, Origin, ProposalRecord, propose_change, propose_removal
@@ -60,6 +64,42 @@ class Recorded:
     proposal: ProposalRecord | None
     conflict: str | None = None  # why the visit's changes were not proposed
     already: bool = False  # the same client id was recorded before: nothing new was written
+
+
+@dataclass(frozen=True, slots=True)
+class Resent:
+    """The visit's client id was recorded before with other content: the first visit stands, nothing was written."""
+
+    visit: Any  # VisitRecord, as first recorded
+
+    @property
+    def reason(self) -> str:
+        return resent_reason(self.visit.client_id, "visit")
+
+
+def visit_content_sha256(report: VisitReport) -> str:
+    """The digest of what the officer reported: the same visit sent again gives the same digest."""
+    return content_sha256(
+        {
+            "round_id": report.round_id,
+            "household_id": report.household_id,
+            "outcome": report.outcome.value,
+            "visited_at": report.visited_at,
+            "latitude": report.latitude,
+            "longitude": report.longitude,
+            "household_version": report.household_version,
+            "note": report.note,
+            "changes": report.changes,
+        }
+    )
+
+
+def _same_content(earlier: Any, report: VisitReport) -> bool:
+    if earlier.content_sha256 is not None:
+        return bool(earlier.content_sha256 == visit_content_sha256(report))
+    # Recorded before visits kept a digest (migration 0010): compare what its columns keep.
+    kept = (earlier.outcome, earlier.latitude, earlier.longitude, earlier.household_version, earlier.note)
+    return kept == (report.outcome.value, report.latitude, report.longitude, report.household_version, report.note)
 
 
 async def visit_by_id(conn: AsyncConnection, visit_id: int, scope: str = "") -> Any:
@@ -118,8 +158,12 @@ async def _already(conn: AsyncConnection, report: VisitReport) -> Any:
 
 async def record_visit(
     conn: AsyncConnection, request: RequestInfo, report: VisitReport, source: str = "online"
-) -> Recorded | Invalid | Missing | Conflict:
-    """Record a visit to a household on a round's prelist, and the proposal it leads to."""
+) -> Recorded | Resent | Invalid | Missing | Conflict:
+    """Record a visit to a household on a round's prelist, and the proposal it leads to.
+
+    A client id recorded before for this household and round gives that visit back: ``already``
+    when the content is the same, ``Resent`` (nothing written) when it differs.
+    """
     scope = request.principal.scope
     household = await _prelisted(conn, report, scope)
     if household is None:
@@ -128,7 +172,7 @@ async def record_visit(
     if earlier is not None:
         if report.client_id and earlier.client_id == report.client_id:
             if (earlier.round_id, earlier.household_id) == (report.round_id, report.household_id):
-                return Recorded(earlier, None, already=True)
+                return Recorded(earlier, None, already=True) if _same_content(earlier, report) else Resent(earlier)
             return Invalid([FieldError("clientId", f"client id {report.client_id} is already used by another visit")])
         return Invalid(
             [
@@ -201,6 +245,7 @@ async def record_visit(
             proposal_id=proposal.id if proposal else None,
             source=source,
             client_id=report.client_id,
+            content_sha256=visit_content_sha256(report) if report.client_id else None,
         )
     )
     await record(

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.records import HOUSEHOLDS
+from core.spreadsheet import safe_cell
 from core.welfare.errors import WelfareDataError
 from core.welfare.features import (
     BY_NAME,
@@ -177,7 +178,11 @@ def labelled_table(data: LabelledData) -> pd.DataFrame:
 
 
 def write_labelled_csv(data: LabelledData, path: Path) -> None:
-    labelled_table(data).to_csv(path, index=False)
+    """``data`` as a CSV file whose text cells a spreadsheet never runs as formulas (``core.spreadsheet``)."""
+    table = labelled_table(data)
+    text = [name for name in INPUT_COLUMNS if BY_NAME[name].categorical]
+    table[text] = table[text].map(safe_cell)
+    table.to_csv(path, index=False)
 
 
 def _file_numbers(source: str, name: str, values: np.ndarray) -> np.ndarray:

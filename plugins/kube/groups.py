@@ -21,6 +21,7 @@ from core.plugin_api import (
     households_by_id,
     is_region_code,
     level_number,
+    line_problem,
     next_id,
     region_within,
 )
@@ -83,9 +84,14 @@ async def group_of_households(conn: AsyncConnection, household_ids: Sequence[int
 def _text_errors(name: str | None, business: str | None) -> list[FieldError]:
     errors = []
     for label, value in (("name", name), ("business", business)):
-        if value is not None and not value.strip():
+        if value is None:
+            continue
+        problem = line_problem(value)
+        if problem:
+            errors.append(FieldError(label, f"{label} {problem}"))
+        elif not value.strip():
             errors.append(FieldError(label, f"{label} is required"))
-        elif value is not None and len(value) > 120:
+        elif len(value) > 120:
             errors.append(FieldError(label, f"{label} is longer than 120 characters"))
     return errors
 

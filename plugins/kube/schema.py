@@ -16,6 +16,7 @@ from core.plugin_api import (
     ValidationError,
     VersionConflict,
     checked_code,
+    guarded,
     is_region_code,
     parse_id,
     region_within,
@@ -29,6 +30,7 @@ from plugins.kube.program import SLUG
 RACE = FieldError("householdIds", "a household joined another KUBe group just now; read again")
 
 
+@guarded("kube_group")
 @strawberry.type(description="A KUBe joint-business group of 5-20 families of one village.")
 class KubeGroup:
     id: strawberry.ID

@@ -31,6 +31,8 @@ from core.plugin_api import (
     Program,
     RuleContext,
     SchemaField,
+    field_reads,
+    guarded,
     hookimpl,
     household_by_id,
     parse_id,
@@ -123,9 +125,11 @@ def siks_register_migrations() -> list[str]:
     return [str(Path(__file__).parent / "migrations")]
 
 
+@guarded("household", personal=("caregiver_name",), household="household_id")
 @strawberry.type(description="Elderly assistance for one household.")
 class ElderlyAssistance:
     caregiver_name: str | None
+    household_id: strawberry.Private[int]
 
 
 async def _caregivers(engine: Any, household_ids: list[int]) -> list[str | None]:
@@ -138,7 +142,7 @@ async def _caregivers(engine: Any, household_ids: list[int]) -> list[str | None]
 async def _household_field(root: Any, info: Info) -> ElderlyAssistance:
     engine = info.context.engine
     loader = info.context.loaders.named(f"{SLUG}.caregiver", lambda keys: _caregivers(engine, keys))
-    return ElderlyAssistance(caregiver_name=await loader.load(root.id))
+    return ElderlyAssistance(caregiver_name=await loader.load(root.id), household_id=root.id)
 
 
 async def _caregiver_count(info: Info) -> int:
@@ -163,7 +167,11 @@ def siks_extra_household_fields() -> list[SchemaField]:
 
 @hookimpl
 def siks_extra_query_fields() -> list[SchemaField]:
-    return [SchemaField("elderlyCaregiverCount", strawberry.field(resolver=_caregiver_count))]
+    return [
+        SchemaField(
+            "elderlyCaregiverCount", strawberry.field(resolver=_caregiver_count, metadata=field_reads("household"))
+        )
+    ]
 
 
 @hookimpl
