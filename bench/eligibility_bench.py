@@ -22,14 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import fresh_database, median_time_async  # noqa: E402
 from core.db import create_engine  # noqa: E402
 from core.programs.integrators import eligibility_by_nik  # noqa: E402
-from core.programs.registry import get_registry  # noqa: E402
+from core.programs.registry import registry_from_settings  # noqa: E402
 from core.records import MEMBERS  # noqa: E402
 
 BATCH = 10_000
 
 
 async def measure(kind: str, households: int, runs: int) -> None:
-    registry = get_registry()
+    registry = registry_from_settings()
     database = await fresh_database(kind, households)
     engine = create_engine(database.settings)
     try:

@@ -31,6 +31,7 @@ from core.auth import tokens  # noqa: E402
 from core.auth.principal import Principal  # noqa: E402
 from core.auth.requests import principal_of  # noqa: E402
 from core.db import create_engine  # noqa: E402
+from core.programs.registry import registry_from_settings  # noqa: E402
 from core.schema.build import build_schema  # noqa: E402
 from core.schema.context import Context  # noqa: E402
 
@@ -127,13 +128,14 @@ async def measure(database: BenchDatabase, runs: int) -> tuple[float, float, flo
     """(floor, ours, page asked by regionCode with no scope, same page through token + Casbin + scope)."""
     settings = database.settings
     engine = create_engine(settings)
-    schema = build_schema()
+    registry = registry_from_settings(settings)
+    schema = build_schema(settings, registry=registry)
     access = AccessControl(engine)
     await access.refresh(force=True)
     national = Principal(username="bench", role="data_centre", scope="")
 
     async def ours() -> bytes:
-        context = Context.create(engine, settings, access, national)
+        context = Context.create(engine, settings, access, national, registry=registry)
         result = await schema.execute(QUERY, variable_values={"first": PAGE}, context_value=context)
         assert result.errors is None, result.errors
         return orjson.dumps({"data": result.data})
@@ -145,7 +147,7 @@ async def measure(database: BenchDatabase, runs: int) -> tuple[float, float, flo
     headers = {"authorization": f"Bearer {token}"}
 
     async def unscoped() -> bytes:
-        context = Context.create(engine, settings, access, national)
+        context = Context.create(engine, settings, access, national, registry=registry)
         result = await schema.execute(
             SCOPED_QUERY, variable_values={"first": PAGE, "region": province}, context_value=context
         )
@@ -155,7 +157,7 @@ async def measure(database: BenchDatabase, runs: int) -> tuple[float, float, flo
     async def scoped() -> bytes:
         principal = await principal_of(headers, engine, settings)  # verifies the token, as every request does
         await access.refresh()
-        context = Context.create(engine, settings, access, principal)
+        context = Context.create(engine, settings, access, principal, registry=registry)
         result = await schema.execute(SCOPED_QUERY, variable_values={"first": PAGE}, context_value=context)
         assert result.errors is None, result.errors
         return orjson.dumps({"data": result.data})

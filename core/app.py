@@ -47,6 +47,7 @@ from core.migrate import require_current
 from core.nul import refuse_nul
 from core.outage import AnswersOutages, DatabaseOutage, readiness
 from core.photo_route import photo_endpoint
+from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
@@ -61,9 +62,9 @@ UPLOAD_OVERHEAD_BYTES = 256 * 1024
 class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
-    def __init__(self, app_state: Any, settings: Settings, guards: Guards) -> None:
+    def __init__(self, app_state: Any, settings: Settings, guards: Guards, registry: ProgramRegistry) -> None:
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, registry=registry),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
             allow_queries_via_get=True,  # queries only; a mutation over GET is refused (core.http.view)
             multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
@@ -71,6 +72,7 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
         self._state = app_state
         self._settings = settings
         self._guards = guards
+        self._registry = registry
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         await refuse_nul(request)
@@ -87,6 +89,7 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
             request=request,
             response=response,
             guards=self._guards,
+            registry=self._registry,
         )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -151,9 +154,15 @@ def trusted_proxies(settings: Settings) -> list[Middleware]:
     return [Middleware(ProxyHeadersMiddleware, trusted_hosts=networks)] if networks else []
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The application; it refuses to start on a database whose schema is not current."""
+def create_app(settings: Settings | None = None, registry: ProgramRegistry | None = None) -> Starlette:
+    """The application; it refuses to start on a database whose schema is not current.
+
+    The application serves the plugins of its own registry (``registry``, or one built from
+    ``settings.plugins``), which reaches the schema, every request's context and the cycle runs; it is
+    ``app.state.registry``.
+    """
     settings = settings or get_settings()
+    registry = registry or registry_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -199,8 +208,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.persisted_queries = PersistedQueries(settings)
     app.state.settings = settings
+    app.state.registry = registry
     app.state.guards = guards = Guards.make(app.state, settings)
-    graphql_view = GraphQLApp(app.state, settings, guards)
+    graphql_view = GraphQLApp(app.state, settings, guards, registry)
     graphql = CallerGate(graphql_view, app.state, settings, guards.anonymous, guards.refusals)
     public = PublicEndpoint(app.state, settings, guards)
     app.router.routes.extend(

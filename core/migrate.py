@@ -27,10 +27,10 @@ class SchemaNotCurrent(RuntimeError):
 
 
 def version_locations() -> list[str]:
-    """Core's migration folder and each loaded plugin's (its own Alembic branch)."""
-    from core.programs.registry import get_registry
+    """Core's migration folder and each installed plugin's (its own Alembic branch)."""
+    from core.programs.registry import installed_migrations
 
-    return [str(MIGRATIONS / "versions"), *get_registry().migrations]
+    return [str(MIGRATIONS / "versions"), *installed_migrations()]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.access.enforcer import AccessControl
 from core.auth.principal import Principal
+from core.programs.registry import registry_from_settings
 from core.records import HOUSEHOLDS, MEMBERS
 from core.schema.build import build_schema
 from core.schema.context import Context
@@ -127,7 +128,8 @@ class CountingAccess(AccessControl):
 async def test_read_rules_are_asked_once_per_object_and_request_not_per_record(
     db: AsyncEngine, settings: Settings
 ) -> None:
-    schema = build_schema(settings)
+    registry = registry_from_settings(settings)
+    schema = build_schema(settings, registry=registry)
     access = CountingAccess(db)
     await access.refresh(force=True)
     query = "{ households(first: 1000) { edges { node { kkNumber region { name } members { nik name } } } } }"
@@ -136,7 +138,7 @@ async def test_read_rules_are_asked_once_per_object_and_request_not_per_record(
         await store(db, [factories.household() for _ in range(count - stored)])
         stored = count
         CountingAccess.asked = 0
-        context = Context.create(db, settings, access, Principal("pusdatin", "data_centre", ""))
+        context = Context.create(db, settings, access, Principal("pusdatin", "data_centre", ""), registry=registry)
         result = await schema.execute(query, context_value=context)
         assert result.errors is None and len(result.data["households"]["edges"]) == count  # type: ignore[index]
         asked.append(CountingAccess.asked)
@@ -228,10 +230,11 @@ async def test_finding_4_mutation_answers_are_audited_like_reads(
 
 
 async def test_synchronous_execution_is_checked_too(db: AsyncEngine, settings: Settings) -> None:
-    schema = build_schema(settings)
+    registry = registry_from_settings(settings)
+    schema = build_schema(settings, registry=registry)
     access = AccessControl(db)
     await access.refresh(force=True)
     assert schema.introspect()["__schema"]["queryType"]["name"] == "Query"  # no caller, nothing to check
-    officer = Context.create(db, settings, access, Principal("po", "program_officer", "32.01"))
+    officer = Context.create(db, settings, access, Principal("po", "program_officer", "32.01"), registry=registry)
     result = schema.execute_sync("{ households { edges { node { members { nik } } } } }", context_value=officer)
     assert result.data is None and [e.extensions["code"] for e in result.errors or []] == ["FORBIDDEN"]

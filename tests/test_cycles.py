@@ -16,7 +16,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.ids import ids
 from core.programs.cycles import CycleRecord, CycleRefused, approve_cycle, run_cycle
 from core.programs.hookspecs import hookimpl
@@ -24,6 +23,7 @@ from core.programs.preview import CyclePreview, RegionCount, preview_cycle
 from core.programs.quotas import set_quota
 from core.programs.registry import build_registry, make_manager
 from core.programs.types import BenefitContext, BenefitRule
+from core.refusals import Invalid, Missing
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import (

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.db import write_transaction
 from core.enums import RemovalReason
 from core.households import service
-from core.households.service import Invalid
 from core.ids import ids
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.double_recipients import (
@@ -26,6 +25,7 @@ from core.programs.double_recipients import (
 )
 from core.programs.registry import ProgramRegistry, build_registry, make_manager
 from core.records import HOUSEHOLDS, MEMBERS
+from core.refusals import Invalid
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import (

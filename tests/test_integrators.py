@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.programs.registry import get_registry
+from core.programs.registry import registry_from_settings
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.test_schema_households import count_statements, store
@@ -24,7 +24,7 @@ async def test_answers_come_in_the_order_asked_and_unknown_niks_are_not_found(
     assert [a["found"] for a in answers] == [True, False, True, True]
     assert answers[1]["programs"] == []
     programs = {p["program"]: p for p in answers[0]["programs"]}
-    assert set(programs) == set(get_registry().programs)
+    assert set(programs) == set(registry_from_settings().programs)
     kube = programs["kube"]
     assert kube["period"] == "2026" and not kube["eligible"]
     assert kube["summary"].startswith("not eligible: not in any KUBe group")
@@ -42,7 +42,7 @@ async def test_statement_count_does_not_grow_with_the_batch(db: AsyncEngine, gql
             answers = (await gql(BATCH, {"niks": niks[:size]}))["eligibilityBatch"]
         assert len(answers) == size and all(a["found"] for a in answers)
         counts.append(len(statements))
-    assert counts[0] == counts[1] <= 2 + len(get_registry().programs), counts
+    assert counts[0] == counts[1] <= 2 + len(registry_from_settings().programs), counts
 
 
 async def test_batches_over_ten_thousand_are_refused(db: AsyncEngine, gql: GraphQLClient) -> None:

@@ -6,26 +6,30 @@ the test environment with its own entry point: it adds a program with no change 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import types
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.audit.log import AUDIT
 from core.enums import Relationship, Sex
 from core.programs import hookspecs
 from core.programs.facts import WELFARE, facts_select
 from core.programs.hookspecs import hookimpl
 from core.programs.periods import PeriodKind, parse_period
-from core.programs.registry import PluginConflict, build_registry, get_registry, make_manager
+from core.programs.registry import PluginConflict, build_registry, make_manager, registry_from_settings
 from core.records import HOUSEHOLDS
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.programs_support import CYCLES, DISBURSEMENTS
 from tests.test_schema_mutations import register
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("siks_"))
@@ -49,7 +53,7 @@ def test_every_hook_has_a_test() -> None:
 
 
 def test_the_fixture_plugin_is_found_through_its_entry_point() -> None:
-    registry = get_registry()
+    registry = registry_from_settings()
     assert "elderly" in registry.plugins and "core-facts" in registry.plugins
     assert registry.owner[("program", "aslut")] == "plugin 'elderly'"
 
@@ -78,7 +82,7 @@ def test_a_misspelt_hook_stops_start_up() -> None:
 def test_results_do_not_depend_on_registration_order() -> None:
     def plugin(name: str, slug: str) -> types.ModuleType:
         module = types.ModuleType(name)
-        elderly = get_registry().programs["aslut"]
+        elderly = registry_from_settings().programs["aslut"]
 
         @hookimpl
         def siks_register_programs() -> list[object]:
@@ -100,7 +104,7 @@ def test_results_do_not_depend_on_registration_order() -> None:
 
 
 def test_two_plugins_claiming_one_slug_stop_start_up_naming_both() -> None:
-    elderly = get_registry().programs["aslut"]
+    elderly = registry_from_settings().programs["aslut"]
     manager = make_manager(allowlist=["elderly"])
     copycat = types.ModuleType("copycat")
 
@@ -167,7 +171,7 @@ async def test_hook_siks_register_programs(db: AsyncEngine, gql: GraphQLClient) 
 async def test_hook_siks_register_facts(db: AsyncEngine, gql: GraphQLClient) -> None:
     household = await register(gql, elderly_household())
     period = parse_period("2026-03", PeriodKind.MONTH)
-    query = facts_select(get_registry(), period, where=[HOUSEHOLDS.c.id == int(household["id"])])
+    query = facts_select(registry_from_settings(), period, where=[HOUSEHOLDS.c.id == int(household["id"])])
     async with db.connect() as conn:
         row = (await conn.execute(query)).one()._mapping
     assert row["elderly_70"] == 1 and row["elderly_60"] == 1 and row["members"] == 2
@@ -177,7 +181,7 @@ async def test_hook_siks_register_migrations(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
     assert "elderly_caregivers" in tables
-    assert str(Path(sys.modules["siks_elderly"].__file__).parent / "migrations") in get_registry().migrations
+    assert str(Path(sys.modules["siks_elderly"].__file__).parent / "migrations") in registry_from_settings().migrations
 
 
 async def test_hook_siks_extra_mutation_fields(db: AsyncEngine, gql: GraphQLClient) -> None:
@@ -214,14 +218,11 @@ async def test_hook_siks_extra_query_fields(db: AsyncEngine, gql: GraphQLClient)
 
 
 def test_hook_siks_extra_policies() -> None:
-    assert "p, aslut_officer, enrollment:aslut, read" in get_registry().policies
+    assert "p, aslut_officer, enrollment:aslut, read" in registry_from_settings().policies
 
 
-async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
-    from siks_elderly import CYCLES_SEEN
-
-    from core.programs.cycles import run_cycle
-
+async def elderly_poor_household(db: AsyncEngine, gql: GraphQLClient) -> dict[str, Any]:
+    """A household the elderly plugin enrols in 2026-03 (a member aged 70+, welfare decile 2)."""
     household = await register(gql, elderly_household())
     async with db.begin() as conn:
         await conn.execute(
@@ -234,8 +235,23 @@ async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
                 ranked_at=datetime.now(UTC),
             )
         )
+    return household
+
+
+RUN = """mutation { runProgramCycle(program: "aslut", period: "2026-03", regionCode: "32") {
+  __typename ... on ProgramCycle { id status enrolled } } }"""
+APPROVE = """mutation($id: ID!) { approveProgramCycle(cycleId: $id) {
+  __typename ... on ProgramCycle { id status approvedBy } } }"""
+
+
+async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
+    from siks_elderly import CYCLES_SEEN
+
+    from core.programs.cycles import run_cycle
+
+    household = await elderly_poor_household(db, gql)
     CYCLES_SEEN.clear()
-    record = await run_cycle(db, get_registry(), "aslut", "2026-03", "32", "test")
+    record = await run_cycle(db, registry_from_settings(), "aslut", "2026-03", "32", "test")
     assert getattr(record, "enrolled", None) == 1, record
     assert CYCLES_SEEN == [("aslut", "2026-03", "32", 1)]
     enrollments = await gql(
@@ -251,3 +267,75 @@ async def test_hook_siks_cycle_run(db: AsyncEngine, gql: GraphQLClient) -> None:
             "components": [{"component": "elderly_allowance", "amount": 300000}],
         }
     ]
+
+
+async def test_hook_siks_cycle_approved(db: AsyncEngine, gql: GraphQLClient) -> None:
+    from siks_elderly import APPROVALS_SEEN
+
+    await elderly_poor_household(db, gql)
+    cycle = (await gql(RUN))["runProgramCycle"]
+    APPROVALS_SEEN.clear()
+    approved = (await gql(APPROVE, {"id": cycle["id"]}))["approveProgramCycle"]
+    assert approved["status"] == "approved"
+    assert [("aslut", "2026-03", int(cycle["id"]), "test-data_centre")] == APPROVALS_SEEN  # the async hook ran
+
+
+async def test_a_plugin_failing_after_commit_never_fails_or_undoes_the_change(
+    db: AsyncEngine, gql: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The elderly plugin raises in both event hooks: the run and the approval stand and are answered as
+    usual; the failures are logged and audited."""
+    import siks_elderly
+
+    await elderly_poor_household(db, gql)
+    siks_elderly.FAILING["events"] = True
+    try:
+        with caplog.at_level(logging.ERROR, logger="siks.plugins"):
+            cycle = (await gql(RUN))["runProgramCycle"]
+            approved = (await gql(APPROVE, {"id": cycle["id"]}))["approveProgramCycle"]
+    finally:
+        siks_elderly.FAILING["events"] = False
+    assert cycle["__typename"] == "ProgramCycle" and cycle["enrolled"] == 1
+    assert approved["__typename"] == "ProgramCycle" and approved["status"] == "approved"
+    async with db.connect() as conn:
+        status = (await conn.execute(select(CYCLES.c.status).where(CYCLES.c.id == int(cycle["id"])))).scalar_one()
+        released = (await conn.execute(select(DISBURSEMENTS.c.status))).scalars().all()
+        failures = (
+            await conn.execute(
+                select(AUDIT.c.operation, AUDIT.c.entity, AUDIT.c.entity_id, AUDIT.c.outcome, AUDIT.c.actor)
+                .where(AUDIT.c.entity == "plugin")
+                .order_by(AUDIT.c.seq.desc())
+                .limit(2)
+            )
+        ).all()
+    assert status == "approved" and released == ["released"]
+    assert sorted(tuple(row) for row in failures) == [
+        ("siks_cycle_approved", "plugin", "elderly", "error", "test-data_centre"),
+        ("siks_cycle_run", "plugin", "elderly", "error", "test-data_centre"),
+    ]
+    logged = [r.getMessage() for r in caplog.records if r.name == "siks.plugins"]
+    assert any("plugin elderly failed in siks_cycle_run" in m and "post office" in m for m in logged), logged
+    assert any("plugin elderly failed in siks_cycle_approved" in m for m in logged), logged
+
+
+async def test_a_failing_plugin_does_not_keep_the_others_from_being_told(db: AsyncEngine, gql: GraphQLClient) -> None:
+    import siks_elderly
+
+    from core.programs.cycles import run_cycle
+
+    class Watcher:
+        seen: list[int] = []
+
+        @hookimpl
+        def siks_cycle_run(self, cycle_id: int) -> None:
+            self.seen.append(cycle_id)
+
+    await elderly_poor_household(db, gql)
+    manager = make_manager(["elderly"])
+    manager.register(Watcher(), name="zz-watcher")  # told after the elderly plugin, which fails
+    siks_elderly.FAILING["events"] = True
+    try:
+        record = await run_cycle(db, build_registry(manager), "aslut", "2026-03", "32", "test")
+    finally:
+        siks_elderly.FAILING["events"] = False
+    assert Watcher.seen == [record.id]  # type: ignore[union-attr]

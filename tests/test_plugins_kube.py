@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.audit.log import AUDIT
 from plugins.kube.tables import GROUPS, MEMBERSHIPS
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.programs_support import poor_household
 from tests.test_schema_households import store
 
 GROUP = """
@@ -131,3 +133,52 @@ async def test_two_groups_racing_for_the_same_families_never_share_one(db: Async
     )
     kinds = sorted(r["formKubeGroup"]["__typename"] for r in results)
     assert kinds == ["KubeGroup", "ValidationError"]
+
+
+RUN = """mutation($region: String!) { runProgramCycle(program: "kube", period: "2026", regionCode: $region) {
+  __typename ... on ProgramCycle { enrolled totalAmount } } }"""
+
+
+async def test_a_cycle_shares_the_grant_among_the_poor_families_of_a_group(db: AsyncEngine, gql: GraphQLClient) -> None:
+    """KUBe on core's helpers: its settings from settings.toml, core's decile rule, its own group rule."""
+    await clean(db)
+    poor = await store(db, [poor_household() for _ in range(4)])
+    better_off = await store(db, [factories.household()])
+    group = (await gql(FORM, {"village": factories.VILLAGE, "ids": poor + better_off}))["formKubeGroup"]
+    assert group["__typename"] == "KubeGroup"
+    cycle = (await gql(RUN, {"region": factories.VILLAGE}))["runProgramCycle"]
+    # 20,000,000 a group, an equal share for each of its 5 families; the better-off one is not enrolled.
+    assert cycle == {"__typename": "ProgramCycle", "enrolled": 4, "totalAmount": 16_000_000}
+    verdicts = await gql("query($id: ID!) { household(id: $id) { members { nik } } }", {"id": better_off[0]})
+    nik = verdicts["household"]["members"][0]["nik"]
+    eligibility = 'query($nik: String!) { eligibility(nik: $nik, asOf: "2026-06-01") { programs { program reasons } } }'
+    answer = await gql(eligibility, {"nik": nik})
+    kube = next(p for p in answer["eligibility"]["programs"] if p["program"] == "kube")
+    assert kube["reasons"][0] == "✓ member of a KUBe group" and kube["reasons"][1].startswith("✗ decile ")
+
+
+async def test_group_writes_are_audited_and_other_regions_groups_are_not_found(
+    db: AsyncEngine, gql: GraphQLClient, as_role: Any
+) -> None:
+    await clean(db)
+    ids = await families(db, 5)
+    group = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids}))["formKubeGroup"]
+    elsewhere = as_role("kube_officer", "35.78")
+    renamed = (await elsewhere(CHANGE, {"id": group["id"], "version": 1, "name": "x"}))["changeKubeGroup"]
+    assert renamed["__typename"] == "NotFound"
+    outside = await elsewhere.raw(FORM, {"village": factories.VILLAGE, "ids": ids})
+    assert outside["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    async with db.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(AUDIT.c.operation, AUDIT.c.entity, AUDIT.c.entity_id, AUDIT.c.outcome)
+                .where(AUDIT.c.entity == "kube_group")
+                .order_by(AUDIT.c.seq.desc())
+                .limit(3)
+            )
+        ).all()
+    assert [tuple(row) for row in reversed(rows)] == [
+        ("formKubeGroup", "kube_group", group["id"], "ok"),
+        ("changeKubeGroup", "kube_group", group["id"], "denied"),
+        ("formKubeGroup", "kube_group", "-", "denied"),
+    ]

@@ -19,7 +19,7 @@ from core.households import service
 from core.households.data import HouseholdData
 from core.ids import ids
 from core.models import Enrollment, ProgramCycle, VerificationRound, Visit
-from core.programs.registry import get_registry
+from core.programs.registry import registry_from_settings
 from core.public import lookup
 from core.public.names import mask_name, normalise_name
 from core.public.recap import RecapCache, RegionRecap
@@ -180,7 +180,7 @@ async def ask(http: httpx.AsyncClient, query: str, **variables: Any) -> dict[str
 
 
 def program_name(slug: str) -> str:
-    return get_registry().program(slug).name
+    return registry_from_settings().program(slug).name
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.enums import FloorMaterial
 from core.programs.facts import facts_select
 from core.programs.periods import PeriodKind, parse_period
-from core.programs.registry import get_registry
+from core.programs.registry import registry_from_settings
 from core.records import HOUSEHOLDS
 from core.welfare.apply import RUNS, SCORES, RunStatus, apply_ranking
 from core.welfare.errors import NoActiveModel, RankingConflict, WelfareError
@@ -81,7 +81,7 @@ async def test_rerun_replaces_ranks_and_facts_read_them(population: AsyncEngine,
 
     period = parse_period("2026-03", PeriodKind.MONTH)
     async with population.connect() as conn:
-        facts = (await conn.execute(facts_select(get_registry(), period))).mappings().all()
+        facts = (await conn.execute(facts_select(registry_from_settings(), period))).mappings().all()
     assert len(facts) == POPULATION
     assert all(row["ranked"] and row["decile"] == stored[row["household_id"]][1] for row in facts)
 

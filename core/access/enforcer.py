@@ -20,16 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.auth.principal import Principal
 from core.models import CasbinRule, PolicyVersion
-from core.programs.registry import get_registry
+from core.programs.registry import ProgramRegistry, registry_from_settings
+from core.regions.codes import region_within
 
 RELOAD_SECONDS = 1.0
 RULES = CasbinRule.__table__
 VERSION = PolicyVersion.__table__
-
-
-def region_within(region: str, scope: str) -> bool:
-    """The record's region lies in the scope (the scope itself or below it); '' covers everything."""
-    return scope == "" or region == scope or region.startswith(scope + ".")
 
 
 def policy_files() -> tuple[Path, Path]:
@@ -38,11 +34,12 @@ def policy_files() -> tuple[Path, Path]:
     return folder / "model.conf", folder / "base.csv"
 
 
-def base_policy_lines() -> list[list[str]]:
-    """Lines of policies/base.csv and of every loaded plugin, as Casbin rows ([ptype, v0, ...])."""
+def base_policy_lines(registry: ProgramRegistry | None = None) -> list[list[str]]:
+    """Lines of policies/base.csv and of the registry's plugins (the settings' plugins when not given),
+    as Casbin rows ([ptype, v0, ...])."""
     _model, base = policy_files()
     text = base.read_text(encoding="utf-8").splitlines()
-    plugin_lines = get_registry().policies
+    plugin_lines = (registry or registry_from_settings()).policies
     rows = []
     for line in [*text, *plugin_lines]:
         if not line.strip() or line.lstrip().startswith("#"):
@@ -88,29 +85,29 @@ async def bump_version(conn: AsyncConnection) -> None:
     )
 
 
-async def seed_policies_if_empty(engine: AsyncEngine) -> int:
+async def seed_policies_if_empty(engine: AsyncEngine, registry: ProgramRegistry | None = None) -> int:
     """Store the base and plugin policy on a database that has no policy yet (first start)."""
     async with engine.connect() as conn:
         present = (await conn.execute(select(func.count()).select_from(RULES))).scalar_one()
-    return 0 if present else await seed_policies(engine)
+    return 0 if present else await seed_policies(engine, registry)
 
 
-async def _missing(conn: AsyncConnection) -> list[list[str]]:
+async def _missing(conn: AsyncConnection, registry: ProgramRegistry | None) -> list[list[str]]:
     rows = await conn.execute(select(RULES.c.ptype, RULES.c.v0, RULES.c.v1, RULES.c.v2))
     present = {tuple(cell for cell in row if cell is not None) for row in rows}
-    return [line for line in base_policy_lines() if tuple(line) not in present]
+    return [line for line in base_policy_lines(registry) if tuple(line) not in present]
 
 
-async def missing_policy_lines(engine: AsyncEngine) -> int:
+async def missing_policy_lines(engine: AsyncEngine, registry: ProgramRegistry | None = None) -> int:
     """How many base or plugin policy lines the stored policy lacks (e.g. for objects a newer SIKS added)."""
     async with engine.connect() as conn:
-        return len(await _missing(conn))
+        return len(await _missing(conn, registry))
 
 
-async def seed_policies(engine: AsyncEngine) -> int:
+async def seed_policies(engine: AsyncEngine, registry: ProgramRegistry | None = None) -> int:
     """Store the base and plugin policy lines that are missing; returns how many were added."""
     async with engine.begin() as conn:
-        missing = await _missing(conn)
+        missing = await _missing(conn, registry)
         if missing:
             await conn.execute(
                 RULES.insert(),

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.programs import cycles, preview, quotas
-from core.programs.registry import get_registry
+from core.programs.registry import registry_from_settings
+from core.refusals import Invalid, Missing
 
 app = typer.Typer(help="Program cycles (preview, run, approve) and quotas.", no_args_is_help=True)
 
@@ -43,7 +43,7 @@ def preview_command(program: str = PROGRAM, period: str = PERIOD, region: str = 
     """Counts per region of what a run would do (eligible, quota, would enrol, refused); writes nothing."""
 
     async def work(engine: AsyncEngine) -> object:
-        return await preview.preview_cycle(engine, get_registry(), program, period, region)
+        return await preview.preview_cycle(engine, registry_from_settings(), program, period, region)
 
     outcome = run_with_engine(work)
     _refuse(outcome)
@@ -64,7 +64,9 @@ def run_command(program: str = PROGRAM, period: str = PERIOD, region: str = REGI
     """Run a cycle: enrol, write pending disbursements and refusals in one transaction; a re-run changes nothing."""
 
     async def work(engine: AsyncEngine) -> object:
-        return await cycles.run_cycle(engine, get_registry(), program, period, region, actor or getpass.getuser())
+        return await cycles.run_cycle(
+            engine, registry_from_settings(), program, period, region, actor or getpass.getuser()
+        )
 
     outcome = run_with_engine(work)
     _refuse(outcome)
@@ -79,7 +81,9 @@ def approve_command(
     """Approve a completed cycle and release its pending disbursements."""
 
     async def work(engine: AsyncEngine) -> object:
-        return await cycles.approve_cycle(engine, cycle_id, actor or getpass.getuser())
+        return await cycles.approve_cycle(
+            engine, cycle_id, actor or getpass.getuser(), registry=registry_from_settings()
+        )
 
     outcome = run_with_engine(work)
     _refuse(outcome)
@@ -101,7 +105,7 @@ def quota_command(
 
     async def work(engine: AsyncEngine) -> object:
         async with write_transaction(engine) as conn:
-            return await quotas.set_quota(conn, get_registry(), program, period, region, quota)
+            return await quotas.set_quota(conn, registry_from_settings(), program, period, region, quota)
 
     outcome = run_with_engine(work)
     _refuse(outcome)
@@ -120,7 +124,7 @@ def double_recipients(
 
     async def work(engine: AsyncEngine):  # type: ignore[no-untyped-def]
         async with engine.connect() as conn:
-            return await double_recipient_report(conn, get_registry(), region, period)
+            return await double_recipient_report(conn, registry_from_settings(), region, period)
 
     report = run_with_engine(work)
     _refuse(report)

@@ -51,16 +51,17 @@ class Contract:
 
 def print_schemas() -> Contract:
     """Both schemas as this interpreter builds them; refuses unless its plugins are the contract's."""
-    from core.programs.registry import get_registry
+    from core.programs.registry import registry_from_settings
     from core.public.schema import build_public_schema
     from core.schema.build import build_schema
     from core.settings import Settings
 
-    loaded = sorted(set(get_registry().plugins) - _CORE_PLUGINS)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    registry = registry_from_settings(settings)
+    loaded = sorted(set(registry.plugins) - _CORE_PLUGINS)
     if loaded != sorted(CONTRACT_PLUGINS):
         raise ContractError(f"the contract is printed with plugins {', '.join(CONTRACT_PLUGINS)}, not {loaded}")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    return Contract(main=_sdl(build_schema(settings)), public=_sdl(build_public_schema(settings)))
+    return Contract(main=_sdl(build_schema(settings, registry=registry)), public=_sdl(build_public_schema(settings)))
 
 
 def _sdl(schema: object) -> str:

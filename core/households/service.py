@@ -15,14 +15,13 @@ that way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.access.enforcer import region_within
 from core.enums import Disability, Education, MemberStatus, Occupation, RecordStatus, Relationship, RemovalReason, Sex
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
@@ -43,45 +42,10 @@ from core.households.rules import (
 )
 from core.ids import ids
 from core.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
-from core.regions.codes import district_of_nik, is_region_code
+from core.refusals import Conflict, Invalid, Missing, OutsideScope
+from core.regions.codes import district_of_nik, is_region_code, region_within
 from core.regions.queries import existing_codes
 from core.verification.gps import gps_errors
-
-
-@dataclass(frozen=True, slots=True)
-class Invalid:
-    """The input broke a rule; nothing was written."""
-
-    errors: list[FieldError]
-
-
-@dataclass(frozen=True, slots=True)
-class OutsideScope(Invalid):
-    """The write would put a household in a village outside the caller's region; nothing was written.
-
-    Answered like registerHousehold always answered it — a field error on the village code — and
-    audited as a denied attempt by whoever runs the write.
-    """
-
-    village_code: str
-    household_id: int | None = None  # None for a household not registered yet
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """The record changed since the caller read it; nothing was written."""
-
-    current_version: int
-    entity: str = "household"
-
-
-@dataclass(frozen=True, slots=True)
-class Missing:
-    """No active record with that id."""
-
-    entity: str
-    key: str
-
 
 Outcome = HouseholdRecord | Invalid | Conflict | Missing
 

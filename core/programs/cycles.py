@@ -6,8 +6,9 @@ their components (of an itemised benefit), one disbursement per enrollment and s
 (``pending``) and the refused double recipients with their reasons, each as a single
 ``INSERT … SELECT``. A second run of the same cycle changes nothing and says it already ran;
 two runs at once queue on a lock and the later one gets the same refusal. Approval turns a
-completed cycle's pending disbursements into released ones. The ``siks_cycle_run`` hook is
-called after the run commits.
+completed cycle's pending disbursements into released ones. The ``siks_cycle_run`` and
+``siks_cycle_approved`` hooks are called after the run or approval commits
+(``core.programs.events``): a plugin that fails there is logged and audited and changes nothing.
 """
 
 from __future__ import annotations
@@ -37,14 +38,18 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.audit.log import RequestInfo
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.ids import ids
 from core.models import CycleRefusal, Disbursement, Enrollment, EnrollmentComponent, ProgramCycle
 from core.models.types import TIMESTAMP
+from core.programs.events import notify
+from core.programs.periods import parse_period
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import ProgramScope, check_scope
 from core.programs.selection import Selection, drop_work_tables, select_households
+from core.refusals import Invalid, Missing
+from core.regions.codes import region_within
 
 CYCLES = ProgramCycle.__table__
 ENROLLMENTS = Enrollment.__table__
@@ -335,10 +340,13 @@ async def run_cycle(
     region_code: str,
     actor: str,
     on_written: OnWritten | None = None,
+    request_info: RequestInfo | None = None,
 ) -> CycleRecord | CycleRefused | Invalid:
     """Run a cycle in one write transaction; every refusal writes nothing.
 
-    ``on_written`` runs inside that transaction after the cycle's rows are written (the audit).
+    ``on_written`` runs inside that transaction after the cycle's rows are written (the audit). Once it
+    has committed, the registry's plugins are told (``siks_cycle_run``); their failures, audited as
+    ``request_info``'s, never undo or fail the run.
     """
     try:
         async with write_transaction(engine) as conn:
@@ -359,24 +367,40 @@ async def run_cycle(
             "another write (perhaps another cycle) held the database too long; nothing was written, "
             "try again when it finishes"
         )
-    if registry.manager is not None:
-        registry.manager.hook.siks_cycle_run(
-            program=scope.program, period=scope.period, region_code=scope.region_code, enrolled=record.enrolled
-        )
+    await notify(
+        registry,
+        "siks_cycle_run",
+        engine=engine,
+        request_info=request_info,
+        program=scope.program,
+        period=scope.period,
+        region_code=scope.region_code,
+        enrolled=record.enrolled,
+        cycle_id=record.id,
+    )
     return record
 
 
 async def approve_cycle(
-    engine: AsyncEngine, cycle_id: int, actor: str, scope: str = "", on_written: OnWritten | None = None
+    engine: AsyncEngine,
+    cycle_id: int,
+    actor: str,
+    scope: str = "",
+    on_written: OnWritten | None = None,
+    *,
+    registry: ProgramRegistry | None = None,
+    request_info: RequestInfo | None = None,
 ) -> CycleRecord | CycleRefused | Missing:
     """Approve a completed cycle and release its pending disbursements; any other state is refused.
 
     A cycle over a region outside ``scope`` is not found; ``on_written`` runs inside the transaction.
+    Once it has committed, ``registry``'s plugins are told (``siks_cycle_approved``) if the cycle's
+    program is among them; their failures never undo or fail the approval.
     """
     async with write_transaction(engine) as conn:
         if scope:
             target = await cycle_by_id(conn, cycle_id)
-            if target is None or not (target.region_code == scope or target.region_code.startswith(scope + ".")):
+            if target is None or not region_within(target.region_code, scope):
                 return Missing("program cycle", str(cycle_id))
         now = _now()
         claimed = await conn.execute(
@@ -405,4 +429,17 @@ async def approve_cycle(
         assert record is not None
         if on_written is not None:
             await on_written(conn, record)
+    program = registry.programs.get(record.program) if registry is not None else None
+    if registry is not None and program is not None:
+        await notify(
+            registry,
+            "siks_cycle_approved",
+            engine=engine,
+            request_info=request_info,
+            program=program,
+            period=parse_period(record.period, program.period_kind),
+            region_code=record.region_code,
+            cycle_id=record.id,
+            approved_by=record.approved_by or actor,
+        )
     return record

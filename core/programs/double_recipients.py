@@ -41,12 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.enums import MemberStatus, RecordStatus
 from core.households.rules import FieldError
-from core.households.service import Invalid
 from core.models import Enrollment, EnrollmentComponent
 from core.programs.periods import Period, PeriodError, PeriodKind, parse_period
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import check_region, covers
 from core.records import HOUSEHOLDS, MEMBERS
+from core.refusals import Invalid
 
 ENROLLMENTS = Enrollment.__table__
 COMPONENTS = EnrollmentComponent.__table__

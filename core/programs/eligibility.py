@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, select
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.models import Enrollment
 from core.programs.facts import facts_select
-from core.programs.periods import Period, PeriodKind, parse_period
+from core.programs.periods import Period
 from core.programs.registry import ProgramRegistry
 from core.programs.types import EligibilityRule, Program, RuleContext
 from core.records import HOUSEHOLDS
@@ -87,14 +86,6 @@ class Verdict:
         if self.eligible:
             return "eligible: " + "; ".join(passed)
         return "not eligible: " + "; ".join(failed)
-
-
-def current_period(kind: PeriodKind, today: date) -> Period:
-    if kind is PeriodKind.MONTH:
-        return parse_period(f"{today.year}-{today.month:02d}", kind)
-    if kind is PeriodKind.QUARTER:
-        return parse_period(f"{today.year}-Q{(today.month - 1) // 3 + 1}", kind)
-    return parse_period(str(today.year), kind)
 
 
 async def explain(

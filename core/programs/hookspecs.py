@@ -2,7 +2,9 @@
 
 Every hook is called with keyword arguments only and its results are combined in an order
 that does not depend on the order plugins were registered in. ``register_*`` hooks return
-declarative objects, ``extra_*`` hooks add to something core owns, and event hooks are verbs.
+declarative objects, ``extra_*`` hooks add to something core owns, and event hooks (``siks_cycle_*``)
+say what has happened: they run after the change committed and can never undo or fail it
+(``core.programs.events``).
 See docs/plugins.md for each hook with an example.
 """
 
@@ -88,11 +90,33 @@ def siks_extra_policies() -> list[str]:
 
 
 @hookspec
-def siks_cycle_run(program: Program, period: Period, region_code: str, enrolled: int) -> None:
-    """Called after a program cycle has written its enrollments, inside no transaction.
+def siks_cycle_run(program: Program, period: Period, region_code: str, enrolled: int, cycle_id: int) -> None:
+    """Called after a program cycle's run has committed its enrollments (a refused run calls nothing).
+
+    May be a coroutine function (awaited, at most 30 s). Runs outside any transaction: an exception
+    or a time-out is logged and written to the audit log (outcome ``error``), and never undoes or
+    fails the run; the other plugins are still called.
 
     :param program: the program whose cycle ran.
     :param period: the period of the cycle.
     :param region_code: the region the cycle covered.
     :param enrolled: how many households the cycle enrolled.
+    :param cycle_id: the cycle's id (``programCycle`` in GraphQL).
+    """
+
+
+@hookspec
+def siks_cycle_approved(program: Program, period: Period, region_code: str, cycle_id: int, approved_by: str) -> None:
+    """Called after a cycle's approval has committed and its payments are released, for the plugins of
+    the application that approved it (when the cycle's program is loaded there).
+
+    The moment to hand the released payments to a payment channel. Same rules as ``siks_cycle_run``:
+    may be a coroutine function, runs after the commit, and a failure is logged and audited without
+    undoing or failing the approval.
+
+    :param program: the program whose cycle was approved.
+    :param period: the period of the cycle.
+    :param region_code: the region the cycle covers.
+    :param cycle_id: the approved cycle's id.
+    :param approved_by: the user who approved it.
     """

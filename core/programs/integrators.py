@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.enums import MemberStatus
 from core.models import Enrollment
-from core.programs.eligibility import Verdict, current_period, explain
+from core.programs.eligibility import Verdict, explain
+from core.programs.periods import current_period
 from core.programs.registry import ProgramRegistry
 from core.records import HOUSEHOLDS, MEMBERS
 from core.regions.codes import within

@@ -67,3 +67,12 @@ def parse_period(label: str, kind: PeriodKind) -> Period:
         start = date(year, 3 * (int(match.group(2)) - 1) + 1, 1)
         return Period(label, kind, start, _add_months(start, 3))
     return Period(label, kind, date(year, 1, 1), date(year + 1, 1, 1))
+
+
+def current_period(kind: PeriodKind, today: date) -> Period:
+    """The period of ``kind`` that contains ``today``."""
+    if kind is PeriodKind.MONTH:
+        return parse_period(f"{today.year}-{today.month:02d}", kind)
+    if kind is PeriodKind.QUARTER:
+        return parse_period(f"{today.year}-Q{(today.month - 1) // 3 + 1}", kind)
+    return parse_period(str(today.year), kind)

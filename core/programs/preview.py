@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, FromClause, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.households.service import Invalid
 from core.programs.cycles import CycleRecord, cycle_of
 from core.programs.quotas import QUOTAS
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import NATIONAL, ProgramScope, check_scope, covers
 from core.programs.selection import Selection, select_households
 from core.records import REGIONS
+from core.refusals import Invalid
+from core.regions.codes import region_within
 
 NATION_NAME = "Indonesia"
 
@@ -83,7 +84,7 @@ async def _quotas_by_child(conn: AsyncConnection, scope: ProgramScope, children:
     totals: dict[str, int] = defaultdict(int)
     for code, quota in rows:
         for child in children:
-            if code == child or code.startswith(child + "."):
+            if region_within(code, child):
                 totals[child] += quota
         totals[scope.region_code] += quota
     return totals

@@ -1,18 +1,26 @@
-"""Finding program plugins (entry-point group ``siks.programs``) and collecting what they register."""
+"""Finding program plugins (entry-point group ``siks.programs``) and collecting what they register.
+
+A registry belongs to the application that built it (``core.app.create_app`` builds one from its
+settings' allowlist and hands it down to the schema, the request context and the cycle runs); no
+registry is kept in a module global, so two applications with different plugins can share one
+process.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
 from core.programs import core_facts, hookspecs
 from core.programs.schema_fields import SchemaField
 from core.programs.types import HouseholdFact, Program
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 ENTRY_POINT_GROUP = "siks.programs"
 #: Built into core and always loaded, registered the same way a plugin is.
@@ -116,9 +124,21 @@ def _name(item: SchemaField) -> str:
     return item.name
 
 
-@lru_cache(maxsize=1)
-def get_registry() -> ProgramRegistry:
-    """The process-wide registry, built from the settings' allowlist on first use."""
+def registry_from_settings(settings: Settings | None = None) -> ProgramRegistry:
+    """A registry of the plugins ``settings.plugins`` allows (all installed when unset).
+
+    The command line builds one per command; the HTTP application builds its own in ``create_app``.
+    """
     from core.settings import get_settings
 
-    return build_registry(make_manager(get_settings().plugin_allowlist()))
+    return build_registry(make_manager((settings or get_settings()).plugin_allowlist()))
+
+
+def installed_migrations() -> list[str]:
+    """The migration folders of every installed plugin, loaded or not.
+
+    The database's schema is shared by every application on it, whichever plugins each one serves,
+    so ``siks db upgrade`` applies (and the server checks) every installed plugin's branch.
+    """
+    manager = make_manager(None)
+    return [path for _plugin, paths in _results(manager, "siks_register_migrations") for path in paths]

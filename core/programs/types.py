@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, FromClause, Select
 
-from core.programs.periods import Period, PeriodKind
+from core.programs.periods import Period, PeriodKind, current_period
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +128,10 @@ class Program:
     #: Payment stages inside one period (1 = paid once per period).
     stages: int = 1
     disbursement_fields: Sequence[DisbursementField] = field(default_factory=tuple)
+
+    def settings_on(self, day: date) -> Mapping[str, Any]:
+        """The settings in force on ``day``: those of the program's period that contains it."""
+        return self.settings_for(current_period(self.period_kind, day))
 
     def settings_for(self, period: Period) -> Mapping[str, Any]:
         years = [year for year in self.settings if year <= period.year]

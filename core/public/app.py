@@ -46,7 +46,9 @@ class PublicGraphQL(HTTPConventions, AnswersOutages, GraphQL[PublicContext, None
 
     async def get_context(self, request: Any, response: Any = None) -> PublicContext:
         await refuse_nul(request)
-        return PublicContext(self._state.engine, self._settings, self._recaps, self._guards.nik_checks)
+        return PublicContext(
+            self._state.engine, self._settings, self._recaps, self._guards.nik_checks, self._state.registry
+        )
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

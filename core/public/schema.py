@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.types import Info
 
-from core.programs.registry import get_registry
+from core.programs.registry import ProgramRegistry
 from core.public import lookup, recap
 from core.public.names import MAX_NAME_LENGTH, MIN_NAME_LENGTH, normalise_name
 from core.ratelimit import UNAVAILABLE, LimiterUnavailable, RateLimiter
@@ -40,10 +40,11 @@ class PublicContext:
     settings: Settings
     recaps: recap.RecapCache
     nik_checks: RateLimiter  # look-ups with a NIK per (village, name), from all addresses
+    registry: ProgramRegistry  # the application's programs, for their names
 
 
-def _program_name(slug: str) -> str:
-    program = get_registry().programs.get(slug)
+def _program_name(registry: ProgramRegistry, slug: str) -> str:
+    program = registry.programs.get(slug)
     return program.name if program is not None else slug.upper()
 
 
@@ -56,10 +57,10 @@ class AidReceived:
     last_day: date
 
     @classmethod
-    def of(cls, aid: lookup.AidReceived) -> AidReceived:
+    def of(cls, aid: lookup.AidReceived, registry: ProgramRegistry) -> AidReceived:
         return cls(
             program=aid.program,
-            program_name=_program_name(aid.program),
+            program_name=_program_name(registry, aid.program),
             period=aid.period,
             first_day=aid.period_start,
             last_day=aid.period_end - _ONE_DAY,
@@ -178,7 +179,10 @@ class PublicQuery:
             people = await lookup.cek_bansos(conn, village, name, exact, context.settings.public_max_results)
         return CekBansosAnswer(
             found=bool(people),
-            people=[PersonFound(masked_name=p.masked_name, aid=[AidReceived.of(a) for a in p.aid]) for p in people],
+            people=[
+                PersonFound(masked_name=p.masked_name, aid=[AidReceived.of(a, context.registry) for a in p.aid])
+                for p in people
+            ],
         )
 
     @strawberry.field(
@@ -210,7 +214,7 @@ class PublicQuery:
             recipients=[
                 ProgramRecipients(
                     program=r.program,
-                    program_name=_program_name(r.program),
+                    program_name=_program_name(context.registry, r.program),
                     period=r.period,
                     first_day=r.period_start,
                     last_day=r.period_end - _ONE_DAY,

@@ -59,10 +59,24 @@ def district_of_nik(digits: str) -> str:
     return f"{digits[0:2]}.{digits[2:4]}.{digits[4:6]}"
 
 
-def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
-    """SQL: the code column is ``code`` or lies below it.
+def region_within(region: str, scope: str) -> bool:
+    """The region (a record's village, a requested region) lies in ``scope``: the scope itself or below it.
+
+    ``''`` covers everything. The one Python form of region coverage; ``within`` is the same rule in SQL,
+    and the Casbin matcher calls this one (``policies/model.conf``).
+    """
+    return scope == "" or region == scope or region.startswith(scope + ".")
+
+
+def within(column: ColumnElement[str], code: str | ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL: the code column is ``code`` or lies below it; ``''`` covers everything.
 
     A half-open range on the byte order (``'.'`` is followed by ``'/'``), which an ordinary
-    b-tree index answers, and which never lets ``32.01`` match ``32.011``.
+    b-tree index answers, and which never lets ``32.01`` match ``32.011``. ``code`` may itself be a
+    column (``within(literal(scope), ROUNDS.c.region_code)``: the row's region contains the scope).
     """
+    if isinstance(code, str) and code == "":
+        from sqlalchemy import true
+
+        return true()
     return (column == code) | ((column >= code + ".") & (column < code + "/"))

@@ -1,13 +1,23 @@
-"""Assembling the schema from the per-concern query and mutation types."""
+"""Assembling the schema from the per-concern query and mutation types and one application's plugins.
+
+Each call builds a schema of its own from the registry it is given: the plugins' mutations join
+``Mutation``, their household and query fields are mounted on ``HouseholdPrograms`` and
+``Programs`` for this schema only (``PluginSchema.get_fields``), so two applications with different
+plugins can serve from one process.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import strawberry
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
 
-from core.programs.registry import get_registry
+from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.schema import hardening
-from core.schema.assembly import assemble
+from core.schema.assembly import assemble, plugin_fields
 from core.schema.audit import AuditQuery
 from core.schema.auth import ONE_LOGIN, AuthMutation, AuthQuery
 from core.schema.authorization import ReadAuthorization, namespace, rules_of, unguarded
@@ -19,7 +29,7 @@ from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.households import HouseholdQuery
 from core.schema.mutations import HouseholdMutation
-from core.schema.programs import ProgramQuery
+from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
 from core.schema.welfare import WelfareMutation, WelfareQuery
@@ -63,18 +73,40 @@ MUTATION_BASES: tuple[type, ...] = (
 )
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The API schema with the plugins' fields, hardened (``core.schema.hardening``); parsed and validated
-    documents are cached. Reads are authorized per type before execution and audited by what the answer
-    returns (``core.schema.authorization``, ``core.schema.disclosure``); a type that declares no Casbin
-    object stops the build (``UndeclaredType``)."""
+class PluginSchema(AuditedSchema):
+    """The audited, hardened schema with one registry's plugin fields mounted on core's program namespaces."""
+
+    def __init__(self, *, mounted: Mapping[str, Sequence[StrawberryField]], **kwargs: object) -> None:
+        self._mounted = mounted  # read while the base class converts the types
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        return [*type_definition.fields, *self._mounted.get(type_definition.name, ())]
+
+
+def mounted_fields(registry: ProgramRegistry) -> dict[str, list[StrawberryField]]:
+    """The registry's household and query fields by the name of the core type they join."""
+    return {
+        "HouseholdPrograms": plugin_fields(
+            (HouseholdPrograms,), registry.household_fields, registry.owner, "household field"
+        ),
+        "Programs": plugin_fields((Programs,), registry.query_fields, registry.owner, "query field"),
+    }
+
+
+def build_schema(settings: Settings | None = None, *, registry: ProgramRegistry | None = None) -> strawberry.Schema:
+    """The API schema with ``registry``'s plugin fields (the settings' plugins when not given), hardened
+    (``core.schema.hardening``); parsed and validated documents are cached. Reads are authorized per type
+    before execution and audited by what the answer returns (``core.schema.authorization``,
+    ``core.schema.disclosure``); a type that declares no Casbin object stops the build (``UndeclaredType``)."""
     settings = settings or get_settings()
-    registry = get_registry()
+    registry = registry or registry_from_settings(settings)
     mutation = assemble(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
     unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
-    schema = AuditedSchema(
+    schema = PluginSchema(
+        mounted=mounted_fields(registry),
         query=Query,
         mutation=mutation,
         extensions=[

@@ -1,4 +1,5 @@
-"""Per-request context: the engine, settings, this request's DataLoaders and what its answer disclosed.
+"""Per-request context: the engine, settings, the application's plugin registry, this request's DataLoaders
+and what its answer disclosed.
 
 Loaders are made anew for every request and never shared, so no cached row crosses requests.
 """
@@ -18,6 +19,7 @@ from core.audit.log import RequestInfo
 from core.auth.principal import PUBLIC, Principal
 from core.households.queries import Include, households_by_id
 from core.programs.queries import EnrollmentRecord, enrollments_by_household
+from core.programs.registry import ProgramRegistry
 from core.records import HouseholdRecord, RegionRecord
 from core.regions.queries import children_by_parent, regions_by_code
 from core.settings import Settings
@@ -98,6 +100,8 @@ class Context:
     settings: Settings
     loaders: Loaders
     access: AccessControl
+    #: The programs and plugin contributions of the application serving this request.
+    registry: ProgramRegistry
     principal: Principal = PUBLIC
     request_info: RequestInfo = field(default_factory=lambda: RequestInfo(PUBLIC))
     request: Any = None
@@ -116,12 +120,15 @@ class Context:
         request: Any = None,
         response: Any = None,
         guards: Guards | None = None,
+        *,
+        registry: ProgramRegistry,
     ) -> Context:
         return cls(
             engine=engine,
             settings=settings,
             loaders=Loaders(engine, scope=principal.scope, model_dir=settings.model_dir),
             access=access,
+            registry=registry,
             principal=principal,
             request_info=request_info or RequestInfo(principal),
             request=request,

@@ -12,10 +12,9 @@ from strawberry.types import Info
 
 from core.audit.log import record as record_audit
 from core.db import write_transaction
-from core.households.service import Invalid, Missing
 from core.programs import cycles, preview, quotas
-from core.programs.registry import get_registry
 from core.programs.scope import NATIONAL
+from core.refusals import Invalid, Missing
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
@@ -158,7 +157,7 @@ class CycleQuery:
         region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
     ) -> CyclePreviewResult:
         require(info.context, "cycle", "read", _region(region_code))
-        outcome = await preview.preview_cycle(info.context.engine, get_registry(), program, period, region_code)
+        outcome = await preview.preview_cycle(info.context.engine, info.context.registry, program, period, region_code)
         return _result(outcome)  # type: ignore[return-value]
 
 
@@ -189,7 +188,14 @@ class CycleMutation:
             )  # type: ignore[attr-defined]
 
         outcome = await cycles.run_cycle(
-            context.engine, get_registry(), program, period, region_code, context.principal.username, audit
+            context.engine,
+            context.registry,
+            program,
+            period,
+            region_code,
+            context.principal.username,
+            audit,
+            request_info=context.request_info,
         )
         return _result(outcome)  # type: ignore[return-value]
 
@@ -211,7 +217,13 @@ class CycleMutation:
             )  # type: ignore[attr-defined]
 
         outcome = await cycles.approve_cycle(
-            context.engine, parse_id(cycle_id, "cycleId"), context.principal.username, context.principal.scope, audit
+            context.engine,
+            parse_id(cycle_id, "cycleId"),
+            context.principal.username,
+            context.principal.scope,
+            audit,
+            registry=context.registry,
+            request_info=context.request_info,
         )
         return _result(outcome)  # type: ignore[return-value]
 
@@ -227,7 +239,7 @@ class CycleMutation:
         context = info.context
         await _require_write(context, "setProgramQuota", "quota", "write", _region(region_code))
         async with write_transaction(context.engine) as conn:
-            outcome = await quotas.set_quota(conn, get_registry(), program, period, region_code, quota)
+            outcome = await quotas.set_quota(conn, context.registry, program, period, region_code, quota)
             if not isinstance(outcome, Invalid | Missing):
                 await record_audit(
                     conn,

@@ -9,8 +9,8 @@ from strawberry.types import Info
 
 from core.audit.log import record
 from core.db import write_transaction
-from core.households.service import Invalid
 from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_status_updates, reconcile
+from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code
 from core.schema.authorization import guarded

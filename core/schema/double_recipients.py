@@ -7,10 +7,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from core.households.service import Invalid
 from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
-from core.programs.registry import get_registry
 from core.programs.scope import NATIONAL
+from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
@@ -95,7 +94,7 @@ class DoubleRecipientQuery:
         if not allowed(context, "enrollment", "read", region):
             raise Forbidden(context.principal, "enrollment", "read")
         async with context.engine.connect() as conn:
-            report = await double_recipient_report(conn, get_registry(), region_code, period)
+            report = await double_recipient_report(conn, context.registry, region_code, period)
         if isinstance(report, Invalid):
             return ValidationError.of(report)
         return DoubleRecipientReportType.of(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from core.households.rules import FieldError as FieldErrorData
-from core.households.service import Conflict, Invalid, Missing
+from core.refusals import Conflict, Invalid, Missing
 from core.schema.authorization import unguarded
 
 

@@ -14,7 +14,8 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from core.db import write_transaction
-from core.households import service
+from core.refusals import Missing
+from core.regions.codes import region_within
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
@@ -200,7 +201,7 @@ class VerificationRound:
     async def progress(self: Any, info: Info[Context, None], region_code: str | None = None) -> RoundProgress:  # type: ignore[misc]
         scope = info.context.principal.scope
         code = checked_code(region_code, "regionCode") if region_code else scope
-        if scope and not (code == scope or code.startswith(scope + ".")):
+        if not region_within(code, scope):
             raise GraphQLError(f"regionCode: {code} is outside your region {scope}")
         async with info.context.engine.connect() as conn:
             found = await progress.round_progress(conn, self.id, code)
@@ -259,7 +260,7 @@ class FieldworkQuery:
         principal = require(info.context, "verification_round", "read")
         async with info.context.engine.connect() as conn:
             found = await rounds.visible_round(conn, parse_id(id), principal.scope)
-        return None if isinstance(found, service.Missing) else found  # type: ignore[return-value]
+        return None if isinstance(found, Missing) else found  # type: ignore[return-value]
 
     @strawberry.field(description="One field visit (null outside your region).")
     async def visit(self, info: Info[Context, None], id: strawberry.ID) -> Visit | None:

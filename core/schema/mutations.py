@@ -18,6 +18,7 @@ from core.db import write_transaction
 from core.households import service
 from core.households.data import HouseholdData, MemberData
 from core.households.queries import Include, household_by_id
+from core.refusals import REFUSALS
 from core.schema import enums
 from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.arguments import parse_id
@@ -170,7 +171,7 @@ async def run_change(
         async with write_transaction(context.engine) as conn:
             before = await household_by_id(conn, household_id, Include(), scope) if household_id is not None else None
             outcome = await change(conn, scope)
-            if isinstance(outcome, service.Invalid | service.Conflict | service.Missing):
+            if isinstance(outcome, REFUSALS):
                 raise RolledBack(outcome)
             await record(
                 conn,

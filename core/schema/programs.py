@@ -1,4 +1,9 @@
-"""GraphQL: aid programs — what is installed, a household's enrollments, plugin fields, integrator queries."""
+"""GraphQL: aid programs — what is installed, a household's enrollments, integrator queries.
+
+``HouseholdPrograms`` and ``Programs`` hold core's fields only; each application's schema mounts
+its own plugins' fields on them (``core.schema.build``), so nothing here depends on which plugins
+are loaded.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,11 @@ from strawberry.types import Info
 from core.programs.integrators import BatchTooLarge, eligibility_by_nik
 from core.programs.periods import PeriodError
 from core.programs.queries import EnrollmentRecord
-from core.programs.registry import get_registry
+from core.programs.registry import ProgramRegistry
 from core.records import HouseholdRecord
 from core.schema.access import require
-from core.schema.assembly import assemble
 from core.schema.authorization import guarded, namespace
 from core.schema.context import Context
-
-REGISTRY = get_registry()
 
 
 @guarded("program")
@@ -40,7 +42,7 @@ class ProgramInfo:
     rules: list[ProgramRule]
 
 
-def _program_infos() -> list[ProgramInfo]:
+def _program_infos(registry: ProgramRegistry) -> list[ProgramInfo]:
     from core.programs.eligibility import rules_of
 
     return [
@@ -53,7 +55,7 @@ def _program_infos() -> list[ProgramInfo]:
             excludes=list(program.excludes),
             rules=[ProgramRule(code=rule.code, description=rule.description) for rule in rules_of(program)],
         )
-        for program in REGISTRY.programs.values()
+        for program in registry.programs.values()
     ]
 
 
@@ -83,7 +85,8 @@ class Enrollment:
 
 
 @guarded("household")
-class _HouseholdProgramsCore:
+@strawberry.type(description="A household's aid programs: its enrollments and each program's own fields.")
+class HouseholdPrograms:
     @strawberry.field(description="Enrollments in every program, newest period first.")
     async def enrollments(self: HouseholdRecord, info: Info[Context, None]) -> list[Enrollment]:  # type: ignore[misc]
         require(info.context, "enrollment", "read")
@@ -91,29 +94,12 @@ class _HouseholdProgramsCore:
 
 
 @namespace
-class _ProgramsCore:
+@strawberry.type(description="The aid programs: what is installed and each program's own queries.")
+class Programs:
     @strawberry.field(description="The aid programs installed on this server.")
     def installed(self, info: Info[Context, None]) -> list[ProgramInfo]:
         require(info.context, "program", "read")
-        return _program_infos()
-
-
-HouseholdPrograms = assemble(
-    "HouseholdPrograms",
-    "A household's aid programs: its enrollments and each program's own fields.",
-    (strawberry.type(_HouseholdProgramsCore),),
-    REGISTRY.household_fields,
-    REGISTRY.owner,
-    "household field",
-)
-Programs = assemble(
-    "Programs",
-    "The aid programs: what is installed and each program's own queries.",
-    (strawberry.type(_ProgramsCore),),
-    REGISTRY.query_fields,
-    REGISTRY.owner,
-    "query field",
-)
+        return _program_infos(info.context.registry)
 
 
 @guarded("eligibility")
@@ -139,7 +125,8 @@ async def _answers(info: Info[Context, None], niks: list[str], as_of: date | Non
     principal = require(info.context, "eligibility", "read")
     try:
         async with info.context.engine.connect() as conn:
-            answers = await eligibility_by_nik(conn, REGISTRY, niks, as_of or date.today(), scope=principal.scope)
+            registry = info.context.registry
+            answers = await eligibility_by_nik(conn, registry, niks, as_of or date.today(), scope=principal.scope)
     except BatchTooLarge as exc:
         raise GraphQLError(f"niks: {exc}") from exc
     except PeriodError as exc:
@@ -167,7 +154,7 @@ async def _answers(info: Info[Context, None], niks: list[str], as_of: date | Non
 @strawberry.type
 class ProgramQuery:
     @strawberry.field(description="The aid programs and their own queries.")
-    def programs(self) -> Programs:  # type: ignore[valid-type]
+    def programs(self) -> Programs:
         return Programs()
 
     @strawberry.field(

@@ -1,4 +1,7 @@
-"""Running one service call as one audited write: role check, transaction, refusal → rollback → error type."""
+"""Running one service call as one audited write: role check, transaction, refusal → rollback → error type.
+
+Core's mutations and plugins' (``core.plugin_api.run_write``) go through ``run_write``.
+"""
 
 from __future__ import annotations
 
@@ -8,52 +11,60 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
+from core.audit.log import record
 from core.db import write_transaction
-from core.households import service
+from core.refusals import Conflict, FieldError, Invalid, Missing, OutsideScope
 from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.context import Context
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
 from core.verification.proposals import Refused
 
-REFUSALS = (service.Invalid, service.Conflict, service.Missing, Refused)
+REFUSALS = (Invalid, Conflict, Missing, Refused)
+#: What a write refused by a unique index says by default.
+RACE = FieldError(
+    "input", "someone else changed the same record just now (a KK, NIK or open proposal); read again and retry"
+)
 
 
 def denial_reason(outcome: object) -> str | None:
     """Why a refusal is audited as a denied attempt (a record outside the caller's region, or a write
     that would put a household outside it); None for an ordinary refusal."""
-    if isinstance(outcome, service.OutsideScope):
+    if isinstance(outcome, OutsideScope):
         return f"destination village {outcome.village_code} is outside the caller's region"
-    if isinstance(outcome, service.Missing):
+    if isinstance(outcome, Missing):
         return "not found in the caller's region"
     return None
 
 
 def denied_key(outcome: object) -> str:
     """The record a denied attempt was aimed at, as the audit row's entity id."""
-    if isinstance(outcome, service.Missing):
+    if isinstance(outcome, Missing):
         return outcome.key
-    if isinstance(outcome, service.OutsideScope) and outcome.household_id is not None:
+    if isinstance(outcome, OutsideScope) and outcome.household_id is not None:
         return str(outcome.household_id)
     return "-"
 
 
 def as_error(outcome: object) -> object:
     """The GraphQL error type of a service refusal; anything else unchanged."""
-    if isinstance(outcome, service.Invalid):
+    if isinstance(outcome, Invalid):
         return ValidationError.of(outcome)
-    if isinstance(outcome, service.Conflict):
+    if isinstance(outcome, Conflict):
         return VersionConflict.of(outcome)
-    if isinstance(outcome, service.Missing):
+    if isinstance(outcome, Missing):
         return NotFound.of(outcome)
     if isinstance(outcome, Refused):
         return StepRefused(message=outcome.message)
     return outcome
 
 
-async def check_allowed(info: Info[Context, None], operation: str, obj: str, act: str) -> None:
-    """Forbidden (audited as denied) unless the caller's role may ``act`` on ``obj``."""
+async def check_allowed(
+    info: Info[Context, None], operation: str, obj: str, act: str, region: str | None = None
+) -> None:
+    """Forbidden (audited as denied) unless the caller's role may ``act`` on ``obj`` (in ``region`` when given,
+    else in their own region)."""
     context = info.context
-    if not allowed(context, obj, act):
+    if not allowed(context, obj, act, region):
         await audit_denied(context, operation, obj, "-", f"role {context.principal.role} may not {act} {obj}")
         raise Forbidden(context.principal, obj, act)
 
@@ -72,22 +83,39 @@ async def run_write(
     obj: str,
     act: str,
     change: Callable[[AsyncConnection], Awaitable[object]],
+    region: str | None = None,
+    audited: str | None = None,
+    race: FieldError = RACE,
 ) -> object:
     """Check the role, then run ``change`` in one write transaction; a refusal rolls it back and is answered
     as its error type (a record outside the caller's region, or a household put outside it, is audited as
-    a denied attempt)."""
-    await check_allowed(info, operation, obj, act)
+    a denied attempt).
+
+    ``region``: check the role in that region rather than the caller's own. ``audited``: record what
+    ``change`` returns (its ``id``, and the record as ``after``) as an audit row of that entity in the same
+    transaction; leave it None when ``change`` audits itself. ``race``: the field error answered when a
+    unique index refuses the write because another request made the same change at the same moment.
+    """
+    await check_allowed(info, operation, obj, act, region)
     try:
         async with write_transaction(info.context.engine) as conn:
             outcome = await change(conn)
             if isinstance(outcome, REFUSALS):
                 raise RolledBack(outcome)
+            if audited is not None:
+                entity_id = outcome.id  # type: ignore[attr-defined]
+                await record(
+                    conn,
+                    info.context.request_info,
+                    operation=operation,
+                    entity=audited,
+                    entity_id=entity_id,
+                    after=outcome,
+                )
     except RolledBack as refused:
         if reason := denial_reason(refused.outcome):
             await audit_denied(info.context, operation, obj, denied_key(refused.outcome), reason)
         return as_error(refused.outcome)
     except IntegrityError:
-        return ValidationError.single(
-            "input", "someone else changed the same record just now (a KK, NIK or open proposal); read again and retry"
-        )
+        return ValidationError.single(race.field, race.message)
     return outcome

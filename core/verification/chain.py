@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import RequestInfo
 from core.enums import ProposalStatus, VerificationLevel
 from core.households.rules import FieldError
-from core.households.service import Invalid, Missing
+from core.refusals import Invalid, Missing
 from core.regions.codes import within
 from core.verification.drafts import OPEN, PROPOSALS
 from core.verification.levels import above, below, level_of_role

@@ -39,7 +39,6 @@ from core.enums import (
     VerificationLevel,
 )
 from core.households.rules import FieldError
-from core.households.service import Invalid
 from core.ids import ids
 from core.models import (
     HOUSEHOLD_VALUE_COLUMNS,
@@ -52,6 +51,7 @@ from core.models import (
 from core.models.types import TIMESTAMP
 from core.programs.periods import PeriodError, PeriodKind, parse_period
 from core.records import HOUSEHOLDS, MEMBERS
+from core.refusals import Invalid
 from core.verification.drafts import PROPOSALS
 from core.verification.proposals import STEPS, now
 

@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import RequestInfo, record
 from core.enums import PhotoKind
 from core.households.rules import FieldError
-from core.households.service import Invalid, Missing
 from core.ids import ids
 from core.models import VisitPhoto
+from core.refusals import Invalid, Missing
 from core.regions.codes import within
 from core.verification.storage import CHUNK, PhotoStore, read_all
 from core.verification.visits import visit_by_id

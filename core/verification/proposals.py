@@ -21,10 +21,10 @@ from core.enums import HouseholdRemovalReason, ProposalKind, ProposalStatus, Rec
 from core.households.data import HouseholdData
 from core.households.queries import Include, household_by_id
 from core.households.rules import FieldError
-from core.households.service import Conflict, Invalid, Missing
 from core.ids import ids
 from core.models import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS, ProposalStep
 from core.records import HouseholdRecord
+from core.refusals import Conflict, Invalid, Missing
 from core.regions.codes import within
 from core.verification.drafts import (
     OPEN,

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import RequestInfo, record
 from core.enums import RecordStatus, VisitOutcome
 from core.households.rules import FieldError
-from core.households.service import Invalid, Missing
 from core.ids import ids
 from core.models import RoundHousehold, RoundRegion, VerificationRound, Visit
 from core.programs.periods import PeriodError, PeriodKind, parse_period
 from core.records import HOUSEHOLDS
-from core.regions.codes import is_region_code, within
+from core.refusals import Invalid, Missing
+from core.regions.codes import is_region_code, region_within, within
 from core.regions.queries import existing_codes
 
 ROUNDS = VerificationRound.__table__
@@ -67,7 +67,7 @@ async def _region_errors(conn: AsyncConnection, codes: Sequence[str], scope: str
     for index, code in enumerate(codes):
         if code in malformed:
             errors.append(FieldError(f"regionCodes.{index}", f"'{code[:20]}' is not a region code such as 32.01"))
-        elif code not in known or (scope and not (code == scope or code.startswith(scope + "."))):
+        elif code not in known or not region_within(code, scope):
             errors.append(FieldError(f"regionCodes.{index}", f"region {code} does not exist in your region"))
     return errors
 
@@ -154,7 +154,7 @@ async def round_by_id(conn: AsyncConnection, round_id: int) -> Any:
 def _overlaps(scope: str) -> Any:
     """Rounds with a region inside ``scope`` or containing it."""
     inside = within(ROUND_REGIONS.c.region_code, scope)
-    contains = literal(scope).startswith(ROUND_REGIONS.c.region_code + ".")
+    contains = within(literal(scope), ROUND_REGIONS.c.region_code)
     return exists().where(ROUND_REGIONS.c.round_id == ROUNDS.c.id, or_(inside, contains))
 
 
@@ -167,7 +167,7 @@ async def visible_round(conn: AsyncConnection, round_id: int, scope: str) -> Any
 
 
 def _related(code: str, scope: str) -> bool:
-    return code == scope or code.startswith(scope + ".") or scope.startswith(code + ".")
+    return region_within(code, scope) or region_within(scope, code)
 
 
 async def list_rounds(conn: AsyncConnection, scope: str, limit: int = 100) -> list[Any]:

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import RequestInfo, record
 from core.enums import HouseholdRemovalReason, RecordStatus, VisitOutcome
 from core.households.rules import FieldError
-from core.households.service import Conflict, Invalid, Missing, OutsideScope
 from core.ids import ids
 from core.records import HOUSEHOLDS
+from core.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.regions.codes import within
 from core.verification.client_ids import content_sha256, resent_reason
 from core.verification.drafts import ChangeRequest

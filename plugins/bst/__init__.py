@@ -7,11 +7,15 @@ it. Amount and welfare-decile threshold per year live in ``settings.toml`` besid
 
 from __future__ import annotations
 
-from core.programs.config import load_program_settings
-from core.programs.hookspecs import hookimpl
-from core.programs.periods import PeriodKind
-from core.programs.rules import DecileAtMost, FamilyAmount
-from core.programs.types import DisbursementField, Program
+from core.plugin_api import (
+    DecileAtMost,
+    DisbursementField,
+    FamilyAmount,
+    PeriodKind,
+    Program,
+    hookimpl,
+    load_program_settings,
+)
 
 PROGRAM = Program(
     slug="bst",

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import strawberry
 
-from core.programs.hookspecs import hookimpl
-from core.programs.schema_fields import SchemaField
-from core.programs.types import Program
+from core.plugin_api import Program, SchemaField, hookimpl
 from plugins.kube.program import kube_program
 
 

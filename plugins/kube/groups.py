@@ -10,15 +10,21 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.access.enforcer import region_within
-from core.enums import RecordStatus
-from core.households.rules import FieldError
-from core.households.service import Conflict, Invalid, Missing
-from core.ids import ids
-from core.records import HOUSEHOLDS
-from core.regions.codes import is_region_code, level_number
-from core.regions.queries import existing_codes
-from core.text import line_problem
+from core.plugin_api import (
+    Conflict,
+    FieldError,
+    Include,
+    Invalid,
+    Missing,
+    RecordStatus,
+    existing_codes,
+    households_by_id,
+    is_region_code,
+    level_number,
+    line_problem,
+    next_id,
+    region_within,
+)
 from plugins.kube.tables import GROUPS, MEMBERSHIPS
 
 ACTIVE = "active"
@@ -97,12 +103,9 @@ async def _household_errors(
     if len(set(household_ids)) != len(household_ids):
         errors.append(FieldError(field_name, "a household is listed twice"))
     wanted = list(set(household_ids))
-    rows = await conn.execute(
-        select(HOUSEHOLDS.c.id, HOUSEHOLDS.c.village_code).where(
-            HOUSEHOLDS.c.id.in_(wanted), HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value
-        )
-    )
-    villages = dict(rows.all())
+    found = await households_by_id(conn, wanted, Include(members=False, region=False))
+    active = RecordStatus.ACTIVE.value
+    villages = {key: household.village_code for key, household in found.items() if household.status == active}
     for household_id in wanted:
         if household_id not in villages:
             errors.append(FieldError(field_name, f"household {household_id} does not exist or is not active"))
@@ -146,7 +149,7 @@ async def form_group(
     if errors:
         return Invalid(errors)
     now = datetime.now(UTC)
-    group_id = ids.next_id()
+    group_id = next_id()
     await conn.execute(
         insert(GROUPS).values(
             id=group_id,
@@ -162,7 +165,7 @@ async def form_group(
     await conn.execute(
         insert(MEMBERSHIPS),
         [
-            {"id": ids.next_id(), "group_id": group_id, "household_id": h, "active": 1, "joined_at": now}
+            {"id": next_id(), "group_id": group_id, "household_id": h, "active": 1, "joined_at": now}
             for h in dict.fromkeys(household_ids)
         ],
     )
@@ -237,7 +240,7 @@ async def change_group(
         await conn.execute(
             insert(MEMBERSHIPS),
             [
-                {"id": ids.next_id(), "group_id": group.id, "household_id": h, "active": 1, "joined_at": now}
+                {"id": next_id(), "group_id": group.id, "household_id": h, "active": 1, "joined_at": now}
                 for h in dict.fromkeys(add)
             ],
         )

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Integer, Select, cast, exists, func, literal, select
 
-from core.programs.periods import PeriodKind
-from core.programs.types import BenefitContext, BenefitRule, EligibilityRule, Program, RuleContext
+from core.plugin_api import (
+    BenefitContext,
+    BenefitRule,
+    DecileAtMost,
+    EligibilityRule,
+    PeriodKind,
+    Program,
+    RuleContext,
+    load_program_settings,
+)
 from plugins.kube.tables import MEMBERSHIPS
 
 SLUG = "kube"
-
-
-def load_settings() -> dict[int, dict[str, Any]]:
-    """Settings per year from settings.toml (amounts are configuration, not code)."""
-    raw = tomllib.loads(resources.files(__package__).joinpath("settings.toml").read_text(encoding="utf-8"))
-    return {int(year): values for year, values in raw.items()}
+#: What every year of settings.toml must give.
+REQUIRED_SETTINGS = ("grant_per_group", "max_decile", "min_families", "max_families")
 
 
 class InActiveGroup(EligibilityRule):
@@ -35,17 +37,6 @@ class InActiveGroup(EligibilityRule):
 
     def explain(self, facts: Mapping[str, Any], config: Mapping[str, Any], passed: bool) -> str:
         return "member of a KUBe group" if passed else "not in any KUBe group"
-
-
-class DecileAtMost(EligibilityRule):
-    code = "decile"
-    description = "welfare decile at most the program's threshold"
-
-    def predicate(self, ctx: RuleContext) -> ColumnElement[bool]:
-        return ctx.facts.c.decile <= ctx.config["max_decile"]
-
-    def explain(self, facts: Mapping[str, Any], config: Mapping[str, Any], passed: bool) -> str:
-        return f"decile {facts['decile']} {'<=' if passed else '>'} {config['max_decile']}"
 
 
 class GrantShare(BenefitRule):
@@ -82,5 +73,5 @@ def kube_program() -> Program:
         rules=[InActiveGroup(), DecileAtMost()],
         benefit=GrantShare(),
         channel="bank_transfer",
-        settings=load_settings(),
+        settings=load_program_settings(__package__ or __name__, required=REQUIRED_SETTINGS),
     )

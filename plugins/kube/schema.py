@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
 from strawberry.types import Info
 
-from core.access.enforcer import region_within
-from core.audit.log import record
-from core.db import write_transaction
-from core.households.service import Conflict, Invalid, Missing
-from core.programs.eligibility import current_period
-from core.programs.periods import PeriodKind
-from core.regions.codes import is_region_code
-from core.schema.access import Forbidden, allowed, audit_denied, require
-from core.schema.arguments import checked_code, parse_id
-from core.schema.authorization import guarded
-from core.schema.context import Context
-from core.schema.errors import NotFound, ValidationError, VersionConflict
+from core.plugin_api import (
+    Context,
+    FieldError,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+    checked_code,
+    guarded,
+    is_region_code,
+    parse_id,
+    region_within,
+    require,
+    run_write,
+)
 from plugins.kube import groups
-from plugins.kube.program import load_settings
+from plugins.kube.program import SLUG
+
+#: Answered when a unique index finds a family joining two groups at the same moment.
+RACE = FieldError("householdIds", "a household joined another KUBe group just now; read again")
 
 
 @guarded("kube_group")
@@ -49,62 +54,28 @@ KubeGroupResult = Annotated[
 ]
 
 
-def _settings() -> dict[str, Any]:
-    year = current_period(PeriodKind.YEAR, date.today()).year
-    table = load_settings()
-    return table[max(y for y in table if y <= year)]
+def _settings(info: Info[Context, None]) -> Mapping[str, Any]:
+    """KUBe's settings in force today, from the application's own registry."""
+    return info.context.registry.program(SLUG).settings_on(date.today())
 
 
 def _ids(values: list[strawberry.ID] | None, argument: str) -> list[int]:
     return [parse_id(value, argument) for value in values or []]
 
 
-async def _change(info: Info[Context, None], operation: str, work: Any, region: str | None = None) -> object:
-    """Check the role (in ``region`` when known), run ``work(conn, scope)`` in one audited write transaction."""
-    context = info.context
-    if not allowed(context, "kube_group", "write", region):
-        await audit_denied(context, operation, "kube_group", "-", f"role {context.principal.role} may not write groups")
-        raise Forbidden(context.principal, "kube_group", "write")
-    try:
-        async with write_transaction(context.engine) as conn:
-            outcome = await work(conn, context.principal.scope)
-            if isinstance(outcome, Invalid | Conflict | Missing):
-                raise _Refused(outcome)
-            await record(
-                conn,
-                context.request_info,
-                operation=operation,
-                entity="kube_group",
-                entity_id=outcome.id,
-                after=outcome,
-            )
-    except _Refused as refused:
-        outcome = refused.outcome
-        if isinstance(outcome, Invalid):
-            return ValidationError.of(outcome)
-        if isinstance(outcome, Conflict):
-            return VersionConflict.of(outcome)
-        return NotFound.of(outcome)
-    except IntegrityError:
-        return ValidationError.single("householdIds", "a household joined another KUBe group just now; read again")
-    return outcome
-
-
-class _Refused(Exception):
-    def __init__(self, outcome: object) -> None:
-        self.outcome = outcome
-
-
 async def form_kube_group(
     info: Info[Context, None], village_code: str, name: str, business: str, household_ids: list[strawberry.ID]
 ) -> KubeGroupResult:
-    members = _ids(household_ids, "householdIds")
-    region = village_code if is_region_code(village_code) else None
-    return await _change(  # type: ignore[return-value]
+    members, settings = _ids(household_ids, "householdIds"), _settings(info)
+    return await run_write(  # type: ignore[return-value]
         info,
-        "formKubeGroup",
-        lambda conn, _scope: groups.form_group(conn, village_code, name, business, members, _settings()),
-        region,
+        operation="formKubeGroup",
+        obj="kube_group",
+        act="write",
+        change=lambda conn: groups.form_group(conn, village_code, name, business, members, settings),
+        region=village_code if is_region_code(village_code) else None,
+        audited="kube_group",
+        race=RACE,
     )
 
 
@@ -119,29 +90,31 @@ async def change_kube_group(
 ) -> KubeGroupResult:
     target = parse_id(group_id, "groupId")
     add, remove = _ids(add_household_ids, "addHouseholdIds"), _ids(remove_household_ids, "removeHouseholdIds")
-    return await _change(  # type: ignore[return-value]
+    settings, scope = _settings(info), info.context.principal.scope
+    return await run_write(  # type: ignore[return-value]
         info,
-        "changeKubeGroup",
-        lambda conn, scope: groups.change_group(
-            conn,
-            target,
-            version,
-            name=name,
-            business=business,
-            add=add,
-            remove=remove,
-            settings=_settings(),
-            scope=scope,
+        operation="changeKubeGroup",
+        obj="kube_group",
+        act="write",
+        change=lambda conn: groups.change_group(
+            conn, target, version, name=name, business=business, add=add, remove=remove, settings=settings, scope=scope
         ),
+        audited="kube_group",
+        race=RACE,
     )
 
 
 async def dissolve_kube_group(
     info: Info[Context, None], group_id: strawberry.ID, version: int, reason: str
 ) -> KubeGroupResult:
-    target = parse_id(group_id, "groupId")
-    return await _change(  # type: ignore[return-value]
-        info, "dissolveKubeGroup", lambda conn, scope: groups.dissolve_group(conn, target, version, reason, scope)
+    target, scope = parse_id(group_id, "groupId"), info.context.principal.scope
+    return await run_write(  # type: ignore[return-value]
+        info,
+        operation="dissolveKubeGroup",
+        obj="kube_group",
+        act="write",
+        change=lambda conn: groups.dissolve_group(conn, target, version, reason, scope),
+        audited="kube_group",
     )
 
 

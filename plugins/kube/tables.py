@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, text
 
-from core.models.types import code_type
+from core.plugin_api import code_type
 
 metadata = MetaData()
 

@@ -8,11 +8,15 @@ and thresholds per year live in ``settings.toml`` beside this file.
 
 from __future__ import annotations
 
-from core.programs.config import load_program_settings
-from core.programs.hookspecs import hookimpl
-from core.programs.periods import PeriodKind
-from core.programs.rules import DecileAtMost
-from core.programs.types import DisbursementField, HouseholdFact, Program
+from core.plugin_api import (
+    DecileAtMost,
+    DisbursementField,
+    HouseholdFact,
+    PeriodKind,
+    Program,
+    hookimpl,
+    load_program_settings,
+)
 from plugins.pkh.components import ANY_COMPONENT, ComponentBenefit, HasComponent
 
 PROGRAM = Program(

@@ -13,16 +13,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, String, and_, case, func, literal, or_, select
 
-from core.enums import MemberStatus
-from core.programs.core_facts import CORE_FACTS
-from core.programs.rules import period_share
-from core.programs.types import (
+from core.plugin_api import (
+    CORE_FACTS,
     BenefitContext,
     BenefitRule,
     EligibilityRule,
     FactContext,
     HouseholdFact,
+    MemberStatus,
     RuleContext,
+    period_share,
 )
 
 _FACTS = {fact.name: fact for fact in CORE_FACTS}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from core.models.types import code_type
+from core.plugin_api import code_type
 
 revision = "k001"
 down_revision = None

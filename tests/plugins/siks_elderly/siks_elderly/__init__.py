@@ -8,6 +8,7 @@ owns, for the start-up collision tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,26 +19,33 @@ from sqlalchemy import Column, MetaData, String, Table, func, insert, literal, s
 from sqlalchemy.types import BigInteger
 from strawberry.types import Info
 
-from core.db import write_transaction
-from core.households.queries import Include, household_by_id
-from core.programs.hookspecs import hookimpl
-from core.programs.periods import Period, PeriodKind
-from core.programs.schema_fields import SchemaField
-from core.programs.types import (
+from core.plugin_api import (
     BenefitContext,
     BenefitRule,
     EligibilityRule,
     FactContext,
     HouseholdFact,
+    Include,
+    Period,
+    PeriodKind,
     Program,
     RuleContext,
+    SchemaField,
+    field_reads,
+    guarded,
+    hookimpl,
+    household_by_id,
+    parse_id,
+    require,
+    write_transaction,
 )
-from core.schema.access import require
-from core.schema.arguments import parse_id
-from core.schema.authorization import field_reads, guarded
 
 SLUG = "aslut"
 CYCLES_SEEN: list[tuple[str, str, str, int]] = []
+APPROVALS_SEEN: list[tuple[str, str, int, str]] = []
+#: The tests set ``FAILING["events"]``: the event hooks then raise after noting what they saw, as a
+#: plugin whose payment channel is down would.
+FAILING = {"events": False}
 CAREGIVERS = Table(
     "elderly_caregivers",
     MetaData(),
@@ -181,3 +189,14 @@ def siks_extra_policies() -> list[str]:
 def siks_cycle_run(program: Program, period: Period, region_code: str, enrolled: int) -> None:
     if program.slug == SLUG:
         CYCLES_SEEN.append((program.slug, period.label, region_code, enrolled))
+        if FAILING["events"]:
+            raise RuntimeError("the post office's system did not answer")
+
+
+@hookimpl
+async def siks_cycle_approved(program: Program, period: Period, cycle_id: int, approved_by: str) -> None:
+    await asyncio.sleep(0)  # an async implementation, awaited after the approval committed
+    if program.slug == SLUG:
+        APPROVALS_SEEN.append((program.slug, period.label, cycle_id, approved_by))
+        if FAILING["events"]:
+            raise RuntimeError("the post office's system did not answer")
