@@ -30,6 +30,7 @@ from core.photo_route import photo_endpoint
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
+from core.schema.list_sizes import Known
 from core.settings import Mode, Settings, get_settings
 
 #: Error codes of documents refused before any resolver ran (see core/schema/hardening.py).
@@ -41,9 +42,9 @@ UPLOAD_OVERHEAD_BYTES = 256 * 1024
 class GraphQLApp(GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder."""
 
-    def __init__(self, app_state: Any, settings: Settings) -> None:
+    def __init__(self, app_state: Any, settings: Settings, known: Known | None = None) -> None:
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, known),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
@@ -101,6 +102,7 @@ class GraphQLApp(GraphQL[Context, None]):
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; it refuses to start on a database whose schema is not current."""
     settings = settings or get_settings()
+    known = Known()  # the sizes queries are priced with, read from the database at start
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = create_engine(settings)
         try:
             await require_current(app.state.engine)
+            await known.load(app.state.engine)
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
             yield
@@ -130,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(lifespan=lifespan, middleware=limits)
     app.state.settings = settings
-    graphql = GraphQLApp(app.state, settings)
+    graphql = GraphQLApp(app.state, settings, known)
     public = PublicEndpoint(app.state, settings)
     app.router.routes.extend(
         [

@@ -16,6 +16,7 @@ from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.households import HouseholdQuery
+from core.schema.list_sizes import Known
 from core.schema.mutations import HouseholdMutation
 from core.schema.programs import ProgramQuery
 from core.schema.proposals import ProposalMutation, ProposalQuery
@@ -52,9 +53,10 @@ MUTATION_BASES: tuple[type, ...] = (
 )
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None, known: Known | None = None) -> strawberry.Schema:
     """The API schema with the plugins' fields, hardened (``core.schema.hardening``); parsed and validated
-    documents are cached."""
+    documents are cached. ``known`` holds the data's sizes that queries are priced with (the national region
+    list when not given)."""
     settings = settings or get_settings()
     registry = get_registry()
     mutation = assemble(
@@ -63,7 +65,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return hardening.Schema(
         query=Query,
         mutation=mutation,
-        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings)],
+        extensions=[lambda: ParserCache(maxsize=512), *hardening.extensions(settings, known)],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),
         config=hardening.config(settings),
     )
