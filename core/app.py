@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from core.migrate import require_current
 from core.nul import refuse_nul
 from core.photo_route import photo_endpoint
 from core.public.app import PublicEndpoint
+from core.schema import limits
 from core.schema.build import build_schema
 from core.schema.context import Context
 from core.schema.list_sizes import Known
@@ -96,7 +96,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        return limits.encode(data, self._settings.max_response_bytes)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -11,10 +11,20 @@ import asyncio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.deadline import deadline_in
 
-async def send_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    """Answer with ``status`` and one GraphQL-shaped error."""
-    body = orjson.dumps({"errors": [{"message": message}]})
+#: ``extensions.code`` of a request stopped at its deadline (HTTP 503).
+TIMEOUT_CODE = "REQUEST_TIMEOUT"
+
+
+async def send_error(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None
+) -> None:
+    """Answer with ``status`` and one GraphQL-shaped error (with ``extensions.code`` when given)."""
+    error: dict[str, object] = {"message": message}
+    if code is not None:
+        error["extensions"] = {"code": code}
+    body = orjson.dumps({"errors": [error]})
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -92,7 +102,13 @@ class BodySizeLimit:
 
 
 class TimeLimit:
-    """Stops a request still running after ``seconds`` and answers HTTP 503 saying so."""
+    """Stops a request still running after ``seconds`` and answers HTTP 503 saying so.
+
+    ``asyncio.timeout`` stops it where it awaits; the same deadline is set for the request
+    (``core.deadline``) so that synchronous work — completing GraphQL values, encoding the answer —
+    stops itself too, raising ``TimeoutError`` or ending in an error at its next check, instead of
+    holding the event loop for every other client.
+    """
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
         self.app = app
@@ -103,15 +119,11 @@ class TimeLimit:
             await self.app(scope, receive, send)
             return
         tracker = _ResponseTracker(send)
-        try:
-            async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, tracker)
-        except TimeoutError:
-            if tracker.started:
-                raise
-            await send_error(
-                send,
-                503,
-                f"the request took longer than the limit of {self.seconds:g} s and was stopped; "
-                "ask for less at once (smaller pages, fewer nested lists)",
-            )
+        with deadline_in(self.seconds) as deadline:
+            try:
+                async with asyncio.timeout(self.seconds):
+                    await self.app(scope, receive, tracker)
+            except TimeoutError:
+                if tracker.started:
+                    raise
+                await send_error(send, 503, deadline.message, code=TIMEOUT_CODE)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -17,6 +16,7 @@ from core.nul import refuse_nul
 from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
+from core.schema import limits
 from core.settings import Mode, Settings
 
 
@@ -38,7 +38,7 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
         return PublicContext(self._state.engine, self._settings, self._recaps)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        return limits.encode(data, self._settings.max_response_bytes)
 
 
 class PublicEndpoint:

@@ -237,15 +237,18 @@ def config(settings: Settings) -> StrawberryConfig:
 
 
 def execution_context(base: type[Any], settings: Settings) -> type[Any]:
-    """``base``, or in production a subclass that leaves suggestions out of variable errors too."""
-    if settings.mode is not Mode.PRODUCTION:
-        return base
+    """A subclass of ``base`` capping the answer at ``SIKS_MAX_RESPONSE_BYTES``; in production it also leaves
+    suggestions out of variable errors."""
+    production = settings.mode is Mode.PRODUCTION
 
-    class QuietExecutionContext(base):  # type: ignore[misc, valid-type]
+    class LimitedExecutionContext(base):  # type: ignore[misc, valid-type]
+        max_response_bytes = settings.max_response_bytes
+
         @classmethod
         def build(cls, *args: Any, **kwargs: Any) -> Any:
-            kwargs["hide_suggestions"] = True
+            if production:
+                kwargs["hide_suggestions"] = True
             return super().build(*args, **kwargs)
 
-    QuietExecutionContext.__name__ = f"Quiet{base.__name__}"
-    return QuietExecutionContext
+    LimitedExecutionContext.__name__ = f"{'Quiet' if production else 'Limited'}{base.__name__}"
+    return LimitedExecutionContext
