@@ -59,7 +59,9 @@ async def test_token_limit(schemas: dict[str, strawberry.Schema]) -> None:
     ]
 
 
-def cost_of(schema: strawberry.Schema, query: str, max_page: int = 1000, variables: dict[str, Any] | None = None) -> int:
+def cost_of(
+    schema: strawberry.Schema, query: str, max_page: int = 1000, variables: dict[str, Any] | None = None
+) -> int:
     document = parse(query)
     walk = cost.Walk(document)
     return cost.operation_cost(schema._schema, walk, walk.operations[0], max_page, variables=variables)

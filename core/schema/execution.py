@@ -127,14 +127,6 @@ def _list(item: Converter, spend: Spend) -> Converter:
     return convert
 
 
-def _event_loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _key_bytes(response_names: Any) -> int:
     """Bytes an object's keys take in the answer with their values' punctuation (strings add their length)."""
     return 2 + sum(len(name) + VALUE_BYTES for name in response_names)
@@ -150,7 +142,7 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, Any, int]] = {}
         self.budget = Budget(self.max_response_bytes, current_deadline())
-        self._in_event_loop = _event_loop_running()
+        self._asynchronous = False  # set once a resolver's awaitable is awaited: only then may a list take turns
 
     def handle_field_error(
         self, raw_error: Exception, return_type: Any, field_details_list: FieldDetailsList, path: Any
@@ -175,7 +167,7 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         self.budget.spend(VALUE_BYTES)
         if (
-            self._in_event_loop
+            self._asynchronous
             and isinstance(result, list)
             and len(result) > TURN_ITEMS
             and not self.get_stream_usage(field_details_list, path)
@@ -183,6 +175,10 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item_type = return_type.of_type
             return self._complete_in_turns(item_type, field_details_list, info, path, result, position_context)
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
+
+    async def complete_awaitable_value(self, *args: Any) -> Any:
+        self._asynchronous = True
+        return await super().complete_awaitable_value(*args)
 
     async def _complete_in_turns(
         self,

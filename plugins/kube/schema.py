@@ -20,8 +20,12 @@ from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
+from core.schema.list_sizes import Items, sized
 from plugins.kube import groups
 from plugins.kube.program import load_settings
+
+#: How many groups ``kubeGroups`` answers at most, for the query cost estimate (core/schema/list_sizes.py).
+VILLAGE_GROUPS = sized(Items(200, "active groups of one village: a large desa has a few thousand families"))
 
 
 @strawberry.type(description="A KUBe joint-business group of 5-20 families of one village.")
@@ -34,7 +38,7 @@ class KubeGroup:
     version: int
     dissolve_reason: str | None
     created_at: datetime
-    household_ids: list[strawberry.ID]
+    household_ids: list[strawberry.ID] = strawberry.field(metadata=sized(Items(20, "families of one group: 5 to 20")))
 
     @classmethod
     def is_type_of(cls, obj: object, _info: object) -> bool:
