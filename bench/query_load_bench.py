@@ -6,7 +6,8 @@ the limits still allow (``--query``) ``--iterations`` times in a row (or until `
 seconds), while another client sends ``{ me { username } }`` one after the other. Prints the
 ``me`` latency p50 / p99 (target: p99 under 200 ms), how long the heavy query took, and the
 server's resident memory before the round and after it (target: within 20% of before), each the
-median of the rounds.
+median of the rounds; and, first, the ``me`` latency with no heavy client, for what the machine's
+own load gives.
 
     python bench/query_load_bench.py [--households 3000] [--rounds 3] [--iterations 5] [--query regions]
 """
@@ -73,6 +74,20 @@ async def access_token(settings: Settings) -> str:
     return token
 
 
+async def me_alone(url: str, headers: dict[str, str], seconds: float) -> tuple[float, float]:
+    """``me`` p50 and p99 (ms) with no heavy client: what this machine's load gives anyway."""
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            sent = time.perf_counter()
+            await http.post("/graphql", json={"query": ME})
+            latencies.append(time.perf_counter() - sent)
+            await asyncio.sleep(0.01)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return quantiles[49] * 1000, quantiles[98] * 1000
+
+
 async def one_round(url: str, pid: int, headers: dict[str, str], heavy: str, iterations: int, cap: float) -> Round:
     rss_before = rss_mb(pid)
     done = asyncio.Event()
@@ -115,7 +130,7 @@ async def one_round(url: str, pid: int, headers: dict[str, str], heavy: str, ite
     )
 
 
-async def measure(args: argparse.Namespace) -> list[Round]:
+async def measure(args: argparse.Namespace) -> tuple[tuple[float, float], list[Round]]:
     database = await fresh_database("sqlite", args.households)
     try:
         token = await access_token(database.settings)
@@ -131,6 +146,7 @@ async def measure(args: argparse.Namespace) -> list[Round]:
             async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:  # warm up
                 for query in (ME, HEAVY[args.query]):
                     await http.post("/graphql", json={"query": query})
+            alone = await me_alone(url, headers, 10)
             rounds = []
             for _ in range(args.rounds):
                 heavy = HEAVY[args.query]
@@ -140,7 +156,7 @@ async def measure(args: argparse.Namespace) -> list[Round]:
             process.wait(timeout=30)
     finally:
         await database.cleanup()
-    return rounds
+    return alone, rounds
 
 
 def main() -> None:
@@ -152,7 +168,8 @@ def main() -> None:
     parser.add_argument("--query", choices=sorted(HEAVY), default="regions")
     parser.add_argument("--timeout", type=float, default=None, help="SIKS_REQUEST_TIMEOUT_SECONDS for the server")
     args = parser.parse_args()
-    rounds = asyncio.run(measure(args))
+    alone, rounds = asyncio.run(measure(args))
+    print(f"me alone (no heavy client, 10 s): p50 {alone[0]:.1f} ms, p99 {alone[1]:.1f} ms")
     for number, figures in enumerate(rounds, start=1):
         print(
             f"round {number}: me p50 {figures.me_p50_ms:6.1f} ms p99 {figures.me_p99_ms:6.1f} ms "

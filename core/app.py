@@ -25,6 +25,7 @@ from core.db import create_engine, write_transaction
 from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
+from core.pauses import start_up_frozen
 from core.photo_route import photo_endpoint
 from core.public.app import PublicEndpoint
 from core.schema import limits
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await known.load(app.state.engine)
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
-            yield
+            with start_up_frozen():
+                yield
         finally:
             await public.aclose()
             await app.state.engine.dispose()
