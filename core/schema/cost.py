@@ -1,11 +1,14 @@
-"""The estimated cost of a GraphQL operation, refused at validation above ``SIKS_MAX_QUERY_COST``.
+"""The estimated cost of a GraphQL operation, refused before it runs above ``SIKS_MAX_QUERY_COST``.
 
 Every field counts once per item of each list it sits in. A list paged with ``first`` counts
-``first`` items (its default when omitted; the largest page when given by a variable, whose
-value validation cannot see); every other list counts the size it declares in
+``first`` items (its default when omitted); every other list counts the size it declares in
 ``core/schema/list_sizes.py`` — real worst cases such as the 7,285 districts of
 ``regions(level: DISTRICT)`` and the 108 villages of the largest district — or
 ``UNDECLARED_ITEMS`` when it declares none. A list of scalars counts its items too.
+
+The estimate runs right after validation (``core.schema.hardening.HardenedValidation``), with
+the request's variables: ``first: $n`` counts the ``n`` sent, a batch of NIKs its length. Without
+variables (``operation_cost(..., variables=None)``) a variable counts at its worst.
 
 Fragments are costed once per type and parent detail, so the estimate stays linear in the
 document however often a fragment is spread.

@@ -4,8 +4,9 @@ Every limit is a setting (README, "Settings"):
 
 - depth (``SIKS_MAX_QUERY_DEPTH``) and aliases (``SIKS_MAX_QUERY_ALIASES``): strawberry's own
   validators; tokens (``SIKS_MAX_QUERY_TOKENS``): graphql-core's parser stops counting there;
-- cost (``SIKS_MAX_QUERY_COST``): every field counts once per item of each list it sits in, each
-  list at its page (``first``) or its declared worst-case size (``core/schema/cost.py``);
+- cost (``SIKS_MAX_QUERY_COST``), after validation and with the request's variables: every field
+  counts once per item of each list it sits in, each list at its page (``first``) or its declared
+  worst-case size (``core/schema/cost.py``, ``core/schema/list_sizes.py``);
 - while executing, the response's size (``SIKS_MAX_RESPONSE_BYTES``) and the request's deadline
   (``SIKS_REQUEST_TIMEOUT_SECONDS``) are checked as values are completed (``core/schema/limits.py``);
 - before any validator runs, the document's fragments may not expand it beyond the token limit
