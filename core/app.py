@@ -28,9 +28,9 @@ from core.nul import refuse_nul
 from core.pauses import start_up_frozen
 from core.photo_route import photo_endpoint
 from core.public.app import PublicEndpoint
-from core.schema import limits
 from core.schema.build import build_schema
 from core.schema.context import Context
+from core.schema.limits import encode_answer
 from core.schema.list_sizes import Known
 from core.settings import Mode, Settings, get_settings
 
@@ -97,7 +97,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return limits.encode(data, self._settings.max_response_bytes)
+        return encode_answer(data, self._settings.max_response_bytes)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -16,7 +16,7 @@ from core.nul import refuse_nul
 from core.public.ratelimit import RateLimited, RateLimiter, make_limiter
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
-from core.schema import limits
+from core.schema.limits import encode_answer
 from core.settings import Mode, Settings
 
 
@@ -38,7 +38,7 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
         return PublicContext(self._state.engine, self._settings, self._recaps)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return limits.encode(data, self._settings.max_response_bytes)
+        return encode_answer(data, self._settings.max_response_bytes)
 
 
 class PublicEndpoint:

@@ -14,7 +14,7 @@ these two stop, as it runs, what the data make larger or slower than declared:
 
 A stop aborts the whole operation: the answer is ``data: null`` with that one error (no partial
 data), the values built so far are dropped, and sibling work still pending stops at its next
-check. ``encode`` applies both limits once more to the JSON encoding itself.
+check. ``encode_answer`` applies both limits once more to the JSON encoding itself.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def leaf_bytes(value: Any) -> int:
     return len(value) + VALUE_BYTES if type(value) is str else VALUE_BYTES
 
 
-def encode(data: Any, max_bytes: int | None) -> bytes:
+def encode_answer(data: Any, max_bytes: int | None) -> bytes:
     """The JSON answer; ``TimeoutError`` when the request's deadline passed before it (the ``TimeLimit`` middleware
     answers HTTP 503), and the ``RESPONSE_TOO_LARGE`` error instead of an answer longer than ``max_bytes``."""
     deadline = current_deadline()
