@@ -4,7 +4,8 @@ Every field counts once per item of each list it sits in. A list paged with ``fi
 ``first`` items (its default when omitted); every other list counts the size it declares in
 ``core/schema/list_sizes.py`` — real worst cases such as the 7,285 districts of
 ``regions(level: DISTRICT)`` and the 108 villages of the largest district — or
-``UNDECLARED_ITEMS`` when it declares none. A list of scalars counts its items too.
+``UNDECLARED_ITEMS`` when it declares none. A list of scalars counts once, as a scalar does:
+its items are plain values that nothing resolves, and ``SIKS_MAX_RESPONSE_BYTES`` bounds them.
 
 The estimate runs right after validation (``core.schema.hardening.HardenedValidation``), with
 the request's variables: ``first: $n`` counts the ``n`` sent, a batch of NIKs its length. Without
@@ -172,7 +173,7 @@ def operation_cost(
             return 0
         items, below = field_size(node, parent.name, field, detail, limits)
         if node.selection_set is None:
-            return max(items, 1) if _is_list(field) else 1
+            return 1  # a scalar, or a list of scalars: plain values, bounded by the answer's size cap
         return 1 + items * cost(node.selection_set, get_named_type(field.type), below)
 
     return cost(operation.selection_set, root, None)

@@ -39,7 +39,6 @@ from core.regions.sizes import NATIONAL, RegionSizes, region_sizes
 from core.schema.welfare import MAX_FACTORS
 from core.verification.chain import MAX_BATCH as MAX_APPROVALS
 from core.verification.determination import CONFLICT_REASONS
-from core.verification.rounds import MAX_REGIONS as MAX_ROUND_REGIONS
 from core.welfare.evaluate import COVERAGES
 
 #: Items a list counts that declares no size (a plugin's list without ``sized``): a conservative guess.
@@ -113,8 +112,8 @@ class OnePerArgumentItem:
 
 @dataclass(frozen=True, slots=True)
 class PerProgram:
-    """One item per installed program (``what`` is ``programs``), or per rule or exclusion of the program with the
-    most (``rules``, ``excludes``): read from the loaded plugins."""
+    """One item per installed program (``what`` is ``programs``), or per rule of the program with the most
+    (``rules``): read from the loaded plugins."""
 
     what: str
 
@@ -228,10 +227,10 @@ class RegionsOneLevelDown:
 # --- core's declarations ----------------------------------------------------------------------------------------
 
 _PROGRAMS = PerProgram("programs")
-_RULES = PerProgram("rules")
-_PERIODS = Items(24, "periods a family was enrolled in one program: two years of monthly aid")
 
-#: Every list field of core's schema without ``first``, and the fields passing a region level down.
+#: Every list of objects in core's schema without ``first``, and the fields passing a region level down. A list of
+#: scalars (a case's ``householdIds``, a verdict's ``reasons``) counts once, as any scalar field: its items are
+#: plain values, resolved by nothing, and the answer's size cap bounds how many.
 CORE_SIZES: dict[str, SizeHint] = {
     "Query.regions": RegionsListed(),
     "Query.region": RegionAt(argument="code"),
@@ -246,11 +245,8 @@ CORE_SIZES: dict[str, SizeHint] = {
     "HouseholdPrograms.enrollments": Items(48, "a family's enrollments: two years of two monthly programs"),
     "Enrollment.components": Items(10, "benefit lines of one enrollment: PKH pays at most 4 components"),
     "EligibilityAnswer.programs": _PROGRAMS,
-    "ProgramEligibility.reasons": _RULES,
-    "ProgramEligibility.enrolledPeriods": _PERIODS,
     "Programs.installed": _PROGRAMS,
-    "ProgramInfo.excludes": PerProgram("excludes"),
-    "ProgramInfo.rules": _RULES,
+    "ProgramInfo.rules": PerProgram("rules"),
     "Query.eligibilityBatch": OnePerArgumentItem("niks", MAX_ELIGIBILITY_BATCH),
     "Query.reconciliation": Items(5_000, "lines per program, period and regency: 4 programs × 514 a period"),
     "Query.welfareModels": Items(100, "welfare model versions kept"),
@@ -258,12 +254,8 @@ CORE_SIZES: dict[str, SizeHint] = {
     "Mutation.approveProposals": OnePerArgumentItem("ids", MAX_APPROVALS),
     "CyclePreview.regions": RegionsOneLevelDown(),
     "RoundProgress.regions": RegionsOneLevelDown(),
-    "VerificationRound.regions": Items(MAX_ROUND_REGIONS, "regions one round covers (refused above it)"),
     "Determination.conflicts": Items(len(CONFLICT_REASONS), "one line per conflict reason"),
     "DoubleRecipientReportType.cases": Items(1_000, "cases in one report; a larger report meets the response cap"),
-    "DoubleRecipientCase.householdIds": Items(10, "households sharing one NIK or KK"),
-    "DoubleRecipientCase.memberIds": Items(10, "members named by one case"),
-    "DoubleRecipientCase.programs": _PROGRAMS,
     "DoubleRecipientCase.enrollments": Items(10, "enrollments named by one case"),
     "Proposal.steps": Items(20, "steps up the hierarchy (village to ministry), with returns"),
     "Proposal.changes": Items(100, "values one proposal changes, members' included"),
@@ -271,7 +263,6 @@ CORE_SIZES: dict[str, SizeHint] = {
     "Visit.photos": Items(10, "photos of one visit: five kinds, with retakes"),
     "Welfare.factors": UpToArgument("limit", default=10, most=MAX_FACTORS),
     "WelfareEvaluation.targeting": Items(len(COVERAGES), "one line per coverage evaluated"),
-    "WelfareModel.features": Items(100, "features of one welfare model"),
 }
 
 

@@ -38,7 +38,7 @@ class KubeGroup:
     version: int
     dissolve_reason: str | None
     created_at: datetime
-    household_ids: list[strawberry.ID] = strawberry.field(metadata=sized(Items(20, "families of one group: 5 to 20")))
+    household_ids: list[strawberry.ID]
 
     @classmethod
     def is_type_of(cls, obj: object, _info: object) -> bool:
