@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+#: ``extensions.code`` of a request stopped at its deadline (answered with HTTP 503).
+TIMEOUT_CODE = "REQUEST_TIMEOUT"
+
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
@@ -24,6 +27,11 @@ class Deadline:
 
     def passed(self) -> bool:
         return time.monotonic() >= self.at
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        """The error's ``extensions`` when a request is stopped at this deadline."""
+        return {"code": TIMEOUT_CODE}
 
     @property
     def message(self) -> str:

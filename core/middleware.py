@@ -11,10 +11,7 @@ import asyncio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.deadline import deadline_in
-
-#: ``extensions.code`` of a request stopped at its deadline (HTTP 503).
-TIMEOUT_CODE = "REQUEST_TIMEOUT"
+from core.deadline import TIMEOUT_CODE, deadline_in
 
 
 async def send_error(

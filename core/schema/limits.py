@@ -25,7 +25,6 @@ import orjson
 from graphql import GraphQLError
 
 from core.deadline import Deadline, current_deadline
-from core.middleware import TIMEOUT_CODE
 
 TOO_LARGE_CODE = "RESPONSE_TOO_LARGE"
 #: Values completed between two looks at the clock.
@@ -47,7 +46,7 @@ class ExecutionStopped(GraphQLError):
 
     @classmethod
     def timed_out(cls, deadline: Deadline) -> ExecutionStopped:
-        return cls(deadline.message, extensions={"code": TIMEOUT_CODE})
+        return cls(deadline.message, extensions=deadline.extensions)
 
 
 class Budget:
