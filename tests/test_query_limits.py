@@ -305,7 +305,9 @@ async def test_finding_2_a_cpu_heavy_query_is_stopped_at_the_time_limit_while_th
     db: AsyncEngine, settings: Settings
 ) -> None:
     headers = token_headers(settings, "data_centre")
-    limit = 1.0
+    heavier = "{ a: " + HEAVY[2:-2] + " b: " + HEAVY[2:-2] + " }"  # the districts twice: cost 174,842, about 2 s
+    assert cost_of(build_schema(settings), heavier) < settings.max_query_cost
+    limit = 0.5
     with uvicorn_server(settings.model_copy(update={"request_timeout_seconds": limit})) as url:
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
             assert (await http.post("/graphql", json={"query": ME})).status_code == 200
@@ -315,7 +317,7 @@ async def test_finding_2_a_cpu_heavy_query_is_stopped_at_the_time_limit_while_th
 
             async def heavy() -> tuple[httpx.Response, float]:
                 started = time.perf_counter()
-                response = await http.post("/graphql", json={"query": HEAVY})
+                response = await http.post("/graphql", json={"query": heavier})
                 heavy_done.set()
                 return response, time.perf_counter() - started
 
@@ -332,6 +334,6 @@ async def test_finding_2_a_cpu_heavy_query_is_stopped_at_the_time_limit_while_th
             assert response.status_code == 503
             assert response.json()["errors"][0]["extensions"] == {"code": "REQUEST_TIMEOUT"}
             assert elapsed < limit + 1.5, elapsed
-            assert len(answered) >= 5, answered  # the server went on answering while the heavy query ran
+            assert len(answered) >= 3, answered  # the server went on answering while the heavy query ran
             await asyncio.sleep(2)  # what the stopped request left pending settles
             assert resident_mb() < baseline * 1.2 + 20, (baseline, resident_mb())
