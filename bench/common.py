@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 
 from core import migrate
@@ -90,3 +94,45 @@ async def interleaved_medians(
             await run()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(settings: Settings, port: int, environment: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """One uvicorn process serving ``settings``' database on 127.0.0.1:``port``, with extra ``environment``."""
+    env = {**os.environ, "SIKS_DATABASE_URL": settings.database_url, **(environment or {})}
+    if settings.database_schema:
+        env["SIKS_DATABASE_SCHEMA"] = settings.database_schema
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "core.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not start within 60 s")

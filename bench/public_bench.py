@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +27,7 @@ from sqlalchemy import func, insert, literal, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BenchDatabase, fresh_database  # noqa: E402
+from bench.common import BenchDatabase, free_port, fresh_database, start_server, wait_until_up  # noqa: E402
 from core.db import create_engine  # noqa: E402
 from core.models import Enrollment, ProgramCycle  # noqa: E402
 from core.records import HOUSEHOLDS, MEMBERS  # noqa: E402
@@ -120,50 +118,9 @@ async def lookups(settings: Settings, count: int) -> list[dict[str, str]]:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SIKS_DATABASE_URL": settings.database_url,
-        "SIKS_PUBLIC_REQUESTS_PER_MINUTE": "100000000",
-        "SIKS_MODE": "development",
-    }
-    if settings.database_schema:
-        env["SIKS_DATABASE_SCHEMA"] = settings.database_schema
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "core.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    return subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not start within 60 s")
+def start_public_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """The server with the public rate limit raised out of the way."""
+    return start_server(settings, port, {"SIKS_PUBLIC_REQUESTS_PER_MINUTE": "100000000", "SIKS_MODE": "development"})
 
 
 async def drive(url: str, work: list[dict[str, str]], clients: int) -> RunFigures:
@@ -195,7 +152,7 @@ async def measure(database: BenchDatabase, requests: int, clients: int, runs: in
     work = await lookups(database.settings, requests)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_server(database.settings, port)
+    process = start_public_server(database.settings, port)
     try:
         wait_until_up(url, process)
         await drive(url, work[: max(len(work) // 10, clients)], clients)  # warm up

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as RoutingRefusal
@@ -46,11 +45,14 @@ from core.middleware import BodySizeLimit, TimeLimit
 from core.migrate import require_current
 from core.nul import refuse_nul
 from core.outage import AnswersOutages, DatabaseOutage, readiness
+from core.pauses import start_up_frozen
 from core.photo_route import photo_endpoint
 from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.public.app import PublicEndpoint
 from core.schema.build import build_schema
 from core.schema.context import Context
+from core.schema.limits import encode_answer
+from core.schema.list_sizes import Known
 from core.settings import Mode, Settings, get_settings
 
 #: Error codes of documents refused before any resolver ran (see core/schema/hardening.py).
@@ -62,9 +64,16 @@ UPLOAD_OVERHEAD_BYTES = 256 * 1024
 class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
     """strawberry's ASGI view with our context and a faster JSON encoder; a database outage answers 503."""
 
-    def __init__(self, app_state: Any, settings: Settings, guards: Guards, registry: ProgramRegistry) -> None:
+    def __init__(
+        self,
+        app_state: Any,
+        settings: Settings,
+        guards: Guards,
+        registry: ProgramRegistry,
+        known: Known | None = None,
+    ) -> None:
         super().__init__(
-            build_schema(settings, registry=registry),
+            build_schema(settings, known, registry=registry),
             graphql_ide="graphiql" if settings.mode is Mode.DEVELOPMENT else None,
             allow_queries_via_get=True,  # queries only; a mutation over GET is refused (core.http.view)
             multipart_uploads_enabled=True,  # photo uploads; credentials travel in headers, never cookies (no CSRF)
@@ -119,7 +128,7 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        return encode_answer(data, self._settings.max_response_bytes)
 
     graphiql_examples = MAIN_EXAMPLES
     graphiql_hint = MAIN_HINT
@@ -163,6 +172,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
     """
     settings = settings or get_settings()
     registry = registry or registry_from_settings(settings)
+    known = Known()  # the sizes queries are priced with, read from the database at start
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -173,11 +183,13 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
         flusher: asyncio.Task[None] | None = None
         try:
             await require_current(app.state.engine)
+            await known.load(app.state.engine)
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
             flusher = asyncio.create_task(guards.refusals.run(), name="siks-refusal-flusher")
             async with _checkpoints(app.state.engine, settings):
-                yield
+                with start_up_frozen():
+                    yield
         finally:
             if flusher is not None:
                 flusher.cancel()
@@ -210,7 +222,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
     app.state.settings = settings
     app.state.registry = registry
     app.state.guards = guards = Guards.make(app.state, settings)
-    graphql_view = GraphQLApp(app.state, settings, guards, registry)
+    graphql_view = GraphQLApp(app.state, settings, guards, registry, known)
     graphql = CallerGate(graphql_view, app.state, settings, guards.anonymous, guards.refusals)
     public = PublicEndpoint(app.state, settings, guards)
     app.router.routes.extend(

@@ -11,6 +11,7 @@ import asyncio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.deadline import TIMEOUT_CODE, deadline_in
 from core.http.errors import error_body, error_code
 
 
@@ -96,7 +97,13 @@ class BodySizeLimit:
 
 
 class TimeLimit:
-    """Stops a request still running after ``seconds`` and answers HTTP 503 saying so."""
+    """Stops a request still running after ``seconds`` and answers HTTP 503 saying so.
+
+    ``asyncio.timeout`` stops it where it awaits; the same deadline is set for the request
+    (``core.deadline``) so that synchronous work — completing GraphQL values, encoding the answer —
+    stops itself too, raising ``TimeoutError`` or ending in an error at its next check, instead of
+    holding the event loop for every other client.
+    """
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
         self.app = app
@@ -107,15 +114,11 @@ class TimeLimit:
             await self.app(scope, receive, send)
             return
         tracker = _ResponseTracker(send)
-        try:
-            async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, tracker)
-        except TimeoutError:
-            if tracker.started:
-                raise
-            await send_error(
-                send,
-                503,
-                f"the request took longer than the limit of {self.seconds:g} s and was stopped; "
-                "ask for less at once (smaller pages, fewer nested lists)",
-            )
+        with deadline_in(self.seconds) as deadline:
+            try:
+                async with asyncio.timeout(self.seconds):
+                    await self.app(scope, receive, tracker)
+            except TimeoutError:
+                if tracker.started:
+                    raise
+                await send_error(send, 503, deadline.message, code=TIMEOUT_CODE)

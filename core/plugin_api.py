@@ -69,6 +69,8 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.schema.errors import NotFound as NotFound
     from core.schema.errors import ValidationError as ValidationError
     from core.schema.errors import VersionConflict as VersionConflict
+    from core.schema.list_sizes import Items as Items
+    from core.schema.list_sizes import sized as sized
     from core.schema.writes import run_write as run_write
     from core.text import line_problem as line_problem
     from core.text import text_problem as text_problem
@@ -143,6 +145,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "unguarded": ("core.schema.authorization", "unguarded"),
     "namespace": ("core.schema.authorization", "namespace"),
     "field_reads": ("core.schema.authorization", "field_reads"),
+    # how many items a list field without `first` answers at most (the query cost; core.schema.list_sizes)
+    "Items": ("core.schema.list_sizes", "Items"),
+    "sized": ("core.schema.list_sizes", "sized"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,9 +45,18 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(
         200_000, ge=1, description="Largest estimated cost (fields × page sizes of the lists they sit in) of a query."
     )
+    max_response_bytes: int = Field(
+        16_777_216,
+        ge=1024,
+        description="Largest GraphQL answer (bytes of JSON); an operation is stopped while it runs once its answer "
+        "would be larger.",
+    )
     max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest request body; larger ones get HTTP 413.")
     request_timeout_seconds: float = Field(
-        30.0, gt=0, description="A request still running after this many seconds is stopped with HTTP 503."
+        30.0,
+        gt=0,
+        description="A request still running after this many seconds is stopped with HTTP 503, also in the middle "
+        "of synchronous work (completing or encoding a GraphQL answer).",
     )
     cors_origins: str | None = Field(
         None,

@@ -13,7 +13,7 @@ from graphql import GraphQLError, parse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.public import lookup
-from core.schema import hardening
+from core.schema import cost, hardening
 from core.schema.build import build_schema
 from core.settings import Settings
 from tests.conftest import GraphQLClient
@@ -59,22 +59,26 @@ async def test_token_limit(schemas: dict[str, strawberry.Schema]) -> None:
     ]
 
 
-def cost_of(schema: strawberry.Schema, query: str, max_page: int = 1000) -> int:
+def cost_of(
+    schema: strawberry.Schema, query: str, max_page: int = 1000, variables: dict[str, Any] | None = None
+) -> int:
     document = parse(query)
-    walk = hardening._Walk(document)
-    return hardening.operation_cost(schema._schema, walk, walk.operations[0], max_page)
+    walk = cost.Walk(document)
+    return cost.operation_cost(schema._schema, walk, walk.operations[0], max_page, variables=variables)
 
 
 def test_cost_is_page_size_times_nested_lists(schemas: dict[str, strawberry.Schema]) -> None:
     schema = schemas["development"]
     page = "{ households(first: 1000) { totalCount edges { node { id members { nik name } } } } }"
-    # households 1 + totalCount 1 + edges 1 + 1000 × (node 1 + id 1 + members 1 + 10 × 2)
-    assert cost_of(schema, page) == 3 + 1000 * 23
-    assert cost_of(schema, page.replace("first: 1000", "first: 7")) == 3 + 7 * 23
-    assert cost_of(schema, page.replace("(first: 1000)", "")) == 3 + 50 * 23  # the argument's default
+    # households 1 + totalCount 1 + edges 1 + 1000 × (node 1 + id 1 + members 1 + 20 × 2): members declare 20
+    assert cost_of(schema, page) == 3 + 1000 * 43
+    assert cost_of(schema, page.replace("first: 1000", "first: 7")) == 3 + 7 * 43
+    assert cost_of(schema, page.replace("(first: 1000)", "")) == 3 + 50 * 43  # the argument's default
     variable = "query P($n: Int!) { households(first: $n) { edges { node { id } } } }"
     assert cost_of(schema, variable) == 2 + 1000 * 2  # unknown until run: the largest page
     assert cost_of(schema, variable.replace("Int!", "Int = 5")) == 2 + 1000 * 2  # a default can be overridden
+    assert cost_of(schema, variable, variables={"n": 7}) == 2 + 7 * 2  # the request's value
+    assert cost_of(schema, variable.replace("Int!", "Int = 5"), variables={}) == 2 + 5 * 2  # its default
     with_fragment = "{ households(first: 10) { edges { node { ...H } } } } fragment H on Household { id kkNumber }"
     assert cost_of(schema, with_fragment) == 2 + 10 * 3
     assert cost_of(schema, "{ __schema { types { name fields { name } } } }") == 0
@@ -86,8 +90,8 @@ async def test_cost_limit(schemas: dict[str, strawberry.Schema]) -> None:
         " } } } } }"
     )
     assert await messages(schemas["development"], query) == [
-        "'anonymous' costs 1,222,002, more than the limit of 200,000: ask for smaller pages (first) or fewer nested "
-        "lists"
+        "'anonymous' costs 8,842,002, more than the limit of 200,000: ask for smaller pages (first), fewer nested "
+        "lists or fewer items at once"
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from enum import Enum
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from core.schema.execution import PlanningExecutionContext
+from core.schema.execution import TURN_ITEMS, PlanningExecutionContext
 
 
 @strawberry.enum
@@ -111,3 +112,32 @@ def test_good_data_has_no_errors_and_uses_enum_names() -> None:
     assert answer["errors"] == []
     assert answer["data"]["branches"][0]["leaves"][1]["colour"] == "RED"
     assert answer["data"]["branches"][0]["leaves"][0]["colour"] == "BLUE"
+
+
+@strawberry.type
+class LongQuery:
+    @strawberry.field
+    async def branches(self, count: int) -> list[Branch | None]:
+        """A long list (completed in turns) with bad items among good ones, and some items still to be awaited."""
+        bad = BRANCHES["null_in_non_null"][0]
+        return [bad if n % 97 == 3 else later(n) if n % 50 == 7 else BRANCHES["good"][n % 4] for n in range(count)]  # type: ignore[misc]
+
+
+async def later(n: int) -> Thing:
+    await asyncio.sleep(0)
+    return BRANCHES["good"][n % 4]
+
+
+async def run_async(context: type, query: str, count: int) -> dict[str, Any]:
+    result = await strawberry.Schema(query=LongQuery, execution_context_class=context).execute(
+        query, variable_values={"count": count}
+    )
+    return {"data": result.data, "errors": sorted((e.message, tuple(e.path or ())) for e in result.errors or [])}
+
+
+@pytest.mark.parametrize("count", [TURN_ITEMS - 1, TURN_ITEMS * 3 + 17])
+async def test_a_long_list_completed_in_turns_answers_as_graphql_core(count: int) -> None:
+    query = "query($count: Int!) { branches(count: $count) { id label shout leaves { name colour } } }"
+    ours = await run_async(PlanningExecutionContext, query, count)
+    assert ours == await run_async(StrawberryGraphQLCoreExecutionContext, query, count)
+    assert len(ours["data"]["branches"]) == count and ours["errors"]

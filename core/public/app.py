@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -24,6 +23,7 @@ from core.outage import AnswersOutages
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
 from core.ratelimit import RateLimited
+from core.schema.limits import encode_answer
 from core.settings import Mode, Settings
 
 #: How long browsers and proxies may keep a recap fetched with GET (recaps change with verifications, slowly).
@@ -51,7 +51,7 @@ class PublicGraphQL(HTTPConventions, AnswersOutages, GraphQL[PublicContext, None
         )
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        return encode_answer(data, self._settings.max_response_bytes)
 
     endpoint = "public"
     graphiql_examples = PUBLIC_EXAMPLES

@@ -28,6 +28,7 @@ from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.households import HouseholdQuery
+from core.schema.list_sizes import Known
 from core.schema.mutations import HouseholdMutation
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
@@ -94,11 +95,14 @@ def mounted_fields(registry: ProgramRegistry) -> dict[str, list[StrawberryField]
     }
 
 
-def build_schema(settings: Settings | None = None, *, registry: ProgramRegistry | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, known: Known | None = None, *, registry: ProgramRegistry | None = None
+) -> strawberry.Schema:
     """The API schema with ``registry``'s plugin fields (the settings' plugins when not given), hardened
     (``core.schema.hardening``); parsed and validated documents are cached. Reads are authorized per type
     before execution and audited by what the answer returns (``core.schema.authorization``,
-    ``core.schema.disclosure``); a type that declares no Casbin object stops the build (``UndeclaredType``)."""
+    ``core.schema.disclosure``); a type that declares no Casbin object stops the build (``UndeclaredType``).
+    ``known`` holds the data's sizes that queries are priced with (the national region list when not given)."""
     settings = settings or get_settings()
     registry = registry or registry_from_settings(settings)
     mutation = assemble(
@@ -112,7 +116,7 @@ def build_schema(settings: Settings | None = None, *, registry: ProgramRegistry 
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules([ONE_LOGIN]),
-            *hardening.extensions(settings),
+            *hardening.extensions(settings, known),
             ReadAuthorization,
             ReadAudit,
         ],

@@ -22,6 +22,7 @@ from core.programs.queries import EnrollmentRecord, enrollments_by_household
 from core.programs.registry import ProgramRegistry
 from core.records import HouseholdRecord, RegionRecord
 from core.regions.queries import children_by_parent, regions_by_code
+from core.schema.loader import SharedLoader
 from core.settings import Settings
 from core.welfare.explain import Explanation
 from core.welfare.queries import ExplanationKey, WelfareRankRecord, explanations, ranks_by_household
@@ -44,17 +45,17 @@ class Loaders:
     extra: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.region = DataLoader(self._regions)
-        self.children = DataLoader(self._children)
-        self.household = DataLoader(self._households)
-        self.enrollments = DataLoader(self._enrollments)
-        self.welfare = DataLoader(self._welfare)
-        self.welfare_explanation = DataLoader(self._welfare_explanations)
+        self.region = SharedLoader(self._regions)
+        self.children = SharedLoader(self._children)
+        self.household = SharedLoader(self._households)
+        self.enrollments = SharedLoader(self._enrollments)
+        self.welfare = SharedLoader(self._welfare)
+        self.welfare_explanation = SharedLoader(self._welfare_explanations)
 
     def named(self, name: str, load: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
         """This request's loader called ``name`` (plugins prefix it with their slug), made on first use."""
         if name not in self.extra:
-            self.extra[name] = DataLoader(load)
+            self.extra[name] = SharedLoader(load)
         return self.extra[name]
 
     async def _enrollments(self, keys: list[int]) -> list[list[EnrollmentRecord]]:

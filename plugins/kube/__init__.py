@@ -41,7 +41,11 @@ def siks_extra_query_fields() -> list[SchemaField]:
     return [
         SchemaField(
             "kubeGroups",
-            strawberry.field(resolver=schema.village_groups, description="A village's active KUBe groups."),
+            strawberry.field(
+                resolver=schema.village_groups,
+                description="A village's active KUBe groups.",
+                metadata=schema.VILLAGE_GROUPS,
+            ),
         )
     ]
 

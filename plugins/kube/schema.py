@@ -12,6 +12,7 @@ from strawberry.types import Info
 from core.plugin_api import (
     Context,
     FieldError,
+    Items,
     NotFound,
     ValidationError,
     VersionConflict,
@@ -22,12 +23,16 @@ from core.plugin_api import (
     region_within,
     require,
     run_write,
+    sized,
 )
 from plugins.kube import groups
 from plugins.kube.program import SLUG
 
 #: Answered when a unique index finds a family joining two groups at the same moment.
 RACE = FieldError("householdIds", "a household joined another KUBe group just now; read again")
+
+#: How many groups ``kubeGroups`` answers at most, for the query cost estimate (core/schema/list_sizes.py).
+VILLAGE_GROUPS = sized(Items(200, "active groups of one village: a large desa has a few thousand families"))
 
 
 @guarded("kube_group")
