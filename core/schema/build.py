@@ -105,6 +105,8 @@ def build_schema(
     ``known`` holds the data's sizes that queries are priced with (the national region list when not given)."""
     settings = settings or get_settings()
     registry = registry or registry_from_settings(settings)
+    known = known or Known()
+    known.registry = registry  # the programs the estimate prices per-program lists with
     mutation = assemble(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from core.programs.integrators import MAX_BATCH as MAX_ELIGIBILITY_BATCH
-from core.programs.registry import get_registry
+from core.programs.registry import ProgramRegistry
 from core.regions.codes import LEVELS, is_region_code, level_number
 from core.regions.sizes import NATIONAL, RegionSizes, region_sizes
 from core.schema.welfare import MAX_FACTORS
@@ -53,9 +53,11 @@ Arguments = Mapping[str, Any]
 
 @dataclass
 class Known:
-    """What the estimate knows about the data: the region hierarchy's sizes (the national list until loaded)."""
+    """What the estimate knows about the data: the region hierarchy's sizes (the national list until loaded)
+    and the application's programs (``build_schema`` sets them from its registry)."""
 
     regions: RegionSizes = NATIONAL
+    registry: ProgramRegistry | None = None
 
     async def load(self, engine: AsyncEngine) -> None:
         """Read the loaded region table's sizes; a smaller list than the national one prices as the national one."""
@@ -118,7 +120,7 @@ class PerProgram:
     what: str
 
     def size(self, arguments: Arguments, parent: Any, known: Known) -> Sized:
-        programs = get_registry().programs.values()
+        programs = known.registry.programs.values() if known.registry is not None else ()
         if self.what == "programs":
             return Sized(len(programs))
         return Sized(max((len(getattr(program, self.what)) for program in programs), default=0))
