@@ -323,6 +323,7 @@ async def exported(field: Field) -> Field:  # noqa: F811  (the fixture of tests.
     | st.tuples(st.sampled_from(["floor_area", "livestock_count"]), st.sampled_from([float("inf"), 1e308, 10**400]))
 )
 @with_findings
+@example(change=("name", "Siti \ud800")).via("a lone surrogate: the resend digest once failed on it")
 async def test_offline_proposal_stores_a_value_as_given_or_names_its_row_and_field(
     db: AsyncEngine, exported: Field, settings: Settings, change: tuple[str, Any]
 ) -> None:

@@ -14,8 +14,11 @@ from core.audit.log import canonical
 
 
 def content_sha256(content: dict[str, Any]) -> str:
-    """The sha256 (hex) of ``content`` as stable JSON: sorted keys, times in UTC, dataclasses as objects."""
-    return hashlib.sha256((canonical(content) or "").encode()).hexdigest()
+    """The sha256 (hex) of ``content`` as stable JSON: sorted keys, times in UTC, dataclasses as objects.
+
+    It is taken before the content's values are checked, so it must digest any text: a lone surrogate
+    (which the value check refuses afterwards, naming its field) is encoded as it stands."""
+    return hashlib.sha256((canonical(content) or "").encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def resent_reason(client_id: str, what: str) -> str:
