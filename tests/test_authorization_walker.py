@@ -401,9 +401,11 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
 @pytest.fixture(scope="module")
 async def world(engine: AsyncEngine, settings: Settings) -> AsyncIterator[World]:
     await clear_data(engine)
-    # The walk sends a few hundred anonymous requests from one address: lift the anonymous rate limit
-    # (tests/test_caller_gate.py tests it) so that every answer is the policy's, not the limiter's.
-    app = create_app(settings.model_copy(update={"anonymous_requests_per_minute": 100_000}))
+    # The walk sends a few hundred anonymous requests from one address, some of them deep: lift the
+    # anonymous rate limit and the query cost limit (tests/test_caller_gate.py and
+    # tests/test_query_limits.py test them) so that every answer is the policy's, not a limiter's.
+    limits = {"anonymous_requests_per_minute": 100_000, "max_query_cost": 10**12}
+    app = create_app(settings.model_copy(update=limits))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://siks.test") as http,
