@@ -23,7 +23,7 @@ from core.demo import DemoGenerator, PopulationExists, SerialsExhausted, referen
 from core.demo.serials import SerialBook
 from core.demo.villages import read_region_codes
 from core.enums import Education, Relationship, Sex
-from core.households.data import ASSET_FIELDS, HOUSEHOLD_COLUMNS
+from core.households.data import ASSET_FIELDS, HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.households.rules import full_household_errors
 from core.models import DemoRun, Household, Member, Region, WelfareSurvey
 from tests.conftest import clear_data
@@ -45,21 +45,7 @@ async def clear(engine: AsyncEngine) -> None:
 
 async def population(engine: AsyncEngine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Everything generated (no ids or timestamps), in a stable order."""
-    member_columns = [
-        MEMBERS.c[name]
-        for name in (
-            "nik",
-            "name",
-            "sex",
-            "birth_date",
-            "relationship",
-            "education",
-            "in_school",
-            "occupation",
-            "disability",
-            "pregnant",
-        )
-    ]
+    member_columns = [MEMBERS.c[name] for name in MEMBER_COLUMNS]
     async with engine.connect() as conn:
         households = (
             await conn.execute(

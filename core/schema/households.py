@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from core.households.data import MEMBER_COLUMNS
 from core.households.queries import (
     HouseholdFilter,
     Include,
@@ -32,19 +33,8 @@ from core.schema.welfare import Welfare
 DEFAULT_PAGE_SIZE = 50
 
 
-#: Reading any of these about a person is reading personal data (audited, core.schema.disclosure).
-MEMBER_PERSONAL = (
-    "nik",
-    "name",
-    "sex",
-    "birth_date",
-    "relationship",
-    "education",
-    "in_school",
-    "occupation",
-    "disability",
-    "pregnant",
-)
+#: Reading any of a member's own fields is reading personal data (audited, core.schema.disclosure).
+MEMBER_PERSONAL = MEMBER_COLUMNS
 #: What identifies a family or finds its home.
 HOUSEHOLD_PERSONAL = ("kk_number", "address", "rt", "rw", "latitude", "longitude")
 
