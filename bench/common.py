@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from core import migrate
 from core.access.enforcer import seed_policies_if_empty
-from core.db import create_engine
+from core.foundation.settings import Settings
 from core.regions.loader import load_regions, lokal_regions
-from core.settings import Settings
+from core.storage import migrate
+from core.storage.db import create_engine
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -111,7 +111,7 @@ def start_server(settings: Settings, port: int, environment: dict[str, str] | No
         sys.executable,
         "-m",
         "uvicorn",
-        "core.app:create_app",
+        "core.http.app:create_app",
         "--factory",
         "--host",
         "127.0.0.1",

@@ -37,13 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import fresh_database  # noqa: E402
-from core.db import create_engine, write_transaction  # noqa: E402
-from core.ids import ids  # noqa: E402
+from core.foundation.ids import ids  # noqa: E402
+from core.foundation.settings import Settings  # noqa: E402
 from core.programs.cycles import CycleRecord, run_cycle  # noqa: E402
 from core.programs.periods import Period, parse_period  # noqa: E402
 from core.programs.registry import ProgramRegistry, build_registry, make_manager  # noqa: E402
 from core.programs.selection import CYCLE_WORK_MEM  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.storage.db import create_engine, write_transaction  # noqa: E402
 
 RANKINGS = {
     "tenths": "welfare_ranks written as tenths of the deprivation estimate (decile 1 = most deprived tenth)",

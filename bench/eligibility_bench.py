@@ -20,10 +20,10 @@ from sqlalchemy import event, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import fresh_database, median_time_async  # noqa: E402
-from core.db import create_engine  # noqa: E402
 from core.programs.integrators import eligibility_by_nik  # noqa: E402
 from core.programs.registry import registry_from_settings  # noqa: E402
-from core.records import MEMBERS  # noqa: E402
+from core.storage.db import create_engine  # noqa: E402
+from core.storage.records import MEMBERS  # noqa: E402
 
 BATCH = 10_000
 

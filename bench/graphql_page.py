@@ -30,10 +30,10 @@ from core.access.enforcer import AccessControl  # noqa: E402
 from core.auth import tokens  # noqa: E402
 from core.auth.principal import Principal  # noqa: E402
 from core.auth.requests import principal_of  # noqa: E402
-from core.db import create_engine  # noqa: E402
 from core.programs.registry import registry_from_settings  # noqa: E402
 from core.schema.build import build_schema  # noqa: E402
 from core.schema.context import Context  # noqa: E402
+from core.storage.db import create_engine  # noqa: E402
 
 PAGE = 1000
 QUERY = """

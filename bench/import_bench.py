@@ -37,12 +37,10 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bench.common import interleaved_medians  # noqa: E402
-from core import migrate  # noqa: E402
 from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT, ImportOptions, default_workers, import_households  # noqa: E402
 from core.bulk.layout import FILE_COLUMNS, household_rows  # noqa: E402
 from core.cli.users import cli_request  # noqa: E402
-from core.db import create_engine  # noqa: E402
-from core.enums import (  # noqa: E402
+from core.foundation.enums import (  # noqa: E402
     CookingFuel,
     Disability,
     DrinkingWater,
@@ -57,12 +55,14 @@ from core.enums import (  # noqa: E402
     ToiletFacility,
     WallMaterial,
 )
+from core.foundation.ids import ids  # noqa: E402
+from core.foundation.settings import Settings  # noqa: E402
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData  # noqa: E402
-from core.identity import make_nik  # noqa: E402
-from core.ids import ids  # noqa: E402
+from core.households.identity import make_nik  # noqa: E402
 from core.regions.codes import level_number  # noqa: E402
 from core.regions.loader import load_regions, lokal_regions  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.storage import migrate  # noqa: E402
+from core.storage.db import create_engine  # noqa: E402
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FIRST_NAMES = ("Budi", "Siti", "Agus", "Dewi", "Eko", "Rina", "Joko", "Sri", "Andi", "Nur", "Wayan", "Made")

@@ -28,10 +28,10 @@ from sqlalchemy import func, insert, literal, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BenchDatabase, free_port, fresh_database, start_server, wait_until_up  # noqa: E402
-from core.db import create_engine  # noqa: E402
+from core.foundation.settings import Settings  # noqa: E402
 from core.models import Enrollment, ProgramCycle  # noqa: E402
-from core.records import HOUSEHOLDS, MEMBERS  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.storage.db import create_engine  # noqa: E402
+from core.storage.records import HOUSEHOLDS, MEMBERS  # noqa: E402
 
 LOOKUP = """query Lookup($village: String!, $name: String!) {
   cekBansos(villageCode: $village, fullName: $name) { found people { maskedName aid { program period } } }

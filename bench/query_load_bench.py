@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import free_port, fresh_database, start_server, wait_until_up  # noqa: E402
 from core.auth import tokens  # noqa: E402
 from core.auth.users import create_user  # noqa: E402
-from core.db import create_engine, write_transaction  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.foundation.settings import Settings  # noqa: E402
+from core.storage.db import create_engine, write_transaction  # noqa: E402
 
 #: The heaviest queries the cost limit (200,000 by default) still lets through, by what they stress.
 HEAVY = {

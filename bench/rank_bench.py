@@ -37,12 +37,12 @@ from sqlalchemy import func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DEFAULT_POSTGRES  # noqa: E402
-from core import migrate  # noqa: E402
-from core.db import create_engine  # noqa: E402
 from core.demo import seed_demo  # noqa: E402
-from core.records import HOUSEHOLDS  # noqa: E402
+from core.foundation.settings import Settings  # noqa: E402
 from core.regions.loader import load_regions, lokal_regions  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.storage import migrate  # noqa: E402
+from core.storage.db import create_engine  # noqa: E402
+from core.storage.records import HOUSEHOLDS  # noqa: E402
 from core.welfare.apply import apply_ranking, read_batch  # noqa: E402
 from core.welfare.catboost_model import CatBoostSettings, CatBoostWelfare  # noqa: E402
 from core.welfare.labelled import survey_sample  # noqa: E402

@@ -43,14 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import fresh_database  # noqa: E402
 from core.audit.log import RequestInfo  # noqa: E402
 from core.auth.principal import Principal  # noqa: E402
-from core.db import create_engine, write_transaction  # noqa: E402
-from core.enums import ProposalKind, ProposalStatus, RecordStatus, VerificationLevel  # noqa: E402
-from core.ids import ids  # noqa: E402
+from core.foundation.enums import ProposalKind, ProposalStatus, RecordStatus, VerificationLevel  # noqa: E402
+from core.foundation.ids import ids  # noqa: E402
+from core.foundation.settings import Settings  # noqa: E402
 from core.models import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS, PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS  # noqa: E402
 from core.models.types import TIMESTAMP  # noqa: E402
 from core.offline.export import export_package  # noqa: E402
-from core.records import HOUSEHOLDS, MEMBERS  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.storage.db import create_engine, write_transaction  # noqa: E402
+from core.storage.records import HOUSEHOLDS, MEMBERS  # noqa: E402
 from core.verification.determination import Determined, determine  # noqa: E402
 from core.verification.drafts import PROPOSALS  # noqa: E402
 from core.verification.rounds import create_round  # noqa: E402

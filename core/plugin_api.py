@@ -17,13 +17,18 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exported)
-    from core.db import write_transaction as write_transaction
-    from core.enums import MemberStatus as MemberStatus
-    from core.enums import RecordStatus as RecordStatus
+    from core.foundation.enums import MemberStatus as MemberStatus
+    from core.foundation.enums import RecordStatus as RecordStatus
+    from core.foundation.ids import ids as _ids
+    from core.foundation.refusals import Conflict as Conflict
+    from core.foundation.refusals import FieldError as FieldError
+    from core.foundation.refusals import Invalid as Invalid
+    from core.foundation.refusals import Missing as Missing
+    from core.foundation.text import line_problem as line_problem
+    from core.foundation.text import text_problem as text_problem
     from core.households.queries import Include as Include
     from core.households.queries import household_by_id as household_by_id
     from core.households.queries import households_by_id as households_by_id
-    from core.ids import ids as _ids
     from core.models.types import code_type as code_type
     from core.programs.config import ProgramSettingsError as ProgramSettingsError
     from core.programs.config import load_program_settings as load_program_settings
@@ -47,10 +52,6 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.programs.types import HouseholdFact as HouseholdFact
     from core.programs.types import Program as Program
     from core.programs.types import RuleContext as RuleContext
-    from core.refusals import Conflict as Conflict
-    from core.refusals import FieldError as FieldError
-    from core.refusals import Invalid as Invalid
-    from core.refusals import Missing as Missing
     from core.regions.codes import is_region_code as is_region_code
     from core.regions.codes import level_number as level_number
     from core.regions.codes import region_within as region_within
@@ -72,8 +73,7 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.schema.list_sizes import Items as Items
     from core.schema.list_sizes import sized as sized
     from core.schema.writes import run_write as run_write
-    from core.text import line_problem as line_problem
-    from core.text import text_problem as text_problem
+    from core.storage.db import write_transaction as write_transaction
 
     next_id = _ids.next_id
 
@@ -106,10 +106,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_program_settings": ("core.programs.config", "load_program_settings"),
     "ProgramSettingsError": ("core.programs.config", "ProgramSettingsError"),
     # refusals a service returns instead of a record
-    "Invalid": ("core.refusals", "Invalid"),
-    "Conflict": ("core.refusals", "Conflict"),
-    "Missing": ("core.refusals", "Missing"),
-    "FieldError": ("core.refusals", "FieldError"),
+    "Invalid": ("core.foundation.refusals", "Invalid"),
+    "Conflict": ("core.foundation.refusals", "Conflict"),
+    "Missing": ("core.foundation.refusals", "Missing"),
+    "FieldError": ("core.foundation.refusals", "FieldError"),
     # regions
     "region_within": ("core.regions.codes", "region_within"),
     "within": ("core.regions.codes", "within"),
@@ -117,14 +117,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "level_number": ("core.regions.codes", "level_number"),
     "existing_codes": ("core.regions.queries", "existing_codes"),
     # text a user sends: refused characters (controls, line breaks in a line, direction overrides)
-    "line_problem": ("core.text", "line_problem"),
-    "text_problem": ("core.text", "text_problem"),
+    "line_problem": ("core.foundation.text", "line_problem"),
+    "text_problem": ("core.foundation.text", "text_problem"),
     # tables and records
-    "write_transaction": ("core.db", "write_transaction"),
-    "next_id": ("core.ids", "ids.next_id"),
+    "write_transaction": ("core.storage.db", "write_transaction"),
+    "next_id": ("core.foundation.ids", "ids.next_id"),
     "code_type": ("core.models.types", "code_type"),
-    "MemberStatus": ("core.enums", "MemberStatus"),
-    "RecordStatus": ("core.enums", "RecordStatus"),
+    "MemberStatus": ("core.foundation.enums", "MemberStatus"),
+    "RecordStatus": ("core.foundation.enums", "RecordStatus"),
     "Include": ("core.households.queries", "Include"),
     "household_by_id": ("core.households.queries", "household_by_id"),
     "households_by_id": ("core.households.queries", "households_by_id"),

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.audit.log import RequestInfo
 from core.auth.principal import Principal
 from core.bulk.layout import FILE_COLUMNS, household_rows
-from core.enums import Education, Relationship, Sex
+from core.foundation.enums import Education, Relationship, Sex
 from core.households.data import HouseholdData, MemberData
-from core.identity import make_nik
+from core.households.identity import make_nik
 from core.models import Household, Member
 from tests import factories
 

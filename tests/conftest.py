@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import migrate
 from core.access.enforcer import seed_policies_if_empty
-from core.app import create_app
 from core.auth import tokens
-from core.db import create_engine
+from core.foundation.settings import Settings, get_settings
+from core.http.app import create_app
 from core.regions.loader import load_regions, lokal_regions
-from core.settings import Settings, get_settings
+from core.storage import migrate
+from core.storage.db import create_engine
 from tests.rank_support import model_dir, population  # noqa: F401  (welfare-ranking fixtures)
 from tests.serving import PRODUCTION_AUDIT_KEY
 

@@ -7,7 +7,7 @@ from dataclasses import fields
 from datetime import date
 from enum import StrEnum
 
-from core.enums import (
+from core.foundation.enums import (
     CookingFuel,
     DrinkingWater,
     Education,
@@ -21,7 +21,7 @@ from core.enums import (
     WallMaterial,
 )
 from core.households.data import HouseholdData, MemberData
-from core.identity import make_nik
+from core.households.identity import make_nik
 
 VILLAGE = "32.01.01.1001"  # Pondok Rajeg, Cibinong, Kabupaten Bogor, Jawa Barat
 OTHER_VILLAGE = "35.78.01.1001"  # in Kota Surabaya, Jawa Timur

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from core.settings import Settings
+from core.foundation.settings import Settings
 
 
 class DatabaseProxy:

@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
-from core.enums import (
+from core.foundation.enums import (
     CookingFuel,
     DrinkingWater,
     Education,
@@ -27,6 +26,7 @@ from core.households import service
 from core.households.data import HouseholdData, MemberData
 from core.models import CycleRefusal, Disbursement, Enrollment, EnrollmentComponent, ProgramCycle, WelfareRank
 from core.programs.registry import ProgramRegistry, build_registry, make_manager
+from core.storage.db import write_transaction
 from tests import factories
 
 ENROLLMENTS = Enrollment.__table__
@@ -192,7 +192,7 @@ async def without_unique_index(engine: AsyncEngine, index: str, table: str, colu
 
 
 async def member_ids_by_birth(engine: AsyncEngine, household_id: int) -> dict[date, int]:
-    from core.records import MEMBERS
+    from core.storage.records import MEMBERS
 
     async with engine.connect() as conn:
         rows = await conn.execute(

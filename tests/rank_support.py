@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.demo import seed_demo
+from core.foundation.settings import Settings
 from core.models import WelfareModelEntry, WelfareRank, WelfareRankRun, WelfareRankScore
-from core.settings import Settings
 from core.welfare.catboost_model import CatBoostSettings
 from core.welfare.labelled import LabelledData, survey_sample
 from core.welfare.model import ModelKind

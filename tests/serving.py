@@ -11,8 +11,8 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 import httpx
 import uvicorn
 
-from core.app import create_app
-from core.settings import Mode, Settings
+from core.foundation.settings import Mode, Settings
+from core.http.app import create_app
 
 PRODUCTION_SECRET = "test-production-secret-0123456789abcdef"
 PRODUCTION_AUDIT_KEY = "test-production-audit-key-0123456789abcdef"

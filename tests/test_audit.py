@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import migrate
 from core.audit.log import record
 from core.audit.verify import verify_chain
 from core.auth.users import create_user
 from core.cli.users import cli_request
-from core.db import create_engine, write_transaction
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.storage import migrate
+from core.storage.db import create_engine, write_transaction
 from tests.conftest import GraphQLClient
 from tests.test_schema_mutations import UPDATE, register
 

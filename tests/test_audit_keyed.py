@@ -16,8 +16,6 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import migrate
-from core.app import create_app
 from core.audit.checkpoints import read_checkpoints, write_checkpoint
 from core.audit.keys import AuditKeyRefused, AuditKeyring
 from core.audit.log import (
@@ -35,8 +33,10 @@ from core.audit.log import (
 from core.audit.verify import verify_chain
 from core.auth.principal import Principal
 from core.cli.users import cli_request
-from core.db import create_engine, write_transaction
-from core.settings import Mode, Settings
+from core.foundation.settings import Mode, Settings
+from core.http.app import create_app
+from core.storage import migrate
+from core.storage.db import create_engine, write_transaction
 from tests.serving import PRODUCTION_SECRET, production, serve
 
 SIKS = [sys.executable, "-m", "core.cli"]

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.app import create_app
 from core.auth import tokens, users
-from core.db import write_transaction
+from core.foundation.settings import Mode, Settings
+from core.http.app import create_app
 from core.models import AuditEntry, User
-from core.settings import Mode, Settings
+from core.storage.db import write_transaction
 from tests.conftest import GraphQLClient
 
 SIKS = [sys.executable, "-m", "core.cli"]

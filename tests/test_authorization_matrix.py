@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.app import create_app
-from core.db import write_transaction
-from core.records import HOUSEHOLDS
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.http.app import create_app
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS
 from core.verification.drafts import ChangeRequest
 from core.verification.proposals import propose_change
 from core.verification.rounds import create_round

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.access.enforcer import AccessControl
 from core.auth.principal import Principal
+from core.foundation.settings import Settings
 from core.programs.registry import registry_from_settings
-from core.records import HOUSEHOLDS, MEMBERS
 from core.schema.build import build_schema
 from core.schema.context import Context
-from core.settings import Settings
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.conftest import GraphQLClient, token_headers
 from tests.test_disbursements import payments

@@ -27,11 +27,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.access.enforcer import base_policy_lines, policy_files, region_within
-from core.app import create_app
-from core.db import write_transaction
+from core.foundation.settings import Settings
+from core.http.app import create_app
 from core.models import Enrollment, ProgramCycle
-from core.records import MEMBERS
-from core.settings import Settings
+from core.storage.db import write_transaction
+from core.storage.records import MEMBERS
 from tests import factories
 from tests.conftest import GraphQLClient, clear_data, token_headers
 from tests.photo_files import jpeg_with_gps

@@ -29,7 +29,7 @@ from core.bulk.sources import FileRefused
 from core.bulk.validation import Candidate, CheckContext
 from core.bulk.workers import CheckingPool, WorkerFailed
 from core.cli import app
-from core.enums import Relationship, Sex
+from core.foundation.enums import Relationship, Sex
 from core.households.data import HouseholdData, MemberData
 from core.models import AuditEntry, Household, Member
 from tests import factories

@@ -12,8 +12,8 @@ from sqlalchemy.types import String
 
 from core.bulk.importer import HOUSEHOLD_INSERT, MEMBER_INSERT
 from core.bulk.writer import insert_rows
+from core.foundation.ids import ids
 from core.households.data import household_values, member_values
-from core.ids import ids
 from core.models import Household, Member
 from tests import factories
 from tests.bulk_files import counts

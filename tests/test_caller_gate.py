@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.audit.log import RequestInfo
 from core.auth.principal import PUBLIC
 from core.auth.refusals import RefusalLog
+from core.foundation.settings import Settings
 from core.models import AuditEntry
-from core.settings import Settings
 from tests.conftest import token_headers
 from tests.serving import serve, serve_many
 

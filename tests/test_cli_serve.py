@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import httpx
 from sqlalchemy import select
 
-from core.db import create_engine
+from core.foundation.settings import Settings
 from core.models import AuditEntry
-from core.settings import Settings
+from core.storage.db import create_engine
 
 SIKS = [sys.executable, "-m", "core.cli"]
 
@@ -135,7 +135,7 @@ def test_serve_refuses_a_database_with_unknown_revision(empty_database: dict[str
     env = {**os.environ, **empty_database, "SIKS_DEMO_HOUSEHOLDS": "0"}
     subprocess.run([*SIKS, "db", "upgrade"], env=env, check=True, capture_output=True)
     code = (
-        "import asyncio\nfrom sqlalchemy import text\nfrom core.db import create_engine\n"
+        "import asyncio\nfrom sqlalchemy import text\nfrom core.storage.db import create_engine\n"
         "async def main():\n    e = create_engine()\n    async with e.begin() as c:\n"
         "        await c.execute(text('DELETE FROM alembic_version'))\n"
         "        await c.execute(text(\"INSERT INTO alembic_version VALUES ('from_the_future')\"))\n"

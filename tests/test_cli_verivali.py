@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from core.cli import app
-from core.db import write_transaction
-from core.enums import HouseholdRemovalReason
+from core.foundation.enums import HouseholdRemovalReason
+from core.storage.db import write_transaction
 from core.verification import proposals
 from tests.test_verification_determination import to_the_top
 from tests.verification_support import officer, registered

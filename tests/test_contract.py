@@ -18,9 +18,9 @@ from core.contract.sdl import (
     contract_environment,
     print_schemas,
 )
+from core.foundation.settings import Mode, Settings
 from core.public.schema import build_public_schema
 from core.schema.build import build_schema
-from core.settings import Mode, Settings
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = REPOSITORY / "contract"

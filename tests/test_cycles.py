@@ -15,15 +15,15 @@ from sqlalchemy import insert, literal, literal_column, select, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
-from core.ids import ids
+from core.foundation.ids import ids
+from core.foundation.refusals import Invalid, Missing
 from core.programs.cycles import CycleRecord, CycleRefused, approve_cycle, run_cycle
 from core.programs.hookspecs import hookimpl
 from core.programs.preview import CyclePreview, RegionCount, preview_cycle
 from core.programs.quotas import set_quota
 from core.programs.registry import build_registry, make_manager
 from core.programs.types import BenefitContext, BenefitRule
-from core.refusals import Invalid, Missing
+from core.storage.db import write_transaction
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import (

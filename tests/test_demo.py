@@ -22,7 +22,7 @@ from core.cli import app
 from core.demo import DemoGenerator, PopulationExists, SerialsExhausted, reference_date, seed_demo
 from core.demo.serials import SerialBook
 from core.demo.villages import read_region_codes
-from core.enums import Education, Relationship, Sex
+from core.foundation.enums import Education, Relationship, Sex
 from core.households.data import ASSET_FIELDS, HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.households.rules import full_household_errors
 from core.models import DemoRun, Household, Member, Region, WelfareSurvey

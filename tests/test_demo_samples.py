@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from core.cli import app
 from core.demo import seed_demo
 from core.demo.samples import household_samples
-from core.records import HOUSEHOLDS, MEMBERS, REGIONS
+from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
 
 PRINTED = re.compile(r"household id (\d+) \(KK (\d{16})\) in (.+) (\d\d\.\d\d\.\d\d\.\d{4}): head (.+), NIK (\d{16})")
 

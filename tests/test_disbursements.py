@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
 from core.models import Disbursement, Enrollment, ProgramCycle
 from core.programs.disbursements import UpdateRefused, apply_status_updates, read_channel_csv, reconcile
+from core.storage.db import write_transaction
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.test_schema_households import store

@@ -1,4 +1,5 @@
-"""docs/plugins.md documents every hook with its exact arguments (as datasette's docs test does)."""
+"""docs/plugins.md documents every hook with its exact arguments (as datasette's docs test does); the docs
+name only files and modules that exist."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from core.programs import hookspecs
 
-DOCS = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("siks_"))
 DOCUMENTED = dict(re.findall(r"^### (siks_\w+)\(([^)]*)\)", DOCS, flags=re.MULTILINE))
 
@@ -92,3 +94,40 @@ def test_every_error_code_the_api_uses_is_documented_for_integrators() -> None:
     missing = {code: where for code, where in used.items() if code not in documented}
     assert not missing, f"document these extensions.code values in docs/integrators.md, 'Errors': {missing}"
     assert documented <= set(used), f"docs/integrators.md lists codes the API never sends: {documented - set(used)}"
+
+
+# `# file: tests/...` lines are the snippets of a plugin package in plugins.md, not paths of this tree.
+_CODE_PATH = re.compile(r"(?<!# file: )\b((?:core|plugins|tests|bench|contract|policies)/[\w./-]*\w)")
+_MODULE = re.compile(r"`((?:core|plugins)(?:\.\w+)+)")
+
+
+def _named_paths() -> list[tuple[str, str]]:
+    named = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        named += [(doc.name, path) for path in _CODE_PATH.findall(text) if "*" not in path and "<" not in path]
+        named += [(doc.name, module) for module in _MODULE.findall(text)]
+    return named
+
+
+def _is_module(parts: list[str]) -> bool:
+    path = ROOT.joinpath(*parts)
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def test_every_path_and_module_the_docs_name_exists() -> None:
+    """README and docs/ (architecture.md above all) stay true to the tree: a file, folder or module they
+    name that was moved or removed fails here."""
+    missing = []
+    for doc, name in _named_paths():
+        if "/" in name:
+            if not (ROOT / name).exists():
+                missing.append(f"{doc}: {name}")
+            continue
+        parts = name.split(".")
+        # `core.x.y` may name a module, a package, or an attribute of one (`core.plugin_api.run_write`).
+        found = any(_is_module(parts[:n]) for n in range(len(parts), 1, -1))
+        if not found:
+            missing.append(f"{doc}: {name}")
+    assert _named_paths(), "the docs name no paths: the pattern is broken"
+    assert not missing, "docs name what is not in the tree:\n" + "\n".join(missing)

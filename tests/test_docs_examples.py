@@ -35,13 +35,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.auth.users import create_api_key, create_user
-from core.bootstrap import DEMO_SEED
-from core.db import write_transaction
 from core.demo import seed_demo
 from core.demo.samples import HouseholdSample, household_samples
-from core.records import HOUSEHOLDS, REGIONS
+from core.foundation.settings import Settings
 from core.regions.codes import within
-from core.settings import Settings
+from core.runtime.bootstrap import DEMO_SEED
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS, REGIONS
 from tests.conftest import GraphQLClient
 from tests.graphql_examples import Block, Example, blocks, contract_schema, examples
 

@@ -11,10 +11,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
-from core.enums import RemovalReason
+from core.foundation.enums import RemovalReason
+from core.foundation.ids import ids
+from core.foundation.refusals import Invalid
 from core.households import service
-from core.ids import ids
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.double_recipients import (
     DoubleRecipient,
@@ -24,8 +24,8 @@ from core.programs.double_recipients import (
     double_recipient_report,
 )
 from core.programs.registry import ProgramRegistry, build_registry, make_manager
-from core.records import HOUSEHOLDS, MEMBERS
-from core.refusals import Invalid
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import (

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.foundation.settings import Settings
 from core.models import Visit, VisitPhoto
-from core.settings import Settings
 from tests.conftest import token_headers
 from tests.photo_files import gps_of, jpeg_with_gps, png
 from tests.verification_support import APPROVE, CHAIN_SCOPES, registered, row_count

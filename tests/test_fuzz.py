@@ -21,9 +21,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.foundation.settings import Settings
 from core.public.schema import build_public_schema
 from core.schema.build import build_schema
-from core.settings import Settings
 from tests.serving import uvicorn_server
 from tests.test_public import plant
 
@@ -58,7 +58,7 @@ def no_server_error(_ctx: Any, response: Any, case: Any) -> bool | None:
     """No 5xx status and no error the server labelled as its own failure."""
     assert response.status_code < 500, f"{response.status_code} for {case.body}: {response.text[:300]}"
     if response.status_code == 400 and "NUL character" in response.text:
-        return None  # refused before GraphQL: PostgreSQL text cannot hold NUL (core/nul.py)
+        return None  # refused before GraphQL: PostgreSQL text cannot hold NUL (core/foundation/nul.py)
     errors = response.json().get("errors") or []
     internal = [e for e in errors if (e.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"]
     assert not internal, f"{case.body}: {internal}"

@@ -12,10 +12,10 @@ import strawberry
 from graphql import GraphQLError, parse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.foundation.settings import Settings
 from core.public import lookup
 from core.schema import cost, hardening
 from core.schema.build import build_schema
-from core.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.serving import production, serve
 

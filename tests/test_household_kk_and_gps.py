@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.test_schema_mutations import fields_of, table_counts

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.models import AuditEntry, Proposal, Visit
-from core.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS
 from tests import factories
 from tests import test_offline as offline
 from tests.conftest import GraphQLClient

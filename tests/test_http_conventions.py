@@ -19,7 +19,8 @@ from graphql import parse, validate
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.app import create_app
+from core.foundation.settings import Settings
+from core.http.app import create_app
 from core.http.examples import MAIN_EXAMPLES, PUBLIC_EXAMPLES
 from core.http.graphiql import SCRIPTS, STATIC, STYLES
 from core.http.persisted import MemoryPersistedQueries
@@ -27,7 +28,6 @@ from core.http.request_id import sanitise
 from core.public.app import asks_only_for_recaps
 from core.public.schema import build_public_schema
 from core.schema.build import build_schema
-from core.settings import Settings
 from tests.conftest import token_headers
 from tests.serving import production, serve
 
@@ -300,7 +300,7 @@ async def test_an_unexpected_failure_answers_a_json_500_with_the_request_id(
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("core.app.refuse_nul", broken)  # any unexpected failure while answering
+    monkeypatch.setattr("core.http.app.refuse_nul", broken)  # any unexpected failure while answering
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.enums import Sex
-from core.identity import kk_problem, make_nik, nik_agrees, nik_facts, nik_matches_person, nik_problem
+from core.foundation.enums import Sex
+from core.households.identity import kk_problem, make_nik, nik_agrees, nik_facts, nik_matches_person, nik_problem
 from core.regions.codes import district_of_nik, level_number
 from core.regions.loader import lokal_regions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.ids import IdAllocator
+from core.foundation.ids import IdAllocator
 
 
 async def test_a_reserved_block_numbered_in_sql_meets_no_other_id(db: AsyncEngine) -> None:

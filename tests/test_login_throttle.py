@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.auth import users
 from core.auth.throttle import account_key
-from core.db import write_transaction
+from core.foundation.settings import Settings
 from core.models import AuditEntry
-from core.settings import Settings
+from core.storage.db import write_transaction
 from tests.serving import serve
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -27,15 +27,15 @@ from core.auth.passwords import hash_password
 from core.auth.principal import Principal
 from core.auth.users import create_api_key
 from core.cli import app
-from core.db import write_transaction
-from core.enums import FloorMaterial
+from core.foundation.enums import FloorMaterial
+from core.foundation.ids import ids
+from core.foundation.settings import Settings, get_settings
 from core.households import service
 from core.households.data import HouseholdData
-from core.ids import ids
 from core.models import PROPOSED_HOUSEHOLDS, OfflinePackage, Proposal, User, Visit, VisitPhoto
 from core.offline.field_json import JSON_MAX_CHARACTERS, JSON_MAX_DEPTH, nested_deeper_than
-from core.records import HOUSEHOLDS
-from core.settings import Settings, get_settings
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS
 from core.verification import rounds
 from tests import factories
 

@@ -16,10 +16,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from core.app import create_app
-from core.db import DatabaseUnreachable, create_engine
-from core.outage import CODE, RETRY_AFTER_SECONDS, is_outage
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.http.app import create_app
+from core.runtime.outage import CODE, RETRY_AFTER_SECONDS, is_outage
+from core.storage.db import DatabaseUnreachable, create_engine
 from tests.conftest import token_headers
 from tests.outage_support import PostgresOutage, SQLiteOutage
 from tests.serving import production

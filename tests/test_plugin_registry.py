@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.app import create_app
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.http.app import create_app
 from tests.conftest import GraphQLClient, token_headers
 
 INSTALLED = "{ programs { installed { slug } } }"
@@ -55,7 +55,7 @@ async def test_two_apps_with_different_plugins_serve_in_one_process(db: AsyncEng
 def test_importing_core_loads_no_plugin() -> None:
     """The registry is built by an application or a command, never as a side effect of an import."""
     code = (
-        "import sys, core.app, core.schema.build, core.access.enforcer, core.migrate\n"
+        "import sys, core.http.app, core.schema.build, core.access.enforcer, core.storage.migrate\n"
         "loaded = [m for m in ('plugins.pkh', 'plugins.kube', 'siks_elderly') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )

@@ -20,13 +20,13 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import AUDIT
-from core.enums import Relationship, Sex
+from core.foundation.enums import Relationship, Sex
 from core.programs import hookspecs
 from core.programs.facts import WELFARE, facts_select
 from core.programs.hookspecs import hookimpl
 from core.programs.periods import PeriodKind, parse_period
 from core.programs.registry import PluginConflict, build_registry, make_manager, registry_from_settings
-from core.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import CYCLES, DISBURSEMENTS

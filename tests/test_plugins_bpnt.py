@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.foundation.refusals import Invalid
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.eligibility import explain
 from core.programs.periods import PeriodKind, parse_period
 from core.programs.queries import enrollments_by_household
-from core.refusals import Invalid
 from plugins.bpnt import PROGRAM
 from tests import factories
 from tests.programs_support import (

@@ -6,11 +6,11 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.enums import Education
+from core.foundation.enums import Education
+from core.foundation.refusals import Invalid
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.eligibility import explain
 from core.programs.periods import PeriodKind, parse_period
-from core.refusals import Invalid
 from plugins.pkh import PROGRAM
 from tests import factories
 from tests.programs_support import (

@@ -13,19 +13,19 @@ import redis.asyncio as redis
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
-from core.enums import Relationship, Sex
+from core.foundation.enums import Relationship, Sex
+from core.foundation.ids import ids
+from core.foundation.settings import Settings
 from core.households import service
 from core.households.data import HouseholdData
-from core.ids import ids
 from core.models import Enrollment, ProgramCycle, VerificationRound, Visit
 from core.programs.registry import registry_from_settings
 from core.public import lookup
 from core.public.names import mask_name, normalise_name
 from core.public.recap import RecapCache, RegionRecap
-from core.ratelimit import MemoryStore, RateLimiter, client_key
-from core.records import HOUSEHOLDS
-from core.settings import Settings
+from core.runtime.ratelimit import MemoryStore, RateLimiter, client_key
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS
 from tests import factories
 from tests.serving import serve, serve_many
 

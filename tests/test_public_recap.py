@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
+from core.foundation.settings import Settings
 from core.households import service
 from core.public.recap import ProgramRecipients, RegionRecap, publish, published
-from core.settings import Settings
+from core.storage.db import write_transaction
 from tests.serving import serve
 from tests.test_public import NEIGHBOUR, RECAP, VILLAGE, ask, family, plant
 

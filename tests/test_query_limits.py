@@ -30,15 +30,15 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.deadline import deadline_in
+from core.foundation.settings import Settings
 from core.public.schema import build_public_schema
 from core.regions.sizes import NATIONAL, region_sizes, sizes_of
+from core.runtime.deadline import deadline_in
 from core.schema import cost, limits
 from core.schema.build import build_schema
 from core.schema.execution import PlanningExecutionContext
 from core.schema.list_sizes import CORE_SIZES, Items, Known, hint_of
 from core.schema.loader import SharedLoader
-from core.settings import Settings
 from tests.conftest import GraphQLClient, token_headers
 from tests.serving import serve, uvicorn_server
 

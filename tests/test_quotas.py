@@ -8,12 +8,12 @@ import sys
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
+from core.foundation.refusals import Invalid
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.preview import CyclePreview, preview_cycle
 from core.programs.quotas import Quota, list_quotas, set_quota
 from core.programs.scope import ProgramScope, check_scope
-from core.refusals import Invalid
+from core.storage.db import write_transaction
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.programs_support import builtin_registry, enrolled, head, poor_household, rank, register

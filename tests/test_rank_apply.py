@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.enums import FloorMaterial
+from core.foundation.enums import FloorMaterial
 from core.programs.facts import facts_select
 from core.programs.periods import PeriodKind, parse_period
 from core.programs.registry import registry_from_settings
-from core.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS
 from core.welfare.apply import RUNS, SCORES, RunStatus, apply_ranking
 from core.welfare.errors import NoActiveModel, RankingConflict, WelfareError
 from core.welfare.model import ModelKind

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from core.cli import app
-from core.db import create_engine
+from core.foundation.settings import Settings, get_settings
 from core.models import AuditEntry
-from core.settings import Settings, get_settings
+from core.storage.db import create_engine
 from tests.rank_support import HOUSEHOLDS
 
 

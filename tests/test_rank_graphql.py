@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS
 from core.welfare.apply import apply_ranking
 from core.welfare.explain import explain
 from core.welfare.model import ModelKind

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as redis
 
-from core.ratelimit import (
+from core.runtime.ratelimit import (
     Backoff,
     CounterStore,
     LimiterUnavailable,

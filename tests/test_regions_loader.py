@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.records import REGIONS
 from core.regions.codes import within
 from core.regions.loader import RegionListError, csv_regions, load_regions, lokal_regions
+from core.storage.records import REGIONS
 
 
 async def level_counts(engine: AsyncEngine) -> dict[int, int]:

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
 from core.households import service
 from core.households.data import HouseholdData
+from core.storage.db import write_transaction
 from tests import factories
 from tests.conftest import GraphQLClient
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.enums import Relationship, Sex
-from core.records import HOUSEHOLDS, MEMBERS
+from core.foundation.enums import Relationship, Sex
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.conftest import GraphQLClient
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.access.enforcer import AccessControl
-from core.app import create_app
 from core.auth.principal import Principal
-from core.records import HOUSEHOLDS
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.http.app import create_app
+from core.storage.records import HOUSEHOLDS
 from tests import factories
 from tests.conftest import GraphQLClient, clear_data, token_headers
 from tests.test_schema_households import store

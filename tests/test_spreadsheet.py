@@ -1,7 +1,7 @@
 """Finding 7: names and addresses that a spreadsheet would run as formulas, and control characters.
 
 Every CSV the project writes neutralises cells starting with ``= + - @`` (and tab or carriage
-return) by an apostrophe (``core.spreadsheet``); the household import takes it off again, so an
+return) by an apostrophe (``core.foundation.spreadsheet``); the household import takes it off again, so an
 export still imports back unchanged. XLSX text cells are strings and never formulas. Control
 characters are refused in names and addresses on every way in.
 """
@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import spreadsheet
 from core.bulk.exporter import ExportFormat, export_households
 from core.bulk.layout import FILE_COLUMNS
 from core.bulk.report import ErrorReport
+from core.foundation import spreadsheet
 from core.households.data import HouseholdData
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.bulk_files import counts, file_rows, for_household, read_report, with_cell, write_csv
 from tests.conftest import GraphQLClient, clear_data

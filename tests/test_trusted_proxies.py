@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.foundation.settings import Settings
 from core.models import AuditEntry
-from core.settings import Settings
 from tests.serving import serve_many
 
 AUDIT = AuditEntry.__table__

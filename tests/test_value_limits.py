@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Integer, String, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.bulk.layout import FILE_COLUMNS
-from core.enums import Relationship
+from core.foundation.enums import Relationship
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
     MEMBER_COLUMNS,
@@ -27,7 +27,7 @@ from core.households.data import (
     HouseholdData,
     MemberData,
 )
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.bulk_files import counts, file_rows, for_household, read_report, with_cell, write_csv, write_xlsx
 from tests.conftest import GraphQLClient

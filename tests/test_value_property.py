@@ -28,14 +28,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.bulk.layout import FILE_COLUMNS
+from core.foundation.settings import Settings
+from core.foundation.spreadsheet import restored
 from core.households.data import HouseholdData
 from core.households.rules import camel
 from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS
 from core.offline.importing import import_package
 from core.offline.package import PackageRefused
-from core.records import HOUSEHOLDS, MEMBERS
-from core.settings import Settings
-from core.spreadsheet import restored
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from core.verification.storage import folder_store
 from tests import factories
 from tests.bulk_files import file_rows, read_report, write_csv

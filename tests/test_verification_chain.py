@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.enums import Relationship, Sex
+from core.foundation.enums import Relationship, Sex
 from core.models import DtksEdition, Proposal, ProposalStep
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
 from tests.verification_support import (
     APPROVE,

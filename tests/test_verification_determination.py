@@ -8,10 +8,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import write_transaction
-from core.enums import FloorMaterial, HouseholdRemovalReason
+from core.foundation.enums import FloorMaterial, HouseholdRemovalReason
 from core.households import service
-from core.records import HOUSEHOLDS
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS
 from core.verification import chain, determination, proposals
 from core.verification.drafts import PROPOSALS, ChangeRequest
 from core.verification.queries import edition_counts

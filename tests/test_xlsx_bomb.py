@@ -26,7 +26,7 @@ from core.bulk.archive import WorkbookLimits
 from core.bulk.importer import ImportOptions, ImportSummary, workbook_limits
 from core.bulk.sources import FileRefused
 from core.cli import app
-from core.settings import get_settings
+from core.foundation.settings import get_settings
 from tests import factories
 from tests.bulk_files import counts, file_rows, numbered_households, read_report, write_xlsx
 from tests.test_bulk_import import run as import_run

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import RequestInfo
 from core.auth.principal import Principal
-from core.db import write_transaction
 from core.households import service
 from core.households.data import HouseholdData
+from core.storage.db import write_transaction
 from tests import factories
 
 VILLAGE = factories.VILLAGE  # 32.01.01.1001

@@ -6,7 +6,7 @@ fixed label, so a row names the key that keyed it without revealing it. Rotating
 the old one to ``SIKS_AUDIT_RETIRED_KEYS``: new rows use the new key, old rows stay verifiable.
 
 The keyring travels with the engine made from the same settings (an engine execution option,
-see ``core.db.create_engine``), so the server, the command line and the tests key rows with the
+see ``core.storage.db.create_engine``), so the server, the command line and the tests key rows with the
 key of the settings they were started with.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.settings import Settings, get_settings
+from core.foundation.settings import Settings, get_settings
 
 #: The execution option under which an engine carries its ``AuditKeyring``.
 KEYRING_OPTION = "siks_audit_keyring"
@@ -75,7 +75,7 @@ def _keyring(current: str, retired: tuple[str, ...], problem: str | None) -> Aud
 
 
 def keyring_of(connectable: Any) -> AuditKeyring:
-    """The keyring of an engine or connection made by ``core.db.create_engine``; else the environment's."""
+    """The keyring of an engine or connection made by ``core.storage.db.create_engine``; else the environment's."""
     sync = getattr(connectable, "sync_connection", None) or getattr(connectable, "sync_engine", connectable)
     keyring = sync.get_execution_options().get(KEYRING_OPTION)
     return keyring if isinstance(keyring, AuditKeyring) else AuditKeyring.of(get_settings())

@@ -23,9 +23,16 @@ from core.audit.log import RequestInfo
 from core.auth.principal import PUBLIC, Principal
 from core.auth.refusals import RefusalLog
 from core.auth.requests import NotAuthenticated, principal_of
-from core.middleware import send_error
-from core.ratelimit import LimiterUnavailable, RateLimiter, address_key, client_host, send_too_many, send_unavailable
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.http.middleware import send_error
+from core.runtime.ratelimit import (
+    LimiterUnavailable,
+    RateLimiter,
+    address_key,
+    client_host,
+    send_too_many,
+    send_unavailable,
+)
 
 #: Where the gate leaves the caller in ``scope["state"]``.
 CALLER = "siks_caller"

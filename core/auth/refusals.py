@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.audit.log import RequestInfo, record
-from core.db import write_transaction
-from core.ratelimit import address_key
+from core.runtime.ratelimit import address_key
+from core.storage.db import write_transaction
 
 WINDOW_SECONDS = 60
 #: Open windows kept at most; beyond, every window is closed (written) at once.

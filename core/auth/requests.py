@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.auth import tokens
 from core.auth.principal import PUBLIC, Principal
 from core.auth.users import principal_for_api_key
-from core.settings import Settings
+from core.foundation.settings import Settings
 
 
 class NotAuthenticated(ValueError):

@@ -20,10 +20,10 @@ from core.auth import tokens
 from core.auth.refusals import RefusalLog
 from core.auth.throttle import LoginThrottle
 from core.auth.users import UserRecord, authenticate, user_by_id
-from core.db import write_transaction
+from core.foundation.settings import Settings
 from core.models import RefreshToken
-from core.ratelimit import LimiterUnavailable
-from core.settings import Settings
+from core.runtime.ratelimit import LimiterUnavailable
+from core.storage.db import write_transaction
 
 REFRESH = RefreshToken.__table__
 

@@ -1,6 +1,6 @@
 """Login throttling: failed logins slow down the account tried and the address trying.
 
-Two gates, each a ``Backoff`` in the shared counter store (``core.ratelimit``):
+Two gates, each a ``Backoff`` in the shared counter store (``core.runtime.ratelimit``):
 
 - the account (by the username as typed, lower-cased; unknown usernames are throttled alike, so
   a lock says nothing about whether an account exists): ``SIKS_LOGIN_ACCOUNT_FAILURES`` free
@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from core.ratelimit import Backoff, CounterStore, Verdict, address_key
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.runtime.ratelimit import Backoff, CounterStore, Verdict, address_key
 
 #: Failures are forgotten this long after the last one (or twice the longest lock, if longer).
 FAILURE_MEMORY_SECONDS = 3600

@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from core.settings import Settings
+from core.foundation.settings import Settings
 
 ALGORITHM = "HS256"
 ISSUER = "siks"

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.auth.passwords import hash_password, password_problem, verify_password
 from core.auth.principal import SCOPE_LEVEL, Principal, Role
-from core.households.rules import FieldError
-from core.ids import ids
+from core.foundation.ids import ids
+from core.foundation.refusals import FieldError
 from core.models import ApiKey, User
 from core.regions.codes import is_region_code, level_number
 from core.regions.queries import existing_codes

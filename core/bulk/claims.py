@@ -22,7 +22,7 @@ from sqlalchemy import ARRAY, ColumnElement, Select, any_, bindparam, select, te
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.bulk.validation import Candidate, RowError
-from core.enums import MemberStatus, RecordStatus
+from core.foundation.enums import MemberStatus, RecordStatus
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.models import Household, Member
 

@@ -20,9 +20,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import spreadsheet
 from core.bulk.layout import COLUMNS, FILE_COLUMNS, format_cells
-from core.enums import MemberStatus, RecordStatus
+from core.foundation import spreadsheet
+from core.foundation.enums import MemberStatus, RecordStatus
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
 from core.models import Household, Member, Region
 from core.regions.codes import check_code, within

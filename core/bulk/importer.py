@@ -43,12 +43,12 @@ from core.bulk.sources import HouseholdFile, Survey, open_household_file
 from core.bulk.validation import Candidate, CheckContext, CheckedBatch, check_batch
 from core.bulk.workers import CheckingPool
 from core.bulk.writer import insert_rows
-from core.db import refresh_statistics, write_transaction
-from core.enums import MemberStatus, RecordStatus
+from core.foundation.enums import MemberStatus, RecordStatus
+from core.foundation.ids import ids
+from core.foundation.settings import get_settings
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
-from core.ids import ids
 from core.models import Region
-from core.settings import get_settings
+from core.storage.db import refresh_statistics, write_transaction
 
 HOUSEHOLD_INSERT = ("id", *HOUSEHOLD_COLUMNS, "status", "version", "created_at", "updated_at")
 MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "created_at", "updated_at")

@@ -1,10 +1,10 @@
 """The household file layout: one row per member, the household's columns repeated on each row.
 
 Columns are the fields of ``HouseholdData`` then those of ``MemberData``, named as in the
-tables; cells are text: coded answers as the lowercase values of ``core.enums``, booleans
+tables; cells are text: coded answers as the lowercase values of ``core.foundation.enums``, booleans
 ``true``/``false`` (``1``/``0`` and ``ya``/``tidak`` are read too), dates ``YYYY-MM-DD``,
 decimals with a dot; digits are ASCII digits. A CSV text cell that the CSV export neutralised
-against spreadsheet formulas (``'=...``, see ``core.spreadsheet``) is read back without that
+against spreadsheet formulas (``'=...``, see ``core.foundation.spreadsheet``) is read back without that
 apostrophe; XLSX text cells are never neutralised, so they are read as they are.
 ``docs/import-format.md`` is the reader's version of this module.
 """
@@ -19,8 +19,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, get_type_hints
 
+from core.foundation.spreadsheet import restored
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData
-from core.spreadsheet import restored
 
 FILE_COLUMNS: tuple[str, ...] = (*HOUSEHOLD_COLUMNS, *MEMBER_COLUMNS)
 HOUSEHOLD_WIDTH = len(HOUSEHOLD_COLUMNS)
@@ -141,7 +141,7 @@ class Column:
     parse: Callable[[str], Any]
     format: Callable[[Any], str]
     numeric: bool = False  # written as a number in XLSX
-    coded: bool = False  # read as a ``core.enums`` member, stored as its value
+    coded: bool = False  # read as a ``core.foundation.enums`` member, stored as its value
     csv_parse: Callable[[str], Any] | None = None  # how a CSV cell is read, when not as ``parse``
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from core import spreadsheet
 from core.bulk.sources import FileRefused
 from core.bulk.validation import RowError
+from core.foundation import spreadsheet
 
 REPORT_HEADER = ("row", "field", "reason")
 

@@ -10,7 +10,7 @@ from core.audit.checkpoints import write_checkpoint
 from core.audit.keys import AuditKeyRefused
 from core.audit.verify import verify_chain
 from core.cli.common import fail, run_with_engine
-from core.settings import get_settings
+from core.foundation.settings import get_settings
 
 app = typer.Typer(help="The audit log.", no_args_is_help=True)
 

@@ -9,8 +9,8 @@ from typing import TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import create_engine
-from core.migrate import SchemaNotCurrent, require_current
+from core.storage.db import create_engine
+from core.storage.migrate import SchemaNotCurrent, require_current
 
 T = TypeVar("T")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import migrate
 from core.access.enforcer import missing_policy_lines, seed_policies_if_empty
 from core.cli.common import run_with_engine
+from core.storage import migrate
 
 app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
 

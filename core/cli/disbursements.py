@@ -8,9 +8,8 @@ from pathlib import Path
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import spreadsheet
 from core.cli.common import fail, run_with_engine
-from core.db import write_transaction
+from core.foundation import spreadsheet
 from core.programs.disbursements import (
     ReconciliationLine,
     UpdateRefused,
@@ -20,6 +19,7 @@ from core.programs.disbursements import (
     reconcile,
 )
 from core.regions.codes import RegionCodeError, check_code
+from core.storage.db import write_transaction
 
 app = typer.Typer(help="Payment statuses and reconciliation.", no_args_is_help=True)
 RECONCILIATION_COLUMNS = (

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
 from core.cli.users import cli_request
+from core.foundation.settings import get_settings
 from core.offline.export import Exported, ExportRefused, export_package
 from core.offline.importing import ImportReport, import_package
 from core.offline.package import PackageRefused
-from core.settings import get_settings
 from core.verification.storage import folder_store
 
 app = typer.Typer(

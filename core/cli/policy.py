@@ -10,7 +10,7 @@ from core.access.policy import PolicyError, add_line, list_policy, remove_line
 from core.audit.log import record
 from core.cli.common import fail, run_with_engine
 from core.cli.users import cli_request
-from core.db import write_transaction
+from core.storage.db import write_transaction
 
 app = typer.Typer(
     help="Casbin policy lines; a change reaches every running server within a second.", no_args_is_help=True

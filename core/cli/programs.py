@@ -8,10 +8,10 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
-from core.db import write_transaction
+from core.foundation.refusals import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.registry import registry_from_settings
-from core.refusals import Invalid, Missing
+from core.storage.db import write_transaction
 
 app = typer.Typer(help="Program cycles (preview, run, approve) and quotas.", no_args_is_help=True)
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.audit.log import record as audit
 from core.cli.common import fail, run_with_engine
 from core.cli.users import cli_request
+from core.foundation.settings import get_settings
 from core.regions.codes import RegionCodeError
-from core.settings import get_settings
 from core.welfare.apply import DEFAULT_BATCH_SIZE, ApplyReport, apply_ranking
 from core.welfare.catboost_model import CatBoostSettings
 from core.welfare.errors import WelfareError

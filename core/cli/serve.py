@@ -5,12 +5,12 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from core.bootstrap import DEMO_ADMIN, BootstrapReport, bootstrap
 from core.cli.common import fail, run_with_engine
 from core.demo.samples import HouseholdSample, household_samples, sample_lines
-from core.migrate import require_current
+from core.foundation.settings import Mode, get_settings
+from core.runtime.bootstrap import DEMO_ADMIN, BootstrapReport, bootstrap
 from core.schema.build import build_schema
-from core.settings import Mode, get_settings
+from core.storage.migrate import require_current
 
 
 def serve(
@@ -49,7 +49,7 @@ def serve(
     typer.echo(f"SIKS GraphQL API on http://{host}:{port}/graphql ({settings.mode.value} mode)")
     # uvicorn would believe X-Forwarded-For from loopback by default; the app believes SIKS_TRUSTED_PROXIES only.
     uvicorn.run(
-        "core.app:create_app",
+        "core.http.app:create_app",
         factory=True,
         host=host,
         port=port,

@@ -21,8 +21,8 @@ from core.auth.users import (
     user_by_name,
 )
 from core.cli.common import fail, run_with_engine
-from core.db import write_transaction
-from core.settings import get_settings
+from core.foundation.settings import get_settings
+from core.storage.db import write_transaction
 
 app = typer.Typer(help="User accounts and integrators' API keys.", no_args_is_help=True)
 token_app = typer.Typer(help="Tokens for scripts.", no_args_is_help=True)

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
 from core.cli.users import cli_request
-from core.db import write_transaction
-from core.ids import id_from_text
-from core.refusals import Invalid, Missing
+from core.foundation.ids import id_from_text
+from core.foundation.refusals import Invalid, Missing
 from core.regions.codes import RegionCodeError, check_code
+from core.storage.db import write_transaction
 from core.verification import determination, progress, rounds
 from core.verification.queries import editions
 

@@ -51,10 +51,10 @@ class Contract:
 
 def print_schemas() -> Contract:
     """Both schemas as this interpreter builds them; refuses unless its plugins are the contract's."""
+    from core.foundation.settings import Settings
     from core.programs.registry import registry_from_settings
     from core.public.schema import build_public_schema
     from core.schema.build import build_schema
-    from core.settings import Settings
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     registry = registry_from_settings(settings)

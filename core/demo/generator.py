@@ -29,7 +29,7 @@ from core.demo.people import HouseholdTraits, Members, draw_members
 from core.demo.regional import HOUSEHOLD_SD, TOTAL_SD, national_mean_log_consumption
 from core.demo.serials import SerialBook, prefixes
 from core.demo.villages import RegionCodes, VillagePlan, plan_villages
-from core.enums import (
+from core.foundation.enums import (
     CookingFuel,
     Disability,
     DrinkingWater,

@@ -14,7 +14,7 @@ from enum import StrEnum
 import numpy as np
 
 from core.demo.draws import Bools, Floats, Ints, has_item, ordered_draw, pick, weighted_choice
-from core.enums import (
+from core.foundation.enums import (
     CookingFuel,
     DrinkingWater,
     FloorMaterial,

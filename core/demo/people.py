@@ -25,7 +25,7 @@ from core.demo.draws import (
 )
 from core.demo.names import FEMALE_GIVEN, FEMALE_SECOND, MALE_GIVEN, MALE_SECOND, MARGA
 from core.demo.serials import prefixes
-from core.enums import Disability, Education, Occupation, Relationship, Sex
+from core.foundation.enums import Disability, Education, Occupation, Relationship, Sex
 
 # Members are listed in this order of relationship, oldest first within one.
 ROLES: tuple[Relationship, ...] = (

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.ids import ids
+from core.foundation.ids import ids
 from core.models import DemoRun
 
 RUNS = DemoRun.__table__

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import MemberStatus, RecordStatus, Relationship
-from core.records import HOUSEHOLDS, MEMBERS, REGIONS
+from core.foundation.enums import MemberStatus, RecordStatus, Relationship
+from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
 
 SAMPLE_VILLAGES = 3
 

@@ -24,15 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from core.bulk.writer import insert_rows
-from core.db import refresh_statistics, write_transaction
 from core.demo.generator import DEFAULT_BATCH_SIZE, DEFAULT_SURVEY_SHARE, DemoBatch, DemoGenerator, Span
 from core.demo.runs import RunArguments, RunProgress, latest_run, new_run, record_batch
 from core.demo.serials import SerialBook, taken_serials
 from core.demo.villages import read_region_codes
-from core.enums import RecordStatus
+from core.foundation.enums import RecordStatus
+from core.foundation.ids import ids
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
-from core.ids import ids
 from core.models import Household, Member, WelfareSurvey
+from core.storage.db import refresh_statistics, write_transaction
 
 HOUSEHOLDS = Household.__table__
 MEMBERS = Member.__table__

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date
 
-from core.enums import (
+from core.foundation.enums import (
     CookingFuel,
     Disability,
     DrinkingWater,

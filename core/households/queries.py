@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import MemberStatus, RecordStatus
-from core.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
+from core.foundation.enums import MemberStatus, RecordStatus
 from core.regions.codes import within
 from core.regions.queries import regions_by_code
+from core.storage.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
 
 
 @dataclass(frozen=True, slots=True)

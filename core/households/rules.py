@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
-from core.enums import Relationship, Sex
+from core.foundation.enums import Relationship, Sex
+from core.foundation.refusals import FieldError
+from core.foundation.text import line_problem
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
     MEMBER_COLUMNS,
@@ -25,23 +26,14 @@ from core.households.data import (
     HouseholdData,
     MemberData,
 )
-from core.identity import kk_problem, nik_agrees, nik_facts, nik_matches_person, nik_problem
+from core.households.identity import kk_problem, nik_agrees, nik_facts, nik_matches_person, nik_problem
 from core.regions.codes import district_of_nik, is_region_code, level_number
-from core.text import line_problem
 
 RegionExists = Callable[[str], bool]
 _RT_RW = re.compile(r"[0-9]{1,3}")  # ASCII digits only: \d also takes other scripts' digits
 # Indonesia's bounding box, with a margin for outlying islands.
 LATITUDE_RANGE = (-11.5, 6.5)
 LONGITUDE_RANGE = (94.5, 141.5)
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One thing wrong with the input: the field (dotted path) and the reason."""
-
-    field: str
-    message: str
 
 
 def camel(name: str) -> str:

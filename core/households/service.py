@@ -1,6 +1,6 @@
 """The rules for changing households and members: validate, check concurrency, write.
 
-Every function runs inside the caller's write transaction (``core.db.write_transaction``) and
+Every function runs inside the caller's write transaction (``core.storage.db.write_transaction``) and
 writes nothing unless it returns a record. The household's ``version`` is the concurrency
 token for the household and its members: each change names the version it was based on and
 bumps it, so a stale change is refused instead of overwriting a newer one.
@@ -22,7 +22,18 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import Disability, Education, MemberStatus, Occupation, RecordStatus, Relationship, RemovalReason, Sex
+from core.foundation.enums import (
+    Disability,
+    Education,
+    MemberStatus,
+    Occupation,
+    RecordStatus,
+    Relationship,
+    RemovalReason,
+    Sex,
+)
+from core.foundation.ids import ids
+from core.foundation.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
     MEMBER_COLUMNS,
@@ -40,11 +51,9 @@ from core.households.rules import (
     household_errors,
     member_errors,
 )
-from core.ids import ids
-from core.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
-from core.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.regions.codes import district_of_nik, is_region_code, region_within
 from core.regions.queries import existing_codes
+from core.storage.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
 from core.verification.gps import gps_errors
 
 Outcome = HouseholdRecord | Invalid | Conflict | Missing

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that ``core.migrate`` hands over."""
+"""Alembic environment: runs on the connection that ``core.storage.migrate`` hands over."""
 
 from __future__ import annotations
 

@@ -21,12 +21,12 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.log import RequestInfo, record
-from core.db import write_transaction
-from core.enums import MemberStatus, RecordStatus
+from core.foundation.enums import MemberStatus, RecordStatus
 from core.models import OfflinePackage
 from core.offline.format import CODE_LISTS, FORMAT, SCHEMA, Manifest, content_digest, stored
-from core.records import HOUSEHOLDS, MEMBERS, REGIONS
 from core.regions.codes import is_region_code, level_number
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
 from core.verification.rounds import OPEN, PRELIST, ROUNDS
 
 PACKAGES = OfflinePackage.__table__

@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import Column, Table
 
-from core.enums import PhotoKind, RemovalReason, VisitOutcome
+from core.foundation.enums import PhotoKind, RemovalReason, VisitOutcome
 from core.households.data import HouseholdData, MemberData
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 FORMAT = "siks-offline/1"
 

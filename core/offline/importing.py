@@ -30,14 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.audit.log import RequestInfo, record
 from core.auth.principal import Role
 from core.auth.users import UserRecord, user_by_name
-from core.db import write_transaction
+from core.foundation.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.households.rules import codes_to_check, full_household_errors
 from core.households.service import destination_refusal
 from core.offline.export import PACKAGES
 from core.offline.package import FieldPhoto, FieldProposal, FieldVisit, FieldWork, PackageFile, PackageRefused
-from core.refusals import Conflict, Invalid, Missing, OutsideScope
 from core.regions.codes import region_within
 from core.regions.queries import existing_codes
+from core.storage.db import write_transaction
 from core.verification.client_ids import content_sha256, resent_reason
 from core.verification.drafts import PROPOSALS
 from core.verification.photos import PHOTOS, BytesSource, PhotoRecord, discard_files, store_photo

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from core.enums import PhotoKind, VisitOutcome
+from core.foundation.enums import PhotoKind, VisitOutcome
+from core.foundation.text import text_problem
 from core.households.data import HouseholdData
 from core.offline.field_json import field_json
 from core.offline.format import FIELD_TABLES, FORMAT, MANIFEST_FIELDS, REFERENCE_TABLES, Manifest, content_digest
 from core.offline.values import ValueProblem, change_request, coded, household_data, number, whole_number
-from core.text import text_problem
 from core.verification.drafts import ChangeRequest
 from core.verification.proposals import NOTE_LIMIT
 

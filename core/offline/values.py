@@ -1,7 +1,7 @@
 """Reading the field app's JSON: household and member values, and a visit's changes.
 
 Field names are the snake_case names of ``HouseholdData`` and ``MemberData`` (the tables' column
-names); coded answers are the stored values of ``core.enums`` (``"ceramic"``, not ``CERAMIC``),
+names); coded answers are the stored values of ``core.foundation.enums`` (``"ceramic"``, not ``CERAMIC``),
 booleans JSON ``true``/``false``, dates ``YYYY-MM-DD``. A value of the wrong kind raises
 ``ValueProblem`` naming its path, e.g. ``changes.household.floor_material``.
 """
@@ -17,7 +17,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from core.enums import RemovalReason
+from core.foundation.enums import RemovalReason
 from core.households.data import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, HouseholdData, MemberData
 from core.verification.drafts import ChangeRequest, MemberChange, MemberRemoval
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_
 
-from core.enums import Disability, Education, Sex
+from core.foundation.enums import Disability, Education, Sex
 from core.programs.hookspecs import hookimpl
 from core.programs.types import FactContext, HouseholdFact
 

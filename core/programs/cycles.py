@@ -39,8 +39,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.log import RequestInfo
-from core.db import write_transaction
-from core.ids import ids
+from core.foundation.ids import ids
+from core.foundation.refusals import Invalid, Missing
 from core.models import CycleRefusal, Disbursement, Enrollment, EnrollmentComponent, ProgramCycle
 from core.models.types import TIMESTAMP
 from core.programs.events import notify
@@ -48,8 +48,8 @@ from core.programs.periods import parse_period
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import ProgramScope, check_scope
 from core.programs.selection import Selection, drop_work_tables, select_households
-from core.refusals import Invalid, Missing
 from core.regions.codes import region_within
+from core.storage.db import write_transaction
 
 CYCLES = ProgramCycle.__table__
 ENROLLMENTS = Enrollment.__table__

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.households.rules import FieldError
+from core.foundation.refusals import FieldError
 from core.models import Disbursement
 from core.regions.codes import within
 

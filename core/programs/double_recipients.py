@@ -39,14 +39,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import MemberStatus, RecordStatus
-from core.households.rules import FieldError
+from core.foundation.enums import MemberStatus, RecordStatus
+from core.foundation.refusals import FieldError, Invalid
 from core.models import Enrollment, EnrollmentComponent
 from core.programs.periods import Period, PeriodError, PeriodKind, parse_period
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import check_region, covers
-from core.records import HOUSEHOLDS, MEMBERS
-from core.refusals import Invalid
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 ENROLLMENTS = Enrollment.__table__
 COMPONENTS = EnrollmentComponent.__table__

@@ -19,7 +19,7 @@ from core.programs.facts import facts_select
 from core.programs.periods import Period
 from core.programs.registry import ProgramRegistry
 from core.programs.types import EligibilityRule, Program, RuleContext
-from core.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS
 
 ENROLLMENTS = Enrollment.__table__
 

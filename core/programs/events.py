@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import RequestInfo, record
 from core.auth.principal import Principal
-from core.db import write_transaction
 from core.programs.registry import ProgramRegistry
+from core.storage.db import write_transaction
 
 #: How long one plugin's coroutine may take before it counts as failed.
 HOOK_SECONDS = 30.0

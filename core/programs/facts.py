@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Integer, Select, case, func, literal, or_, select
 
-from core.enums import (
+from core.foundation.enums import (
     CookingFuel,
     DrinkingWater,
     FloorMaterial,
@@ -34,7 +34,7 @@ from core.models import WelfareRank
 from core.programs.periods import Period
 from core.programs.registry import ProgramRegistry
 from core.programs.types import FactContext
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 WELFARE = WelfareRank.__table__
 FLOOR_AREA_PER_PERSON = 8.0

@@ -13,13 +13,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import MemberStatus
+from core.foundation.enums import MemberStatus
 from core.models import Enrollment
 from core.programs.eligibility import Verdict, explain
 from core.programs.periods import current_period
 from core.programs.registry import ProgramRegistry
-from core.records import HOUSEHOLDS, MEMBERS
 from core.regions.codes import within
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 MAX_BATCH = 10_000
 ENROLLMENTS = Enrollment.__table__

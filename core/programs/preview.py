@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, FromClause, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.foundation.refusals import Invalid
 from core.programs.cycles import CycleRecord, cycle_of
 from core.programs.quotas import QUOTAS
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import NATIONAL, ProgramScope, check_scope, covers
 from core.programs.selection import Selection, select_households
-from core.records import REGIONS
-from core.refusals import Invalid
 from core.regions.codes import region_within
+from core.storage.records import REGIONS
 
 NATION_NAME = "Indonesia"
 

@@ -18,11 +18,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.households.rules import FieldError
+from core.foundation.refusals import FieldError, Invalid
 from core.models import Enrollment, ProgramQuota
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import NATIONAL, ProgramScope, check_scope, covers
-from core.refusals import Invalid
 
 QUOTAS = ProgramQuota.__table__
 ENROLLMENTS = Enrollment.__table__

@@ -1,6 +1,6 @@
 """Finding program plugins (entry-point group ``siks.programs``) and collecting what they register.
 
-A registry belongs to the application that built it (``core.app.create_app`` builds one from its
+A registry belongs to the application that built it (``core.http.app.create_app`` builds one from its
 settings' allowlist and hands it down to the schema, the request context and the cycle runs); no
 registry is kept in a module global, so two applications with different plugins can share one
 process.
@@ -20,7 +20,7 @@ from core.programs.schema_fields import SchemaField
 from core.programs.types import HouseholdFact, Program
 
 if TYPE_CHECKING:
-    from core.settings import Settings
+    from core.foundation.settings import Settings
 
 ENTRY_POINT_GROUP = "siks.programs"
 #: Built into core and always loaded, registered the same way a plugin is.
@@ -129,7 +129,7 @@ def registry_from_settings(settings: Settings | None = None) -> ProgramRegistry:
 
     The command line builds one per command; the HTTP application builds its own in ``create_app``.
     """
-    from core.settings import get_settings
+    from core.foundation.settings import get_settings
 
     return build_registry(make_manager((settings or get_settings()).plugin_allowlist()))
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.households.rules import FieldError
+from core.foundation.refusals import FieldError, Invalid
 from core.programs.periods import Period, PeriodError, parse_period
 from core.programs.registry import ProgramRegistry
 from core.programs.types import Program
-from core.refusals import Invalid
 from core.regions.codes import RegionCodeError, check_code, level_number, within
 from core.regions.queries import existing_codes
 

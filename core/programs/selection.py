@@ -56,7 +56,7 @@ from core.programs.quotas import most_specific_region, remaining_quotas
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import NATIONAL, ProgramScope, covers
 from core.programs.types import BenefitContext, FactContext, RuleContext
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 ENROLLMENTS = Enrollment.__table__
 #: PostgreSQL memory for each sort and hash of a cycle's transaction (``SET LOCAL work_mem``). With

@@ -15,16 +15,16 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
-from core.guards import Guards
+from core.foundation.nul import refuse_nul
+from core.foundation.settings import Mode, Settings
 from core.http.examples import PUBLIC_EXAMPLES, PUBLIC_HINT
 from core.http.view import NO_STORE, HTTPConventions
-from core.nul import refuse_nul
-from core.outage import AnswersOutages
 from core.public.recap import RecapCache
 from core.public.schema import PublicContext, build_public_schema
-from core.ratelimit import RateLimited
+from core.runtime.guards import Guards
+from core.runtime.outage import AnswersOutages
+from core.runtime.ratelimit import RateLimited
 from core.schema.limits import encode_answer
-from core.settings import Mode, Settings
 
 #: How long browsers and proxies may keep a recap fetched with GET (recaps change with verifications, slowly).
 RECAP_MAX_AGE_SECONDS = 60

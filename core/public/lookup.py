@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import MemberStatus, RecordStatus
+from core.foundation.enums import MemberStatus, RecordStatus
 from core.models import Enrollment, ProgramCycle
 from core.public.names import mask_name, normalise_name, search_key
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 ENROLLMENTS = Enrollment.__table__
 CYCLES = ProgramCycle.__table__

@@ -36,11 +36,11 @@ from datetime import date
 from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import RecordStatus, VisitOutcome
+from core.foundation.enums import RecordStatus, VisitOutcome
 from core.models import Visit
 from core.public.lookup import ENROLLMENTS, received
-from core.records import HOUSEHOLDS
 from core.regions.codes import within
+from core.storage.records import HOUSEHOLDS
 
 VISITS = Visit.__table__
 RECAP_SECONDS = 60.0

@@ -15,17 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.types import Info
 
+from core.foundation.settings import Settings
 from core.programs.registry import ProgramRegistry
 from core.public import lookup, recap
 from core.public.names import MAX_NAME_LENGTH, MIN_NAME_LENGTH, normalise_name
-from core.ratelimit import UNAVAILABLE, LimiterUnavailable, RateLimiter
 from core.regions.codes import is_region_code, level_number, level_of
 from core.regions.queries import regions_by_code
+from core.runtime.ratelimit import UNAVAILABLE, LimiterUnavailable, RateLimiter
 from core.schema import hardening
 from core.schema.enums import RegionLevel
 from core.schema.execution import PlanningExecutionContext
 from core.schema.single_fields import once_per_document
-from core.settings import Settings
 
 _NIK = re.compile(r"\d{16}")
 _ONE_DAY = timedelta(days=1)

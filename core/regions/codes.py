@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from core.enums import RegionLevel
+from core.foundation.enums import RegionLevel
 
 if TYPE_CHECKING:  # the import checking workers load this module and need no SQL
     from sqlalchemy import ColumnElement

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.records import REGIONS, RegionRecord
 from core.regions.codes import within
+from core.storage.records import REGIONS, RegionRecord
 
 
 async def regions_by_code(conn: AsyncConnection, codes: Iterable[str]) -> dict[str, RegionRecord]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.records import REGIONS
 from core.regions.codes import level_number
+from core.storage.records import REGIONS
 
 #: Province, regency/city, district, village.
 LEVEL_NUMBERS = (1, 2, 3, 4)

@@ -14,8 +14,8 @@ from graphql import GraphQLError, Node
 
 from core.audit.log import record
 from core.auth.principal import Principal
-from core.db import write_transaction
 from core.schema.context import Context
+from core.storage.db import write_transaction
 
 
 class Forbidden(GraphQLError):

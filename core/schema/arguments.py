@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from core.ids import id_from_text
+from core.foundation.ids import id_from_text
 from core.regions.codes import RegionCodeError, check_code
 
 

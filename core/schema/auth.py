@@ -9,11 +9,11 @@ import strawberry
 from strawberry.types import Info
 
 from core.auth import sessions
-from core.db import write_transaction
-from core.guards import Guards
+from core.runtime.guards import Guards
 from core.schema.authorization import unguarded
 from core.schema.context import Context
 from core.schema.single_fields import once_per_document
+from core.storage.db import write_transaction
 
 
 @unguarded
@@ -68,7 +68,7 @@ ONE_LOGIN = once_per_document("Mutation", {"login": "log in once", "refreshToken
 
 
 def _guards(context: Context) -> Guards:
-    assert context.guards is not None, "logins need the application's guards (core.app)"
+    assert context.guards is not None, "logins need the application's guards (core.http.app)"
     return context.guards
 
 

@@ -15,6 +15,7 @@ from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtensi
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
+from core.foundation.settings import Settings, get_settings
 from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.schema import hardening
 from core.schema.assembly import assemble, plugin_fields
@@ -34,7 +35,6 @@ from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
 from core.schema.welfare import WelfareMutation, WelfareQuery
-from core.settings import Settings, get_settings
 
 
 @namespace

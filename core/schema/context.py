@@ -17,18 +17,18 @@ from strawberry.dataloader import DataLoader
 from core.access.enforcer import AccessControl
 from core.audit.log import RequestInfo
 from core.auth.principal import PUBLIC, Principal
+from core.foundation.settings import Settings
 from core.households.queries import Include, households_by_id
 from core.programs.queries import EnrollmentRecord, enrollments_by_household
 from core.programs.registry import ProgramRegistry
-from core.records import HouseholdRecord, RegionRecord
 from core.regions.queries import children_by_parent, regions_by_code
 from core.schema.loader import SharedLoader
-from core.settings import Settings
+from core.storage.records import HouseholdRecord, RegionRecord
 from core.welfare.explain import Explanation
 from core.welfare.queries import ExplanationKey, WelfareRankRecord, explanations, ranks_by_household
 
 if TYPE_CHECKING:
-    from core.guards import Guards
+    from core.runtime.guards import Guards
 
 
 @dataclass

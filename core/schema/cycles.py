@@ -11,15 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.audit.log import record as record_audit
-from core.db import write_transaction
+from core.foundation.refusals import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.scope import NATIONAL
-from core.refusals import Invalid, Missing
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError
+from core.storage.db import write_transaction
 
 #: Who runs and approves through the API, until access control names the operator.
 REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia."

@@ -8,14 +8,14 @@ import strawberry
 from strawberry.types import Info
 
 from core.audit.log import record
-from core.db import write_transaction
+from core.foundation.refusals import Invalid
 from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_status_updates, reconcile
-from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import checked_code
 from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import ValidationError
+from core.storage.db import write_transaction
 
 
 @strawberry.input(description="A payment's new status, as the channel reports it.")

@@ -22,10 +22,10 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.graphql import OperationType
 
 from core.audit.log import record
-from core.db import write_transaction
 from core.schema.access import audit_denied
 from core.schema.authorization import guard_of, refused_fields
 from core.schema.context import Context, Disclosure
+from core.storage.db import write_transaction
 
 OPERATION = "read:personal"
 

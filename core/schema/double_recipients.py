@@ -7,9 +7,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from core.foundation.refusals import Invalid
 from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
 from core.programs.scope import NATIONAL
-from core.refusals import Invalid
 from core.schema.access import Forbidden, allowed
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from core import enums
+from core.foundation import enums
 
 RegionLevel = strawberry.enum(enums.RegionLevel, description="Level in the Kemendagri hierarchy.")
 RecordStatus = strawberry.enum(enums.RecordStatus)

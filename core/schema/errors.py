@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from core.households.rules import FieldError as FieldErrorData
-from core.refusals import Conflict, Invalid, Missing
+from core.foundation.refusals import Conflict, Invalid, Missing
+from core.foundation.refusals import FieldError as FieldErrorData
 from core.schema.authorization import unguarded
 
 

@@ -49,7 +49,7 @@ from graphql.pyutils import Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from core.deadline import current_deadline
+from core.runtime.deadline import current_deadline
 from core.schema.disclosure import Recorder, recorder
 from core.schema.limits import VALUE_BYTES, Budget, ExecutionStopped, leaf_bytes
 

@@ -13,8 +13,7 @@ from graphql import GraphQLError
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from core.db import write_transaction
-from core.refusals import Missing
+from core.foundation.refusals import Missing
 from core.regions.codes import region_within
 from core.schema import enums
 from core.schema.access import require
@@ -26,6 +25,7 @@ from core.schema.households import Household
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
 from core.schema.proposals import Proposal, ProposedChangeInput
 from core.schema.writes import as_error, check_allowed, run_write
+from core.storage.db import write_transaction
 from core.verification import photos, progress, rounds, visits
 from core.verification.proposals import proposal_by_id
 from core.verification.storage import folder_store

@@ -46,10 +46,10 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
-from core.outage import OutageErrors
+from core.foundation.settings import Mode, Settings
+from core.runtime.outage import OutageErrors
 from core.schema.cost import Walk, cost_errors
 from core.schema.list_sizes import Known
-from core.settings import Mode, Settings
 
 #: Deepest nesting of selections and fragment spreads a document may have before validation.
 MAX_NESTING = 100
@@ -220,7 +220,7 @@ def extensions(settings: Settings, known: Known | None = None) -> list[Extension
 
     Error codes come after masking: extensions leave ``on_operation`` in reverse order, so errors are
     labelled before internal ones are masked. Outages come last, so they are recognised before either
-    (``core.outage``).
+    (``core.runtime.outage``).
     """
     rules = validation_rules(settings)
     production = settings.mode is Mode.PRODUCTION

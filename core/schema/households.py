@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from core.households.data import MEMBER_COLUMNS
+from core.households.identity import kk_from_other_district
 from core.households.queries import (
     HouseholdFilter,
     Include,
@@ -17,8 +18,6 @@ from core.households.queries import (
     household_by_id,
     household_page,
 )
-from core.identity import kk_from_other_district
-from core.records import HouseholdRecord, MemberRecord
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
@@ -29,6 +28,7 @@ from core.schema.programs import HouseholdPrograms
 from core.schema.regions import Region
 from core.schema.selection import selected_paths
 from core.schema.welfare import Welfare
+from core.storage.records import HouseholdRecord, MemberRecord
 
 DEFAULT_PAGE_SIZE = 50
 

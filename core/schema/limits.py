@@ -7,7 +7,7 @@ these two stop, as it runs, what the data make larger or slower than declared:
   punctuation, strings by their length), and the operation stops with ``RESPONSE_TOO_LARGE``
   once the answer would pass ``SIKS_MAX_RESPONSE_BYTES`` — while the answer is being built, not
   after 2 GB of it exist;
-- every ``CHECK_EVERY`` values the request's deadline (``core.deadline``) is read, and the
+- every ``CHECK_EVERY`` values the request's deadline (``core.runtime.deadline``) is read, and the
   operation stops with ``REQUEST_TIMEOUT`` once it has passed, so a long synchronous stretch of
   value completion never holds the event loop past the limit (``asyncio.timeout`` alone cannot
   interrupt it).
@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError
 
-from core.deadline import Deadline, current_deadline
+from core.runtime.deadline import Deadline, current_deadline
 
 TOO_LARGE_CODE = "RESPONSE_TOO_LARGE"
 #: Values completed between two looks at the clock.

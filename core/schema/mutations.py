@@ -14,11 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.audit.log import record
-from core.db import write_transaction
+from core.foundation.refusals import REFUSALS
 from core.households import service
 from core.households.data import HouseholdData, MemberData
 from core.households.queries import Include, household_by_id
-from core.refusals import REFUSALS
 from core.schema import enums
 from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.arguments import parse_id
@@ -26,6 +25,7 @@ from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
 from core.schema.households import Household
 from core.schema.writes import RolledBack, as_error, denial_reason
+from core.storage.db import write_transaction
 
 HouseholdResult = Annotated[
     Household | ValidationError | VersionConflict | NotFound,

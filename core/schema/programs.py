@@ -17,10 +17,10 @@ from core.programs.integrators import BatchTooLarge, eligibility_by_nik
 from core.programs.periods import PeriodError
 from core.programs.queries import EnrollmentRecord
 from core.programs.registry import ProgramRegistry
-from core.records import HouseholdRecord
 from core.schema.access import require
 from core.schema.authorization import guarded, namespace
 from core.schema.context import Context
+from core.storage.records import HouseholdRecord
 
 
 @guarded("program")

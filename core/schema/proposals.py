@@ -12,7 +12,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from core.db import write_transaction
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
@@ -24,6 +23,7 @@ from core.schema.mutations import HouseholdChanges, HouseholdInput, MemberChange
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
 from core.schema.regions import Region
 from core.schema.writes import as_error, check_allowed, run_write
+from core.storage.db import write_transaction
 from core.verification import chain, determination, proposals
 from core.verification.drafts import ChangeRequest, MemberChange, MemberRemoval
 from core.verification.queries import (

@@ -6,7 +6,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from core.records import RegionRecord
 from core.regions.codes import LEVELS
 from core.regions.queries import list_regions
 from core.schema.access import require
@@ -14,6 +13,7 @@ from core.schema.arguments import checked_code
 from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.enums import RegionLevel
+from core.storage.records import RegionRecord
 
 
 @guarded("region")

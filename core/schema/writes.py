@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.audit.log import record
-from core.db import write_transaction
-from core.refusals import Conflict, FieldError, Invalid, Missing, OutsideScope
+from core.foundation.refusals import Conflict, FieldError, Invalid, Missing, OutsideScope
 from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.context import Context
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
+from core.storage.db import write_transaction
 from core.verification.proposals import Refused
 
 REFUSALS = (Invalid, Conflict, Missing, Refused)

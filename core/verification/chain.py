@@ -15,9 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo
-from core.enums import ProposalStatus, VerificationLevel
-from core.households.rules import FieldError
-from core.refusals import Invalid, Missing
+from core.foundation.enums import ProposalStatus, VerificationLevel
+from core.foundation.refusals import FieldError, Invalid, Missing
 from core.regions.codes import within
 from core.verification.drafts import OPEN, PROPOSALS
 from core.verification.levels import above, below, level_of_role

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
-from core.enums import (
+from core.foundation.enums import (
     HouseholdRemovalReason,
     MemberStatus,
     ProposalKind,
@@ -38,8 +38,8 @@ from core.enums import (
     RecordStatus,
     VerificationLevel,
 )
-from core.households.rules import FieldError
-from core.ids import ids
+from core.foundation.ids import ids
+from core.foundation.refusals import FieldError, Invalid
 from core.models import (
     HOUSEHOLD_VALUE_COLUMNS,
     MEMBER_VALUE_COLUMNS,
@@ -50,8 +50,7 @@ from core.models import (
 )
 from core.models.types import TIMESTAMP
 from core.programs.periods import PeriodError, PeriodKind, parse_period
-from core.records import HOUSEHOLDS, MEMBERS
-from core.refusals import Invalid
+from core.storage.records import HOUSEHOLDS, MEMBERS
 from core.verification.drafts import PROPOSALS
 from core.verification.proposals import STEPS, now
 

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import MemberStatus, ProposalStatus, RemovalReason
+from core.foundation.enums import MemberStatus, ProposalStatus, RemovalReason
+from core.foundation.ids import ids
 from core.households.data import (
     HOUSEHOLD_COLUMNS,
     MEMBER_COLUMNS,
@@ -42,11 +43,10 @@ from core.households.service import (
     niks_active_elsewhere,
     point_errors,
 )
-from core.ids import ids
 from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, Proposal
-from core.records import HouseholdRecord
 from core.regions.codes import district_of_nik
 from core.regions.queries import existing_codes
+from core.storage.records import HouseholdRecord
 
 PROPOSALS = Proposal.__table__
 OPEN = (ProposalStatus.PENDING.value, ProposalStatus.RETURNED.value)

@@ -16,9 +16,10 @@ import statistics
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import RecordStatus
-from core.households.rules import LATITUDE_RANGE, LONGITUDE_RANGE, FieldError
-from core.records import HOUSEHOLDS
+from core.foundation.enums import RecordStatus
+from core.foundation.refusals import FieldError
+from core.households.rules import LATITUDE_RANGE, LONGITUDE_RANGE
+from core.storage.records import HOUSEHOLDS
 
 PLAUSIBLE_KM = 25.0
 NEIGHBOURS = 200  # recorded points of the village used for its median

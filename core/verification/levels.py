@@ -8,7 +8,7 @@ national level the data centre determines it into a DTKS edition (or returns or 
 from __future__ import annotations
 
 from core.auth.principal import Role
-from core.enums import VerificationLevel
+from core.foundation.enums import VerificationLevel
 
 CHAIN: tuple[VerificationLevel, ...] = tuple(VerificationLevel)
 

@@ -26,11 +26,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
-from core.enums import PhotoKind
-from core.households.rules import FieldError
-from core.ids import ids
+from core.foundation.enums import PhotoKind
+from core.foundation.ids import ids
+from core.foundation.refusals import FieldError, Invalid, Missing
 from core.models import VisitPhoto
-from core.refusals import Invalid, Missing
 from core.regions.codes import within
 from core.verification.storage import CHUNK, PhotoStore, read_all
 from core.verification.visits import visit_by_id

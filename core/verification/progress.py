@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.enums import ProposalStatus, VerificationLevel
+from core.foundation.enums import ProposalStatus, VerificationLevel
 from core.regions.codes import level_number, within
 from core.verification.drafts import PROPOSALS
 from core.verification.proposals import STEPS

@@ -17,15 +17,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import AuditItem, RequestInfo, record_many
-from core.enums import HouseholdRemovalReason, ProposalKind, ProposalStatus, RecordStatus, VerificationLevel
+from core.foundation.enums import HouseholdRemovalReason, ProposalKind, ProposalStatus, RecordStatus, VerificationLevel
+from core.foundation.ids import ids
+from core.foundation.refusals import Conflict, FieldError, Invalid, Missing
 from core.households.data import HouseholdData
 from core.households.queries import Include, household_by_id
-from core.households.rules import FieldError
-from core.ids import ids
 from core.models import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS, ProposalStep
-from core.records import HouseholdRecord
-from core.refusals import Conflict, Invalid, Missing
 from core.regions.codes import within
+from core.storage.records import HouseholdRecord
 from core.verification.drafts import (
     OPEN,
     PROPOSALS,

@@ -17,15 +17,14 @@ from sqlalchemy import BigInteger, and_, exists, func, insert, literal, or_, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
-from core.enums import RecordStatus, VisitOutcome
-from core.households.rules import FieldError
-from core.ids import ids
+from core.foundation.enums import RecordStatus, VisitOutcome
+from core.foundation.ids import ids
+from core.foundation.refusals import FieldError, Invalid, Missing
 from core.models import RoundHousehold, RoundRegion, VerificationRound, Visit
 from core.programs.periods import PeriodError, PeriodKind, parse_period
-from core.records import HOUSEHOLDS
-from core.refusals import Invalid, Missing
 from core.regions.codes import is_region_code, region_within, within
 from core.regions.queries import existing_codes
+from core.storage.records import HOUSEHOLDS
 
 ROUNDS = VerificationRound.__table__
 ROUND_REGIONS = RoundRegion.__table__

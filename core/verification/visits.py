@@ -20,12 +20,11 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
-from core.enums import HouseholdRemovalReason, RecordStatus, VisitOutcome
-from core.households.rules import FieldError
-from core.ids import ids
-from core.records import HOUSEHOLDS
-from core.refusals import Conflict, Invalid, Missing, OutsideScope
+from core.foundation.enums import HouseholdRemovalReason, RecordStatus, VisitOutcome
+from core.foundation.ids import ids
+from core.foundation.refusals import Conflict, FieldError, Invalid, Missing, OutsideScope
 from core.regions.codes import within
+from core.storage.records import HOUSEHOLDS
 from core.verification.client_ids import content_sha256, resent_reason
 from core.verification.drafts import ChangeRequest
 from core.verification.gps import gps_errors

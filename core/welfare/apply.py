@@ -38,14 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from core.bulk.writer import insert_rows
-from core.db import write_transaction
-from core.enums import RecordStatus
-from core.ids import ids
+from core.foundation.enums import RecordStatus
+from core.foundation.ids import ids
 from core.models import WelfareRank, WelfareRankRun, WelfareRankScore
 from core.models.types import TIMESTAMP
-from core.records import HOUSEHOLDS
 from core.regions.codes import check_code, level_number, within
 from core.regions.queries import regions_by_code
+from core.storage.db import write_transaction
+from core.storage.records import HOUSEHOLDS
 from core.welfare.errors import NoActiveModel, RankingConflict, WelfareError
 from core.welfare.features import FeatureFrame, feature_select, frame_from_rows
 from core.welfare.model import Prediction, WelfareModel

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.records import HOUSEHOLDS, REGIONS
+from core.storage.records import HOUSEHOLDS, REGIONS
 from core.welfare.features import (
     BY_NAME,
     CATEGORICAL_NAMES,

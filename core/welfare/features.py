@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, extract, func, literal, select, type_coerce
 
-from core.enums import Education, MemberStatus, Occupation, RecordStatus, Relationship
+from core.foundation.enums import Education, MemberStatus, Occupation, RecordStatus, Relationship
 from core.households.data import ASSET_FIELDS
 from core.models import WelfareSurvey
-from core.records import HOUSEHOLDS, MEMBERS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 SURVEYS = WelfareSurvey.__table__
 LABEL = "consumption_per_capita"  # Rupiah per person per month; models predict its natural log

@@ -21,8 +21,8 @@ import pandas as pd
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.records import HOUSEHOLDS
-from core.spreadsheet import safe_cell
+from core.foundation.spreadsheet import safe_cell
+from core.storage.records import HOUSEHOLDS
 from core.welfare.errors import WelfareDataError
 from core.welfare.features import (
     BY_NAME,
@@ -178,7 +178,8 @@ def labelled_table(data: LabelledData) -> pd.DataFrame:
 
 
 def write_labelled_csv(data: LabelledData, path: Path) -> None:
-    """``data`` as a CSV file whose text cells a spreadsheet never runs as formulas (``core.spreadsheet``)."""
+    """``data`` as a CSV file whose text cells a spreadsheet never runs as formulas
+    (``core.foundation.spreadsheet``)."""
     table = labelled_table(data)
     text = [name for name in INPUT_COLUMNS if BY_NAME[name].categorical]
     table[text] = table[text].map(safe_cell)

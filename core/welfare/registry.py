@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.db import write_transaction
 from core.models import WelfareModelEntry
+from core.storage.db import write_transaction
 from core.welfare.errors import ModelFileError, UnknownModel
 from core.welfare.features import FEATURE_NAMES, FEATURE_SET
 from core.welfare.model import SUFFIX, ModelKind, WelfareModel, load_model

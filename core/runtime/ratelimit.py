@@ -17,7 +17,7 @@ behind a load balancer shares them. Two policies are built on it:
 
 A client is counted by ``address_key``: its IPv4 address, or its IPv6 /64 network (the block one
 subscriber usually holds). The address is the peer of the connection, or, when the peer is one of
-``SIKS_TRUSTED_PROXIES``, the client that proxy names in ``X-Forwarded-For`` (``core.app``).
+``SIKS_TRUSTED_PROXIES``, the client that proxy names in ``X-Forwarded-For`` (``core.http.app``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.middleware import send_error
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.http.middleware import send_error
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "siks"

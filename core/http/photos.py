@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from core.audit.log import RequestInfo, record
 from core.auth.requests import NotAuthenticated, principal_of
-from core.db import write_transaction
+from core.foundation.ids import id_from_text
 from core.http.errors import error_response
 from core.http.request_id import request_id_of
-from core.ids import id_from_text
+from core.storage.db import write_transaction
 from core.verification.levels import OFFICER_ROLES
 from core.verification.photos import photo_by_id
 from core.verification.storage import folder_store

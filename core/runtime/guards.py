@@ -1,4 +1,4 @@
-"""The limits a server process puts on callers, over one counter store (``core.ratelimit``).
+"""The limits a server process puts on callers, over one counter store (``core.runtime.ratelimit``).
 
 Made once per application and shared by its routes; in Redis (``SIKS_REDIS_URL``) every process
 behind a load balancer shares the counts, so two servers are one limit.
@@ -11,8 +11,8 @@ from typing import Any
 
 from core.auth.refusals import RefusalLog
 from core.auth.throttle import LoginThrottle
-from core.ratelimit import CounterStore, RateLimiter, make_store
-from core.settings import Settings
+from core.foundation.settings import Settings
+from core.runtime.ratelimit import CounterStore, RateLimiter, make_store
 
 DAY_SECONDS = 86_400
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from core.enums import Sex
+from core.foundation.enums import Sex
 from core.regions.codes import district_of_nik
 
 _SIXTEEN = re.compile(r"[0-9]{16}")  # ASCII digits only: \d also takes other scripts' digits

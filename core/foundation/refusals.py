@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.households.rules import FieldError
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One thing wrong with the input: the field (dotted path) and the reason."""
+
+    field: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import migrate
 from core.access.enforcer import seed_policies_if_empty
 from core.regions.loader import load_regions, lokal_regions
+from core.storage import migrate
 
 #: Created on an empty database in development mode only, so the README's first command can log in.
 DEMO_ADMIN = ("admin", "admin-password")
@@ -44,7 +44,7 @@ async def bootstrap(
         seeded = (await seed_demo(engine, demo_households, seed, progress=False)).households
     if demo_admin:
         from core.auth.users import create_user
-        from core.db import write_transaction
+        from core.storage.db import write_transaction
 
         async with write_transaction(engine) as conn:
             await create_user(conn, DEMO_ADMIN[0], DEMO_ADMIN[1], "data_centre", "")

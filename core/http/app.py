@@ -5,7 +5,7 @@ response, JSON error bodies with codes, queries over GET and persisted queries, 
 and GraphiQL from the package's own files in development mode.
 
 ``/health`` says the process runs; ``/ready`` that it can reach its database. A database outage
-answers every route with a JSON 503 and ``Retry-After`` (``core.outage``). While it runs, the
+answers every route with a JSON 503 and ``Retry-After`` (``core.runtime.outage``). While it runs, the
 server anchors the audit log's head in the checkpoint file (``core.audit.checkpoints``).
 """
 
@@ -32,28 +32,28 @@ from core.access.enforcer import AccessControl
 from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
-from core.db import create_engine, write_transaction
-from core.guards import Guards
+from core.foundation.nul import refuse_nul
+from core.foundation.settings import Mode, Settings, get_settings
 from core.http import errors as http_errors
 from core.http.cors import CrossOrigin
 from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
 from core.http.graphiql import static_files
+from core.http.middleware import BodySizeLimit, TimeLimit
 from core.http.persisted import PersistedQueries, closing_persisted_queries
+from core.http.photos import photo_endpoint
 from core.http.request_id import RequestId
 from core.http.view import HTTPConventions
-from core.middleware import BodySizeLimit, TimeLimit
-from core.migrate import require_current
-from core.nul import refuse_nul
-from core.outage import AnswersOutages, DatabaseOutage, readiness
-from core.pauses import start_up_frozen
-from core.photo_route import photo_endpoint
 from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.public.app import PublicEndpoint
+from core.runtime.guards import Guards
+from core.runtime.outage import AnswersOutages, DatabaseOutage, readiness
+from core.runtime.pauses import start_up_frozen
 from core.schema.build import build_schema
 from core.schema.context import Context
 from core.schema.limits import encode_answer
 from core.schema.list_sizes import Known
-from core.settings import Mode, Settings, get_settings
+from core.storage.db import create_engine, write_transaction
+from core.storage.migrate import require_current
 
 #: Error codes of documents refused before any resolver ran (see core/schema/hardening.py).
 REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})

@@ -11,8 +11,8 @@ import asyncio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.deadline import TIMEOUT_CODE, deadline_in
 from core.http.errors import error_body, error_code
+from core.runtime.deadline import TIMEOUT_CODE, deadline_in
 
 
 async def send_error(
@@ -100,7 +100,7 @@ class TimeLimit:
     """Stops a request still running after ``seconds`` and answers HTTP 503 saying so.
 
     ``asyncio.timeout`` stops it where it awaits; the same deadline is set for the request
-    (``core.deadline``) so that synchronous work — completing GraphQL values, encoding the answer —
+    (``core.runtime.deadline``) so that synchronous work — completing GraphQL values, encoding the answer —
     stops itself too, raising ``TimeoutError`` or ending in an error at its next check, instead of
     holding the event loop for every other client.
     """

@@ -1,7 +1,7 @@
 """Database outages: every endpoint answers at once with a JSON 503 and ``Retry-After``, never the driver's text.
 
 An outage is an error that says the database cannot serve right now, wherever it surfaces
-(``is_outage``): no connection could be made (``core.db.DatabaseUnreachable``: refused, timed
+(``is_outage``): no connection could be made (``core.storage.db.DatabaseUnreachable``: refused, timed
 out after ``SIKS_DB_CONNECT_TIMEOUT_SECONDS``, unopenable file), no pooled connection came free
 within ``SIKS_DB_POOL_TIMEOUT_SECONDS``, a connection broke in use, or the driver reported an
 operational failure (SQLite: locked beyond ``SIKS_DB_LOCK_TIMEOUT_SECONDS``, I/O error, read-only
@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from core.db import DatabaseUnreachable
+from core.storage.db import DatabaseUnreachable
 
 CODE = "SERVICE_UNAVAILABLE"
 RETRY_AFTER_SECONDS = 5

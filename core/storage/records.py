@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
-from core.enums import RegionLevel
+from core.foundation.enums import RegionLevel
 from core.models import Household, Member, Region
 from core.regions.codes import LEVELS
 

@@ -3,7 +3,7 @@
 Every engine waits at most ``SIKS_DB_CONNECT_TIMEOUT_SECONDS`` for a new connection and
 ``SIKS_DB_POOL_TIMEOUT_SECONDS`` for a pooled one; any failure to connect is raised as
 ``DatabaseUnreachable`` (the driver's own errors, ``OSError`` and ``TimeoutError`` among them, say
-nothing about where they came from), which the HTTP app answers with 503 (``core.outage``).
+nothing about where they came from), which the HTTP app answers with 503 (``core.runtime.outage``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.audit.keys import KEYRING_OPTION, AuditKeyring
-from core.settings import Settings, get_settings
+from core.foundation.settings import Settings, get_settings
 
 
 class DatabaseUnreachable(Exception):

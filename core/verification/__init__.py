@@ -1,0 +1,1 @@
+"""Verification and validation: proposals, the chain of levels, determination, rounds, visits, photos, progress."""
