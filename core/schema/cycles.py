@@ -14,12 +14,12 @@ from core.audit.log import record as record_audit
 from core.foundation.refusals import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.scope import NATIONAL
-from core.schema.access import Forbidden, allowed, audit_denied, require
+from core.schema.access import require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError
-from core.storage.db import write_transaction
+from core.schema.writes import as_error, check_allowed, run_write
 
 #: Who runs and approves through the API, until access control names the operator.
 REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia."
@@ -128,21 +128,6 @@ def _region(region_code: str) -> str:
     return "" if region_code == NATIONAL else region_code
 
 
-async def _require_write(context: Context, operation: str, obj: str, act: str, region: str | None) -> None:
-    """Refuse (and audit) a caller whose role may not ``act`` on ``obj`` in ``region``."""
-    if not allowed(context, obj, act, region):
-        await audit_denied(context, operation, obj, region or "-", f"role {context.principal.role} may not {act} {obj}")
-        raise Forbidden(context.principal, obj, act)
-
-
-def _result(outcome: object) -> object:
-    if isinstance(outcome, Invalid):
-        return ValidationError.of(outcome)
-    if isinstance(outcome, Missing):
-        return NotFound.of(outcome)
-    return outcome
-
-
 @strawberry.type
 class CycleQuery:
     @strawberry.field(
@@ -158,7 +143,7 @@ class CycleQuery:
     ) -> CyclePreviewResult:
         require(info.context, "cycle", "read", _region(region_code))
         outcome = await preview.preview_cycle(info.context.engine, info.context.registry, program, period, region_code)
-        return _result(outcome)  # type: ignore[return-value]
+        return as_error(outcome)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -175,7 +160,8 @@ class CycleMutation:
         region_code: Annotated[str, strawberry.argument(description=REGION_CODE)],
     ) -> RunProgramCycleResult:
         context = info.context
-        await _require_write(context, "runProgramCycle", "cycle", "run", _region(region_code))
+        region = _region(region_code)
+        await check_allowed(info, "runProgramCycle", "cycle", "run", region, target=region or "-")
 
         async def audit(conn: AsyncConnection, record: object) -> None:
             await record_audit(
@@ -197,14 +183,14 @@ class CycleMutation:
             audit,
             request_info=context.request_info,
         )
-        return _result(outcome)  # type: ignore[return-value]
+        return as_error(outcome)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Approve a completed cycle: its pending disbursements are released.")
     async def approve_program_cycle(
         self, info: Info[Context, None], cycle_id: strawberry.ID
     ) -> ApproveProgramCycleResult:
         context = info.context
-        await _require_write(context, "approveProgramCycle", "cycle", "approve", None)
+        await check_allowed(info, "approveProgramCycle", "cycle", "approve")
 
         async def audit(conn: AsyncConnection, record: object) -> None:
             await record_audit(
@@ -225,7 +211,7 @@ class CycleMutation:
             registry=context.registry,
             request_info=context.request_info,
         )
-        return _result(outcome)  # type: ignore[return-value]
+        return as_error(outcome)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Set or replace a program's quota in a region for a period; null clears it.")
     async def set_program_quota(
@@ -237,8 +223,9 @@ class CycleMutation:
         quota: int | None,
     ) -> SetProgramQuotaResult:
         context = info.context
-        await _require_write(context, "setProgramQuota", "quota", "write", _region(region_code))
-        async with write_transaction(context.engine) as conn:
+        region = _region(region_code)
+
+        async def change(conn: AsyncConnection) -> object:
             outcome = await quotas.set_quota(conn, context.registry, program, period, region_code, quota)
             if not isinstance(outcome, Invalid | Missing):
                 await record_audit(
@@ -249,4 +236,14 @@ class CycleMutation:
                     entity_id=f"{program}/{period}/{region_code}"[:64],
                     after=outcome,
                 )
-        return _result(outcome)  # type: ignore[return-value]
+            return outcome
+
+        return await run_write(  # type: ignore[return-value]
+            info,
+            operation="setProgramQuota",
+            obj="quota",
+            act="write",
+            change=change,
+            region=region,
+            target=region or "-",
+        )

@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.audit.log import record
 from core.foundation.refusals import Invalid
 from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_status_updates, reconcile
-from core.schema.access import Forbidden, allowed, audit_denied, require
+from core.schema.access import require
 from core.schema.arguments import checked_code
 from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import ValidationError
-from core.storage.db import write_transaction
+from core.schema.writes import run_write
 
 
 @strawberry.input(description="A payment's new status, as the channel reports it.")
@@ -78,22 +79,25 @@ class DisbursementMutation:
         self, info: Info[Context, None], updates: list[DisbursementUpdateInput]
     ) -> DisbursementUpdateResult:
         context = info.context
-        if not allowed(context, "disbursement", "write"):
-            await audit_denied(context, "updateDisbursements", "disbursement", "-", "role may not write disbursement")
-            raise Forbidden(context.principal, "disbursement", "write")
         rows = [StatusUpdate(u.reference.strip(), u.status.strip().lower(), u.note) for u in updates]
-        try:
-            async with write_transaction(context.engine) as conn:
+
+        async def change(conn: AsyncConnection) -> object:
+            try:
                 result = await apply_status_updates(conn, rows, scope=context.principal.scope)
-                if result.changes:
-                    await record(
-                        conn,
-                        context.request_info,
-                        operation="updateDisbursements",
-                        entity="disbursement",
-                        entity_id=f"{len(result.changes)} payments",
-                        after=[{"reference": r, "from": a, "to": b} for r, a, b in result.changes],
-                    )
-        except UpdateRefused as refused:
-            return ValidationError.of(Invalid(refused.errors))
-        return DisbursementUpdateSummary(updated=result.updated, unchanged=result.unchanged)
+            except UpdateRefused as refused:
+                return Invalid(refused.errors)
+            if result.changes:
+                await record(
+                    conn,
+                    context.request_info,
+                    operation="updateDisbursements",
+                    entity="disbursement",
+                    entity_id=f"{len(result.changes)} payments",
+                    after=[{"reference": r, "from": a, "to": b} for r, a, b in result.changes],
+                )
+            return result
+
+        result = await run_write(info, operation="updateDisbursements", obj="disbursement", act="write", change=change)
+        if isinstance(result, ValidationError):
+            return result
+        return DisbursementUpdateSummary(updated=result.updated, unchanged=result.unchanged)  # type: ignore[attr-defined]

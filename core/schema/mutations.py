@@ -9,23 +9,19 @@ from datetime import date
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
-from core.audit.log import record
-from core.foundation.refusals import REFUSALS
+from core.foundation.refusals import FieldError
 from core.households import service
 from core.households.data import HouseholdData, MemberData
 from core.households.queries import Include, household_by_id
 from core.schema import enums
-from core.schema.access import Forbidden, allowed, audit_denied
 from core.schema.arguments import parse_id
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
 from core.schema.households import Household
-from core.schema.writes import RolledBack, as_error, denial_reason
-from core.storage.db import write_transaction
+from core.schema.writes import run_write
 
 HouseholdResult = Annotated[
     Household | ValidationError | VersionConflict | NotFound,
@@ -145,7 +141,14 @@ def given(changes: object) -> dict[str, Any] | ValidationError:
     return values
 
 
-async def run_change(
+#: What a household write refused by a unique index says: another request registered the same KK or NIK
+#: between our check and our write.
+HOUSEHOLD_RACE = FieldError(
+    "nik", "a KK number or NIK in the input was registered by someone else just now; read again and retry"
+)
+
+
+async def write_household(
     info: Info[Context, None],
     *,
     operation: str,
@@ -153,45 +156,24 @@ async def run_change(
     household_id: int | None,
     change: Callable[[AsyncConnection, str], Awaitable[object]],
 ) -> object:
-    """Check the role, then run one change in its own write transaction, audited in that transaction.
+    """``run_write`` for a change of one household aggregate in the caller's scope, audited as a household
+    row with the household as it was before and after."""
+    scope = info.context.principal.scope
 
-    ``change`` receives the connection and the caller's scope; a refusal rolls everything back.
-    Denials, changes of records outside the caller's region and changes that would put a household
-    outside it are audited as denied.
-    """
-    context = info.context
-    target = household_id if household_id is not None else "-"
-    if not allowed(context, obj, "write"):
-        await audit_denied(
-            context, operation, "household", target, f"role {context.principal.role} may not write {obj}"
-        )
-        raise Forbidden(context.principal, obj, "write")
-    scope = context.principal.scope
-    try:
-        async with write_transaction(context.engine) as conn:
-            before = await household_by_id(conn, household_id, Include(), scope) if household_id is not None else None
-            outcome = await change(conn, scope)
-            if isinstance(outcome, REFUSALS):
-                raise RolledBack(outcome)
-            await record(
-                conn,
-                context.request_info,
-                operation=operation,
-                entity="household",
-                entity_id=outcome.id,
-                before=before,
-                after=outcome,
-            )  # type: ignore[attr-defined]
-    except RolledBack as refused:
-        if reason := denial_reason(refused.outcome):
-            await audit_denied(context, operation, "household", target, reason)
-        return as_error(refused.outcome)
-    except IntegrityError:
-        # Another request registered the same KK or NIK between our check and our write.
-        return ValidationError.single(
-            "nik", "a KK number or NIK in the input was registered by someone else just now; read again and retry"
-        )
-    return outcome
+    async def before(conn: AsyncConnection) -> object:
+        return await household_by_id(conn, household_id, Include(), scope) if household_id is not None else None
+
+    return await run_write(
+        info,
+        operation=operation,
+        obj=obj,
+        act="write",
+        change=lambda conn: change(conn, scope),
+        audited="household",
+        before=before,
+        target=household_id if household_id is not None else "-",
+        race=HOUSEHOLD_RACE,
+    )
 
 
 @strawberry.type
@@ -199,7 +181,7 @@ class HouseholdMutation:
     @strawberry.mutation(description="Register a new household with its members, in a village of your region.")
     async def register_household(self, info: Info[Context, None], input: HouseholdInput) -> HouseholdResult:
         data = input.to_data()
-        return await run_change(  # type: ignore[return-value]
+        return await write_household(  # type: ignore[return-value]
             info,
             operation="registerHousehold",
             obj="household",
@@ -218,7 +200,7 @@ class HouseholdMutation:
         if isinstance(values, ValidationError):
             return values
         household_id = parse_id(id)
-        return await run_change(  # type: ignore[return-value]
+        return await write_household(  # type: ignore[return-value]
             info,
             operation="updateHousehold",
             obj="household",
@@ -232,7 +214,7 @@ class HouseholdMutation:
     ) -> HouseholdResult:
         target = parse_id(household_id, "householdId")
         data = member.to_data()
-        return await run_change(  # type: ignore[return-value]
+        return await write_household(  # type: ignore[return-value]
             info,
             operation="addMember",
             obj="member",
@@ -253,7 +235,7 @@ class HouseholdMutation:
         if isinstance(values, ValidationError):
             return values
         target, member = parse_id(household_id, "householdId"), parse_id(member_id, "memberId")
-        return await run_change(  # type: ignore[return-value]
+        return await write_household(  # type: ignore[return-value]
             info,
             operation="updateMember",
             obj="member",
@@ -275,7 +257,7 @@ class HouseholdMutation:
     ) -> HouseholdResult:
         target, member = parse_id(household_id, "householdId"), parse_id(member_id, "memberId")
         new_head = parse_id(new_head_id, "newHeadId") if new_head_id is not None else None
-        return await run_change(  # type: ignore[return-value]
+        return await write_household(  # type: ignore[return-value]
             info,
             operation="removeMember",
             obj="member",

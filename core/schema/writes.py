@@ -1,6 +1,6 @@
 """Running one service call as one audited write: role check, transaction, refusal → rollback → error type.
 
-Core's mutations and plugins' (``core.plugin_api.run_write``) go through ``run_write``.
+Every mutation goes through ``run_write``: core's and plugins' (``core.plugin_api.run_write``).
 """
 
 from __future__ import annotations
@@ -59,13 +59,21 @@ def as_error(outcome: object) -> object:
 
 
 async def check_allowed(
-    info: Info[Context, None], operation: str, obj: str, act: str, region: str | None = None
+    info: Info[Context, None],
+    operation: str,
+    obj: str,
+    act: str,
+    region: str | None = None,
+    *,
+    entity: str | None = None,
+    target: int | str = "-",
 ) -> None:
     """Forbidden (audited as denied) unless the caller's role may ``act`` on ``obj`` (in ``region`` when given,
-    else in their own region)."""
+    else in their own region). The denial is audited against ``entity`` (default ``obj``) ``target``."""
     context = info.context
     if not allowed(context, obj, act, region):
-        await audit_denied(context, operation, obj, "-", f"role {context.principal.role} may not {act} {obj}")
+        reason = f"role {context.principal.role} may not {act} {obj}"
+        await audit_denied(context, operation, entity or obj, target, reason)
         raise Forbidden(context.principal, obj, act)
 
 
@@ -85,6 +93,8 @@ async def run_write(
     change: Callable[[AsyncConnection], Awaitable[object]],
     region: str | None = None,
     audited: str | None = None,
+    before: Callable[[AsyncConnection], Awaitable[object]] | None = None,
+    target: int | str = "-",
     race: FieldError = RACE,
 ) -> object:
     """Check the role, then run ``change`` in one write transaction; a refusal rolls it back and is answered
@@ -93,12 +103,16 @@ async def run_write(
 
     ``region``: check the role in that region rather than the caller's own. ``audited``: record what
     ``change`` returns (its ``id``, and the record as ``after``) as an audit row of that entity in the same
-    transaction; leave it None when ``change`` audits itself. ``race``: the field error answered when a
-    unique index refuses the write because another request made the same change at the same moment.
+    transaction; leave it None when ``change`` audits itself. ``before``: read the record as it was, in the
+    same transaction before ``change``, for that audit row. ``target``: the record the write aims at, named
+    by denied attempts (audited against ``audited``, else ``obj``). ``race``: the field error answered when
+    a unique index refuses the write because another request made the same change at the same moment.
     """
-    await check_allowed(info, operation, obj, act, region)
+    entity = audited or obj
+    await check_allowed(info, operation, obj, act, region, entity=entity, target=target)
     try:
         async with write_transaction(info.context.engine) as conn:
+            was = await before(conn) if before is not None else None
             outcome = await change(conn)
             if isinstance(outcome, REFUSALS):
                 raise RolledBack(outcome)
@@ -110,11 +124,13 @@ async def run_write(
                     operation=operation,
                     entity=audited,
                     entity_id=entity_id,
+                    before=was,
                     after=outcome,
                 )
     except RolledBack as refused:
         if reason := denial_reason(refused.outcome):
-            await audit_denied(info.context, operation, obj, denied_key(refused.outcome), reason)
+            key = denied_key(refused.outcome)
+            await audit_denied(info.context, operation, entity, target if key == "-" else key, reason)
         return as_error(refused.outcome)
     except IntegrityError:
         return ValidationError.single(race.field, race.message)
