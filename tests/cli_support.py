@@ -48,8 +48,13 @@ class _Entry:
         return core.cli.main(list(args))
 
 
-def siks(*args: str, env: Mapping[str, str | None] | None = None, input: str | None = None) -> Ran:
-    """Run ``siks *args`` in process; ``env`` overrides environment variables (None unsets one) for the run."""
+def siks(
+    *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None, timeout: float = 300
+) -> Ran:
+    """Run ``siks *args`` in process; ``env`` overrides environment variables (None unsets one) for the run.
+
+    A run still going after ``timeout`` seconds fails the test (a subprocess would have been killed; a
+    thread cannot be, so it is left to end with the process)."""
     outcome: list[Ran] = []
     failure: list[BaseException] = []
 
@@ -69,9 +74,11 @@ def siks(*args: str, env: Mapping[str, str | None] | None = None, input: str | N
             sys.excepthook = hook
             get_settings.cache_clear()
 
-    thread = threading.Thread(target=work, name=f"siks {' '.join(args)}")
+    thread = threading.Thread(target=work, name=f"siks {' '.join(args)}", daemon=True)
     thread.start()
-    thread.join()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"siks {' '.join(args)} still running after {timeout:g} s")
     if failure:
         raise failure[0]
     return outcome[0]
