@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.foundation.settings import Settings
 from core.programs.cycles import CycleRecord, run_cycle
 from core.storage.db import create_engine
-from tests.conftest import KEPT_TABLES
+from tests.conftest import KEPT_TABLES, clear_data
 from tests.programs_support import builtin_registry, child, head, poor_household, register, row_counts
+from tests.rank_support import HOUSEHOLDS, SURVEY_SHARE, restore, sample, seed_population
 
 EXTRA = "reset_probe_extra"
 
@@ -61,3 +62,23 @@ async def test_3_a_dropped_table_does_not_break_the_reset(db: AsyncEngine) -> No
     left = await counts(db)
     assert EXTRA not in left
     assert {name: rows for name, rows in left.items() if rows} == {}
+
+
+async def test_a_restored_demo_population_reads_as_a_freshly_seeded_one(population: AsyncEngine) -> None:
+    """``population`` seeds once a session and stores the same rows again for later tests: what the
+    welfare models read from it (every labelled household, its features and consumption) is the same."""
+    given = await sample(population)
+    await clear_data(population)
+    seeded = await seed_population(population)
+    fresh = await sample(population)
+    await clear_data(population)
+    await restore(population, seeded)
+    restored = await sample(population)
+    assert restored.checksum == fresh.checksum  # the same rows, household ids included
+    for data in (given, restored):  # the same households as a new seeding (whose ids are new)
+        assert len(data) == len(fresh) == HOUSEHOLDS * SURVEY_SHARE
+        assert (data.frame.numeric == fresh.frame.numeric).all() and (data.target == fresh.target).all()
+        assert all((a == b).all() for a, b in zip(data.frame.categorical, fresh.frame.categorical, strict=True))
+    counted = {table.name: len(rows) for table, rows in seeded}
+    assert counted["households"] == HOUSEHOLDS and counted["members"] > HOUSEHOLDS
+    assert {name: rows for name, rows in (await counts(population)).items() if rows} == counted
