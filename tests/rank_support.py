@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import MetaData, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.demo import seed_demo
@@ -45,11 +46,53 @@ async def model_dir(tmp_path: Path, settings: Settings, monkeypatch: pytest.Monk
     yield folder
 
 
+#: The rows the first ``population`` of the session seeded, by table (parents first), to be stored again
+#: by the next ones: seeding generates them anew each time (seconds), restoring only writes them.
+_seeded: dict[str, list[tuple[Table, list[dict[str, Any]]]]] = {}
+
+
+async def _snapshot(engine: AsyncEngine) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """Every row the database holds outside the shared reference data, by table in insertion order."""
+    from tests.conftest import KEPT_TABLES  # conftest imports this module
+
+    async with engine.connect() as conn:
+        metadata = MetaData()
+        await conn.run_sync(metadata.reflect)
+        tables = [table for table in metadata.sorted_tables if table.name not in KEPT_TABLES]
+        found = [(table, [dict(row) for row in (await conn.execute(select(table))).mappings()]) for table in tables]
+    return [(table, rows) for table, rows in found if rows]
+
+
+async def seed_population(engine: AsyncEngine) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """Seed the demo population; the rows seeding added (not those fixtures set up before it), by table."""
+    before = {table.name: rows for table, rows in await _snapshot(engine)}
+    await seed_demo(engine, HOUSEHOLDS, seed=3, progress=False, survey_share=SURVEY_SHARE, as_of=AS_OF)
+    added = [
+        (table, [row for row in rows if row not in before.get(table.name, [])])
+        for table, rows in await _snapshot(engine)
+    ]
+    return [(table, rows) for table, rows in added if rows]
+
+
+async def restore(engine: AsyncEngine, snapshot: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    async with engine.begin() as conn:
+        for table, rows in snapshot:
+            await conn.execute(table.insert(), rows)
+
+
 @pytest.fixture
-async def population(db: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """The test database with demo households (40% surveyed) and an empty model registry."""
+async def population(db: AsyncEngine, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The test database with demo households (40% surveyed) and an empty model registry.
+
+    The first use in a session seeds them; later uses store the same rows again (the reset emptied
+    the database before each, so the state is the one seeding left: tests/test_reset.py checks a
+    restored population against a freshly seeded one)."""
     await clear_registry(db)
-    await seed_demo(db, HOUSEHOLDS, seed=3, progress=False, survey_share=SURVEY_SHARE, as_of=AS_OF)
+    snapshot = _seeded.get(settings.database_url + str(settings.database_schema))
+    if snapshot is None:
+        _seeded[settings.database_url + str(settings.database_schema)] = await seed_population(db)
+    else:
+        await restore(db, snapshot)
     yield db
     async with db.begin() as conn:
         await conn.execute(delete(RANKS))

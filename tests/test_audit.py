@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
@@ -18,10 +16,10 @@ from core.cli.users import cli_request
 from core.foundation.settings import Settings
 from core.storage import migrate
 from core.storage.db import create_engine, write_transaction
+from tests.cli_support import siks
 from tests.conftest import GraphQLClient
 from tests.test_schema_mutations import UPDATE, register
 
-SIKS = [sys.executable, "-m", "core.cli"]
 LOG = """query($op: String, $outcome: String, $id: String) {
   auditLog(operation: $op, outcome: $outcome, entityId: $id) {
     seq actor role operation entity entityId outcome before after } }"""
@@ -115,10 +113,10 @@ def test_siks_audit_verify_command(empty_database: dict[str, str]) -> None:
         await engine.dispose()
 
     asyncio.run(prepare())
-    intact = subprocess.run([*SIKS, "audit", "verify"], env=env, capture_output=True, text=True, timeout=180)
+    intact = siks("audit", "verify", env=env)
     assert intact.returncode == 0 and "audit log intact: 3 rows" in intact.stdout
     asyncio.run(tamper())
-    broken = subprocess.run([*SIKS, "audit", "verify"], env=env, capture_output=True, text=True, timeout=180)
+    broken = siks("audit", "verify", env=env)
     assert broken.returncode == 1 and "TAMPERED: row 2 was changed after it was written" in broken.stderr
 
 

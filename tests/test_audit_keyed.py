@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,9 +35,10 @@ from core.foundation.settings import Mode, Settings
 from core.http.app import create_app
 from core.storage import migrate
 from core.storage.db import create_engine, write_transaction
+from tests.cli_support import Ran
+from tests.cli_support import siks as run_siks
 from tests.serving import PRODUCTION_SECRET, production, serve
 
-SIKS = [sys.executable, "-m", "core.cli"]
 KEY_A = "audit-key-a-" + "a" * 40
 KEY_B = "audit-key-b-" + "b" * 40
 GUESSED = "what-an-attacker-without-the-key-uses-" + "x" * 20
@@ -320,8 +319,8 @@ def test_siks_audit_checkpoint_and_verify_commands(empty_database: dict[str, str
             await conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=2, hash=second["hash"]))
         await engine.dispose()
 
-    def siks(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*SIKS, "audit", *args], env=env, capture_output=True, text=True, timeout=180)
+    def siks(*args: str) -> Ran:
+        return run_siks("audit", *args, env=env)
 
     asyncio.run(prepare())
     unanchored = siks("verify")
@@ -337,11 +336,5 @@ def test_siks_audit_checkpoint_and_verify_commands(empty_database: dict[str, str
     assert broken.returncode == 1
     assert "TAMPERED: checkpoint line 1 (" in broken.stderr
     assert "names row 3, but the log ends at row 2" in broken.stderr
-    other_key = subprocess.run(
-        [*SIKS, "audit", "verify", "--checkpoints", str(checkpoints)],
-        env={**env, "SIKS_AUDIT_KEY": KEY_B},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    other_key = run_siks("audit", "verify", "--checkpoints", str(checkpoints), env={**env, "SIKS_AUDIT_KEY": KEY_B})
     assert other_key.returncode == 1 and "which is not configured" in other_key.stderr

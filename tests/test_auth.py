@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,9 +16,10 @@ from core.foundation.settings import Mode, Settings
 from core.http.app import create_app
 from core.models import AuditEntry, User
 from core.storage.db import write_transaction
+from tests.cli_support import Ran
+from tests.cli_support import siks as run_siks
 from tests.conftest import GraphQLClient
 
-SIKS = [sys.executable, "-m", "core.cli"]
 LOGIN = """mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
   __typename ... on Tokens { accessToken refreshToken me { username role scope } } ... on LoginFailed { message } } }"""
 REFRESH = """mutation($t: String!) { refreshTokens(refreshToken: $t) {
@@ -29,10 +27,8 @@ REFRESH = """mutation($t: String!) { refreshTokens(refreshToken: $t) {
 HOUSEHOLDS = "{ households { totalCount } }"
 
 
-def siks(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SIKS, *args], input=stdin, capture_output=True, text=True, env=os.environ.copy(), timeout=120
-    )
+def siks(*args: str, stdin: str | None = None) -> Ran:
+    return run_siks(*args, input=stdin)
 
 
 async def create_user(

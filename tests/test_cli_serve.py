@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.foundation.settings import Settings
 from core.models import AuditEntry
 from core.storage.db import create_engine
+from tests.cli_support import siks
 
 SIKS = [sys.executable, "-m", "core.cli"]
 
@@ -133,19 +134,23 @@ async def last_login_client(env: dict[str, str]) -> str:
 
 def test_serve_refuses_a_database_with_unknown_revision(empty_database: dict[str, str]) -> None:
     env = {**os.environ, **empty_database, "SIKS_DEMO_HOUSEHOLDS": "0"}
-    subprocess.run([*SIKS, "db", "upgrade"], env=env, check=True, capture_output=True)
-    code = (
-        "import asyncio\nfrom sqlalchemy import text\nfrom core.storage.db import create_engine\n"
-        "async def main():\n    e = create_engine()\n    async with e.begin() as c:\n"
-        "        await c.execute(text('DELETE FROM alembic_version'))\n"
-        "        await c.execute(text(\"INSERT INTO alembic_version VALUES ('from_the_future')\"))\n"
-        "    await e.dispose()\nasyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    upgraded = siks("db", "upgrade", env=env)  # the steps around the served process run in process
+    assert upgraded.returncode == 0, upgraded.stderr
+
+    async def from_the_future() -> None:
+        engine = create_engine(
+            Settings(database_url=env["SIKS_DATABASE_URL"], database_schema=env.get("SIKS_DATABASE_SCHEMA"))
+        )
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM alembic_version"))
+            await conn.execute(text("INSERT INTO alembic_version VALUES ('from_the_future')"))
+        await engine.dispose()
+
+    asyncio.run(from_the_future())
     result = subprocess.run(
         [*SIKS, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert "schema revision this version of SIKS does not know" in result.stderr
-    status = subprocess.run([*SIKS, "db", "status"], env=env, capture_output=True, text=True)
+    status = siks("db", "status", env=env)
     assert status.returncode == 1 and "unknown" in status.stdout

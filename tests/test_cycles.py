@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,6 +22,8 @@ from core.programs.registry import build_registry, make_manager
 from core.programs.types import BenefitContext, BenefitRule
 from core.storage.db import write_transaction
 from tests import factories
+from tests.cli_support import Ran
+from tests.cli_support import siks as run_siks
 from tests.conftest import GraphQLClient
 from tests.programs_support import (
     COMPONENTS,
@@ -314,10 +313,8 @@ async def test_graphql_refuses_bad_arguments_naming_the_field(db: AsyncEngine, g
     assert "cycleId" in body["errors"][0]["message"]
 
 
-def siks(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", "program", *arguments], capture_output=True, text=True, env=os.environ.copy()
-    )
+def siks(*arguments: str) -> Ran:
+    return run_siks("program", *arguments)
 
 
 async def test_cli_preview_run_and_approve(db: AsyncEngine) -> None:

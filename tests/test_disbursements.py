@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from core.models import Disbursement, Enrollment, ProgramCycle
 from core.programs.disbursements import UpdateRefused, apply_status_updates, read_channel_csv, reconcile
 from core.storage.db import write_transaction
 from tests import factories
+from tests.cli_support import siks
 from tests.conftest import GraphQLClient
 from tests.test_schema_households import store
 
@@ -190,15 +188,12 @@ async def test_cli_import_and_reconcile(db: AsyncEngine, tmp_path: Path) -> None
     first, second = await payments(db, ["released", "released"])
     path = tmp_path / "channel.csv"
     path.write_text(f"reference,status\n{first},disbursed\n{second},failed\n", encoding="utf-8")
-    siks = [sys.executable, "-m", "core.cli", "disbursement"]
-    done = subprocess.run([*siks, "import", str(path)], capture_output=True, text=True, env=os.environ.copy())
+    done = siks("disbursement", "import", str(path))
     assert done.returncode == 0 and "2 updated, 0 unchanged" in done.stdout
     path.write_text(f"reference,status\n{first},returned\nGHOST,disbursed\n", encoding="utf-8")
-    refused = subprocess.run([*siks, "import", str(path)], capture_output=True, text=True, env=os.environ.copy())
+    refused = siks("disbursement", "import", str(path))
     assert refused.returncode == 2 and "GHOST" in refused.stderr and "nothing was updated" in refused.stderr
     assert (await statuses(db))[first] == "disbursed"
-    table = subprocess.run(
-        [*siks, "reconcile", "--program", "bpnt"], capture_output=True, text=True, env=os.environ.copy()
-    )
+    table = siks("disbursement", "reconcile", "--program", "bpnt")
     assert table.returncode == 0
     assert "bpnt\t2026-03\t32.01\t2\t400000\t0\t0\t1\t1\t0" in table.stdout

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
 
 from sqlalchemy import func, select, text, update
@@ -27,6 +24,7 @@ from core.programs.registry import ProgramRegistry, build_registry, make_manager
 from core.storage.db import write_transaction
 from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests import factories
+from tests.cli_support import siks
 from tests.conftest import GraphQLClient
 from tests.programs_support import (
     builtin_registry,
@@ -208,13 +206,7 @@ async def test_report_through_graphql_and_the_cli(db: AsyncEngine, gql: GraphQLC
     assert {f["field"] for f in bad["fields"]} == {"period", "regionCode"}
     elsewhere = await as_role("regency_office", "35.78").raw(query, {"r": "32.01", "p": "2026-02"})
     assert elsewhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    done = subprocess.run(
-        [sys.executable, "-m", "core.cli", "program", "double-recipients", "32", "2026-02"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=180,
-    )
+    done = siks("program", "double-recipients", "32", "2026-02")
     assert done.returncode == 0, done.stderr
     assert f"{Kind.EXCLUSIVE_PROGRAMS.value}\tbst,pkh\thousehold {family}" in done.stdout
     assert "1 case(s) in 32 for 2026-02" in done.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import types
 from datetime import UTC, date, datetime
@@ -28,12 +27,12 @@ from core.programs.periods import PeriodKind, parse_period
 from core.programs.registry import PluginConflict, build_registry, make_manager, registry_from_settings
 from core.storage.records import HOUSEHOLDS
 from tests import factories
+from tests.cli_support import siks
 from tests.conftest import GraphQLClient
 from tests.programs_support import CYCLES, DISBURSEMENTS
 from tests.test_schema_mutations import register
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("siks_"))
-SIKS = [sys.executable, "-m", "core.cli"]
 
 
 def elderly_household() -> factories.HouseholdData:
@@ -129,7 +128,7 @@ def test_two_plugins_claiming_one_slug_stop_start_up_naming_both() -> None:
 )
 def test_collisions_stop_the_server_at_start_up(clash: str, message: str, empty_database: dict[str, str]) -> None:
     env = {**os.environ, **empty_database, "SIKS_TEST_ELDERLY_CLASH": clash, "SIKS_DEMO_HOUSEHOLDS": "0"}
-    result = subprocess.run([*SIKS, "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=120)
+    result = siks("serve", "--port", "1", env=env, timeout=120)
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.access.policy import PolicyError, parse_line
+from tests.cli_support import Ran, siks
 from tests.conftest import GraphQLClient
 
-SIKS = [sys.executable, "-m", "core.cli", "policy"]
 LINE = "p, auditor, household, read"
 
 
-def policy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SIKS, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=180)
+def policy(*args: str) -> Ran:
+    return siks("policy", *args)
 
 
 async def until(predicate, seconds: float = 5.0) -> float:  # type: ignore[no-untyped-def]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.foundation.refusals import Invalid
@@ -15,6 +11,8 @@ from core.programs.quotas import Quota, list_quotas, set_quota
 from core.programs.scope import ProgramScope, check_scope
 from core.storage.db import write_transaction
 from tests import factories
+from tests.cli_support import Ran
+from tests.cli_support import siks as run_siks
 from tests.conftest import GraphQLClient
 from tests.programs_support import builtin_registry, enrolled, head, poor_household, rank, register
 
@@ -148,13 +146,8 @@ async def test_graphql_set_replace_clear_and_refuse(db: AsyncEngine, gql: GraphQ
     assert [f["field"] for f in unknown["fields"]] == ["program", "regionCode"]
 
 
-def siks(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", "program", "quota", *arguments],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-    )
+def siks(*arguments: str) -> Ran:
+    return run_siks("program", "quota", *arguments)
 
 
 async def test_cli_quota(db: AsyncEngine) -> None:

@@ -59,11 +59,12 @@ def _root() -> None:
     """SIKS: national social-welfare registry."""
 
 
-def main() -> Any:
+def main(args: list[str] | None = None) -> Any:
+    """Run ``siks`` with ``args`` (default: the process's command line); tests pass them in process."""
     from core.programs.registry import PluginConflict
 
     try:
-        return app()
+        return app(args=args)
     except PluginConflict as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise SystemExit(2) from None
