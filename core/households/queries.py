@@ -113,6 +113,18 @@ async def household_by_id(
     return (await households_by_id(conn, [household_id], include, scope)).get(household_id)
 
 
+async def members_by_id(conn: AsyncConnection, ids: Sequence[int], scope: str = "") -> dict[int, MemberRecord]:
+    """Members by id, whatever their status; outside ``scope`` (their household's village) they are not found."""
+    if not ids:
+        return {}
+    query = select(MEMBERS).where(MEMBERS.c.id.in_(list(set(ids))))
+    if scope:
+        query = query.join(HOUSEHOLDS, HOUSEHOLDS.c.id == MEMBERS.c.household_id).where(
+            within(HOUSEHOLDS.c.village_code, scope)
+        )
+    return {row.id: MemberRecord(*row) for row in await conn.execute(query)}
+
+
 async def active_member_by_nik(conn: AsyncConnection, nik: str, scope: str = "") -> MemberRecord | None:
     """The active member with this NIK; outside ``scope`` simply not found."""
     query = select(MEMBERS).where(MEMBERS.c.nik == nik, MEMBERS.c.status == MemberStatus.ACTIVE.value)

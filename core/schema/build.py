@@ -31,6 +31,7 @@ from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.households import HouseholdQuery
 from core.schema.list_sizes import Known
 from core.schema.mutations import HouseholdMutation
+from core.schema.nodes import NodeQuery, node_sources
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
@@ -40,6 +41,7 @@ from core.schema.welfare import WelfareMutation, WelfareQuery
 @namespace
 @strawberry.type(description="Read the registry.")
 class Query(
+    NodeQuery,
     AuthQuery,
     AuditQuery,
     RegionQuery,
@@ -126,4 +128,5 @@ def build_schema(
         config=hardening.config(settings),
     )
     rules_of(schema._schema)  # refuse to start with an undeclared type
+    node_sources(schema._schema)  # and with a Node type that node(id) cannot fetch
     return schema

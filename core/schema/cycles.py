@@ -18,6 +18,8 @@ from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
+from core.schema.global_ids import global_id
+from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.errors import NotFound, ValidationError
 from core.storage.db import write_transaction
 
@@ -26,10 +28,11 @@ REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia.
 PERIOD = "The program's period: YYYY-MM for monthly programs (BPNT, BST), YYYY-Qn for PKH."
 
 
+@fetched_by(by_row_id(cycles.cycles_by_id))
 @guarded("cycle")
 @strawberry.type(description="One program for one period over one region; approved before payments are released.")
-class ProgramCycle:
-    id: strawberry.ID
+class ProgramCycle(Node):
+    id: strawberry.ID = global_id("ProgramCycle")
     program: str
     period: str
     region_code: str
@@ -218,7 +221,7 @@ class CycleMutation:
 
         outcome = await cycles.approve_cycle(
             context.engine,
-            parse_id(cycle_id, "cycleId"),
+            parse_id(cycle_id, "cycleId", "ProgramCycle"),
             context.principal.username,
             context.principal.scope,
             audit,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.households.data import MEMBER_COLUMNS
@@ -14,15 +16,19 @@ from core.households.queries import (
     HouseholdFilter,
     Include,
     active_member_by_nik,
+    members_by_id,
     count_households,
     household_by_id,
     household_page,
+    households_by_id,
 )
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
+from core.schema.global_ids import global_id, global_ids
+from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
 from core.schema.programs import HouseholdPrograms
 from core.schema.regions import Region
@@ -39,10 +45,11 @@ MEMBER_PERSONAL = MEMBER_COLUMNS
 HOUSEHOLD_PERSONAL = ("kk_number", "address", "rt", "rw", "latitude", "longitude")
 
 
+@fetched_by(by_row_id(members_by_id))
 @guarded("member", personal=MEMBER_PERSONAL, household="household_id", person="id")
 @strawberry.type(description="A person in a household (anggota rumah tangga).")
-class Member:
-    id: strawberry.ID
+class Member(Node):
+    id: strawberry.ID = global_id("Member")
     nik: str = strawberry.field(description="16-digit national identity number (NIK).")
     name: str
     sex: enums.Sex
@@ -65,10 +72,11 @@ class Member:
         return await info.context.loaders.household.load(self.household_id)  # type: ignore[return-value]
 
 
+@fetched_by(lambda info, keys: _households_by_key(info, keys))
 @guarded("household", personal=HOUSEHOLD_PERSONAL, household="id")
 @strawberry.type(description="A household (rumah tangga) with its family card (KK) and unified-database variables.")
-class Household:
-    id: strawberry.ID
+class Household(Node):
+    id: strawberry.ID = global_id("Household")
     kk_number: str = strawberry.field(description="16-digit family card (Kartu Keluarga) number.")
     version: int = strawberry.field(description="Pass this back when changing the household or its members.")
     status: enums.RecordStatus
@@ -100,8 +108,11 @@ class Household:
     livestock_count: int
     created_at: datetime
     updated_at: datetime
-    determined_edition_id: strawberry.ID | None = strawberry.field(
-        description="The DTKS edition that last determined this household (null until one does)."
+    determined_edition_id: strawberry.ID | None = global_id(
+        "DtksEdition",
+        "determined_edition_id",
+        required=False,
+        description="The DTKS edition that last determined this household (null until one does).",
     )
     members: list[Member] = strawberry.field(description="Active members, head first by registration.")
 
@@ -123,6 +134,16 @@ class Household:
     @strawberry.field(description="The household's welfare rank (desil) and why; null until it is ranked.")
     async def welfare(self: HouseholdRecord, info: Info[Context, None]) -> Welfare | None:  # type: ignore[misc]
         return await info.context.loaders.welfare.load(self.id)  # type: ignore[return-value]
+
+
+async def _households_by_key(info: Info[Context, None], keys: list[str]) -> Mapping[str, HouseholdRecord]:
+    """Households for node()/nodes(), with members and village fetched up front when the selection asks."""
+    include = include_for(selected_paths(info), "")
+
+    async def fetch(conn: AsyncConnection, ids: Sequence[int], scope: str) -> Mapping[int, HouseholdRecord]:
+        return await households_by_id(conn, ids, include, scope)
+
+    return await by_row_id(fetch)(info, keys)
 
 
 @guarded("household")
@@ -195,7 +216,7 @@ class HouseholdQuery:
         principal = require(info.context, "household", "read")
         include = include_for(selected_paths(info), "")
         async with info.context.engine.connect() as conn:
-            record = await household_by_id(conn, parse_id(id), include, scope=principal.scope)
+            record = await household_by_id(conn, parse_id(id, "id", "Household"), include, scope=principal.scope)
         return record  # type: ignore[return-value]
 
     @strawberry.field(description="The active member with this NIK (null outside your region).")

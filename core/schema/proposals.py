@@ -17,6 +17,8 @@ from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
+from core.schema.global_ids import global_id
+from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
 from core.schema.households import Household
 from core.schema.mutations import HouseholdChanges, HouseholdInput, MemberChanges, MemberInput, given
@@ -25,6 +27,7 @@ from core.schema.regions import Region
 from core.schema.writes import as_error, check_allowed, run_write
 from core.storage.db import write_transaction
 from core.verification import chain, determination, proposals
+from core.verification.determination import EditionRecord
 from core.verification.drafts import ChangeRequest, MemberChange, MemberRemoval
 from core.verification.queries import (
     ProposalFilter,
@@ -33,6 +36,7 @@ from core.verification.queries import (
     editions,
     editions_by_id,
     proposal_page,
+    proposals_by_id,
     proposed_of,
     proposed_values,
     steps_of,
@@ -60,14 +64,15 @@ class ProposedValue:
     field: str = strawberry.field(description="The variable, as stored (e.g. floor_material).")
     current: str | None = strawberry.field(description="Now (null for a new household or member).")
     proposed: str | None
-    member_id: strawberry.ID | None
+    member_id: strawberry.ID | None = global_id("Member", "member_id", required=False)
     nik: str | None
 
 
+@fetched_by(by_row_id(lambda conn, ids, _scope: editions_by_id(conn, ids)))  # editions are national
 @guarded("dtks_edition")
 @strawberry.type(description="A DTKS edition: the registry as determined (penetapan) by the ministry; never changes.")
-class DtksEdition:
-    id: strawberry.ID
+class DtksEdition(Node):
+    id: strawberry.ID = global_id("DtksEdition")
     label: str
     period: str
     determined_at: datetime
@@ -78,6 +83,10 @@ class DtksEdition:
     conflicts: int = strawberry.field(description="Proposals not applied because their household had changed.")
     households: int = strawberry.field(description="Active households in the whole registry once determined.")
     members: int
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, EditionRecord)
 
     @strawberry.field(description="Active households and members as of this edition, in a region within yours.")
     async def counts(self: Any, info: Info[Context, None], region_code: str | None = None) -> EditionCounts:  # type: ignore[misc]
@@ -96,21 +105,24 @@ class EditionCounts:
     members: int
 
 
+@fetched_by(by_row_id(proposals_by_id))
 @guarded("proposal", personal=("changes",), household="household_id")
 @strawberry.type(description="A proposal to add, change or remove a household, with its steps up the hierarchy.")
-class Proposal:
-    id: strawberry.ID
+class Proposal(Node):
+    id: strawberry.ID = global_id("Proposal")
     kind: enums.ProposalKind
     status: enums.ProposalStatus
     stage: enums.VerificationLevel = strawberry.field(description="The level that acts next.")
-    household_id: strawberry.ID = strawberry.field(description="For a new household: the id it will get.")
+    household_id: strawberry.ID = global_id(
+        "Household", "household_id", description="For a new household: the id it will get."
+    )
     village_code: str
     based_on_version: int | None = strawberry.field(description="The household version the proposal was made from.")
     removal_reason: enums.HouseholdRemovalReason | None
     note: str
     conflict_reason: str | None
-    round_id: strawberry.ID | None
-    visit_id: strawberry.ID | None
+    round_id: strawberry.ID | None = global_id("VerificationRound", "round_id", required=False)
+    visit_id: strawberry.ID | None = global_id("Visit", "visit_id", required=False)
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -250,13 +262,13 @@ class ProposedChangeInput:
             if isinstance(values, ValidationError):
                 values.fields[0].field = f"memberChanges.{index}.changes.{values.fields[0].field}"
                 return values
-            member_changes.append(MemberChange(parse_id(item.member_id, f"memberChanges.{index}.memberId"), values))
+            member_changes.append(MemberChange(parse_id(item.member_id, f"memberChanges.{index}.memberId", "Member"), values))
         return ChangeRequest(
             household=household,
             member_changes=member_changes,
             new_members=[m.to_data() for m in self.new_members],
             removed_members=[
-                MemberRemoval(parse_id(r.member_id, f"removedMembers.{i}.memberId"), r.reason)
+                MemberRemoval(parse_id(r.member_id, f"removedMembers.{i}.memberId", "Member"), r.reason)
                 for i, r in enumerate(self.removed_members)
             ],
         )
@@ -290,7 +302,7 @@ class ProposalQuery:
             stage=stage.value if stage else None,
             status=status.value if status else None,
             kind=kind.value if kind else None,
-            round_id=parse_id(round_id, "roundId") if round_id is not None else None,
+            round_id=parse_id(round_id, "roundId", "VerificationRound") if round_id is not None else None,
         )
         async with info.context.engine.connect() as conn:
             records, more = await proposal_page(
@@ -307,7 +319,7 @@ class ProposalQuery:
     async def proposal(self, info: Info[Context, None], id: strawberry.ID) -> Proposal | None:
         principal = require(info.context, "proposal", "read")
         async with info.context.engine.connect() as conn:
-            return await proposals.proposal_by_id(conn, parse_id(id), principal.scope)  # type: ignore[no-any-return]
+            return await proposals.proposal_by_id(conn, parse_id(id, "id", "Proposal"), principal.scope)  # type: ignore[no-any-return]
 
     @strawberry.field(description="DTKS editions, newest first.")
     async def dtks_editions(self, info: Info[Context, None], first: int = 20) -> list[DtksEdition]:
@@ -340,7 +352,7 @@ class ProposalMutation:
         change: ProposedChangeInput,
         note: str = "",
     ) -> ProposalResult:
-        target, request = parse_id(household_id, "householdId"), change.to_request()
+        target, request = parse_id(household_id, "householdId", "Household"), change.to_request()
         if isinstance(request, ValidationError):
             return request
         return await run_write(  # type: ignore[return-value]
@@ -362,7 +374,7 @@ class ProposalMutation:
         reason: enums.HouseholdRemovalReason,
         note: str = "",
     ) -> ProposalResult:
-        target = parse_id(household_id, "householdId")
+        target = parse_id(household_id, "householdId", "Household")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="proposeHouseholdRemoval",
@@ -391,7 +403,7 @@ class ProposalMutation:
         if isinstance(request, ValidationError):
             return request
         revision = proposals.Revision(household.to_data() if household else None, request, removal_reason)
-        target = parse_id(id)
+        target = parse_id(id, "id", "Proposal")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="reviseProposal",
@@ -409,7 +421,7 @@ class ProposalMutation:
         self, info: Info[Context, None], ids: list[strawberry.ID], note: str = ""
     ) -> list[StepResult]:
         await check_allowed(info, "approveProposals", "proposal", "review")
-        targets = [parse_id(value, f"ids.{i}") for i, value in enumerate(ids)]
+        targets = [parse_id(value, f"ids.{i}", "Proposal") for i, value in enumerate(ids)]
         async with write_transaction(info.context.engine) as conn:
             outcome = await chain.approve(conn, info.context.request_info, targets, note)
         if isinstance(outcome, list):
@@ -418,7 +430,7 @@ class ProposalMutation:
 
     @strawberry.mutation(description="Return a proposal to the level below, saying what must be corrected.")
     async def return_proposal(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> ProposalResult:
-        target = parse_id(id)
+        target = parse_id(id, "id", "Proposal")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="returnProposal",
@@ -429,7 +441,7 @@ class ProposalMutation:
 
     @strawberry.mutation(description="Reject a proposal for good, with the reason (at the village: withdraw it).")
     async def reject_proposal(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> ProposalResult:
-        target = parse_id(id)
+        target = parse_id(id, "id", "Proposal")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="rejectProposal",

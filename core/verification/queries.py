@@ -55,6 +55,16 @@ async def proposal_page(
     return [ProposalRecord(*row) for row in rows[:first]], len(rows) > first
 
 
+async def proposals_by_id(conn: AsyncConnection, ids: Sequence[int], scope: str) -> dict[int, Any]:
+    """Proposals by id whose village lies in ``scope``; one statement."""
+    if not ids:
+        return {}
+    conditions = [PROPOSALS.c.id.in_(list(set(ids)))]
+    if scope:
+        conditions.append(within(PROPOSALS.c.village_code, scope))
+    return {row.id: ProposalRecord(*row) for row in await conn.execute(select(PROPOSALS).where(*conditions))}
+
+
 async def count_proposals(conn: AsyncConnection, where: ProposalFilter) -> int:
     query = select(func.count()).select_from(PROPOSALS).where(*where.conditions())
     return int((await conn.execute(query)).scalar_one())

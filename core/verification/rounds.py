@@ -165,6 +165,25 @@ async def visible_round(conn: AsyncConnection, round_id: int, scope: str) -> Any
     return found
 
 
+async def visible_rounds(conn: AsyncConnection, round_ids: Sequence[int], scope: str) -> dict[int, Any]:
+    """The rounds by id that touch the caller's region (as ``visible_round``); two statements."""
+    if not round_ids:
+        return {}
+    wanted = list(set(round_ids))
+    rows = list(await conn.execute(select(ROUNDS).where(ROUNDS.c.id.in_(wanted))))
+    regions: dict[int, list[str]] = {row.id: [] for row in rows}
+    if rows:
+        found = await conn.execute(
+            select(ROUND_REGIONS.c.round_id, ROUND_REGIONS.c.region_code)
+            .where(ROUND_REGIONS.c.round_id.in_(list(regions)))
+            .order_by(ROUND_REGIONS.c.region_code)
+        )
+        for round_id, code in found:
+            regions[round_id].append(code)
+    records = (_record(row, regions[row.id]) for row in rows)
+    return {r.id: r for r in records if not scope or any(_related(code, scope) for code in r.regions)}
+
+
 def _related(code: str, scope: str) -> bool:
     return region_within(code, scope) or region_within(scope, code)
 

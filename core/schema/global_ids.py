@@ -1,0 +1,106 @@
+"""Opaque global ids (Relay style): base64 of ``Type:key``, made and read here only.
+
+Every object type with an id answers its id, and every field naming another entity's id
+(``householdId``, ``roundId`` ...), as a global id, so any id can be passed back to a mutation or
+to ``node(id)``. Arguments taking an entity id accept the global id of that type and, for the
+deprecation period of the published contract, the old raw whole-number id
+(docs/api-contract.md); a global id of another type, or text that is neither, is refused naming
+the argument.
+
+The fields are plain for ``core.schema.execution``: their metadata says which attribute they read
+and how it is converted, so a page of households keeps its compiled plan.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from core.foundation.ids import id_from_text
+
+#: ``metadata`` key of a field that is a pure function of one attribute: (attribute, convert).
+PLAIN_KEY = "siks_plain"
+
+
+class InvalidId(GraphQLError):
+    """An id argument that is not an id of the expected type (``BAD_USER_INPUT``, naming the argument); a mutation
+    whose result can be a ValidationError answers one instead (``core.schema.nodes.IdRefusals``)."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f"{argument}: {message}", extensions={"code": "BAD_USER_INPUT", "argument": argument})
+        self.argument = argument
+        self.reason = message
+
+
+def encode(type_name: str, key: object) -> str:
+    """The global id of the ``type_name`` record whose key is ``key``."""
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def decode(text: str) -> tuple[str, str] | None:
+    """(type name, key) of a global id made by ``encode``, or None if ``text`` is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, separator, key = raw.partition(":")
+    if not separator or not type_name.isidentifier() or not key or encode(type_name, key) != text:
+        return None  # only the exact text encode() makes, so ids have one spelling each
+    return type_name, key
+
+
+def parse_global(value: object, argument: str, type_name: str) -> int:
+    """The row id in ``value``: a global id of ``type_name`` or (deprecated) the raw whole number; a GraphQLError
+    with ``extensions.code = INVALID_ID`` naming ``argument`` otherwise."""
+    text = str(value)
+    number = id_from_text(text)
+    if number is not None:
+        return number  # the legacy raw id, accepted during the deprecation period
+    found = decode(text)
+    if found is None:
+        raise InvalidId(argument, f"{text[:40]!r} is not an id returned by this API")
+    kind, key = found
+    if kind != type_name:
+        raise InvalidId(argument, f"expected the id of a {type_name}, got the id of a {kind}")
+    number = id_from_text(key)
+    if number is None:
+        raise InvalidId(argument, f"{text[:40]!r} is not an id returned by this API")
+    return number
+
+
+def _converter(type_name: str) -> Callable[[Any], str | None]:
+    def convert(key: Any) -> str | None:
+        return None if key is None else encode(type_name, key)
+
+    return convert
+
+
+def _list_converter(type_name: str) -> Callable[[Any], list[str] | None]:
+    def convert(keys: Any) -> list[str] | None:
+        return None if keys is None else [encode(type_name, key) for key in keys]
+
+    return convert
+
+
+def global_id(type_name: str, attribute: str = "id", *, required: bool = True, description: str | None = None) -> Any:
+    """A field answering the global id of the ``type_name`` record whose key is the source's ``attribute``
+    (``required=False``: null when the attribute is)."""
+    return _field(_converter(type_name), attribute, strawberry.ID if required else strawberry.ID | None, description)
+
+
+def global_ids(type_name: str, attribute: str, description: str | None = None) -> Any:
+    """A field answering the global ids of the ``type_name`` records whose keys are the source's ``attribute``."""
+    return _field(_list_converter(type_name), attribute, list[strawberry.ID], description)
+
+
+def _field(convert: Callable[[Any], Any], attribute: str, answer: Any, description: str | None) -> Any:
+    def resolve(root: Any) -> Any:
+        return convert(getattr(root, attribute))
+
+    resolve.__annotations__ = {"root": Any, "return": answer}
+    return strawberry.field(resolver=resolve, description=description, metadata={PLAIN_KEY: (attribute, convert)})
