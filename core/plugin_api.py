@@ -68,15 +68,15 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.schema.authorization import unguarded as unguarded
     from core.schema.context import Context as Context
     from core.schema.errors import NotFound as NotFound
+    from core.schema.errors import ValidationError as ValidationError
+    from core.schema.errors import VersionConflict as VersionConflict
     from core.schema.global_ids import global_id as global_id
     from core.schema.global_ids import global_ids as global_ids
+    from core.schema.list_sizes import Items as Items
+    from core.schema.list_sizes import sized as sized
     from core.schema.node import Node as Node
     from core.schema.node import by_row_id as by_row_id
     from core.schema.node import fetched_by as fetched_by
-    from core.schema.errors import ValidationError as ValidationError
-    from core.schema.errors import VersionConflict as VersionConflict
-    from core.schema.list_sizes import Items as Items
-    from core.schema.list_sizes import sized as sized
     from core.schema.writes import run_write as run_write
     from core.storage.db import write_transaction as write_transaction
 

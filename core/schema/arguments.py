@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from core.schema.global_ids import parse_global
 from core.regions.codes import RegionCodeError, check_code
+from core.schema.global_ids import parse_global
 
 
 def parse_id(value: strawberry.ID, argument: str, kind: str) -> int:

@@ -18,9 +18,9 @@ from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
+from core.schema.errors import NotFound, ValidationError
 from core.schema.global_ids import global_id
 from core.schema.node import Node, by_row_id, fetched_by
-from core.schema.errors import NotFound, ValidationError
 from core.storage.db import write_transaction
 
 #: Who runs and approves through the API, until access control names the operator.

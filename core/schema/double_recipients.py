@@ -13,8 +13,8 @@ from core.programs.scope import NATIONAL
 from core.schema.access import Forbidden, allowed
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
-from core.schema.global_ids import global_id, global_ids
 from core.schema.errors import ValidationError
+from core.schema.global_ids import global_id, global_ids
 
 
 @guarded("enrollment")

@@ -12,7 +12,8 @@ graphql-core would (a null in a non-null position, a value a scalar refuses, an 
 fails ``is_type_of``), it gives up on that object and graphql-core completes it the ordinary way,
 producing the ordinary errors. A field whose metadata declares it a pure function of one attribute
 (``core.schema.global_ids``: global ids) is planned as that attribute, converted. Other fields with
-resolvers, unions, interfaces, ``@defer`` and field arguments are never planned. Plain fields bypass field middleware, which SIKS does not use.
+resolvers, unions, interfaces, ``@defer`` and field arguments are never planned. Plain fields
+bypass field middleware, which SIKS does not use.
 
 Both ways, every completed object, list and leaf is counted against the operation's ``Budget``
 (``core/schema/limits.py``): the answer's size and the request's deadline. A stop is raised

@@ -6,6 +6,7 @@ Resolvers convert input and map outcomes; the rules live in ``core.verification`
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Annotated, Any
 
 import strawberry
@@ -20,11 +21,12 @@ from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
-from core.schema.global_ids import global_id
-from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.errors import NotFound, ValidationError, VersionConflict
+from core.schema.global_ids import global_id
 from core.schema.households import Household
-from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.list_sizes import paged
+from core.schema.node import Node, by_row_id, fetched_by
+from core.schema.pagination import PageInfo, page_info, window
 from core.schema.proposals import Proposal, ProposedChangeInput
 from core.schema.writes import as_error, check_allowed, run_write
 from core.storage.db import write_transaction
@@ -178,29 +180,32 @@ class VerificationRound(Node):
     def is_type_of(cls, obj: object, _info: object) -> bool:
         return isinstance(obj, rounds.RoundRecord)
 
-    @strawberry.field(description="A village's households due for a visit, in pages.")
+    @strawberry.field(
+        description=f"A village's households due for a visit, in pages (first/after forward, last/before backward; "
+        f"{DEFAULT_PAGE_SIZE} when neither is given).",
+        metadata=paged(DEFAULT_PAGE_SIZE),
+    )
     async def prelist(
         self: Any,  # type: ignore[misc]
         info: Info[Context, None],
         village_code: str,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> PrelistConnection:
-        limit = info.context.settings.max_page_size
-        if not 0 <= first <= limit:
-            raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
+        page_window = window(
+            first, after, last, before, default=DEFAULT_PAGE_SIZE, limit=info.context.settings.max_page_size
+        )
         code = checked_code(village_code, "villageCode")
         async with info.context.engine.connect() as conn:
-            rows, more, total = await rounds.prelist_page(
-                conn, self.id, code, info.context.principal.scope, first, decode_cursor(after) if after else None
-            )
+            page, total = await rounds.prelist_page(conn, self.id, code, info.context.principal.scope, page_window)
         entries = [
             PrelistEntry(household_key=r.household_id, household_version=r.household_version, visit_id=r.visit_id)
-            for r in rows
-        ]  # type: ignore[arg-type]
-        end = encode_cursor(rows[-1].household_id) if rows else None
+            for r in page.rows
+        ]  # type: ignore[call-arg]
         return PrelistConnection(
-            entries=entries, page_info=PageInfo(has_next_page=more, end_cursor=end), total_count=total
+            entries=entries, page_info=page_info(page, attrgetter("household_id")), total_count=total
         )
 
     @strawberry.field(description="Progress in a region within yours (default: your whole region).")

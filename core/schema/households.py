@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from operator import attrgetter
 
 import strawberry
-from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
@@ -16,20 +16,21 @@ from core.households.queries import (
     HouseholdFilter,
     Include,
     active_member_by_nik,
-    members_by_id,
     count_households,
     household_by_id,
     household_page,
     households_by_id,
+    members_by_id,
 )
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
-from core.schema.global_ids import global_id, global_ids
+from core.schema.global_ids import global_id
+from core.schema.list_sizes import paged
 from core.schema.node import Node, by_row_id, fetched_by
-from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.pagination import PageInfo, encode_cursor, page_info, window
 from core.schema.programs import HouseholdPrograms
 from core.schema.regions import Region
 from core.schema.selection import selected_paths
@@ -180,34 +181,38 @@ def include_for(paths: frozenset[str], prefix: str) -> Include:
 
 @strawberry.type
 class HouseholdQuery:
-    @strawberry.field(description="Households in a region and everything below it, in pages (Relay cursors).")
+    @strawberry.field(
+        description=f"Households in a region and everything below it, in pages (Relay cursors): first/after "
+        f"forward, last/before backward ({DEFAULT_PAGE_SIZE} when neither first nor last is given).",
+        metadata=paged(DEFAULT_PAGE_SIZE),
+    )
     async def households(
         self,
         info: Info[Context, None],
         region_code: str | None = None,
         kk_number: str | None = None,
         status: enums.RecordStatus | None = enums.RecordStatus.ACTIVE,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> HouseholdConnection:
         principal = require(info.context, "household", "read")
-        limit = info.context.settings.max_page_size
-        if not 0 <= first <= limit:
-            raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
+        page_window = window(
+            first, after, last, before, default=DEFAULT_PAGE_SIZE, limit=info.context.settings.max_page_size
+        )
         where = HouseholdFilter(
             region_code=checked_code(region_code, "regionCode") if region_code is not None else None,
             kk_number=kk_number,
             status=status,
             scope=principal.scope,
         )
-        after_id = decode_cursor(after) if after is not None else None
         include = include_for(selected_paths(info), "edges.node.")
         async with info.context.engine.connect() as conn:
-            page = await household_page(conn, where, first=first, after_id=after_id, include=include)
-        edges = [_Edge(record) for record in page.records]
+            page = await household_page(conn, where, page_window, include)
         return HouseholdConnection(
-            edges=edges,  # type: ignore[arg-type]
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            edges=[_Edge(record) for record in page.rows],  # type: ignore[misc]
+            page_info=page_info(page, attrgetter("id")),
             where=where,
         )
 

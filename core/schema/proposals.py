@@ -6,6 +6,7 @@ Resolvers convert input and map outcomes; the rules live in ``core.verification`
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Annotated, Any
 
 import strawberry
@@ -17,12 +18,13 @@ from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
-from core.schema.global_ids import global_id
-from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
+from core.schema.global_ids import global_id
 from core.schema.households import Household
+from core.schema.list_sizes import paged
 from core.schema.mutations import HouseholdChanges, HouseholdInput, MemberChanges, MemberInput, given
-from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.node import Node, by_row_id, fetched_by
+from core.schema.pagination import PageInfo, encode_cursor, page_info, window
 from core.schema.regions import Region
 from core.schema.writes import as_error, check_allowed, run_write
 from core.storage.db import write_transaction
@@ -262,7 +264,8 @@ class ProposedChangeInput:
             if isinstance(values, ValidationError):
                 values.fields[0].field = f"memberChanges.{index}.changes.{values.fields[0].field}"
                 return values
-            member_changes.append(MemberChange(parse_id(item.member_id, f"memberChanges.{index}.memberId", "Member"), values))
+            member = parse_id(item.member_id, f"memberChanges.{index}.memberId", "Member")
+            member_changes.append(MemberChange(member, values))
         return ChangeRequest(
             household=household,
             member_changes=member_changes,
@@ -274,16 +277,13 @@ class ProposedChangeInput:
         )
 
 
-def _page_size(info: Info[Context, None], first: int) -> int:
-    limit = info.context.settings.max_page_size
-    if not 0 <= first <= limit:
-        raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
-    return first
-
-
 @strawberry.type
 class ProposalQuery:
-    @strawberry.field(description="Proposals in your region (and below), in pages; filter by stage, status, kind.")
+    @strawberry.field(
+        description=f"Proposals in your region (and below), in pages (first/after forward, last/before backward; "
+        f"{DEFAULT_PAGE_SIZE} when neither is given); filter by stage, status, kind.",
+        metadata=paged(DEFAULT_PAGE_SIZE),
+    )
     async def proposals(
         self,
         info: Info[Context, None],
@@ -292,10 +292,15 @@ class ProposalQuery:
         status: enums.ProposalStatus | None = None,
         kind: enums.ProposalKind | None = None,
         round_id: strawberry.ID | None = None,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProposalConnection:
         principal = require(info.context, "proposal", "read")
+        page_window = window(
+            first, after, last, before, default=DEFAULT_PAGE_SIZE, limit=info.context.settings.max_page_size
+        )
         where = ProposalFilter(
             scope=principal.scope,
             region_code=checked_code(region_code, "regionCode") if region_code else None,
@@ -305,13 +310,10 @@ class ProposalQuery:
             round_id=parse_id(round_id, "roundId", "VerificationRound") if round_id is not None else None,
         )
         async with info.context.engine.connect() as conn:
-            records, more = await proposal_page(
-                conn, where, _page_size(info, first), decode_cursor(after) if after else None
-            )
-        edges = [ProposalEdge(cursor=encode_cursor(r.id), node=r) for r in records]
+            page = await proposal_page(conn, where, page_window)
         return ProposalConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            edges=[ProposalEdge(cursor=encode_cursor(r.id), node=r) for r in page.rows],
+            page_info=page_info(page, attrgetter("id")),
             where=where,
         )
 
@@ -324,8 +326,9 @@ class ProposalQuery:
     @strawberry.field(description="DTKS editions, newest first.")
     async def dtks_editions(self, info: Info[Context, None], first: int = 20) -> list[DtksEdition]:
         require(info.context, "dtks_edition", "read")
+        limit = info.context.settings.max_page_size
         async with info.context.engine.connect() as conn:
-            return await editions(conn, _page_size(info, first))  # type: ignore[return-value]
+            return await editions(conn, window(first, None, None, None, default=first, limit=limit).size)  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -12,9 +12,9 @@ from core.schema.access import require
 from core.schema.arguments import checked_code
 from core.schema.authorization import guarded
 from core.schema.context import Context
+from core.schema.enums import RegionLevel
 from core.schema.global_ids import global_id
 from core.schema.node import Node, fetched_by
-from core.schema.enums import RegionLevel
 from core.storage.records import RegionRecord
 
 
