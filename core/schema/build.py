@@ -30,6 +30,7 @@ from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.households import HouseholdQuery
 from core.schema.list_sizes import Known
+from core.schema.global_ids import refuse_ids_as_validation_errors
 from core.schema.mutations import HouseholdMutation
 from core.schema.nodes import NodeQuery, node_sources
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
@@ -113,6 +114,7 @@ def build_schema(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
     unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
+    refuse_ids_as_validation_errors(mutation)
     schema = PluginSchema(
         mounted=mounted_fields(registry),
         query=Query,

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
+
 from core.foundation.ids import id_from_text
+from core.schema.errors import ValidationError
 
 #: ``metadata`` key of a field that is a pure function of one attribute: (attribute, convert).
 PLAIN_KEY = "siks_plain"
@@ -29,7 +33,7 @@ PLAIN_KEY = "siks_plain"
 
 class InvalidId(GraphQLError):
     """An id argument that is not an id of the expected type (``BAD_USER_INPUT``, naming the argument); a mutation
-    whose result can be a ValidationError answers one instead (``core.schema.nodes.IdRefusals``)."""
+    whose result can be a ValidationError answers one instead (``IdRefusals``)."""
 
     def __init__(self, argument: str, message: str) -> None:
         super().__init__(f"{argument}: {message}", extensions={"code": "BAD_USER_INPUT", "argument": argument})
@@ -71,6 +75,25 @@ def parse_global(value: object, argument: str, type_name: str) -> int:
     if number is None:
         raise InvalidId(argument, f"{text[:40]!r} is not an id returned by this API")
     return number
+
+
+class IdRefusals(FieldExtension):
+    """On a mutation whose result can be a ValidationError: an id argument refused (``InvalidId``) answers that
+    ValidationError, naming the argument, like any other refused input; nothing was changed."""
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except InvalidId as refused:
+            return ValidationError.single(refused.argument, refused.reason)
+
+
+def refuse_ids_as_validation_errors(mutation: type) -> None:
+    """Give every field of ``mutation`` whose result union holds ValidationError the ``IdRefusals`` extension."""
+    for field in mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        members = getattr(field.type, "types", ())
+        if ValidationError in members and not any(isinstance(e, IdRefusals) for e in field.extensions):
+            field.extensions.append(IdRefusals())
 
 
 def _converter(type_name: str) -> Callable[[Any], str | None]:
