@@ -18,7 +18,7 @@ from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
-from core.schema.errors import NotFound, ValidationError
+from core.schema.errors import Error, ErrorCode, NotFound, ValidationError, coded
 from core.schema.global_ids import global_id
 from core.schema.node import Node, by_row_id, fetched_by
 from core.storage.db import write_transaction
@@ -55,8 +55,9 @@ class ProgramCycle(Node):
 @strawberry.type(
     description="Nothing was written: the cycle already ran, the database was busy, or its state forbids it."
 )
-class CycleRefused:
+class CycleRefused(Error):
     message: str
+    code: ErrorCode = coded(ErrorCode.CYCLE_REFUSED)
     cycle: ProgramCycle | None = strawberry.field(description="The cycle as it stands, when there is one.")
 
     @classmethod
