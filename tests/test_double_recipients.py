@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.foundation.enums import RemovalReason
-from core.foundation.ids import ids
+from core.foundation.ids import encode_global, ids
 from core.foundation.refusals import Invalid
 from core.households import service
 from core.programs.cycles import CycleRecord, run_cycle
@@ -199,7 +199,7 @@ async def test_report_through_graphql_and_the_cli(db: AsyncEngine, gql: GraphQLC
     assert found["cases"] == [
         {
             "kind": Kind.EXCLUSIVE_PROGRAMS.value,
-            "householdIds": [str(family)],
+            "householdIds": [encode_global("Household", family)],
             "programs": ["bst", "pkh"],
             "detail": found["cases"][0]["detail"],
         }

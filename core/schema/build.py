@@ -28,9 +28,9 @@ from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
+from core.schema.global_ids import refuse_ids_as_validation_errors
 from core.schema.households import HouseholdQuery
 from core.schema.list_sizes import Known
-from core.schema.global_ids import refuse_ids_as_validation_errors
 from core.schema.mutations import HouseholdMutation
 from core.schema.nodes import NodeQuery, node_sources
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs

@@ -1,4 +1,4 @@
-"""Opaque global ids (Relay style): base64 of ``Type:key``, made and read here only.
+"""Opaque global ids (Relay style) in the API: base64 of ``Type:key`` (``core.foundation.ids.encode_global``).
 
 Every object type with an id answers its id, and every field naming another entity's id
 (``householdId``, ``roundId`` ...), as a global id, so any id can be passed back to a mutation or
@@ -13,17 +13,16 @@ and how it is converted, so a page of households keeps its compiled plan.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
+from core.foundation.ids import decode_global as decode
+from core.foundation.ids import encode_global as encode
 from core.foundation.ids import id_from_text
 from core.schema.errors import ValidationError
 
@@ -39,23 +38,6 @@ class InvalidId(GraphQLError):
         super().__init__(f"{argument}: {message}", extensions={"code": "BAD_USER_INPUT", "argument": argument})
         self.argument = argument
         self.reason = message
-
-
-def encode(type_name: str, key: object) -> str:
-    """The global id of the ``type_name`` record whose key is ``key``."""
-    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode()
-
-
-def decode(text: str) -> tuple[str, str] | None:
-    """(type name, key) of a global id made by ``encode``, or None if ``text`` is not one."""
-    try:
-        raw = base64.urlsafe_b64decode(text.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    type_name, separator, key = raw.partition(":")
-    if not separator or not type_name.isidentifier() or not key or encode(type_name, key) != text:
-        return None  # only the exact text encode() makes, so ids have one spelling each
-    return type_name, key
 
 
 def parse_global(value: object, argument: str, type_name: str) -> int:
