@@ -25,6 +25,7 @@ from core.schema.list_sizes import paged
 from core.schema.mutations import HouseholdChanges, HouseholdInput, MemberChanges, MemberInput, given
 from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.pagination import PageInfo, encode_cursor, page_info, window
+from core.schema.proposed_values import ProposedValue
 from core.schema.regions import Region
 from core.schema.writes import as_error, check_allowed, run_write
 from core.storage.db import write_transaction
@@ -57,17 +58,6 @@ class ProposalStep:
     role: str
     note: str
     at: datetime
-
-
-@guarded("proposal", "household", "member")
-@strawberry.type(description="One value a proposal changes, beside the value it has now.")
-class ProposedValue:
-    entity: str = strawberry.field(description="household or member.")
-    field: str = strawberry.field(description="The variable, as stored (e.g. floor_material).")
-    current: str | None = strawberry.field(description="Now (null for a new household or member).")
-    proposed: str | None
-    member_id: strawberry.ID | None = global_id("Member", "member_id", required=False)
-    nik: str | None
 
 
 @fetched_by(by_row_id(lambda conn, ids, _scope: editions_by_id(conn, ids)))  # editions are national
