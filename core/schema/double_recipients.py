@@ -8,13 +8,17 @@ import strawberry
 from strawberry.types import Info
 
 from core.foundation.refusals import Invalid
-from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
+from core.programs.double_recipients import DoubleRecipientKind, DoubleRecipientReport, double_recipient_report
 from core.programs.scope import NATIONAL
 from core.schema.access import Forbidden, allowed
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import ValidationError
 from core.schema.global_ids import global_id, global_ids
+
+DoubleRecipientCaseKind = strawberry.enum(
+    DoubleRecipientKind, name="DoubleRecipientCaseKind", description="What makes a double-recipient case."
+)
 
 
 @guarded("enrollment")
@@ -31,7 +35,10 @@ class CaseEnrollment:
 @guarded("enrollment", personal=("key",), household="household_keys")
 @strawberry.type(description="One double-recipient case and why it is one.")
 class DoubleRecipientCase:
-    kind: str = strawberry.field(description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.")
+    kind: str = strawberry.field(
+        description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.",
+        deprecation_reason="The stored spelling: read caseKind, an enum as the rest of the API spells it.",
+    )
     household_keys: strawberry.Private[list[int]]
     member_keys: strawberry.Private[list[int]]
     household_ids: list[strawberry.ID] = global_ids("Household", "household_keys")
@@ -43,6 +50,10 @@ class DoubleRecipientCase:
         metadata=field_reads("member"),
     )
     detail: str
+
+    @strawberry.field(description="Why this is a double-recipient case.")
+    def case_kind(self) -> DoubleRecipientCaseKind:
+        return DoubleRecipientKind(self.kind)  # type: ignore[return-value]
 
 
 @guarded("enrollment")
