@@ -193,7 +193,8 @@ async def test_report_through_graphql_and_the_cli(db: AsyncEngine, gql: GraphQLC
     await run(db, "bst", "2026-02")
     await run(db, "pkh", "2026-Q1", build_registry(make_manager(["pkh"])))
     query = """query($r: String!, $p: String!) { doubleRecipients(regionCode: $r, period: $p) {
-      __typename ... on DoubleRecipientReportType { regionCode period cases { kind caseKind householdIds programs detail } }
+      __typename ... on DoubleRecipientReportType {
+        regionCode period cases { kind caseKind householdIds programs detail } }
       ... on ValidationError { fields { field message } } } }"""
     found = (await gql(query, {"r": "32.01", "p": "2026-02"}))["doubleRecipients"]
     assert found["cases"] == [
