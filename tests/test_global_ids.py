@@ -43,3 +43,9 @@ def test_an_id_argument_refuses_another_types_id_naming_the_argument() -> None:
 def test_an_id_argument_refuses_garbage_naming_the_argument(garbage: str) -> None:
     with pytest.raises(GraphQLError, match=r"^id: .* is not an id returned by this API$"):
         parse_id(garbage, "id", "Household")
+
+
+def test_without_a_type_an_id_argument_takes_raw_ids_only_as_before_global_ids() -> None:
+    assert parse_id("42", "groupId") == 42  # a plugin written before global ids keeps working unchanged
+    with pytest.raises(InvalidId, match="^groupId: .* is not a whole-number id$"):
+        parse_id(encode("KubeGroup", 42), "groupId")

@@ -40,13 +40,15 @@ class InvalidId(GraphQLError):
         self.reason = message
 
 
-def parse_global(value: object, argument: str, type_name: str) -> int:
-    """The row id in ``value``: a global id of ``type_name`` or (deprecated) the raw whole number; a GraphQLError
-    with ``extensions.code = INVALID_ID`` naming ``argument`` otherwise."""
+def parse_global(value: object, argument: str, type_name: str | None) -> int:
+    """The row id in ``value``: a global id of ``type_name`` or (deprecated) the raw whole number; InvalidId naming
+    ``argument`` otherwise. Without ``type_name`` only the raw whole number is taken."""
     text = str(value)
     number = id_from_text(text)
     if number is not None:
         return number  # the legacy raw id, accepted during the deprecation period
+    if type_name is None:
+        raise InvalidId(argument, f"{text[:40]!r} is not a whole-number id")
     found = decode(text)
     if found is None:
         raise InvalidId(argument, f"{text[:40]!r} is not an id returned by this API")
