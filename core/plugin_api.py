@@ -70,8 +70,13 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.schema.errors import NotFound as NotFound
     from core.schema.errors import ValidationError as ValidationError
     from core.schema.errors import VersionConflict as VersionConflict
+    from core.schema.global_ids import global_id as global_id
+    from core.schema.global_ids import global_ids as global_ids
     from core.schema.list_sizes import Items as Items
     from core.schema.list_sizes import sized as sized
+    from core.schema.node import Node as Node
+    from core.schema.node import by_row_id as by_row_id
+    from core.schema.node import fetched_by as fetched_by
     from core.schema.writes import run_write as run_write
     from core.storage.db import write_transaction as write_transaction
 
@@ -137,6 +142,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "parse_id": ("core.schema.arguments", "parse_id"),
     "checked_code": ("core.schema.arguments", "checked_code"),
     "ValidationError": ("core.schema.errors", "ValidationError"),
+    # Relay: the Node interface, global ids, and how node(id) fetches a plugin's type
+    "Node": ("core.schema.node", "Node"),
+    "fetched_by": ("core.schema.node", "fetched_by"),
+    "by_row_id": ("core.schema.node", "by_row_id"),
+    "global_id": ("core.schema.global_ids", "global_id"),
+    "global_ids": ("core.schema.global_ids", "global_ids"),
     "VersionConflict": ("core.schema.errors", "VersionConflict"),
     "NotFound": ("core.schema.errors", "NotFound"),
     "run_write": ("core.schema.writes", "run_write"),

@@ -22,6 +22,7 @@ from core.foundation.enums import (
 )
 from core.households.data import HouseholdData, MemberData
 from core.households.identity import make_nik
+from core.schema.global_ids import decode
 
 VILLAGE = "32.01.01.1001"  # Pondok Rajeg, Cibinong, Kabupaten Bogor, Jawa Barat
 OTHER_VILLAGE = "35.78.01.1001"  # in Kota Surabaya, Jawa Timur
@@ -106,3 +107,10 @@ def household_input(data: HouseholdData) -> dict[str, object]:
     values = {_camel(f.name): _graphql_value(getattr(data, f.name)) for f in fields(data) if f.name != "members"}
     values["members"] = [member_input(m) for m in data.members]
     return values
+
+
+def key_of(global_id: str) -> str:
+    """The row key inside a global id the API answered (core/schema/global_ids.py), to compare with stored rows."""
+    found = decode(global_id)
+    assert found is not None, f"{global_id!r} is not a global id"
+    return found[1]

@@ -203,7 +203,9 @@ async def current_version(admin: GraphQLClient, world: World) -> int:
 
 async def op_households(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
     body = await caller.raw("{ households(first: 100) { edges { node { id } } } }")
-    return judge(body, lambda d: world.household_id in {e["node"]["id"] for e in d["households"]["edges"]})
+    return judge(
+        body, lambda d: world.household_id in {factories.key_of(e["node"]["id"]) for e in d["households"]["edges"]}
+    )
 
 
 async def op_household(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
@@ -333,7 +335,9 @@ async def op_form_kube_group(caller: GraphQLClient, _admin: GraphQLClient, world
 
 async def op_proposals(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
     body = await caller.raw("{ proposals(first: 100) { edges { node { id } } } }")
-    return judge(body, lambda d: world.proposal_id in {e["node"]["id"] for e in d["proposals"]["edges"]})
+    return judge(
+        body, lambda d: world.proposal_id in {factories.key_of(e["node"]["id"]) for e in d["proposals"]["edges"]}
+    )
 
 
 async def op_proposal(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
@@ -361,7 +365,7 @@ async def op_approve_proposals(caller: GraphQLClient, _admin: GraphQLClient, wor
 
 async def op_rounds(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:
     body = await caller.raw("{ verificationRounds { id } }")
-    return judge(body, lambda d: world.round_id in {r["id"] for r in d["verificationRounds"]})
+    return judge(body, lambda d: world.round_id in {factories.key_of(r["id"]) for r in d["verificationRounds"]})
 
 
 async def op_create_round(caller: GraphQLClient, _admin: GraphQLClient, world: World) -> str:

@@ -30,6 +30,7 @@ from core.access.enforcer import base_policy_lines, policy_files, region_within
 from core.foundation.settings import Settings
 from core.http.app import create_app
 from core.models import Enrollment, ProgramCycle
+from core.schema.global_ids import encode
 from core.storage.db import write_transaction
 from core.storage.records import MEMBERS
 from tests import factories
@@ -104,6 +105,9 @@ FIELD_OBJECTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("DoubleRecipientCase", "key"): ("member",),
     ("Programs", "elderlyCaregiverCount"): ("household",),
 }
+#: Fields walked one hop deep: what lies below a type they reach is walked from that type's own queries, and the
+#: check of a type is the same whatever path led to it (node and nodes reach every Node type).
+ENTRY_ONLY = {("Query", "node"), ("Query", "nodes")}
 #: Types only mutations return: their reads follow the same per-type rules, but walking them would write.
 MUTATION_ONLY = {
     "Mutation",
@@ -247,7 +251,7 @@ def walks(schema: dict[str, Any], arguments: dict[tuple[str, str, str], str]) ->
                 hop = Hop(type_name, field_spec["name"], argument_text(type_name, field_spec), member, union)
                 longer = (*path, hop)
                 found.extend(Walk(longer, leaf) for leaf in leaves(member))
-                if len(longer) < MAX_HOPS:
+                if len(longer) < MAX_HOPS and (type_name, field_spec["name"]) not in ENTRY_ONLY:
                     follow(member, longer, (*seen, member))
 
     root = schema["queryType"]["name"]
@@ -349,7 +353,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
     )["registerElderlyCaregiver"]
     group = await admin(
         'mutation($v: String!, $h: [ID!]!) { formKubeGroup(villageCode: $v, name: "KUBe Melati", business: "Tani", '
-        "householdIds: $h) { __typename } }",
+        "householdIds: $h) { __typename ... on KubeGroup { id } } }",
         {"v": VILLAGE, "h": [str(i) for i in others]},
     )
     assert group["formKubeGroup"]["__typename"] == "KubeGroup", group
@@ -365,6 +369,8 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         http, village.headers, visited["visit"]["id"], "ROOF", jpeg_with_gps(), "atap.jpg", "image/jpeg"
     )
     assert photo.json()["data"]["uploadVisitPhoto"]["__typename"] == "VisitPhoto", photo.json()
+    async with engine.connect() as conn:
+        member = (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == enrolled))).scalars().first()
     version = (await admin("query($id: ID!) { household(id: $id) { version } }", {"id": str(others[1])}))["household"]
     proposal = (
         await village(
@@ -378,7 +384,22 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         assert (await reviewer(APPROVE, {"ids": [proposal["id"]]}))["approveProposals"][0]["__typename"] == "Proposal"
     determined = (await admin(DETERMINE, {"label": "walker", "period": "2026-12"}))["determineDtks"]
     assert determined["__typename"] == "Determination", determined
+    every_node = [  # one of each Node type: node() and nodes() are walked through every implementation
+        encode("Household", enrolled),
+        encode("Member", member),
+        encode("Enrollment", enrollment.id),
+        encode("ProgramCycle", enrollment.cycle_id),
+        encode("Region", VILLAGE),
+        group["formKubeGroup"]["id"],
+        made["id"],
+        visited["visit"]["id"],
+        photo.json()["data"]["uploadVisitPhoto"]["id"],
+        proposal["id"],
+        determined["edition"]["id"],
+    ]
     return {
+        ("Query", "node", "id"): literal(proposal["id"]),
+        ("Query", "nodes", "ids"): literal(every_node),
         ("Query", "household", "id"): literal(str(enrolled)),
         ("Query", "person", "nik"): literal(nik),
         ("Query", "eligibility", "nik"): literal(nik),

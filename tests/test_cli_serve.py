@@ -89,7 +89,7 @@ def test_serve_bootstraps_an_empty_database(empty_database: dict[str, str]) -> N
         assert len(body["data"]["households"]["edges"]) == 5
         printed = printed_before_serving(process)
         assert "try the API with these" in printed
-        nik = re.search(r"household id (\d+) \(KK (\d{16})\) in .*: head (.+), NIK (\d{16})", printed)
+        nik = re.search(r"household id (\S+) \(KK (\d{16})\) in .*: head (.+), NIK (\d{16})", printed)
         assert nik is not None, printed
         person = "query($nik: String!) { person(nik: $nik) { name household { id kkNumber } } }"
         body = httpx.post(

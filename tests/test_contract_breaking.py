@@ -174,7 +174,7 @@ def breaking(folder: Path, against: Path) -> tuple[int, str]:
 
 def test_command_fails_on_a_field_removed_from_the_real_contract(tmp_path: Path) -> None:
     real = CONTRACT.read_text(encoding="utf-8")
-    household = "type Household {\n  id: ID!\n"
+    household = "type Household implements Node {\n  id: ID!\n"
     assert household in real and "  villageCode: String!\n  address: String!\n" in real.split(household)[1]
     without_address = household + real.split(household)[1].replace("  address: String!\n", "", 1)
     folder = contract_folder(tmp_path, real.split(household)[0] + without_address)

@@ -13,8 +13,9 @@ from core.cli import app
 from core.demo import seed_demo
 from core.demo.samples import household_samples
 from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
+from tests.factories import key_of
 
-PRINTED = re.compile(r"household id (\d+) \(KK (\d{16})\) in (.+) (\d\d\.\d\d\.\d\d\.\d{4}): head (.+), NIK (\d{16})")
+PRINTED = re.compile(r"household id (\S+) \(KK (\d{16})\) in (.+) (\d\d\.\d\d\.\d\d\.\d{4}): head (.+), NIK (\d{16})")
 
 
 async def test_siks_demo_prints_households_that_are_in_the_database(db: AsyncEngine) -> None:
@@ -31,7 +32,11 @@ async def test_siks_demo_prints_households_that_are_in_the_database(db: AsyncEng
                     select(HOUSEHOLDS.c.kk_number, HOUSEHOLDS.c.village_code, REGIONS.c.name, MEMBERS.c.name)
                     .join(MEMBERS, MEMBERS.c.household_id == HOUSEHOLDS.c.id)
                     .join(REGIONS, REGIONS.c.code == HOUSEHOLDS.c.village_code)
-                    .where(HOUSEHOLDS.c.id == int(household_id), MEMBERS.c.nik == nik, MEMBERS.c.relationship == "head")
+                    .where(
+                        HOUSEHOLDS.c.id == int(key_of(household_id)),
+                        MEMBERS.c.nik == nik,
+                        MEMBERS.c.relationship == "head",
+                    )
                 )
             ).one()
             assert tuple(row) == (kk, village, village_name, head)

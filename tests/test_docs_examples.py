@@ -159,7 +159,7 @@ async def test_example_values_are_variables_or_exist_in_the_first_start_demo(
 def variables_for(example: Example, samples: list[HouseholdSample]) -> dict[str, Any]:
     """The example's variables, filled from the printed demo households."""
     known: dict[str, Any] = {
-        "id": str(samples[0].household_id),
+        "id": samples[0].global_id,
         "nik": samples[0].head_nik,
         "niks": [sample.head_nik for sample in samples] + ["3201010101010001"],
         "kkNumber": samples[0].kk_number,

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.foundation.enums import RemovalReason
-from core.foundation.ids import ids
+from core.foundation.ids import encode_global, ids
 from core.foundation.refusals import Invalid
 from core.households import service
 from core.programs.cycles import CycleRecord, run_cycle
@@ -191,13 +191,15 @@ async def test_report_through_graphql_and_the_cli(db: AsyncEngine, gql: GraphQLC
     await run(db, "bst", "2026-02")
     await run(db, "pkh", "2026-Q1", build_registry(make_manager(["pkh"])))
     query = """query($r: String!, $p: String!) { doubleRecipients(regionCode: $r, period: $p) {
-      __typename ... on DoubleRecipientReportType { regionCode period cases { kind householdIds programs detail } }
+      __typename ... on DoubleRecipientReportType {
+        regionCode period cases { kind caseKind householdIds programs detail } }
       ... on ValidationError { fields { field message } } } }"""
     found = (await gql(query, {"r": "32.01", "p": "2026-02"}))["doubleRecipients"]
     assert found["cases"] == [
         {
             "kind": Kind.EXCLUSIVE_PROGRAMS.value,
-            "householdIds": [str(family)],
+            "caseKind": "EXCLUSIVE_PROGRAMS",
+            "householdIds": [encode_global("Household", family)],
             "programs": ["bst", "pkh"],
             "detail": found["cases"][0]["detail"],
         }

@@ -151,7 +151,7 @@ async def test_hook_siks_register_programs(db: AsyncEngine, gql: GraphQLClient) 
     async with db.begin() as conn:
         await conn.execute(
             WELFARE.insert().values(
-                household_id=int(household["id"]),
+                household_id=int(factories.key_of(household["id"])),
                 model_version="test",
                 score=-2.0,
                 decile=2,
@@ -170,7 +170,9 @@ async def test_hook_siks_register_programs(db: AsyncEngine, gql: GraphQLClient) 
 async def test_hook_siks_register_facts(db: AsyncEngine, gql: GraphQLClient) -> None:
     household = await register(gql, elderly_household())
     period = parse_period("2026-03", PeriodKind.MONTH)
-    query = facts_select(registry_from_settings(), period, where=[HOUSEHOLDS.c.id == int(household["id"])])
+    query = facts_select(
+        registry_from_settings(), period, where=[HOUSEHOLDS.c.id == int(factories.key_of(household["id"]))]
+    )
     async with db.connect() as conn:
         row = (await conn.execute(query)).one()._mapping
     assert row["elderly_70"] == 1 and row["elderly_60"] == 1 and row["members"] == 2
@@ -226,7 +228,7 @@ async def elderly_poor_household(db: AsyncEngine, gql: GraphQLClient) -> dict[st
     async with db.begin() as conn:
         await conn.execute(
             WELFARE.insert().values(
-                household_id=int(household["id"]),
+                household_id=int(factories.key_of(household["id"])),
                 model_version="test",
                 score=-2.0,
                 decile=2,
@@ -276,7 +278,9 @@ async def test_hook_siks_cycle_approved(db: AsyncEngine, gql: GraphQLClient) -> 
     APPROVALS_SEEN.clear()
     approved = (await gql(APPROVE, {"id": cycle["id"]}))["approveProgramCycle"]
     assert approved["status"] == "approved"
-    assert [("aslut", "2026-03", int(cycle["id"]), "test-data_centre")] == APPROVALS_SEEN  # the async hook ran
+    assert [
+        ("aslut", "2026-03", int(factories.key_of(cycle["id"])), "test-data_centre")
+    ] == APPROVALS_SEEN  # the async hook ran
 
 
 async def test_a_plugin_failing_after_commit_never_fails_or_undoes_the_change(
@@ -297,7 +301,9 @@ async def test_a_plugin_failing_after_commit_never_fails_or_undoes_the_change(
     assert cycle["__typename"] == "ProgramCycle" and cycle["enrolled"] == 1
     assert approved["__typename"] == "ProgramCycle" and approved["status"] == "approved"
     async with db.connect() as conn:
-        status = (await conn.execute(select(CYCLES.c.status).where(CYCLES.c.id == int(cycle["id"])))).scalar_one()
+        status = (
+            await conn.execute(select(CYCLES.c.status).where(CYCLES.c.id == int(factories.key_of(cycle["id"]))))
+        ).scalar_one()
         released = (await conn.execute(select(DISBURSEMENTS.c.status))).scalars().all()
         failures = (
             await conn.execute(

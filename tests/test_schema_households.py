@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.foundation.ids import encode_global
 from core.households import service
 from core.households.data import HouseholdData
 from core.storage.db import write_transaction
@@ -54,11 +55,12 @@ async def test_household_page_shows_members_and_village(db: AsyncEngine, gql: Gr
     connection = data["households"]
     assert connection["totalCount"] == 1
     node = connection["edges"][0]["node"]
-    assert node["id"] == household_id and node["version"] == 1
+    assert factories.key_of(node["id"]) == household_id and node["version"] == 1
     assert node["region"] == {"code": factories.VILLAGE, "name": "Pondok Rajeg"}
     assert [m["relationship"] for m in node["members"]] == ["HEAD", "SPOUSE", "CHILD"]
     assert node["members"][1]["sex"] == "FEMALE" and node["members"][1]["birthDate"] == "1983-02-09"
     assert connection["pageInfo"] == {"hasNextPage": False, "endCursor": connection["edges"][0]["cursor"]}
+    assert node["id"] == encode_global("Household", household_id)  # opaque to clients
 
 
 async def test_cursor_pagination_walks_every_household_once(db: AsyncEngine, gql: GraphQLClient) -> None:
@@ -68,7 +70,7 @@ async def test_cursor_pagination_walks_every_household_once(db: AsyncEngine, gql
     while True:
         page = (await gql(PAGE, {"first": 3, "after": after}))["households"]
         assert page["totalCount"] == 7
-        seen += [edge["node"]["id"] for edge in page["edges"]]
+        seen += [factories.key_of(edge["node"]["id"]) for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
@@ -134,14 +136,15 @@ async def test_household_by_id_and_person_by_nik(db: AsyncEngine, gql: GraphQLCl
     )
     assert data["household"]["kkNumber"] == data_in.kk_number
     assert data["household"]["floorMaterial"] == "CEMENT_BRICK" and data["household"]["floorArea"] == 36.0
-    assert data["person"] == {"name": "Siti Aminah", "relationship": "SPOUSE", "household": {"id": household_id}}
+    found = {"id": encode_global("Household", household_id)}
+    assert data["person"] == {"name": "Siti Aminah", "relationship": "SPOUSE", "household": found}
     missing = await gql('{ household(id: "12345") { id } person(nik: "3201010101800001") { name } }')
     assert missing == {"household": None, "person": None}
     body = await gql.raw('{ household(id: "abc") { id } }')
-    assert "is not a SIKS id" in body["errors"][0]["message"]
+    assert "is not an id returned by this API" in body["errors"][0]["message"]
 
 
 async def test_ids_out_of_range_are_refused_as_input(gql: GraphQLClient) -> None:
     for value in ("99999999999999999999", "-1", "12a"):
         body = await gql.raw("query($id: ID!) { household(id: $id) { id } }", {"id": value})
-        assert "is not a SIKS id" in body["errors"][0]["message"], body
+        assert "is not an id returned by this API" in body["errors"][0]["message"], body

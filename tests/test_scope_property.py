@@ -83,6 +83,6 @@ async def test_sql_scope_equals_enforce_row_by_row(world: dict[str, Any], role: 
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         assert allowed == set()
         return
-    listed = {edge["node"]["id"] for edge in body["data"]["households"]["edges"]}
+    listed = {factories.key_of(edge["node"]["id"]) for edge in body["data"]["households"]["edges"]}
     assert listed == allowed
     assert body["data"]["households"]["totalCount"] == len(allowed)

@@ -91,8 +91,8 @@ async def test_each_kind_walks_from_village_to_determination(db: AsyncEngine, as
     assert rows[changed.id].floor_material == "ceramic" and rows[changed.id].has_motorcycle
     assert rows[changed.id].version == changed.version + 1 and names >= {"Ayu L.", "Dimas"}
     assert rows[removed.id].status == "inactive"
-    assert rows[int(made[0]["householdId"])].kk_number == new.kk_number
-    assert {r.determined_edition_id for r in rows.values()} == {int(edition["id"])}
+    assert rows[int(factories.key_of(made[0]["householdId"]))].kk_number == new.kk_number
+    assert {r.determined_edition_id for r in rows.values()} == {int(factories.key_of(edition["id"]))}
     steps = (
         await chain["village_operator"](
             f'{{ proposal(id: "{ids[1]}") {{ status household {{ determinedEditionId }} steps {{ action level }} }} }}'
@@ -127,7 +127,9 @@ async def test_no_level_can_be_skipped_repeated_or_reach_outside_its_region(db: 
     outsider = as_role("program_officer", "32")
     body = await outsider.raw(APPROVE, {"ids": ids})
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert await row_count(db, STEPS, STEPS.c.proposal_id == int(ids[0])) == 2  # propose + one approval
+    assert (
+        await row_count(db, STEPS, STEPS.c.proposal_id == int(factories.key_of(ids[0]))) == 2
+    )  # propose + one approval
 
 
 async def test_returned_proposal_is_revised_at_the_village_and_rejection_is_final(
@@ -249,4 +251,9 @@ async def test_two_officers_approving_at_once_move_it_once(db: AsyncEngine, as_r
     answers = await asyncio.gather(*(c(APPROVE, {"ids": [made["id"]]}) for c in (first, second)))
     kinds = sorted(a["approveProposals"][0]["__typename"] for a in answers)
     assert kinds == ["Proposal", "StepRefused"]
-    assert await row_count(db, STEPS, STEPS.c.proposal_id == int(made["id"]), STEPS.c.action == "approve") == 1
+    assert (
+        await row_count(
+            db, STEPS, STEPS.c.proposal_id == int(factories.key_of(made["id"])), STEPS.c.action == "approve"
+        )
+        == 1
+    )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.foundation.enums import MemberStatus, RecordStatus, Relationship
+from core.foundation.ids import encode_global
 from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
 
 SAMPLE_VILLAGES = 3
@@ -30,9 +31,14 @@ class HouseholdSample:
     head_nik: str
     head_name: str
 
+    @property
+    def global_id(self) -> str:
+        """The household's id as the API answers and takes it."""
+        return encode_global("Household", self.household_id)
+
     def line(self) -> str:
         return (
-            f"household id {self.household_id} (KK {self.kk_number}) in {self.village_name} {self.village_code}: "
+            f"household id {self.global_id} (KK {self.kk_number}) in {self.village_name} {self.village_code}: "
             f"head {self.head_name}, NIK {self.head_nik}"
         )
 

@@ -215,3 +215,10 @@ class PhotoKind(StrEnum):
     WALL = "wall"
     ID_CARD = "id_card"  # KTP
     HOUSE_FRONT = "house_front"
+
+
+class ProposalTarget(StrEnum):
+    """What one proposed value belongs to: the household or one of its members."""
+
+    HOUSEHOLD = "household"
+    MEMBER = "member"

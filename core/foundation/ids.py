@@ -7,6 +7,8 @@ at once do not collide and keyset pagination by id follows insertion order.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets
 import threading
@@ -22,6 +24,24 @@ _COUNTER_BITS = 10
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
 MAX_ID = 2**63 - 1
 _ID_TEXT = re.compile(r"[0-9]{1,19}")  # ASCII digits: int() also takes other scripts' digits, spaces and "1_0"
+
+
+def encode_global(type_name: str, key: object) -> str:
+    """The global id of the ``type_name`` record whose key is ``key``: base64 of ``Type:key`` (Relay), opaque to
+    clients; the API answers it for every entity (``core.schema.global_ids``)."""
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def decode_global(text: str) -> tuple[str, str] | None:
+    """(type name, key) of a global id made by ``encode_global``, or None if ``text`` is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, separator, key = raw.partition(":")
+    if not separator or not type_name.isidentifier() or not key or encode_global(type_name, key) != text:
+        return None  # only the exact text encode_global() makes, so ids have one spelling each
+    return type_name, key
 
 
 def id_from_text(text: str) -> int | None:

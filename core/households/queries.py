@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.foundation.enums import MemberStatus, RecordStatus
 from core.regions.codes import within
 from core.regions.queries import regions_by_code
+from core.storage.keyset import Slice, Window, settle
 from core.storage.records import HOUSEHOLDS, MEMBERS, HouseholdRecord, MemberRecord
 
 
@@ -44,12 +45,6 @@ class Include:
     region: bool = True
 
 
-@dataclass(slots=True)
-class HouseholdPage:
-    records: list[HouseholdRecord]
-    has_next_page: bool
-
-
 async def attach(conn: AsyncConnection, records: Sequence[HouseholdRecord], include: Include) -> None:
     """Fill ``members`` and ``region`` of ``records`` with one statement each."""
     if not records:
@@ -75,18 +70,12 @@ async def _fetch(conn: AsyncConnection, query: Select[tuple[object, ...]], inclu
     return records
 
 
-async def household_page(
-    conn: AsyncConnection, where: HouseholdFilter, *, first: int, after_id: int | None, include: Include
-) -> HouseholdPage:
-    """Up to ``first`` households after ``after_id`` in id order (keyset pagination)."""
-    query = select(HOUSEHOLDS).where(*where.conditions()).order_by(HOUSEHOLDS.c.id).limit(first + 1)
-    if after_id is not None:
-        query = query.where(HOUSEHOLDS.c.id > after_id)
-    records = [HouseholdRecord(*row) for row in await conn.execute(query)]
-    has_next = len(records) > first
-    del records[first:]
-    await attach(conn, records, include)
-    return HouseholdPage(records, has_next)
+async def household_page(conn: AsyncConnection, where: HouseholdFilter, window: Window, include: Include) -> Slice:
+    """One page of households in id order (keyset pagination, either direction); ``rows`` are HouseholdRecords."""
+    query = window.apply(select(HOUSEHOLDS).where(*where.conditions()), HOUSEHOLDS.c.id)
+    page = settle(window, [HouseholdRecord(*row) for row in await conn.execute(query)])
+    await attach(conn, page.rows, include)
+    return page
 
 
 async def count_households(conn: AsyncConnection, where: HouseholdFilter) -> int:
@@ -111,6 +100,18 @@ async def household_by_id(
     conn: AsyncConnection, household_id: int, include: Include = Include(), scope: str = ""
 ) -> HouseholdRecord | None:
     return (await households_by_id(conn, [household_id], include, scope)).get(household_id)
+
+
+async def members_by_id(conn: AsyncConnection, ids: Sequence[int], scope: str = "") -> dict[int, MemberRecord]:
+    """Members by id, whatever their status; outside ``scope`` (their household's village) they are not found."""
+    if not ids:
+        return {}
+    query = select(MEMBERS).where(MEMBERS.c.id.in_(list(set(ids))))
+    if scope:
+        query = query.join(HOUSEHOLDS, HOUSEHOLDS.c.id == MEMBERS.c.household_id).where(
+            within(HOUSEHOLDS.c.village_code, scope)
+        )
+    return {row.id: MemberRecord(*row) for row in await conn.execute(query)}
 
 
 async def active_member_by_nik(conn: AsyncConnection, nik: str, scope: str = "") -> MemberRecord | None:

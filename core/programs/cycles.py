@@ -13,7 +13,7 @@ completed cycle's pending disbursements into released ones. The ``siks_cycle_run
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +114,15 @@ def _describe(scope: ProgramScope) -> str:
 async def cycle_by_id(conn: AsyncConnection, cycle_id: int) -> CycleRecord | None:
     row = (await conn.execute(select(*_CYCLE_COLUMNS).where(CYCLES.c.id == cycle_id))).first()
     return CycleRecord(*row) if row else None
+
+
+async def cycles_by_id(conn: AsyncConnection, cycle_ids: Sequence[int], scope: str) -> dict[int, CycleRecord]:
+    """Cycles by id over a region within ``scope`` (a national cycle only for national callers); one statement."""
+    if not cycle_ids:
+        return {}
+    rows = await conn.execute(select(*_CYCLE_COLUMNS).where(CYCLES.c.id.in_(list(set(cycle_ids)))))
+    records = (CycleRecord(*row) for row in rows)
+    return {r.id: r for r in records if region_within(r.region_code, scope)}
 
 
 async def cycle_of(conn: AsyncConnection, scope: ProgramScope) -> CycleRecord | None:

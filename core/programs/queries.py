@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.models import Enrollment, EnrollmentComponent
 from core.programs.rules import FAMILY_COMPONENT
+from core.regions.codes import within
+from core.storage.records import HOUSEHOLDS
 
 ENROLLMENTS = Enrollment.__table__
 COMPONENTS = EnrollmentComponent.__table__
@@ -36,6 +38,50 @@ class EnrollmentRecord:
     components: list[ComponentRecord] = field(default_factory=list)
 
 
+_COLUMNS = (
+    ENROLLMENTS.c.id,
+    ENROLLMENTS.c.program,
+    ENROLLMENTS.c.period,
+    ENROLLMENTS.c.period_start,
+    ENROLLMENTS.c.period_end,
+    ENROLLMENTS.c.household_id,
+    ENROLLMENTS.c.amount,
+    ENROLLMENTS.c.status,
+)
+
+
+async def _attach_components(conn: AsyncConnection, by_id: dict[int, EnrollmentRecord]) -> None:
+    """Fill the records' components in one statement (a family component when none is stored)."""
+    if not by_id:
+        return
+    parts = await conn.execute(
+        select(COMPONENTS.c.enrollment_id, COMPONENTS.c.component, COMPONENTS.c.member_id, COMPONENTS.c.amount)
+        .where(COMPONENTS.c.enrollment_id.in_(list(by_id)))
+        .order_by(COMPONENTS.c.enrollment_id, COMPONENTS.c.line)
+    )
+    for enrollment_id, component, member_id, amount in parts:
+        by_id[enrollment_id].components.append(ComponentRecord(component, member_id, amount))
+    for record in by_id.values():
+        if not record.components:
+            record.components.append(ComponentRecord(FAMILY_COMPONENT, None, record.amount))
+
+
+async def enrollments_by_id(
+    conn: AsyncConnection, enrollment_ids: Sequence[int], scope: str = ""
+) -> dict[int, EnrollmentRecord]:
+    """Enrollments by id whose household lies in ``scope``, with components; two statements."""
+    if not enrollment_ids:
+        return {}
+    query = select(*_COLUMNS).where(ENROLLMENTS.c.id.in_(list(set(enrollment_ids))))
+    if scope:
+        query = query.join(HOUSEHOLDS, HOUSEHOLDS.c.id == ENROLLMENTS.c.household_id).where(
+            within(HOUSEHOLDS.c.village_code, scope)
+        )
+    by_id = {row.id: EnrollmentRecord(*row) for row in await conn.execute(query)}
+    await _attach_components(conn, by_id)
+    return by_id
+
+
 async def enrollments_by_household(
     conn: AsyncConnection, household_ids: Iterable[int]
 ) -> dict[int, list[EnrollmentRecord]]:
@@ -49,16 +95,7 @@ async def enrollments_by_household(
     if not ids:
         return found
     rows = await conn.execute(
-        select(
-            ENROLLMENTS.c.id,
-            ENROLLMENTS.c.program,
-            ENROLLMENTS.c.period,
-            ENROLLMENTS.c.period_start,
-            ENROLLMENTS.c.period_end,
-            ENROLLMENTS.c.household_id,
-            ENROLLMENTS.c.amount,
-            ENROLLMENTS.c.status,
-        )
+        select(*_COLUMNS)
         .where(ENROLLMENTS.c.household_id.in_(ids))
         .order_by(ENROLLMENTS.c.period_start.desc(), ENROLLMENTS.c.program)
     )
@@ -67,15 +104,5 @@ async def enrollments_by_household(
         record = EnrollmentRecord(*row)
         by_id[record.id] = record
         found[record.household_id].append(record)
-    if by_id:
-        parts = await conn.execute(
-            select(COMPONENTS.c.enrollment_id, COMPONENTS.c.component, COMPONENTS.c.member_id, COMPONENTS.c.amount)
-            .where(COMPONENTS.c.enrollment_id.in_(list(by_id)))
-            .order_by(COMPONENTS.c.enrollment_id, COMPONENTS.c.line)
-        )
-        for enrollment_id, component, member_id, amount in parts:
-            by_id[enrollment_id].components.append(ComponentRecord(component, member_id, amount))
-        for record in by_id.values():
-            if not record.components:
-                record.components.append(ComponentRecord(FAMILY_COMPONENT, None, record.amount))
+    await _attach_components(conn, by_id)
     return found

@@ -5,15 +5,15 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from core.foundation.ids import id_from_text
 from core.regions.codes import RegionCodeError, check_code
+from core.schema.global_ids import parse_global
 
 
-def parse_id(value: strawberry.ID, argument: str = "id") -> int:
-    number = id_from_text(str(value))
-    if number is None:
-        raise GraphQLError(f"{argument}: {str(value)[:24]!r} is not a SIKS id (ids are whole numbers)")
-    return number
+def parse_id(value: strawberry.ID, argument: str = "id", kind: str | None = None) -> int:
+    """The row id of the ``kind`` record (a GraphQL type name) that ``value`` names: its global id, or during the
+    deprecation period its raw whole-number id; an error naming ``argument`` for another type's id or garbage.
+    Without ``kind`` (plugins written before global ids) only raw ids are taken, as before."""
+    return parse_global(value, argument, kind)
 
 
 def checked_code(code: str, argument: str) -> str:

@@ -43,6 +43,13 @@ class Tokens:
         )
 
 
+#: LoginFailed.code becomes ``ErrorCode!`` (LOGIN_FAILED) and LoginFailed implements Error, once the contract's 90
+#: days of deprecation have passed (contract/intended-changes.toml).
+LOGIN_CODE_CHANGE = (
+    "Read reason instead. On 2027-03-07 code changes type to ErrorCode! (always LOGIN_FAILED) and LoginFailed "
+    "implements the Error interface like every other typed error."
+)
+
 LoginFailureCode = strawberry.enum(
     sessions.RefusalCode, name="LoginFailureCode", description="Why no tokens were issued."
 )
@@ -52,14 +59,15 @@ LoginFailureCode = strawberry.enum(
 @strawberry.type(description="Why no tokens were issued.")
 class LoginFailed:
     message: str
-    code: LoginFailureCode
+    code: LoginFailureCode = strawberry.field(deprecation_reason=LOGIN_CODE_CHANGE)
+    reason: LoginFailureCode = strawberry.field(description="Why no tokens were issued (what code says until then).")
     retry_after: int | None = strawberry.field(
         default=None, description="Seconds to wait before trying again (TOO_MANY_ATTEMPTS, UNAVAILABLE)."
     )
 
     @classmethod
     def of(cls, refused: sessions.LoginRefused) -> LoginFailed:
-        return cls(message=str(refused), code=refused.code, retry_after=refused.retry_after)
+        return cls(message=str(refused), code=refused.code, reason=refused.code, retry_after=refused.retry_after)
 
 
 LoginResult = Annotated[Tokens | LoginFailed, strawberry.union("LoginResult")]

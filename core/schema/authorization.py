@@ -10,6 +10,11 @@ Every object type of the schema says which Casbin objects its data belongs to:
 - ``@namespace``: a container (``Query``, ``Programs``) whose fields each lead to a declared type
   or carry their own ``field_reads(...)``.
 
+An interface may be declared ``@checked_per_record``: the fields returning it (``node``, ``nodes``) check each
+record's type against its Casbin objects while resolving and answer null for a type the caller may not read, so
+selecting the interface's own fields (``id``) needs no object up front; a fragment on an implementing type
+(``... on Household``) is checked like any selection of that type.
+
 A field may add objects of its own with ``strawberry.field(metadata=field_reads("member"))``.
 A schema with an undeclared type, or a namespace field that is neither, does not start.
 
@@ -55,6 +60,7 @@ from core.schema.context import Context
 T = TypeVar("T")
 READ = "read"
 GUARD_ATTRIBUTE = "__siks_guard__"
+PER_RECORD_ATTRIBUTE = "__siks_checked_per_record__"
 FIELD_KEY = "siks_reads"
 
 
@@ -95,6 +101,17 @@ def namespace(cls: T) -> T:
     """Declare a container type: each field leads to a declared type or carries ``field_reads``."""
     setattr(cls, GUARD_ATTRIBUTE, Guard(namespace=True))
     return cls
+
+
+def checked_per_record(cls: T) -> T:
+    """Declare an interface whose fields check each record's type while resolving (``core.schema.nodes``)."""
+    setattr(cls, PER_RECORD_ATTRIBUTE, True)
+    return cls
+
+
+def _per_record(named: GraphQLNamedType) -> bool:
+    definition = named.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if named.extensions else None
+    return bool(getattr(getattr(definition, "origin", None), PER_RECORD_ATTRIBUTE, False))
 
 
 def field_reads(*objects: str) -> dict[str, tuple[str, ...]]:
@@ -179,35 +196,36 @@ def refusals(
         return []
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     found: dict[str, Refusal] = {}
-    seen: set[tuple[int, str]] = set()
+    seen: set[tuple[int, str, frozenset[str] | None]] = set()
 
-    def walk(selection_set: SelectionSetNode, parent: GraphQLNamedType) -> None:
-        key = (id(selection_set), parent.name)
+    def walk(selection_set: SelectionSetNode, parent: GraphQLNamedType, possible: frozenset[str] | None) -> None:
+        key = (id(selection_set), parent.name, possible)
         if key in seen:
             return  # a fragment spread twice under one type is checked once
         seen.add(key)
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                visit(selection, parent)
+                visit(selection, parent, possible)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = schema.get_type(condition.name.value) if condition else parent
-                walk(selection.selection_set, target or parent)
+                walk(selection.selection_set, target or parent, _narrowed(schema, possible, parent, target))
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = fragments.get(selection.name.value)
                 target = schema.get_type(fragment.type_condition.name.value) if fragment else None
                 if fragment is not None and target is not None:
-                    walk(fragment.selection_set, target)
+                    walk(fragment.selection_set, target, _narrowed(schema, possible, parent, target))
 
-    def visit(node: FieldNode, parent: GraphQLNamedType) -> None:
+    def visit(node: FieldNode, parent: GraphQLNamedType, possible: frozenset[str] | None) -> None:
         name = node.name.value
         if name.startswith("__"):
             return  # __typename, and the schema's own description (introspection)
+        per_record = isinstance(parent, GraphQLInterfaceType) and _per_record(parent)
         for owner in _object_types(schema, parent):
             graphql_field = owner.fields.get(name)
-            if graphql_field is None:
+            if graphql_field is None or (possible is not None and owner.name not in possible):
                 continue
-            for obj in rules.needs(owner.name, name):
+            for obj in () if per_record else rules.needs(owner.name, name):
                 if not may_read(obj):
                     refusal = found.setdefault(obj, Refusal(obj))
                     label = f"{owner.name}.{name}"
@@ -215,10 +233,26 @@ def refusals(
                         refusal.fields.append(label)
                     refusal.nodes.append(node)
             if node.selection_set is not None:
-                walk(node.selection_set, get_named_type(graphql_field.type))
+                walk(node.selection_set, get_named_type(graphql_field.type), None)
 
-    walk(operation.selection_set, root)
+    walk(operation.selection_set, root, None)
     return list(found.values())
+
+
+def _narrowed(
+    schema: GraphQLSchema,
+    possible: frozenset[str] | None,
+    parent: GraphQLNamedType,
+    target: GraphQLNamedType | None,
+) -> frozenset[str] | None:
+    """The object types a fragment on ``target`` can meet under ``parent``: ``... on Error`` inside a union reads
+    the union's members that implement Error, not every implementation in the schema."""
+    if target is None:
+        return possible
+    names = frozenset(t.name for t in _object_types(schema, parent))
+    if possible is not None:
+        names &= possible
+    return names & frozenset(t.name for t in _object_types(schema, target))
 
 
 def _object_types(schema: GraphQLSchema, parent: GraphQLNamedType) -> list[GraphQLObjectType]:

@@ -28,9 +28,11 @@ from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
+from core.schema.global_ids import refuse_ids_as_validation_errors
 from core.schema.households import HouseholdQuery
 from core.schema.list_sizes import Known
 from core.schema.mutations import HouseholdMutation
+from core.schema.nodes import NodeQuery, node_sources
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
@@ -40,6 +42,7 @@ from core.schema.welfare import WelfareMutation, WelfareQuery
 @namespace
 @strawberry.type(description="Read the registry.")
 class Query(
+    NodeQuery,
     AuthQuery,
     AuditQuery,
     RegionQuery,
@@ -111,6 +114,7 @@ def build_schema(
         "Mutation", "Change the registry.", MUTATION_BASES, registry.mutation_fields, registry.owner, "mutation field"
     )
     unguarded(mutation)  # each mutation checks its write; what it returns is checked like any read
+    refuse_ids_as_validation_errors(mutation)
     schema = PluginSchema(
         mounted=mounted_fields(registry),
         query=Query,
@@ -126,4 +130,5 @@ def build_schema(
         config=hardening.config(settings),
     )
     rules_of(schema._schema)  # refuse to start with an undeclared type
+    node_sources(schema._schema)  # and with a Node type that node(id) cannot fetch
     return schema

@@ -1,9 +1,10 @@
 """The estimated cost of a GraphQL operation, refused before it runs above ``SIKS_MAX_QUERY_COST``.
 
-Every field counts once per item of each list it sits in. A list paged with ``first`` counts
-``first`` items (its default when omitted); every other list counts the size it declares in
-``core/schema/list_sizes.py`` — real worst cases such as the 7,285 districts of
-``regions(level: DISTRICT)`` and the 108 villages of the largest district — or
+Every field counts once per item of each list it sits in. A list paged with ``first`` or ``last``
+counts that many items (the field's declared page, ``paged``, when both are omitted); every
+other list counts the size it declares in ``core/schema/list_sizes.py`` — real worst cases such
+as the 7,285 districts of ``regions(level: DISTRICT)`` and the 108 villages of the largest
+district — or
 ``UNDECLARED_ITEMS`` when it declares none. A list of scalars counts once, as a scalar does:
 its items are plain values that nothing resolves, and ``SIKS_MAX_RESPONSE_BYTES`` bounds them.
 
@@ -40,8 +41,9 @@ from graphql import (
     get_named_type,
     value_from_ast_untyped,
 )
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from core.schema.list_sizes import UNDECLARED_ITEMS, VARIABLE, Arguments, Known, hint_of
+from core.schema.list_sizes import PAGE_DEFAULT, UNDECLARED_ITEMS, VARIABLE, Arguments, Known, hint_of
 
 #: Items a list paged with ``first`` counts when the argument is left out and has no default.
 DEFAULT_PAGE_ITEMS = 50
@@ -56,15 +58,25 @@ class Walk:
 
 
 def _page_items(arguments: Arguments, field: GraphQLField, max_page: int) -> int | None:
-    """Items the list under this field counts, when the field takes ``first``; else None."""
-    argument = field.args.get("first")
-    if argument is None:
+    """Items the list under this field counts, when the field takes ``first`` (``last`` counts alike; neither:
+    the field's declared page, ``paged``); else None."""
+    if "first" not in field.args:
         return None
-    given = arguments.get("first", argument.default_value)
-    if given is VARIABLE:
+    sizes = [arguments.get(name, field.args[name].default_value) for name in ("first", "last") if name in field.args]
+    if any(size is VARIABLE for size in sizes):
         return max_page
-    items = given if type(given) is int else DEFAULT_PAGE_ITEMS
+    given = [size for size in sizes if type(size) is int]
+    items = max(given) if given else _page_default(field)
     return min(max(items, 0), max_page)
+
+
+def _page_default(field: GraphQLField) -> int:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field.extensions else None
+    declared = (getattr(definition, "metadata", None) or {}).get(PAGE_DEFAULT)
+    if type(declared) is int:
+        return declared
+    default = field.args["first"].default_value
+    return default if type(default) is int else DEFAULT_PAGE_ITEMS
 
 
 def _is_list(field: GraphQLField) -> bool:

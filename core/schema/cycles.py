@@ -18,7 +18,9 @@ from core.schema.access import require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
-from core.schema.errors import NotFound, ValidationError
+from core.schema.errors import Error, ErrorCode, NotFound, ValidationError, coded
+from core.schema.global_ids import global_id
+from core.schema.node import Node, by_row_id, fetched_by
 from core.schema.writes import as_error, check_allowed, run_write
 
 #: Who runs and approves through the API, until access control names the operator.
@@ -26,10 +28,11 @@ REGION_CODE = "Dotted Kemendagri code of the region, or ID for all of Indonesia.
 PERIOD = "The program's period: YYYY-MM for monthly programs (BPNT, BST), YYYY-Qn for PKH."
 
 
+@fetched_by(by_row_id(cycles.cycles_by_id))
 @guarded("cycle")
 @strawberry.type(description="One program for one period over one region; approved before payments are released.")
-class ProgramCycle:
-    id: strawberry.ID
+class ProgramCycle(Node):
+    id: strawberry.ID = global_id("ProgramCycle")
     program: str
     period: str
     region_code: str
@@ -52,8 +55,9 @@ class ProgramCycle:
 @strawberry.type(
     description="Nothing was written: the cycle already ran, the database was busy, or its state forbids it."
 )
-class CycleRefused:
+class CycleRefused(Error):
     message: str
+    code: ErrorCode = coded(ErrorCode.CYCLE_REFUSED)
     cycle: ProgramCycle | None = strawberry.field(description="The cycle as it stands, when there is one.")
 
     @classmethod
@@ -204,7 +208,7 @@ class CycleMutation:
 
         outcome = await cycles.approve_cycle(
             context.engine,
-            parse_id(cycle_id, "cycleId"),
+            parse_id(cycle_id, "cycleId", "ProgramCycle"),
             context.principal.username,
             context.principal.scope,
             audit,

@@ -8,29 +8,41 @@ import strawberry
 from strawberry.types import Info
 
 from core.foundation.refusals import Invalid
-from core.programs.double_recipients import DoubleRecipientReport, double_recipient_report
+from core.programs.double_recipients import DoubleRecipientKind, DoubleRecipientReport, double_recipient_report
 from core.programs.scope import NATIONAL
 from core.schema.access import Forbidden, allowed
 from core.schema.authorization import field_reads, guarded
 from core.schema.context import Context
 from core.schema.errors import ValidationError
+from core.schema.global_ids import global_id, global_ids
+
+DoubleRecipientCaseKind = strawberry.enum(
+    DoubleRecipientKind, name="DoubleRecipientCaseKind", description="What makes a double-recipient case."
+)
 
 
 @guarded("enrollment")
 @strawberry.type(description="An enrollment a case involves.")
 class CaseEnrollment:
-    enrollment_id: strawberry.ID
-    household_id: strawberry.ID
+    enrollment_key: strawberry.Private[int]
+    household_key: strawberry.Private[int]
+    enrollment_id: strawberry.ID = global_id("Enrollment", "enrollment_key")
+    household_id: strawberry.ID = global_id("Household", "household_key")
     program: str
     period: str
 
 
-@guarded("enrollment", personal=("key",), household="household_ids")
+@guarded("enrollment", personal=("key",), household="household_keys")
 @strawberry.type(description="One double-recipient case and why it is one.")
 class DoubleRecipientCase:
-    kind: str = strawberry.field(description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.")
-    household_ids: list[strawberry.ID]
-    member_ids: list[strawberry.ID]
+    kind: str = strawberry.field(
+        description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.",
+        deprecation_reason="The stored spelling: read caseKind, an enum as the rest of the API spells it.",
+    )
+    household_keys: strawberry.Private[list[int]]
+    member_keys: strawberry.Private[list[int]]
+    household_ids: list[strawberry.ID] = global_ids("Household", "household_keys")
+    member_ids: list[strawberry.ID] = global_ids("Member", "member_keys")
     programs: list[str]
     enrollments: list[CaseEnrollment]
     key: str = strawberry.field(
@@ -38,6 +50,10 @@ class DoubleRecipientCase:
         metadata=field_reads("member"),
     )
     detail: str
+
+    @strawberry.field(description="Why this is a double-recipient case.")
+    def case_kind(self) -> DoubleRecipientCaseKind:
+        return DoubleRecipientKind(self.kind)  # type: ignore[return-value]
 
 
 @guarded("enrollment")
@@ -55,13 +71,13 @@ class DoubleRecipientReportType:
             cases=[
                 DoubleRecipientCase(
                     kind=case.kind.value,
-                    household_ids=[strawberry.ID(str(h)) for h in case.household_ids],
-                    member_ids=[strawberry.ID(str(m)) for m in case.member_ids],
+                    household_keys=list(case.household_ids),
+                    member_keys=list(case.member_ids),
                     programs=list(case.programs),
                     enrollments=[
                         CaseEnrollment(
-                            enrollment_id=strawberry.ID(str(e.enrollment_id)),
-                            household_id=strawberry.ID(str(e.household_id)),
+                            enrollment_key=e.enrollment_id,
+                            household_key=e.household_id,
                             program=e.program,
                             period=e.period,
                         )

@@ -31,3 +31,4 @@ ProposalStatus = strawberry.enum(enums.ProposalStatus, description="Where a prop
 HouseholdRemovalReason = strawberry.enum(enums.HouseholdRemovalReason, description="Why a household leaves the DTKS.")
 VisitOutcome = strawberry.enum(enums.VisitOutcome, description="What the field officer found.")
 PhotoKind = strawberry.enum(enums.PhotoKind, description="What a visit photo shows.")
+ProposalTarget = strawberry.enum(enums.ProposalTarget, description="What a proposed value belongs to.")

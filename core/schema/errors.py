@@ -1,12 +1,44 @@
-"""Expected business errors, returned as members of a mutation's result union."""
+"""Expected business errors, returned as members of a mutation's result union.
+
+Every typed error implements ``interface Error { message: String! code: ErrorCode! }``, so a client
+can select ``... on Error { message code }`` once for all of a result's errors (core's and plugins').
+"""
 
 from __future__ import annotations
+
+from enum import Enum
+from typing import Any
 
 import strawberry
 
 from core.foundation.refusals import Conflict, Invalid, Missing
 from core.foundation.refusals import FieldError as FieldErrorData
 from core.schema.authorization import unguarded
+
+
+@strawberry.enum(description="What kind of typed error a result is (Error.code).")
+class ErrorCode(Enum):
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    NOT_FOUND = "NOT_FOUND"
+    STEP_REFUSED = "STEP_REFUSED"
+    CYCLE_REFUSED = "CYCLE_REFUSED"
+    LOGIN_FAILED = "LOGIN_FAILED"
+
+
+@strawberry.interface(description="A typed error: nothing was changed, and message says why in one sentence.")
+class Error:
+    message: str
+    code: ErrorCode
+
+
+def coded(code: ErrorCode) -> Any:
+    """The ``code`` field of an error type: always ``code``."""
+
+    def resolve() -> ErrorCode:
+        return code
+
+    return strawberry.field(resolver=resolve, description=f"Always {code.name} for this type.")
 
 
 @unguarded
@@ -18,8 +50,9 @@ class FieldError:
 
 @unguarded
 @strawberry.type(description="The input broke a rule; nothing was changed.")
-class ValidationError:
+class ValidationError(Error):
     message: str
+    code: ErrorCode = coded(ErrorCode.VALIDATION_FAILED)
     fields: list[FieldError]
 
     @classmethod
@@ -36,8 +69,9 @@ class ValidationError:
 
 @unguarded
 @strawberry.type(description="The record changed since you read it; read it again and reapply your change.")
-class VersionConflict:
+class VersionConflict(Error):
     message: str
+    code: ErrorCode = coded(ErrorCode.VERSION_CONFLICT)
     current_version: int
 
     @classmethod
@@ -50,8 +84,9 @@ class VersionConflict:
 
 @unguarded
 @strawberry.type(description="No record with that id (or none you may see).")
-class NotFound:
+class NotFound(Error):
     message: str
+    code: ErrorCode = coded(ErrorCode.NOT_FOUND)
 
     @classmethod
     def of(cls, missing: Missing) -> NotFound:
@@ -60,5 +95,6 @@ class NotFound:
 
 @unguarded
 @strawberry.type(description="The step cannot be taken in the proposal's present state; nothing was changed.")
-class StepRefused:
+class StepRefused(Error):
     message: str
+    code: ErrorCode = coded(ErrorCode.STEP_REFUSED)

@@ -10,8 +10,10 @@ serialises leaves directly.
 The plan is only an optimisation: whenever it meets something it does not handle exactly like
 graphql-core would (a null in a non-null position, a value a scalar refuses, an object that
 fails ``is_type_of``), it gives up on that object and graphql-core completes it the ordinary way,
-producing the ordinary errors. Fields with resolvers, unions, interfaces, ``@defer`` and field
-arguments are never planned. Plain fields bypass field middleware, which SIKS does not use.
+producing the ordinary errors. A field whose metadata declares it a pure function of one attribute
+(``core.schema.global_ids``: global ids) is planned as that attribute, converted. Other fields with
+resolvers, unions, interfaces, ``@defer`` and field arguments are never planned. Plain fields
+bypass field middleware, which SIKS does not use.
 
 Both ways, every completed object, list and leaf is counted against the operation's ``Budget``
 (``core/schema/limits.py``): the answer's size and the request's deadline. A stop is raised
@@ -51,6 +53,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from core.runtime.deadline import current_deadline
 from core.schema.disclosure import Recorder, recorder
+from core.schema.global_ids import PLAIN_KEY
 from core.schema.limits import VALUE_BYTES, Budget, ExecutionStopped, leaf_bytes
 
 #: List items completed between two turns of the event loop, so other requests are served during a long list.
@@ -117,6 +120,13 @@ def _required(inner: Converter) -> Converter:
         if value is None:
             raise _GiveUp
         return inner(value)
+
+    return convert
+
+
+def _then(first: Converter, second: Converter) -> Converter:
+    def convert(value: Any) -> Any:
+        return second(first(value))
 
     return convert
 
@@ -293,13 +303,20 @@ class PlanningExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 entries.append((response_name, None, object_type.name))
                 continue
             field_def = object_type.fields.get(name)
-            if field_def is None or node.arguments or not getattr(field_def.resolve, "_is_default", False):
+            if field_def is None or node.arguments:
                 return _NOT_PLAIN
             definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if definition is None or not definition.is_basic_field:
-                return _NOT_PLAIN
+            plain = (getattr(definition, "metadata", None) or {}).get(PLAIN_KEY)
             convert = self._converter(field_def.type, field_group)
             if convert is None:
+                return _NOT_PLAIN
+            if plain is not None:  # a pure function of one attribute (a global id): read it, convert, serialise
+                attribute, to_value = plain
+                entries.append((response_name, attribute, _then(to_value, convert)))
+                continue
+            if not getattr(field_def.resolve, "_is_default", False) or definition is None:
+                return _NOT_PLAIN
+            if not definition.is_basic_field:
                 return _NOT_PLAIN
             entries.append((response_name, definition.python_name, convert))
         is_type_of = object_type.is_type_of

@@ -6,6 +6,7 @@ Resolvers convert input and map outcomes; the rules live in ``core.verification`
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Annotated, Any
 
 import strawberry
@@ -21,8 +22,11 @@ from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, ValidationError, VersionConflict
+from core.schema.global_ids import global_id
 from core.schema.households import Household
-from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.list_sizes import paged
+from core.schema.node import Node, by_row_id, fetched_by
+from core.schema.pagination import PageInfo, page_info, window
 from core.schema.proposals import Proposal, ProposedChangeInput
 from core.schema.writes import as_error, check_allowed, run_write
 from core.storage.db import write_transaction
@@ -33,10 +37,11 @@ from core.verification.storage import folder_store
 DEFAULT_PAGE_SIZE = 100
 
 
+@fetched_by(by_row_id(photos.photos_by_id))
 @guarded("photo")
 @strawberry.type(description="A photo taken on a visit; fetch it from url with the same credentials.")
-class VisitPhoto:
-    id: strawberry.ID
+class VisitPhoto(Node):
+    id: strawberry.ID = global_id("VisitPhoto")
     kind: enums.PhotoKind
     content_type: str
     size: int = strawberry.field(description="Bytes of the original.")
@@ -53,12 +58,13 @@ class VisitPhoto:
         return f"/photos/{self.id}"
 
 
+@fetched_by(by_row_id(visits.visits_by_id))
 @guarded("visit", personal=("latitude", "longitude"), household="household_id")
 @strawberry.type(description="A field visit (kunjungan) to a household on a round's prelist.")
-class Visit:
-    id: strawberry.ID
-    round_id: strawberry.ID
-    household_id: strawberry.ID
+class Visit(Node):
+    id: strawberry.ID = global_id("Visit")
+    round_id: strawberry.ID = global_id("VerificationRound", "round_id")
+    household_id: strawberry.ID = global_id("Household", "household_id")
     village_code: str
     outcome: enums.VisitOutcome
     visited_at: datetime
@@ -108,13 +114,14 @@ def _load_visits(context: Context) -> Any:
 @guarded("verification_round")
 @strawberry.type(description="A household due for a visit in a round, with the visit once made.")
 class PrelistEntry:
-    household_id: strawberry.ID
+    household_key: strawberry.Private[int]
+    household_id: strawberry.ID = global_id("Household", "household_key")
     household_version: int = strawberry.field(description="The household's version when the prelist was made.")
     visit_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def household(self, info: Info[Context, None]) -> Household | None:
-        return await info.context.loaders.household.load(int(self.household_id))  # type: ignore[return-value]
+        return await info.context.loaders.household.load(self.household_key)  # type: ignore[return-value]
 
     @strawberry.field
     async def visit(self, info: Info[Context, None]) -> Visit | None:
@@ -155,10 +162,11 @@ class RoundProgress:
     regions: list[ProgressCounts] = strawberry.field(description="One row per region one level below.")
 
 
+@fetched_by(by_row_id(rounds.visible_rounds))
 @guarded("verification_round")
 @strawberry.type(description="A verification round: a period and regions, with a prelist per village.")
-class VerificationRound:
-    id: strawberry.ID
+class VerificationRound(Node):
+    id: strawberry.ID = global_id("VerificationRound")
     period: str
     label: str
     status: str = strawberry.field(description="open or closed.")
@@ -172,29 +180,32 @@ class VerificationRound:
     def is_type_of(cls, obj: object, _info: object) -> bool:
         return isinstance(obj, rounds.RoundRecord)
 
-    @strawberry.field(description="A village's households due for a visit, in pages.")
+    @strawberry.field(
+        description=f"A village's households due for a visit, in pages (first/after forward, last/before backward; "
+        f"{DEFAULT_PAGE_SIZE} when neither is given).",
+        metadata=paged(DEFAULT_PAGE_SIZE),
+    )
     async def prelist(
         self: Any,  # type: ignore[misc]
         info: Info[Context, None],
         village_code: str,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> PrelistConnection:
-        limit = info.context.settings.max_page_size
-        if not 0 <= first <= limit:
-            raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
+        page_window = window(
+            first, after, last, before, default=DEFAULT_PAGE_SIZE, limit=info.context.settings.max_page_size
+        )
         code = checked_code(village_code, "villageCode")
         async with info.context.engine.connect() as conn:
-            rows, more, total = await rounds.prelist_page(
-                conn, self.id, code, info.context.principal.scope, first, decode_cursor(after) if after else None
-            )
+            page, total = await rounds.prelist_page(conn, self.id, code, info.context.principal.scope, page_window)
         entries = [
-            PrelistEntry(household_id=r.household_id, household_version=r.household_version, visit_id=r.visit_id)
-            for r in rows
-        ]  # type: ignore[arg-type]
-        end = encode_cursor(rows[-1].household_id) if rows else None
+            PrelistEntry(household_key=r.household_id, household_version=r.household_version, visit_id=r.visit_id)
+            for r in page.rows
+        ]  # type: ignore[call-arg]
         return PrelistConnection(
-            entries=entries, page_info=PageInfo(has_next_page=more, end_cursor=end), total_count=total
+            entries=entries, page_info=page_info(page, attrgetter("household_id")), total_count=total
         )
 
     @strawberry.field(description="Progress in a region within yours (default: your whole region).")
@@ -259,14 +270,14 @@ class FieldworkQuery:
     async def verification_round(self, info: Info[Context, None], id: strawberry.ID) -> VerificationRound | None:
         principal = require(info.context, "verification_round", "read")
         async with info.context.engine.connect() as conn:
-            found = await rounds.visible_round(conn, parse_id(id), principal.scope)
+            found = await rounds.visible_round(conn, parse_id(id, "id", "VerificationRound"), principal.scope)
         return None if isinstance(found, Missing) else found  # type: ignore[return-value]
 
     @strawberry.field(description="One field visit (null outside your region).")
     async def visit(self, info: Info[Context, None], id: strawberry.ID) -> Visit | None:
         principal = require(info.context, "visit", "read")
         async with info.context.engine.connect() as conn:
-            return await visits.visit_by_id(conn, parse_id(id), principal.scope)  # type: ignore[no-any-return]
+            return await visits.visit_by_id(conn, parse_id(id, "id", "Visit"), principal.scope)  # type: ignore[no-any-return]
 
 
 @strawberry.type
@@ -292,7 +303,7 @@ class FieldworkMutation:
 
     @strawberry.mutation(description="Close a round: no more visits are recorded in it.")
     async def close_verification_round(self, info: Info[Context, None], id: strawberry.ID) -> RoundResult:
-        target = parse_id(id)
+        target = parse_id(id, "id", "VerificationRound")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="closeVerificationRound",
@@ -307,8 +318,8 @@ class FieldworkMutation:
         if isinstance(changes, ValidationError):
             return changes
         report = visits.VisitReport(
-            round_id=parse_id(input.round_id, "roundId"),
-            household_id=parse_id(input.household_id, "householdId"),
+            round_id=parse_id(input.round_id, "roundId", "VerificationRound"),
+            household_id=parse_id(input.household_id, "householdId", "Household"),
             outcome=input.outcome,
             visited_at=input.visited_at,
             latitude=input.latitude,
@@ -339,7 +350,7 @@ class FieldworkMutation:
             return ValidationError.single(
                 "file", "send the photo as a file in a multipart request (GraphQL multipart request spec)"
             )
-        context, target = info.context, parse_id(visit_id, "visitId")
+        context, target = info.context, parse_id(visit_id, "visitId", "Visit")
         store = folder_store(context.settings.photo_dir)
         stored = None
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from operator import attrgetter
 
 import strawberry
-from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.households.data import MEMBER_COLUMNS
@@ -17,13 +19,18 @@ from core.households.queries import (
     count_households,
     household_by_id,
     household_page,
+    households_by_id,
+    members_by_id,
 )
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
-from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.global_ids import global_id
+from core.schema.list_sizes import paged
+from core.schema.node import Node, by_row_id, fetched_by
+from core.schema.pagination import PageInfo, encode_cursor, page_info, window
 from core.schema.programs import HouseholdPrograms
 from core.schema.regions import Region
 from core.schema.selection import selected_paths
@@ -39,10 +46,11 @@ MEMBER_PERSONAL = MEMBER_COLUMNS
 HOUSEHOLD_PERSONAL = ("kk_number", "address", "rt", "rw", "latitude", "longitude")
 
 
+@fetched_by(by_row_id(members_by_id))
 @guarded("member", personal=MEMBER_PERSONAL, household="household_id", person="id")
 @strawberry.type(description="A person in a household (anggota rumah tangga).")
-class Member:
-    id: strawberry.ID
+class Member(Node):
+    id: strawberry.ID = global_id("Member")
     nik: str = strawberry.field(description="16-digit national identity number (NIK).")
     name: str
     sex: enums.Sex
@@ -65,10 +73,11 @@ class Member:
         return await info.context.loaders.household.load(self.household_id)  # type: ignore[return-value]
 
 
+@fetched_by(lambda info, keys: _households_by_key(info, keys))
 @guarded("household", personal=HOUSEHOLD_PERSONAL, household="id")
 @strawberry.type(description="A household (rumah tangga) with its family card (KK) and unified-database variables.")
-class Household:
-    id: strawberry.ID
+class Household(Node):
+    id: strawberry.ID = global_id("Household")
     kk_number: str = strawberry.field(description="16-digit family card (Kartu Keluarga) number.")
     version: int = strawberry.field(description="Pass this back when changing the household or its members.")
     status: enums.RecordStatus
@@ -100,8 +109,11 @@ class Household:
     livestock_count: int
     created_at: datetime
     updated_at: datetime
-    determined_edition_id: strawberry.ID | None = strawberry.field(
-        description="The DTKS edition that last determined this household (null until one does)."
+    determined_edition_id: strawberry.ID | None = global_id(
+        "DtksEdition",
+        "determined_edition_id",
+        required=False,
+        description="The DTKS edition that last determined this household (null until one does).",
     )
     members: list[Member] = strawberry.field(description="Active members, head first by registration.")
 
@@ -123,6 +135,16 @@ class Household:
     @strawberry.field(description="The household's welfare rank (desil) and why; null until it is ranked.")
     async def welfare(self: HouseholdRecord, info: Info[Context, None]) -> Welfare | None:  # type: ignore[misc]
         return await info.context.loaders.welfare.load(self.id)  # type: ignore[return-value]
+
+
+async def _households_by_key(info: Info[Context, None], keys: list[str]) -> Mapping[str, HouseholdRecord]:
+    """Households for node()/nodes(), with members and village fetched up front when the selection asks."""
+    include = include_for(selected_paths(info), "")
+
+    async def fetch(conn: AsyncConnection, ids: Sequence[int], scope: str) -> Mapping[int, HouseholdRecord]:
+        return await households_by_id(conn, ids, include, scope)
+
+    return await by_row_id(fetch)(info, keys)
 
 
 @guarded("household")
@@ -159,34 +181,38 @@ def include_for(paths: frozenset[str], prefix: str) -> Include:
 
 @strawberry.type
 class HouseholdQuery:
-    @strawberry.field(description="Households in a region and everything below it, in pages (Relay cursors).")
+    @strawberry.field(
+        description=f"Households in a region and everything below it, in pages (Relay cursors): first/after "
+        f"forward, last/before backward ({DEFAULT_PAGE_SIZE} when neither first nor last is given).",
+        metadata=paged(DEFAULT_PAGE_SIZE),
+    )
     async def households(
         self,
         info: Info[Context, None],
         region_code: str | None = None,
         kk_number: str | None = None,
         status: enums.RecordStatus | None = enums.RecordStatus.ACTIVE,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> HouseholdConnection:
         principal = require(info.context, "household", "read")
-        limit = info.context.settings.max_page_size
-        if not 0 <= first <= limit:
-            raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
+        page_window = window(
+            first, after, last, before, default=DEFAULT_PAGE_SIZE, limit=info.context.settings.max_page_size
+        )
         where = HouseholdFilter(
             region_code=checked_code(region_code, "regionCode") if region_code is not None else None,
             kk_number=kk_number,
             status=status,
             scope=principal.scope,
         )
-        after_id = decode_cursor(after) if after is not None else None
         include = include_for(selected_paths(info), "edges.node.")
         async with info.context.engine.connect() as conn:
-            page = await household_page(conn, where, first=first, after_id=after_id, include=include)
-        edges = [_Edge(record) for record in page.records]
+            page = await household_page(conn, where, page_window, include)
         return HouseholdConnection(
-            edges=edges,  # type: ignore[arg-type]
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            edges=[_Edge(record) for record in page.rows],  # type: ignore[misc]
+            page_info=page_info(page, attrgetter("id")),
             where=where,
         )
 
@@ -195,7 +221,7 @@ class HouseholdQuery:
         principal = require(info.context, "household", "read")
         include = include_for(selected_paths(info), "")
         async with info.context.engine.connect() as conn:
-            record = await household_by_id(conn, parse_id(id), include, scope=principal.scope)
+            record = await household_by_id(conn, parse_id(id, "id", "Household"), include, scope=principal.scope)
         return record  # type: ignore[return-value]
 
     @strawberry.field(description="The active member with this NIK (null outside your region).")

@@ -80,6 +80,15 @@ class SizeHint(Protocol):
         ...
 
 
+#: The key of a connection field's metadata holding the page it answers when neither first nor last is given.
+PAGE_DEFAULT = "siks.page_default"
+
+
+def paged(default: int) -> dict[str, int]:
+    """A connection field's ``metadata``: its page size when the caller gives neither ``first`` nor ``last``."""
+    return {PAGE_DEFAULT: default}
+
+
 def sized(hint: SizeHint) -> dict[str, SizeHint]:
     """A strawberry field's ``metadata`` declaring its size: ``strawberry.field(metadata=sized(Items(20, "why")))``."""
     return {SIZE_HINT: hint}

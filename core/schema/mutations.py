@@ -199,7 +199,7 @@ class HouseholdMutation:
         values = given(changes)
         if isinstance(values, ValidationError):
             return values
-        household_id = parse_id(id)
+        household_id = parse_id(id, "id", "Household")
         return await write_household(  # type: ignore[return-value]
             info,
             operation="updateHousehold",
@@ -212,7 +212,7 @@ class HouseholdMutation:
     async def add_member(
         self, info: Info[Context, None], household_id: strawberry.ID, version: int, member: MemberInput
     ) -> HouseholdResult:
-        target = parse_id(household_id, "householdId")
+        target = parse_id(household_id, "householdId", "Household")
         data = member.to_data()
         return await write_household(  # type: ignore[return-value]
             info,
@@ -234,7 +234,7 @@ class HouseholdMutation:
         values = given(changes)
         if isinstance(values, ValidationError):
             return values
-        target, member = parse_id(household_id, "householdId"), parse_id(member_id, "memberId")
+        target, member = parse_id(household_id, "householdId", "Household"), parse_id(member_id, "memberId", "Member")
         return await write_household(  # type: ignore[return-value]
             info,
             operation="updateMember",
@@ -255,8 +255,8 @@ class HouseholdMutation:
         reason: enums.RemovalReason,
         new_head_id: strawberry.ID | None = None,
     ) -> HouseholdResult:
-        target, member = parse_id(household_id, "householdId"), parse_id(member_id, "memberId")
-        new_head = parse_id(new_head_id, "newHeadId") if new_head_id is not None else None
+        target, member = parse_id(household_id, "householdId", "Household"), parse_id(member_id, "memberId", "Member")
+        new_head = parse_id(new_head_id, "newHeadId", "Member") if new_head_id is not None else None
         return await write_household(  # type: ignore[return-value]
             info,
             operation="removeMember",

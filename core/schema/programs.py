@@ -15,11 +15,13 @@ from strawberry.types import Info
 
 from core.programs.integrators import BatchTooLarge, eligibility_by_nik
 from core.programs.periods import PeriodError
-from core.programs.queries import EnrollmentRecord
+from core.programs.queries import EnrollmentRecord, enrollments_by_id
 from core.programs.registry import ProgramRegistry
 from core.schema.access import require
 from core.schema.authorization import guarded, namespace
 from core.schema.context import Context
+from core.schema.global_ids import global_id
+from core.schema.node import Node, by_row_id, fetched_by
 from core.storage.records import HouseholdRecord
 
 
@@ -63,14 +65,15 @@ def _program_infos(registry: ProgramRegistry) -> list[ProgramInfo]:
 @strawberry.type(description="Part of a benefit: a PKH component of one member, or a family amount.")
 class BenefitComponent:
     component: str
-    member_id: strawberry.ID | None
+    member_id: strawberry.ID | None = global_id("Member", "member_id", required=False)
     amount: int = strawberry.field(description="Rupiah.")
 
 
+@fetched_by(by_row_id(enrollments_by_id))
 @guarded("enrollment")
 @strawberry.type(description="A household's enrollment in a program for a period (kepesertaan).")
-class Enrollment:
-    id: strawberry.ID
+class Enrollment(Node):
+    id: strawberry.ID = global_id("Enrollment")
     program: str
     period: str
     period_start: date

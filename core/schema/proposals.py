@@ -6,6 +6,7 @@ Resolvers convert input and map outcomes; the rules live in ``core.verification`
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Annotated, Any
 
 import strawberry
@@ -18,13 +19,18 @@ from core.schema.arguments import checked_code, parse_id
 from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.errors import NotFound, StepRefused, ValidationError, VersionConflict
+from core.schema.global_ids import global_id
 from core.schema.households import Household
+from core.schema.list_sizes import paged
 from core.schema.mutations import HouseholdChanges, HouseholdInput, MemberChanges, MemberInput, given
-from core.schema.pagination import PageInfo, decode_cursor, encode_cursor
+from core.schema.node import Node, by_row_id, fetched_by
+from core.schema.pagination import PageInfo, encode_cursor, page_info, window
+from core.schema.proposed_values import ProposedValue
 from core.schema.regions import Region
 from core.schema.writes import as_error, check_allowed, run_write
 from core.storage.db import write_transaction
 from core.verification import chain, determination, proposals
+from core.verification.determination import EditionRecord
 from core.verification.drafts import ChangeRequest, MemberChange, MemberRemoval
 from core.verification.queries import (
     ProposalFilter,
@@ -33,6 +39,7 @@ from core.verification.queries import (
     editions,
     editions_by_id,
     proposal_page,
+    proposals_by_id,
     proposed_of,
     proposed_values,
     steps_of,
@@ -53,21 +60,11 @@ class ProposalStep:
     at: datetime
 
 
-@guarded("proposal", "household", "member")
-@strawberry.type(description="One value a proposal changes, beside the value it has now.")
-class ProposedValue:
-    entity: str = strawberry.field(description="household or member.")
-    field: str = strawberry.field(description="The variable, as stored (e.g. floor_material).")
-    current: str | None = strawberry.field(description="Now (null for a new household or member).")
-    proposed: str | None
-    member_id: strawberry.ID | None
-    nik: str | None
-
-
+@fetched_by(by_row_id(lambda conn, ids, _scope: editions_by_id(conn, ids)))  # editions are national
 @guarded("dtks_edition")
 @strawberry.type(description="A DTKS edition: the registry as determined (penetapan) by the ministry; never changes.")
-class DtksEdition:
-    id: strawberry.ID
+class DtksEdition(Node):
+    id: strawberry.ID = global_id("DtksEdition")
     label: str
     period: str
     determined_at: datetime
@@ -78,6 +75,10 @@ class DtksEdition:
     conflicts: int = strawberry.field(description="Proposals not applied because their household had changed.")
     households: int = strawberry.field(description="Active households in the whole registry once determined.")
     members: int
+
+    @classmethod
+    def is_type_of(cls, obj: object, _info: object) -> bool:
+        return isinstance(obj, EditionRecord)
 
     @strawberry.field(description="Active households and members as of this edition, in a region within yours.")
     async def counts(self: Any, info: Info[Context, None], region_code: str | None = None) -> EditionCounts:  # type: ignore[misc]
@@ -96,21 +97,24 @@ class EditionCounts:
     members: int
 
 
+@fetched_by(by_row_id(proposals_by_id))
 @guarded("proposal", personal=("changes",), household="household_id")
 @strawberry.type(description="A proposal to add, change or remove a household, with its steps up the hierarchy.")
-class Proposal:
-    id: strawberry.ID
+class Proposal(Node):
+    id: strawberry.ID = global_id("Proposal")
     kind: enums.ProposalKind
     status: enums.ProposalStatus
     stage: enums.VerificationLevel = strawberry.field(description="The level that acts next.")
-    household_id: strawberry.ID = strawberry.field(description="For a new household: the id it will get.")
+    household_id: strawberry.ID = global_id(
+        "Household", "household_id", description="For a new household: the id it will get."
+    )
     village_code: str
     based_on_version: int | None = strawberry.field(description="The household version the proposal was made from.")
     removal_reason: enums.HouseholdRemovalReason | None
     note: str
     conflict_reason: str | None
-    round_id: strawberry.ID | None
-    visit_id: strawberry.ID | None
+    round_id: strawberry.ID | None = global_id("VerificationRound", "round_id", required=False)
+    visit_id: strawberry.ID | None = global_id("Visit", "visit_id", required=False)
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -250,28 +254,26 @@ class ProposedChangeInput:
             if isinstance(values, ValidationError):
                 values.fields[0].field = f"memberChanges.{index}.changes.{values.fields[0].field}"
                 return values
-            member_changes.append(MemberChange(parse_id(item.member_id, f"memberChanges.{index}.memberId"), values))
+            member = parse_id(item.member_id, f"memberChanges.{index}.memberId", "Member")
+            member_changes.append(MemberChange(member, values))
         return ChangeRequest(
             household=household,
             member_changes=member_changes,
             new_members=[m.to_data() for m in self.new_members],
             removed_members=[
-                MemberRemoval(parse_id(r.member_id, f"removedMembers.{i}.memberId"), r.reason)
+                MemberRemoval(parse_id(r.member_id, f"removedMembers.{i}.memberId", "Member"), r.reason)
                 for i, r in enumerate(self.removed_members)
             ],
         )
 
 
-def _page_size(info: Info[Context, None], first: int) -> int:
-    limit = info.context.settings.max_page_size
-    if not 0 <= first <= limit:
-        raise GraphQLError(f"first: must be between 0 and {limit}, not {first}")
-    return first
-
-
 @strawberry.type
 class ProposalQuery:
-    @strawberry.field(description="Proposals in your region (and below), in pages; filter by stage, status, kind.")
+    @strawberry.field(
+        description=f"Proposals in your region (and below), in pages (first/after forward, last/before backward; "
+        f"{DEFAULT_PAGE_SIZE} when neither is given); filter by stage, status, kind.",
+        metadata=paged(DEFAULT_PAGE_SIZE),
+    )
     async def proposals(
         self,
         info: Info[Context, None],
@@ -280,26 +282,28 @@ class ProposalQuery:
         status: enums.ProposalStatus | None = None,
         kind: enums.ProposalKind | None = None,
         round_id: strawberry.ID | None = None,
-        first: int = DEFAULT_PAGE_SIZE,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProposalConnection:
         principal = require(info.context, "proposal", "read")
+        page_window = window(
+            first, after, last, before, default=DEFAULT_PAGE_SIZE, limit=info.context.settings.max_page_size
+        )
         where = ProposalFilter(
             scope=principal.scope,
             region_code=checked_code(region_code, "regionCode") if region_code else None,
             stage=stage.value if stage else None,
             status=status.value if status else None,
             kind=kind.value if kind else None,
-            round_id=parse_id(round_id, "roundId") if round_id is not None else None,
+            round_id=parse_id(round_id, "roundId", "VerificationRound") if round_id is not None else None,
         )
         async with info.context.engine.connect() as conn:
-            records, more = await proposal_page(
-                conn, where, _page_size(info, first), decode_cursor(after) if after else None
-            )
-        edges = [ProposalEdge(cursor=encode_cursor(r.id), node=r) for r in records]
+            page = await proposal_page(conn, where, page_window)
         return ProposalConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            edges=[ProposalEdge(cursor=encode_cursor(r.id), node=r) for r in page.rows],
+            page_info=page_info(page, attrgetter("id")),
             where=where,
         )
 
@@ -307,13 +311,14 @@ class ProposalQuery:
     async def proposal(self, info: Info[Context, None], id: strawberry.ID) -> Proposal | None:
         principal = require(info.context, "proposal", "read")
         async with info.context.engine.connect() as conn:
-            return await proposals.proposal_by_id(conn, parse_id(id), principal.scope)  # type: ignore[no-any-return]
+            return await proposals.proposal_by_id(conn, parse_id(id, "id", "Proposal"), principal.scope)  # type: ignore[no-any-return]
 
     @strawberry.field(description="DTKS editions, newest first.")
     async def dtks_editions(self, info: Info[Context, None], first: int = 20) -> list[DtksEdition]:
         require(info.context, "dtks_edition", "read")
+        limit = info.context.settings.max_page_size
         async with info.context.engine.connect() as conn:
-            return await editions(conn, _page_size(info, first))  # type: ignore[return-value]
+            return await editions(conn, window(first, None, None, None, default=first, limit=limit).size)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -340,7 +345,7 @@ class ProposalMutation:
         change: ProposedChangeInput,
         note: str = "",
     ) -> ProposalResult:
-        target, request = parse_id(household_id, "householdId"), change.to_request()
+        target, request = parse_id(household_id, "householdId", "Household"), change.to_request()
         if isinstance(request, ValidationError):
             return request
         return await run_write(  # type: ignore[return-value]
@@ -362,7 +367,7 @@ class ProposalMutation:
         reason: enums.HouseholdRemovalReason,
         note: str = "",
     ) -> ProposalResult:
-        target = parse_id(household_id, "householdId")
+        target = parse_id(household_id, "householdId", "Household")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="proposeHouseholdRemoval",
@@ -391,7 +396,7 @@ class ProposalMutation:
         if isinstance(request, ValidationError):
             return request
         revision = proposals.Revision(household.to_data() if household else None, request, removal_reason)
-        target = parse_id(id)
+        target = parse_id(id, "id", "Proposal")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="reviseProposal",
@@ -409,7 +414,7 @@ class ProposalMutation:
         self, info: Info[Context, None], ids: list[strawberry.ID], note: str = ""
     ) -> list[StepResult]:
         await check_allowed(info, "approveProposals", "proposal", "review")
-        targets = [parse_id(value, f"ids.{i}") for i, value in enumerate(ids)]
+        targets = [parse_id(value, f"ids.{i}", "Proposal") for i, value in enumerate(ids)]
         async with write_transaction(info.context.engine) as conn:
             outcome = await chain.approve(conn, info.context.request_info, targets, note)
         if isinstance(outcome, list):
@@ -418,7 +423,7 @@ class ProposalMutation:
 
     @strawberry.mutation(description="Return a proposal to the level below, saying what must be corrected.")
     async def return_proposal(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> ProposalResult:
-        target = parse_id(id)
+        target = parse_id(id, "id", "Proposal")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="returnProposal",
@@ -429,7 +434,7 @@ class ProposalMutation:
 
     @strawberry.mutation(description="Reject a proposal for good, with the reason (at the village: withdraw it).")
     async def reject_proposal(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> ProposalResult:
-        target = parse_id(id)
+        target = parse_id(id, "id", "Proposal")
         return await run_write(  # type: ignore[return-value]
             info,
             operation="rejectProposal",

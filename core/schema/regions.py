@@ -13,12 +13,22 @@ from core.schema.arguments import checked_code
 from core.schema.authorization import guarded
 from core.schema.context import Context
 from core.schema.enums import RegionLevel
+from core.schema.global_ids import global_id
+from core.schema.node import Node, fetched_by
 from core.storage.records import RegionRecord
 
 
+async def _regions_by_code(info: Info[Context, None], codes: list[str]) -> dict[str, RegionRecord]:
+    """Regions for node()/nodes(): the hierarchy is readable by everyone who may read regions, in any scope."""
+    found = [await region for region in [info.context.loaders.region.load(code) for code in codes]]
+    return {code: record for code, record in zip(codes, found, strict=True) if record is not None}
+
+
+@fetched_by(_regions_by_code)
 @guarded("region")
 @strawberry.type(description="A province, regency/city, district (kecamatan) or village (desa/kelurahan).")
-class Region:
+class Region(Node):
+    id: strawberry.ID = global_id("Region", "code")
     code: str = strawberry.field(description="Dotted Kemendagri code, e.g. 32.01.01.2001. Never a BPS code.")
     name: str
 

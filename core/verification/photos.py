@@ -15,7 +15,7 @@ import hashlib
 import io
 import secrets
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, make_dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -146,6 +146,16 @@ async def photo_by_id(conn: AsyncConnection, photo_id: int, scope: str = "") -> 
         query = query.where(within(PHOTOS.c.village_code, scope))
     row = (await conn.execute(query)).first()
     return PhotoRecord(*row) if row else None
+
+
+async def photos_by_id(conn: AsyncConnection, photo_ids: Sequence[int], scope: str = "") -> dict[int, Any]:
+    """Photos by id whose village lies in ``scope``; one statement."""
+    if not photo_ids:
+        return {}
+    query = select(PHOTOS).where(PHOTOS.c.id.in_(list(set(photo_ids))))
+    if scope:
+        query = query.where(within(PHOTOS.c.village_code, scope))
+    return {row.id: PhotoRecord(*row) for row in await conn.execute(query)}
 
 
 async def photos_of_visits(conn: AsyncConnection, visit_ids: list[int]) -> dict[int, list[Any]]:

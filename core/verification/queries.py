@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.models import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS, PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS
 from core.regions.codes import within
+from core.storage.keyset import Slice, Window, settle
 from core.verification.determination import EDITION_COUNTS, EDITIONS, EditionRecord
 from core.verification.drafts import PROPOSALS
 from core.verification.proposals import STEPS, ProposalRecord
@@ -45,14 +46,20 @@ class ProposalFilter:
         return conditions
 
 
-async def proposal_page(
-    conn: AsyncConnection, where: ProposalFilter, first: int, after: int | None
-) -> tuple[list[Any], bool]:
-    conditions = where.conditions()
-    if after is not None:
-        conditions.append(PROPOSALS.c.id > after)
-    rows = list(await conn.execute(select(PROPOSALS).where(*conditions).order_by(PROPOSALS.c.id).limit(first + 1)))
-    return [ProposalRecord(*row) for row in rows[:first]], len(rows) > first
+async def proposal_page(conn: AsyncConnection, where: ProposalFilter, window: Window) -> Slice:
+    """One page of proposals in id order (keyset pagination, either direction); ``rows`` are ProposalRecords."""
+    query = window.apply(select(PROPOSALS).where(*where.conditions()), PROPOSALS.c.id)
+    return settle(window, [ProposalRecord(*row) for row in await conn.execute(query)])
+
+
+async def proposals_by_id(conn: AsyncConnection, ids: Sequence[int], scope: str) -> dict[int, Any]:
+    """Proposals by id whose village lies in ``scope``; one statement."""
+    if not ids:
+        return {}
+    conditions = [PROPOSALS.c.id.in_(list(set(ids)))]
+    if scope:
+        conditions.append(within(PROPOSALS.c.village_code, scope))
+    return {row.id: ProposalRecord(*row) for row in await conn.execute(select(PROPOSALS).where(*conditions))}
 
 
 async def count_proposals(conn: AsyncConnection, where: ProposalFilter) -> int:

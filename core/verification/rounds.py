@@ -24,6 +24,7 @@ from core.models import RoundHousehold, RoundRegion, VerificationRound, Visit
 from core.programs.periods import PeriodError, PeriodKind, parse_period
 from core.regions.codes import is_region_code, region_within, within
 from core.regions.queries import existing_codes
+from core.storage.keyset import Slice, Window, settle
 from core.storage.records import HOUSEHOLDS
 
 ROUNDS = VerificationRound.__table__
@@ -165,6 +166,25 @@ async def visible_round(conn: AsyncConnection, round_id: int, scope: str) -> Any
     return found
 
 
+async def visible_rounds(conn: AsyncConnection, round_ids: Sequence[int], scope: str) -> dict[int, Any]:
+    """The rounds by id that touch the caller's region (as ``visible_round``); two statements."""
+    if not round_ids:
+        return {}
+    wanted = list(set(round_ids))
+    rows = list(await conn.execute(select(ROUNDS).where(ROUNDS.c.id.in_(wanted))))
+    regions: dict[int, list[str]] = {row.id: [] for row in rows}
+    if rows:
+        found = await conn.execute(
+            select(ROUND_REGIONS.c.round_id, ROUND_REGIONS.c.region_code)
+            .where(ROUND_REGIONS.c.round_id.in_(list(regions)))
+            .order_by(ROUND_REGIONS.c.region_code)
+        )
+        for round_id, code in found:
+            regions[round_id].append(code)
+    records = (_record(row, regions[row.id]) for row in rows)
+    return {r.id: r for r in records if not scope or any(_related(code, scope) for code in r.regions)}
+
+
 def _related(code: str, scope: str) -> bool:
     return region_within(code, scope) or region_within(scope, code)
 
@@ -200,25 +220,22 @@ async def close_round(conn: AsyncConnection, request: RequestInfo, round_id: int
 
 
 async def prelist_page(
-    conn: AsyncConnection, round_id: int, village_code: str, scope: str, first: int, after: int | None
-) -> tuple[list[Any], bool, int]:
-    """One page of a village's prelist (household id order): rows of (household_id, version at prelist, visit id)."""
+    conn: AsyncConnection, round_id: int, village_code: str, scope: str, window: Window
+) -> tuple[Slice, int]:
+    """One page of a village's prelist in household id order (either direction), and the village's total: rows of
+    (household_id, version at prelist, visit id)."""
     conditions = [PRELIST.c.round_id == round_id, PRELIST.c.village_code == village_code]
     if scope:
         conditions.append(within(PRELIST.c.village_code, scope))
     total = (await conn.execute(select(func.count()).select_from(PRELIST).where(*conditions))).scalar_one()
-    if after is not None:
-        conditions.append(PRELIST.c.household_id > after)
-    query = (
+    query = window.apply(
         select(PRELIST.c.household_id, PRELIST.c.household_version, VISITS.c.id.label("visit_id"))
         .select_from(
             PRELIST.outerjoin(
                 VISITS, and_(VISITS.c.round_id == PRELIST.c.round_id, VISITS.c.household_id == PRELIST.c.household_id)
             )
         )
-        .where(*conditions)
-        .order_by(PRELIST.c.household_id)
-        .limit(first + 1)
+        .where(*conditions),
+        PRELIST.c.household_id,
     )
-    rows = list(await conn.execute(query))
-    return rows[:first], len(rows) > first, int(total)
+    return settle(window, list(await conn.execute(query))), int(total)

@@ -13,10 +13,15 @@ from core.plugin_api import (
     Context,
     FieldError,
     Items,
+    Node,
     NotFound,
     ValidationError,
     VersionConflict,
+    by_row_id,
     checked_code,
+    fetched_by,
+    global_id,
+    global_ids,
     guarded,
     is_region_code,
     parse_id,
@@ -35,10 +40,17 @@ RACE = FieldError("householdIds", "a household joined another KUBe group just no
 VILLAGE_GROUPS = sized(Items(200, "active groups of one village: a large desa has a few thousand families"))
 
 
+async def _groups_in_scope(conn: Any, group_ids: Any, scope: str) -> dict[int, groups.GroupRecord]:
+    """Groups by id whose village lies in the caller's scope, for node(id)."""
+    found = await groups.groups_by_id(conn, group_ids)
+    return {key: group for key, group in found.items() if region_within(group.village_code, scope)}
+
+
+@fetched_by(by_row_id(_groups_in_scope))
 @guarded("kube_group")
 @strawberry.type(description="A KUBe joint-business group of 5-20 families of one village.")
-class KubeGroup:
-    id: strawberry.ID
+class KubeGroup(Node):
+    id: strawberry.ID = global_id("KubeGroup")
     village_code: str
     name: str
     business: str
@@ -46,7 +58,7 @@ class KubeGroup:
     version: int
     dissolve_reason: str | None
     created_at: datetime
-    household_ids: list[strawberry.ID]
+    household_ids: list[strawberry.ID] = global_ids("Household", "household_ids")
 
     @classmethod
     def is_type_of(cls, obj: object, _info: object) -> bool:
@@ -65,7 +77,7 @@ def _settings(info: Info[Context, None]) -> Mapping[str, Any]:
 
 
 def _ids(values: list[strawberry.ID] | None, argument: str) -> list[int]:
-    return [parse_id(value, argument) for value in values or []]
+    return [parse_id(value, argument, "Household") for value in values or []]
 
 
 async def form_kube_group(
@@ -93,7 +105,7 @@ async def change_kube_group(
     add_household_ids: list[strawberry.ID] | None = None,
     remove_household_ids: list[strawberry.ID] | None = None,
 ) -> KubeGroupResult:
-    target = parse_id(group_id, "groupId")
+    target = parse_id(group_id, "groupId", "KubeGroup")
     add, remove = _ids(add_household_ids, "addHouseholdIds"), _ids(remove_household_ids, "removeHouseholdIds")
     settings, scope = _settings(info), info.context.principal.scope
     return await run_write(  # type: ignore[return-value]
@@ -112,7 +124,7 @@ async def change_kube_group(
 async def dissolve_kube_group(
     info: Info[Context, None], group_id: strawberry.ID, version: int, reason: str
 ) -> KubeGroupResult:
-    target, scope = parse_id(group_id, "groupId"), info.context.principal.scope
+    target, scope = parse_id(group_id, "groupId", "KubeGroup"), info.context.principal.scope
     return await run_write(  # type: ignore[return-value]
         info,
         operation="dissolveKubeGroup",

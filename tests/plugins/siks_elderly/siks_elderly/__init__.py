@@ -152,7 +152,7 @@ async def _caregiver_count(info: Info) -> int:
 
 async def _register_caregiver(info: Info, household_id: strawberry.ID, name: str) -> bool:
     principal = require(info.context, "household", "write")
-    key = parse_id(household_id, "householdId")
+    key = parse_id(household_id, "householdId", "Household")
     async with write_transaction(info.context.engine) as conn:
         if await household_by_id(conn, key, Include(False, False), scope=principal.scope) is None:
             return False
