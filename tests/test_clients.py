@@ -18,6 +18,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -159,9 +160,10 @@ class DemoAPI:
 
     def token(self) -> str:
         login = (
-            'mutation { login(username: "%s", password: "%s") { ... on Tokens { accessToken } } }' % DEMO_ADMIN
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { ... on Tokens { accessToken } } }"
         )
-        answer = httpx.post(f"{self.url}/graphql", json={"query": login}, timeout=30).json()
+        variables = {"u": DEMO_ADMIN[0], "p": DEMO_ADMIN[1]}
+        answer = httpx.post(f"{self.url}/graphql", json={"query": login, "variables": variables}, timeout=30).json()
         return str(answer["data"]["login"]["accessToken"])
 
 
@@ -271,6 +273,23 @@ def test_a_client_script_fails_on_a_graphql_error(demo_api: DemoAPI, node_module
         )
         assert done.returncode == 1, (script, done.stdout, done.stderr)
         assert "FAILED: login refused" in done.stderr and not done.stdout
+
+
+def documented_client_lines() -> list[str]:
+    """The code lines of the ```js blocks in docs/integrators.md's "Clients that work with SIKS"."""
+    text = (Path(__file__).parents[1] / "docs" / "integrators.md").read_text(encoding="utf-8")
+    section = text.split("## Clients that work with SIKS", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```js\n(.*?)```", section, flags=re.DOTALL)
+    return [line.strip().rstrip(",;") for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_documented_client_snippets_are_the_tested_scripts_lines() -> None:
+    lines = documented_client_lines()
+    assert len(lines) >= 10 and any("new Client(" in line for line in lines)
+    assert any("new GraphQLClient(" in line for line in lines)
+    scripts = "\n".join(path.read_text(encoding="utf-8") for path in CLIENTS.glob("*.mjs"))
+    missing = [line for line in lines if line not in scripts]
+    assert not missing, f"docs/integrators.md shows lines the tested scripts no longer have: {missing}"
 
 
 # --- relay-compiler on the committed SDL -----------------------------------------------------------
