@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from core.foundation.settings import Mode, Settings
 from core.http.app import create_app
@@ -56,12 +57,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(settings: Settings) -> Iterator[str]:
+def uvicorn_server(settings: Settings, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[str]:
     """A real uvicorn server on 127.0.0.1 in a thread of its own, started as ``siks serve`` starts it
-    (no proxy headers: the app believes ``SIKS_TRUSTED_PROXIES`` only); yields its base URL."""
+    (no proxy headers: the app believes ``SIKS_TRUSTED_PROXIES`` only); yields its base URL.
+    ``wrap`` puts ASGI middleware of the test's own around the whole application (e.g. to record requests)."""
     port = free_port()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+        wrap(app) if wrap else app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
