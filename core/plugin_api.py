@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.schema.authorization import namespace as namespace
     from core.schema.authorization import unguarded as unguarded
     from core.schema.context import Context as Context
+    from core.schema.enums import enum_twin as enum_twin
     from core.schema.errors import NotFound as NotFound
     from core.schema.errors import ValidationError as ValidationError
     from core.schema.errors import VersionConflict as VersionConflict
@@ -146,6 +147,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Node": ("core.schema.node", "Node"),
     "fetched_by": ("core.schema.node", "fetched_by"),
     "by_row_id": ("core.schema.node", "by_row_id"),
+    "enum_twin": ("core.schema.enums", "enum_twin"),
     "global_id": ("core.schema.global_ids", "global_id"),
     "global_ids": ("core.schema.global_ids", "global_ids"),
     "VersionConflict": ("core.schema.errors", "VersionConflict"),

@@ -17,7 +17,7 @@ from tests.verification_support import APPROVE, CHAIN_SCOPES, registered, row_co
 
 CREATE_ROUND = """mutation($codes: [String!]!, $period: String!) {
   createVerificationRound(period: $period, label: "Verivali Q4", regionCodes: $codes) {
-    __typename ... on VerificationRound { id households regions }
+    __typename ... on VerificationRound { id households regions status roundStatus }
     ... on ValidationError { fields { field message } } } }"""
 RECORD = """mutation($input: VisitInput!) { recordVisit(input: $input) {
   __typename
@@ -68,6 +68,7 @@ async def open_round(as_role: Any, db: AsyncEngine, households: int = 3) -> tupl
         "createVerificationRound"
     ]
     assert created["__typename"] == "VerificationRound" and created["households"] == households, created
+    assert (created["status"], created["roundStatus"]) == ("open", "OPEN")
     return created["id"], made
 
 

@@ -17,7 +17,7 @@ from tests.test_schema_households import store
 
 GROUP = """
   __typename
-  ... on KubeGroup { id villageCode name business status version householdIds dissolveReason }
+  ... on KubeGroup { id villageCode name business status groupStatus version householdIds dissolveReason }
   ... on ValidationError { fields { field message } }
   ... on VersionConflict { currentVersion message }
   ... on NotFound { message }
@@ -56,6 +56,7 @@ async def test_form_change_and_dissolve(db: AsyncEngine, gql: GraphQLClient) -> 
     assert (
         group["__typename"] == "KubeGroup"
         and group["status"] == "active"
+        and group["groupStatus"] == "ACTIVE"
         and sorted(factories.key_of(h) for h in group["householdIds"]) == sorted(ids[:5])
     )
     changed = (
@@ -79,7 +80,8 @@ async def test_form_change_and_dissolve(db: AsyncEngine, gql: GraphQLClient) -> 
     dissolved = (await gql(DISSOLVE, {"id": group["id"], "version": 2, "reason": "usaha berhenti"}))[
         "dissolveKubeGroup"
     ]
-    assert dissolved["status"] == "dissolved" and dissolved["householdIds"] == []
+    assert dissolved["status"] == "dissolved" and dissolved["groupStatus"] == "DISSOLVED"
+    assert dissolved["householdIds"] == []
     again = (await gql(FORM, {"village": factories.VILLAGE, "ids": ids[1:6]}))["formKubeGroup"]
     assert again["__typename"] == "KubeGroup"
     gone = (await gql(CHANGE, {"id": group["id"], "version": 3, "name": "x"}))["changeKubeGroup"]

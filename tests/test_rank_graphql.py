@@ -21,7 +21,7 @@ from tests.rank_support import ranks, registry_state, train_kind
 WELFARE = """query($id: ID!, $limit: Int!) { household(id: $id) { welfare {
   score decile regencyDecile modelVersion rankedAt estimatedConsumption
   factors(limit: $limit) { feature name value effect size percent sentence } } } }"""
-MODELS = """{ welfareModels { version kind active author trainingRows trainingChecksum features parameters
+MODELS = """{ welfareModels { version kind modelKind active author trainingRows trainingChecksum features parameters
   holdout { rows spearman targeting { coverage exclusionError inclusionError } }
   baselinePmt { spearman } } }"""
 ACTIVATE = """mutation($version: String!) { activateWelfareModel(version: $version) {
@@ -86,7 +86,8 @@ async def test_model_list_and_activation(population: AsyncEngine, model_dir: Pat
     listed = (await gql(MODELS))["welfareModels"]
     assert [m["version"] for m in listed] == [boosted.version, pmt.version]
     assert [m["active"] for m in listed] == [False, True]
-    assert listed[0]["kind"] == "catboost" and listed[0]["baselinePmt"] is not None and listed[1]["baselinePmt"] is None
+    assert listed[0]["kind"] == "catboost" and listed[0]["modelKind"] == "CATBOOST"
+    assert listed[1]["modelKind"] == "PMT" and listed[0]["baselinePmt"] is not None and listed[1]["baselinePmt"] is None
     assert [t["coverage"] for t in listed[0]["holdout"]["targeting"]] == [0.1, 0.2, 0.3, 0.4]
     assert listed[0]["parameters"]["iterations"] == 40 and "floor_material" in listed[0]["features"]
 

@@ -95,12 +95,14 @@ async def test_each_kind_walks_from_village_to_determination(db: AsyncEngine, as
     assert {r.determined_edition_id for r in rows.values()} == {int(factories.key_of(edition["id"]))}
     steps = (
         await chain["village_operator"](
-            f'{{ proposal(id: "{ids[1]}") {{ status household {{ determinedEditionId }} steps {{ action level }} }} }}'
+            f'{{ proposal(id: "{ids[1]}") {{ status household {{ determinedEditionId }} '
+            "steps { action stepAction level } } }"
         )
     )["proposal"]
     assert steps["household"] == {"determinedEditionId": edition["id"]}
     assert steps["status"] == "DETERMINED"
     assert [s["action"] for s in steps["steps"]] == ["propose", "approve", "approve", "approve", "determine"]
+    assert [s["stepAction"] for s in steps["steps"]] == ["PROPOSE", "APPROVE", "APPROVE", "APPROVE", "DETERMINE"]
     assert [s["level"] for s in steps["steps"]] == ["VILLAGE", "DISTRICT", "REGENCY", "PROVINCE", "NATIONAL"]
 
 

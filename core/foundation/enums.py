@@ -222,3 +222,53 @@ class ProposalTarget(StrEnum):
 
     HOUSEHOLD = "household"
     MEMBER = "member"
+
+
+# Statuses and kinds that the API long answered as their stored lowercase strings; each now also has an
+# enum twin in the API (docs/api-contract.md, "Relay conventions"). The stored values are these.
+
+
+class ProgramCycleStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    APPROVED = "approved"
+
+
+class EnrollmentStatus(StrEnum):
+    ENROLLED = "enrolled"
+
+
+class VerificationRoundStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ProposalStepAction(StrEnum):
+    PROPOSE = "propose"
+    REVISE = "revise"
+    APPROVE = "approve"
+    RETURN = "return"
+    REJECT = "reject"
+    DETERMINE = "determine"
+    CONFLICT = "conflict"
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    READ = "read"
+    ERROR = "error"
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class PaymentStatus(StrEnum):
+    """What a disbursement channel reports for one payment."""
+
+    DISBURSED = "disbursed"
+    FAILED = "failed"
+    RETURNED = "returned"

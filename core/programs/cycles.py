@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.log import RequestInfo
+from core.foundation.enums import ProgramCycleStatus
 from core.foundation.ids import ids
 from core.foundation.refusals import Invalid, Missing
 from core.models import CycleRefusal, Disbursement, Enrollment, EnrollmentComponent, ProgramCycle
@@ -57,7 +58,7 @@ COMPONENTS = EnrollmentComponent.__table__
 DISBURSEMENTS = Disbursement.__table__
 REFUSALS = CycleRefusal.__table__
 
-RUNNING, COMPLETED, APPROVED = "running", "completed", "approved"
+RUNNING, COMPLETED, APPROVED = (status.value for status in ProgramCycleStatus)
 PENDING, RELEASED = "pending", "released"
 #: PostgreSQL advisory lock held by every cycle run for its transaction: runs queue, so exclusions
 #: and quotas always see the enrollments of the run before, and id ranges never interleave.

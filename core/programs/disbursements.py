@@ -23,12 +23,13 @@ from pathlib import Path
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.foundation.enums import PaymentStatus
 from core.foundation.refusals import FieldError
 from core.models import Disbursement
 from core.regions.codes import within
 
 DISBURSEMENTS = Disbursement.__table__
-CHANNEL_STATUSES = ("disbursed", "failed", "returned")
+CHANNEL_STATUSES = tuple(status.value for status in PaymentStatus)
 ALLOWED_FROM: dict[str, set[str]] = {
     "disbursed": {"released", "failed"},
     "failed": {"released"},

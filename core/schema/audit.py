@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
 from core.audit.queries import AuditFilter, audit_page
+from core.schema import enums
 from core.schema.access import require
 from core.schema.authorization import guarded
 from core.schema.context import Context
@@ -28,7 +30,15 @@ class AuditEntry:
     operation: str
     entity: str
     entity_id: str
-    outcome: str = strawberry.field(description="ok, denied or read.")
+    outcome: str = strawberry.field(
+        description="ok, denied, read or error.",
+        deprecation_reason="The stored spelling: read auditOutcome, an enum as the rest of the API spells it.",
+    )
+    audit_outcome: enums.AuditOutcome = enums.enum_twin(
+        enums.AuditOutcome,
+        "outcome",
+        "OK (a change made), DENIED (an attempt refused), READ (personal data returned) or ERROR.",
+    )
     before: strawberry.scalars.JSON | None
     after: strawberry.scalars.JSON | None
     hash: str
@@ -44,7 +54,14 @@ class AuditQuery:
         actor: str | None = None,
         entity: str | None = None,
         entity_id: str | None = None,
-        outcome: str | None = None,
+        outcome: Annotated[
+            str | None,
+            strawberry.argument(
+                deprecation_reason="The stored spelling: filter with auditOutcome, an enum as the rest of the API "
+                "spells it."
+            ),
+        ] = None,
+        audit_outcome: enums.AuditOutcome | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         first: int = 100,
@@ -53,6 +70,10 @@ class AuditQuery:
         principal = require(info.context, "audit", "read")
         if not 1 <= first <= 1000:
             raise GraphQLError(f"first: must be between 1 and 1000, not {first}")
+        if audit_outcome is not None:
+            if outcome is not None and outcome != audit_outcome.value:
+                raise GraphQLError("auditOutcome and outcome disagree; filter with auditOutcome only")
+            outcome = audit_outcome.value
         where = AuditFilter(operation, actor, entity, entity_id, outcome, since, until, scope=principal.scope)
         async with info.context.engine.connect() as conn:
             rows = await audit_page(conn, where, first, before_seq)

@@ -14,6 +14,7 @@ from core.audit.log import record as record_audit
 from core.foundation.refusals import Invalid, Missing
 from core.programs import cycles, preview, quotas
 from core.programs.scope import NATIONAL
+from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import parse_id
 from core.schema.authorization import field_reads, guarded
@@ -36,7 +37,13 @@ class ProgramCycle(Node):
     program: str
     period: str
     region_code: str
-    status: str = strawberry.field(description="completed, then approved.")
+    status: str = strawberry.field(
+        description="completed, then approved.",
+        deprecation_reason="The stored spelling: read cycleStatus, an enum as the rest of the API spells it.",
+    )
+    cycle_status: enums.ProgramCycleStatus = enums.enum_twin(
+        enums.ProgramCycleStatus, "status", "Where the cycle stands: RUNNING, COMPLETED, then APPROVED."
+    )
     enrolled: int = strawberry.field(description="Households enrolled by this cycle.")
     refused: int = strawberry.field(description="Eligible households refused as double recipients.")
     total_amount: float = strawberry.field(description="Rupiah for all enrollments of the cycle.")

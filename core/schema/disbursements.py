@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
 
 from core.audit.log import record
-from core.foundation.refusals import Invalid
+from core.foundation.refusals import FieldError, Invalid
 from core.programs.disbursements import StatusUpdate, UpdateRefused, apply_status_updates, reconcile
+from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code
 from core.schema.authorization import guarded
@@ -22,8 +23,25 @@ from core.schema.writes import run_write
 @strawberry.input(description="A payment's new status, as the channel reports it.")
 class DisbursementUpdateInput:
     reference: str
-    status: str = strawberry.field(description="disbursed, failed or returned.")
+    payment_status: enums.PaymentStatus | None = strawberry.field(
+        default=None, description="The payment's new status (required unless the deprecated status is sent)."
+    )
+    status: str | None = strawberry.field(
+        default=None,
+        description="disbursed, failed or returned.",
+        deprecation_reason="The stored spelling: send paymentStatus, an enum as the rest of the API spells it.",
+    )
     note: str | None = None
+
+    def status_value(self, index: int) -> str | FieldError:
+        """The stored spelling of the status this update sends, or what is wrong with it."""
+        if self.payment_status is None and self.status is None:
+            return FieldError(f"updates.{index}.paymentStatus", "give the payment's new status")
+        if self.payment_status is None:
+            return str(self.status).strip().lower()
+        if self.status is not None and self.status.strip().lower() != self.payment_status.value:
+            return FieldError(f"updates.{index}.status", "paymentStatus and status disagree; send paymentStatus only")
+        return self.payment_status.value
 
 
 @guarded("disbursement")
@@ -79,7 +97,10 @@ class DisbursementMutation:
         self, info: Info[Context, None], updates: list[DisbursementUpdateInput]
     ) -> DisbursementUpdateResult:
         context = info.context
-        rows = [StatusUpdate(u.reference.strip(), u.status.strip().lower(), u.note) for u in updates]
+        statuses = [update.status_value(index) for index, update in enumerate(updates)]
+        if problems := [status for status in statuses if isinstance(status, FieldError)]:
+            return ValidationError.of(Invalid(problems))
+        rows = [StatusUpdate(u.reference.strip(), str(s), u.note) for u, s in zip(updates, statuses, strict=True)]
 
         async def change(conn: AsyncConnection) -> object:
             try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Any
+
 import strawberry
 
 from core.foundation import enums
@@ -32,3 +35,25 @@ HouseholdRemovalReason = strawberry.enum(enums.HouseholdRemovalReason, descripti
 VisitOutcome = strawberry.enum(enums.VisitOutcome, description="What the field officer found.")
 PhotoKind = strawberry.enum(enums.PhotoKind, description="What a visit photo shows.")
 ProposalTarget = strawberry.enum(enums.ProposalTarget, description="What a proposed value belongs to.")
+ProgramCycleStatus = strawberry.enum(enums.ProgramCycleStatus, description="Where a program cycle stands.")
+EnrollmentStatus = strawberry.enum(enums.EnrollmentStatus, description="Where an enrollment stands.")
+VerificationRoundStatus = strawberry.enum(enums.VerificationRoundStatus, description="Open for visits, or closed.")
+ProposalStepAction = strawberry.enum(enums.ProposalStepAction, description="What one step of a proposal did.")
+AuditOutcome = strawberry.enum(
+    enums.AuditOutcome, description="A change made, an attempt denied, personal data read, or a failure."
+)
+PeriodKind = strawberry.enum(
+    enums.PeriodKind, description="A program's period: a month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY)."
+)
+PaymentStatus = strawberry.enum(enums.PaymentStatus, description="What a disbursement channel reports for a payment.")
+
+
+def enum_twin(enum: type[StrEnum], stored: str, description: str) -> Any:
+    """A field answering the stored lowercase string attribute ``stored`` as ``enum`` (the GraphQL enum of
+    that StrEnum): the camelCase, UPPER_CASE twin of a field that answered the stored spelling."""
+
+    def resolve(root: strawberry.Parent[Any]) -> StrEnum:
+        return enum(getattr(root, stored))
+
+    resolve.__annotations__ = {"root": strawberry.Parent[Any], "return": enum}
+    return strawberry.field(resolver=resolve, description=description)

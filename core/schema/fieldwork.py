@@ -169,7 +169,13 @@ class VerificationRound(Node):
     id: strawberry.ID = global_id("VerificationRound")
     period: str
     label: str
-    status: str = strawberry.field(description="open or closed.")
+    status: str = strawberry.field(
+        description="open or closed.",
+        deprecation_reason="The stored spelling: read roundStatus, an enum as the rest of the API spells it.",
+    )
+    round_status: enums.VerificationRoundStatus = enums.enum_twin(
+        enums.VerificationRoundStatus, "status", "OPEN for visits, or CLOSED."
+    )
     not_visited_since: date | None
     households: int = strawberry.field(description="Households on the prelist, in all the round's regions.")
     created_by: str

@@ -17,6 +17,7 @@ from core.programs.integrators import BatchTooLarge, eligibility_by_nik
 from core.programs.periods import PeriodError
 from core.programs.queries import EnrollmentRecord, enrollments_by_id
 from core.programs.registry import ProgramRegistry
+from core.schema import enums
 from core.schema.access import require
 from core.schema.authorization import guarded, namespace
 from core.schema.context import Context
@@ -39,7 +40,13 @@ class ProgramInfo:
     name: str
     description: str
     channel: str
-    period_kind: str = strawberry.field(description="month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY).")
+    period_kind: str = strawberry.field(
+        description="month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY).",
+        deprecation_reason="The stored spelling: read periodType, an enum as the rest of the API spells it.",
+    )
+    period_type: enums.PeriodKind = enums.enum_twin(
+        enums.PeriodKind, "period_kind", "The program's period: MONTH (YYYY-MM), QUARTER (YYYY-Qn) or YEAR (YYYY)."
+    )
     excludes: list[str]
     rules: list[ProgramRule]
 
@@ -79,7 +86,12 @@ class Enrollment(Node):
     period_start: date
     period_end: date
     amount: int = strawberry.field(description="Rupiah for the whole period.")
-    status: str
+    status: str = strawberry.field(
+        deprecation_reason="The stored spelling: read enrollmentStatus, an enum as the rest of the API spells it."
+    )
+    enrollment_status: enums.EnrollmentStatus = enums.enum_twin(
+        enums.EnrollmentStatus, "status", "Where the enrollment stands."
+    )
     components: list[BenefitComponent]
 
     @classmethod

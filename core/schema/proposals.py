@@ -51,7 +51,11 @@ DEFAULT_PAGE_SIZE = 50
 @guarded("proposal")
 @strawberry.type(description="One recorded step of a proposal.")
 class ProposalStep:
-    action: str = strawberry.field(description="propose, revise, approve, return, reject, determine or conflict.")
+    action: str = strawberry.field(
+        description="propose, revise, approve, return, reject, determine or conflict.",
+        deprecation_reason="The stored spelling: read stepAction, an enum as the rest of the API spells it.",
+    )
+    step_action: enums.ProposalStepAction = enums.enum_twin(enums.ProposalStepAction, "action", "What the step did.")
     level: enums.VerificationLevel = strawberry.field(description="The level that acted.")
     to_stage: enums.VerificationLevel = strawberry.field(description="Where the proposal went.")
     actor: str

@@ -16,10 +16,12 @@ from core.audit.log import record as record_audit
 from core.schema.access import Forbidden, allowed, audit_denied, require
 from core.schema.authorization import guarded
 from core.schema.context import Context
+from core.schema.enums import enum_twin
 from core.schema.errors import NotFound, ValidationError
 from core.welfare.errors import ModelFileError, UnknownModel, WelfareError
 from core.welfare.evaluate import Evaluation
 from core.welfare.explain import Direction, Factor
+from core.welfare.model import ModelKind
 from core.welfare.queries import WelfareRankRecord
 from core.welfare.registry import ModelRecord, activate_model, list_models
 
@@ -123,11 +125,20 @@ class WelfareEvaluation:
         )
 
 
+WelfareModelKind = strawberry.enum(ModelKind, name="WelfareModelKind", description="How a welfare model ranks.")
+
+
 @guarded("welfare_model")
 @strawberry.type(description="A registered welfare model (PMT or CatBoost); one is active and ranks households.")
 class WelfareModel:
     version: str
-    kind: str = strawberry.field(description="pmt or catboost.")
+    kind: str = strawberry.field(
+        description="pmt or catboost.",
+        deprecation_reason="The stored spelling: read modelKind, an enum as the rest of the API spells it.",
+    )
+    model_kind: WelfareModelKind = enum_twin(
+        WelfareModelKind, "kind", "PMT (a Proxy Means Test) or CATBOOST (a CatBoost ranking)."
+    )
     active: bool
     author: str
     created_at: datetime

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, and_, exists, func, insert, literal, or_, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
-from core.foundation.enums import RecordStatus, VisitOutcome
+from core.foundation.enums import RecordStatus, VerificationRoundStatus, VisitOutcome
 from core.foundation.ids import ids
 from core.foundation.refusals import FieldError, Invalid, Missing
 from core.models import RoundHousehold, RoundRegion, VerificationRound, Visit
@@ -32,7 +32,7 @@ ROUND_REGIONS = RoundRegion.__table__
 PRELIST = RoundHousehold.__table__
 VISITS = Visit.__table__
 MAX_REGIONS = 100
-OPEN, CLOSED = "open", "closed"
+OPEN, CLOSED = (status.value for status in VerificationRoundStatus)
 
 
 RoundRecord: Any = make_dataclass(

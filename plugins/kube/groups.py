@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -27,8 +28,15 @@ from core.plugin_api import (
 )
 from plugins.kube.tables import GROUPS, MEMBERSHIPS
 
-ACTIVE = "active"
-DISSOLVED = "dissolved"
+
+class GroupStatus(StrEnum):
+    """Where a KUBe group stands (stored lowercase)."""
+
+    ACTIVE = "active"
+    DISSOLVED = "dissolved"
+
+
+ACTIVE, DISSOLVED = (status.value for status in GroupStatus)
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from core.plugin_api import (
     VersionConflict,
     by_row_id,
     checked_code,
+    enum_twin,
     fetched_by,
     global_id,
     global_ids,
@@ -46,6 +47,10 @@ async def _groups_in_scope(conn: Any, group_ids: Any, scope: str) -> dict[int, g
     return {key: group for key, group in found.items() if region_within(group.village_code, scope)}
 
 
+# Registers the StrEnum itself as the GraphQL enum KubeGroupStatus.
+strawberry.enum(groups.GroupStatus, name="KubeGroupStatus", description="Where a KUBe group stands.")
+
+
 @fetched_by(by_row_id(_groups_in_scope))
 @guarded("kube_group")
 @strawberry.type(description="A KUBe joint-business group of 5-20 families of one village.")
@@ -54,7 +59,10 @@ class KubeGroup(Node):
     village_code: str
     name: str
     business: str
-    status: str
+    status: str = strawberry.field(
+        deprecation_reason="The stored spelling: read groupStatus, an enum as the rest of the API spells it."
+    )
+    group_status: groups.GroupStatus = enum_twin(groups.GroupStatus, "status", "ACTIVE, or DISSOLVED with a reason.")
     version: int
     dissolve_reason: str | None
     created_at: datetime
