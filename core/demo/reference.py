@@ -12,7 +12,8 @@ streaming, and writes, in one pass and constant memory:
   recall can be measured.
 
 Every random choice is a hash of the seed, a purpose and a stable key (NIK or KK number), so the
-same population and seed give byte-identical files on SQLite and PostgreSQL.
+same population and seed give the same extracts on SQLite and PostgreSQL (truth.csv names
+the database's member ids).
 """
 
 from __future__ import annotations
