@@ -2,6 +2,7 @@
 
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
+from core.models.reference import AdmindukPerson, BpjsMembership, DapodikPupil, ReferenceSnapshot
 from core.models.programs import (
     CycleRefusal,
     Disbursement,
