@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from core.reference.loader import LoadSummary, NothingLoadable, load_reference
 from tests.bulk_files import read_report
 from tests.cli_support import siks
 from tests.reference_files import adminduk_row, rows_of, write_csv, write_extract
+from tests.test_bulk_import import _siks
 from tests.test_xlsx_bomb import SHEET, one_cell_sheet, rewritten
 
 OPERATOR = RequestInfo(Principal(username="cli:datacentre", role="cli", scope="", via="cli"), client="cli")
@@ -257,3 +263,42 @@ async def test_the_cli_refuses_unknown_sources_and_formats(db: AsyncEngine, tmp_
     assert ran.returncode == 2 and "must be .csv, .xlsx or .parquet" in ran.stderr
     async with db.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM reference_snapshots")) == 0
+
+
+async def test_a_killed_load_leaves_the_previous_snapshot_active_and_the_next_load_clears_it(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    before = await load(
+        db, Source.ADMINDUK, write_extract(tmp_path / "old.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 25)))
+    )
+    total = 40_000
+    path = write_csv(tmp_path / "new.csv", rows_of(Source.ADMINDUK, total, start=1000), header(Source.ADMINDUK))
+    command = [*_siks(), "reference", "load", "adminduk", str(path), "--batch-size", "200"]
+    process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        written = 0
+        while written < 2000 and process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            async with db.connect() as conn:
+                written = (
+                    await conn.scalar(select(func.count()).where(AdmindukPerson.snapshot_id != before.snapshot_id)) or 0
+                )
+        assert process.poll() is None, "the load ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    found = await snapshots(db, Source.ADMINDUK)
+    assert found[0] == (before.snapshot_id, "active", 25, 25), "the killed load did not touch the active snapshot"
+    (killed, status, _, rows) = found[1]
+    assert status == "loading" and 0 < rows < total and rows % 200 == 0, found
+
+    rerun = siks("reference", "load", "adminduk", str(path))
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"(superseding snapshot {before.snapshot_id}): loaded {total:,} rows, rejected 0" in rerun.stdout
+    found = await snapshots(db, Source.ADMINDUK)
+    assert found[0] == (before.snapshot_id, "superseded", 25, 25)
+    assert found[1] == (killed, "failed", 0, 0), "the next load cleared the killed one's rows"
+    assert found[2][1:] == ("active", total, total)
