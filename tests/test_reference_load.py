@@ -24,6 +24,7 @@ from core.bulk.sources import FileRefused
 from core.models import AdmindukPerson, AuditEntry, BpjsMembership, DapodikPupil, ReferenceSnapshot
 from core.reference.formats import Source, header
 from core.reference.loader import LoadSummary, NothingLoadable, load_reference
+from core.reference.queries import active_snapshots, rows_by_nik
 from tests.bulk_files import read_report
 from tests.cli_support import siks
 from tests.reference_files import adminduk_row, rows_of, write_csv, write_extract
@@ -302,3 +303,20 @@ async def test_a_killed_load_leaves_the_previous_snapshot_active_and_the_next_lo
     assert found[0] == (before.snapshot_id, "superseded", 25, 25)
     assert found[1] == (killed, "failed", 0, 0), "the next load cleared the killed one's rows"
     assert found[2][1:] == ("active", total, total)
+
+
+async def test_status_lists_snapshots_and_queries_read_the_active_one(db: AsyncEngine, tmp_path: Path) -> None:
+    rows = list(rows_of(Source.ADMINDUK, 5))
+    rows.append(list(rows[0]))  # the same NIK twice: both kept, for the checks to report
+    rows[-1][2] = "Warga Kembar"
+    one = await load(db, Source.ADMINDUK, write_extract(tmp_path / "a.csv", Source.ADMINDUK, rows))
+    ran = siks("reference", "status")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith(f"{one.snapshot_id}\tadminduk\tactive\t6\t0\ta.csv\t{one.sha256[:12]}\t")
+    async with db.connect() as conn:
+        active = await active_snapshots(conn)
+        assert active == {Source.ADMINDUK: one.snapshot_id}
+        found = await rows_by_nik(conn, Source.ADMINDUK, one.snapshot_id, [rows[0][0], rows[1][0], "3201010101900001"])
+    assert [row["full_name"] for row in found[rows[0][0]]] == ["Warga Nomor 1", "Warga Kembar"]
+    assert [row["row_number"] for row in found[rows[1][0]]] == [3]
+    assert "3201010101900001" not in found

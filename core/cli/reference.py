@@ -49,3 +49,22 @@ def load_command(
     except FileRefused as exc:
         fail(f"{exc}; the active snapshot is unchanged")
     typer.echo(summary.line())
+
+
+@app.command("status")
+def status_command(
+    source: Source | None = typer.Argument(None, case_sensitive=False, help="One source; default: all."),
+) -> None:
+    """List the snapshots, newest first: id, source, status, rows loaded and rejected, file, when."""
+    from core.reference.queries import snapshot_history
+
+    async def work(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+        async with engine.connect() as conn:
+            return await snapshot_history(conn, source)
+
+    for snapshot in run_with_engine(work):
+        finished = snapshot.completed_at.isoformat(timespec="seconds") if snapshot.completed_at else "-"
+        typer.echo(
+            f"{snapshot.id}\t{snapshot.source}\t{snapshot.status}\t{snapshot.rows_loaded}\t{snapshot.rows_rejected}"
+            f"\t{snapshot.file_name}\t{snapshot.sha256[:12]}\t{finished}"
+        )
