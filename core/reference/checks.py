@@ -127,10 +127,52 @@ class _Row:
         return table[value] if isinstance(table, dict) else value
 
 
+def _kk_quick(kk: str) -> bool:
+    """A KK number that certainly passes ``kk_problem``."""
+    return len(kk) == 16 and kk.isascii() and kk.isdigit() and kk[2:4] != "00" and kk[4:6] != "00"
+
+
 def adminduk_checker(context: CheckContext) -> Checker:
-    villages = context.villages
+    villages, districts, today = context.villages, context.districts, context.today
+    alive_or_moved = {CivilStatus.ALIVE.value, CivilStatus.MOVED.value}
+    no_problems: Problems = []
+
+    def quick(cells: Sequence[str]) -> tuple[Any, ...] | None:
+        """The stored values of a row that certainly passes every check, or None: then ``check`` decides.
+
+        Covers the common row (alive or moved, plain dates) in a fraction of the time; whatever it
+        accepts, the full check accepts with the same values."""
+        nik, kk, full_name, birth_place, birth_date, sex, village, status, death_date, updated_at = cells
+        nik, kk, name, place = nik.strip(), kk.strip(), full_name.strip(), birth_place.strip()
+        village, status = village.strip(), status.strip()
+        sex_value = _SEX.get(sex.strip())
+        if (
+            sex_value is None
+            or status not in alive_or_moved
+            or death_date.strip()
+            or village not in villages
+            or not name
+            or len(name) > 150
+            or len(place) > 100
+            or not _kk_quick(kk)
+            or not _nik_quick(nik, districts)
+            or line_problem(name) is not None
+            or (place and line_problem(place) is not None)
+        ):
+            return None
+        try:
+            born = date.fromisoformat(birth_date.strip())
+            updated = date.fromisoformat(updated_at.strip())
+        except ValueError:
+            return None
+        if not (EARLIEST <= born <= today and EARLIEST <= updated <= today):
+            return None
+        return (nik, kk, name, place or None, born, born.year, sex_value, village, village[:5], status, None, updated)
 
     def check(cells: Sequence[str]) -> tuple[tuple[Any, ...], Problems]:
+        values = quick(cells)
+        if values is not None:
+            return values, no_problems
         nik, kk, full_name, birth_place, birth_date, sex, village, status, death_date, updated_at = cells
         row = _Row(context)
         nik_value = row.nik("nik", nik)

@@ -16,18 +16,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import RequestInfo
 from core.audit.log import record as audit
 from core.bulk.archive import WorkbookLimits
+from core.bulk.importer import _fewer_collections as fewer_collections
 from core.bulk.importer import workbook_limits
 from core.bulk.report import ErrorReport, default_report_path
 from core.bulk.sources import FileRefused
@@ -40,6 +43,7 @@ from core.reference.snapshots import ROW_TABLES, activate, active_snapshot, begi
 from core.storage.db import refresh_statistics, write_transaction
 
 BATCH_ROWS = 20_000
+YIELD_EVERY = 500  # rows checked between chances for the batch in flight to progress
 
 
 class NothingLoadable(FileRefused):
@@ -122,6 +126,7 @@ async def load_reference(
         raise FileRefused(f"{path.name} is empty; it needs a header row")
     positions = _positions(source, header, path.name)
     width = len(header)
+    pick = itemgetter(*positions)
     check = CHECKERS[source](await _context(engine, today or date.today()))
     table = ROW_TABLES[source]
     columns = ("snapshot_id", "row_number", *STORED_COLUMNS[source])
@@ -129,27 +134,31 @@ async def load_reference(
     summary.report = str(report_file)
     snapshot_id = await begin_snapshot(engine, source, path.name, digest, request.principal.username)
     summary.snapshot_id = snapshot_id
+    writer = _Pipeline(engine, table, columns)
     try:
-        with ErrorReport(report_file) as report:
+        with ErrorReport(report_file) as report, fewer_collections():
             batch: list[tuple[object, ...]] = []
             for number, cells in enumerate(rows, start=2):
-                if not any(cell.strip() for cell in cells):
+                if not "".join(cells).strip():
                     continue  # a blank row: skipped, still counted in row numbers
                 summary.rows += 1
-                if len(cells) != width and (len(cells) < width or any(c.strip() for c in cells[width:])):
+                if len(cells) != width and (len(cells) < width or "".join(cells[width:]).strip()):
                     report.add([(number, "columns", f"the row has {len(cells)} cells; the header has {width}")])
                     summary.rejected += 1
                     continue
-                values, problems = check([cells[position] for position in positions])
+                values, problems = check(pick(cells))
                 if problems:
                     report.add([(number, column, reason) for column, reason in problems])
                     summary.rejected += 1
                     continue
                 batch.append((snapshot_id, number, *values))
                 if len(batch) >= batch_rows:
-                    summary.loaded += await _write(engine, table, columns, batch)
+                    await writer.write(batch)
                     batch = []
-            summary.loaded += await _write(engine, table, columns, batch)
+                elif not len(batch) % YIELD_EVERY:
+                    await asyncio.sleep(0)  # let the batch being written go on while this one is checked
+            await writer.write(batch)
+            summary.loaded = await writer.finish()
         if not summary.loaded:
             raise NothingLoadable(
                 f"{path.name}: no row could be loaded ({summary.rejected:,} rejected, see {report_file})"
@@ -175,6 +184,7 @@ async def load_reference(
                 },
             )
     except BaseException:
+        await writer.abandon()
         with contextlib.suppress(Exception):  # the database itself failed: the next load clears the snapshot
             await fail_snapshot(engine, source, snapshot_id)
         raise
@@ -182,8 +192,32 @@ async def load_reference(
     return summary
 
 
-async def _write(engine: AsyncEngine, table: object, columns: tuple[str, ...], batch: list[tuple[object, ...]]) -> int:
-    if not batch:
-        return 0
-    async with write_transaction(engine) as conn:
-        return await insert_rows(conn, table, columns, batch)  # type: ignore[arg-type]
+class _Pipeline:
+    """Writes batches one at a time, each in its own transaction, while the next batch is checked."""
+
+    def __init__(self, engine: AsyncEngine, table: Table, columns: tuple[str, ...]) -> None:
+        self.engine, self.table, self.columns = engine, table, columns
+        self.pending: asyncio.Task[int] | None = None
+        self.written = 0
+
+    async def _write(self, batch: list[tuple[object, ...]]) -> int:
+        async with write_transaction(self.engine) as conn:
+            return await insert_rows(conn, self.table, self.columns, batch)
+
+    async def write(self, batch: list[tuple[object, ...]]) -> None:
+        if self.pending is not None:
+            self.written += await self.pending
+            self.pending = None
+        if batch:
+            self.pending = asyncio.ensure_future(self._write(batch))
+
+    async def finish(self) -> int:
+        await self.write([])
+        return self.written
+
+    async def abandon(self) -> None:
+        """Wait for the batch in flight (its rows are deleted with the snapshot), ignoring its failure."""
+        if self.pending is not None:
+            with contextlib.suppress(BaseException):
+                await self.pending
+            self.pending = None
