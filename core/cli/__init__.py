@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("core.cli.policy", "app"),
     "program": ("core.cli.programs", "app"),
     "rank": ("core.cli.rank", "app"),
+    "reference": ("core.cli.reference", "app"),
     "regions": ("core.cli.regions", "app"),
     "schema": ("core.cli.schema", "app"),
     "serve": ("core.cli.serve", "app"),

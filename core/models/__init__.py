@@ -11,6 +11,7 @@ from core.models.programs import (
     ProgramQuota,
     WelfareRank,
 )
+from core.models.reference import AdmindukPerson, BpjsMembership, DapodikPupil, ReferenceSnapshot
 from core.models.regions import Region
 from core.models.security import ApiKey, AuditEntry, AuditHead, CasbinRule, PolicyVersion, RefreshToken, User
 from core.models.verification import (
@@ -46,6 +47,10 @@ __all__ = [
     "VerificationRound",
     "Visit",
     "VisitPhoto",
+    "AdmindukPerson",
+    "BpjsMembership",
+    "DapodikPupil",
+    "ReferenceSnapshot",
     "ApiKey",
     "AuditEntry",
     "AuditHead",
