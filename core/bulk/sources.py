@@ -168,8 +168,8 @@ class CsvHouseholdFile(HouseholdFile):
         return cells[position].strip() if position < len(cells) else ""
 
 
-def _cell_text(value: Any) -> str:
-    """A spreadsheet value as the text the layout expects."""
+def cell_text(value: Any) -> str:
+    """A typed spreadsheet or Parquet value as the text a layout expects (household files, reference extracts)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -227,7 +227,7 @@ class XlsxHouseholdFile(HouseholdFile):
                 if formula:
                     break
                 if number == 1:
-                    header = [_cell_text(cell.value) for cell in cells]
+                    header = [cell_text(cell.value) for cell in cells]
                 elif any(cell.value not in (None, "") for cell in cells):
                     data_rows += 1
         except Exception as exc:  # a damaged sheet fails while it is read
@@ -252,7 +252,7 @@ class XlsxHouseholdFile(HouseholdFile):
             header = next(values, ())
             width = len(header)
             for row in values:
-                cells = [_cell_text(value) for value in row]
+                cells = [cell_text(value) for value in row]
                 if len(cells) < width:  # a sheet leaves trailing empty cells out
                     cells.extend([""] * (width - len(cells)))
                 yield cells

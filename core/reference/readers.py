@@ -14,33 +14,14 @@ import csv
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from core.bulk.archive import WorkbookLimits, WorkbookRefused, check_workbook
-from core.bulk.sources import FileRefused
+from core.bulk.sources import FileRefused, cell_text
 
 _CHUNK = 1 << 20
 PARQUET_BATCH = 8192
 SUFFIXES = (".csv", ".xlsx", ".parquet")
-
-
-def cell_text(value: Any) -> str:
-    """A typed spreadsheet or Parquet value as the text the layout expects."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 class ReferenceFile(ABC):
