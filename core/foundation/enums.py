@@ -272,3 +272,53 @@ class PaymentStatus(StrEnum):
     DISBURSED = "disbursed"
     FAILED = "failed"
     RETURNED = "returned"
+
+
+class IdentityRunKind(StrEnum):
+    CHECK = "check"  # members against the active reference snapshots
+    DEDUP = "dedup"  # members against each other, inside the registry
+
+
+class IdentityRunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class IdentityStatus(StrEnum):
+    """The outcome of checking one member against one reference source."""
+
+    VERIFIED = "verified"  # Adminduk: NIK found, name, birth date and sex agree
+    NIK_UNKNOWN = "nik_unknown"  # Adminduk: NIK not found and no candidate good enough
+    IDENTITY_MISMATCH = "identity_mismatch"  # Adminduk: NIK found but the person differs
+    DECEASED = "deceased"  # Adminduk: the civil registry records a death
+    MOVED = "moved"  # Adminduk: the civil registry records a move (details: the new village)
+    NIK_SUGGESTED = "nik_suggested"  # Adminduk: NIK not found, a probable person with another NIK
+    ENROLLED = "enrolled"  # Dapodik: a child 6–18 enrolled in a school
+    NOT_ENROLLED = "not_enrolled"  # Dapodik: a child 6–18 not found enrolled
+    PBI_ACTIVE = "pbi_active"  # BPJS: an active PBI membership
+    PBI_INACTIVE = "pbi_inactive"  # BPJS: no active PBI membership
+
+
+#: Outcomes that are discrepancies: work for operators.
+IDENTITY_DISCREPANCIES = frozenset(
+    {
+        IdentityStatus.NIK_UNKNOWN,
+        IdentityStatus.IDENTITY_MISMATCH,
+        IdentityStatus.DECEASED,
+        IdentityStatus.MOVED,
+        IdentityStatus.NIK_SUGGESTED,
+        IdentityStatus.NOT_ENROLLED,
+    }
+)
+
+
+class DuplicateKind(StrEnum):
+    SAME_PERSON = "same_person"  # one person in two active households or under two NIKs
+    SAME_FAMILY = "same_family"  # one family registered twice
+
+
+class DuplicateStatus(StrEnum):
+    OPEN = "open"
+    SAME = "same"  # decided: the same; a proposal marks one member duplicate
+    DIFFERENT = "different"  # decided: different people; not found again

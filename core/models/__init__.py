@@ -2,6 +2,7 @@
 
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
+from core.models.identity import DuplicateCandidate, IdentityCheck, IdentityRun
 from core.models.programs import (
     CycleRefusal,
     Disbursement,
@@ -55,6 +56,9 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "DemoRun",
+    "DuplicateCandidate",
+    "IdentityCheck",
+    "IdentityRun",
     "CasbinRule",
     "PolicyVersion",
     "RefreshToken",
