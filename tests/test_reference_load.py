@@ -23,7 +23,7 @@ from core.bulk.archive import WorkbookLimits
 from core.bulk.sources import FileRefused
 from core.models import AdmindukPerson, AuditEntry, BpjsMembership, DapodikPupil, ReferenceSnapshot
 from core.reference.formats import Source, header
-from core.reference.loader import LoadSummary, NothingLoadable, load_reference
+from core.reference.loader import LoadInProgress, LoadSummary, NothingLoadable, load_reference
 from core.reference.queries import active_snapshots, rows_by_nik
 from tests.bulk_files import read_report
 from tests.cli_support import siks
@@ -303,6 +303,42 @@ async def test_a_killed_load_leaves_the_previous_snapshot_active_and_the_next_lo
     assert found[0] == (before.snapshot_id, "superseded", 25, 25)
     assert found[1] == (killed, "failed", 0, 0), "the next load cleared the killed one's rows"
     assert found[2][1:] == ("active", total, total)
+
+
+async def test_a_second_load_of_a_source_is_refused_while_the_first_runs(db: AsyncEngine, tmp_path: Path) -> None:
+    before = await load(
+        db, Source.ADMINDUK, write_extract(tmp_path / "old.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 25)))
+    )
+    total = 30_000
+    path = write_csv(tmp_path / "new.csv", rows_of(Source.ADMINDUK, total, start=1000), header(Source.ADMINDUK))
+    command = [*_siks(), "reference", "load", "adminduk", str(path), "--batch-size", "200"]
+    process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        written = 0
+        while written < 1000 and process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            async with db.connect() as conn:
+                written = (
+                    await conn.scalar(select(func.count()).where(AdmindukPerson.snapshot_id != before.snapshot_id)) or 0
+                )
+        assert process.poll() is None, "the first load ended before the second could start"
+        other = write_extract(tmp_path / "other.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 10, start=90_000)))
+        with pytest.raises(LoadInProgress, match="another load of adminduk is running"):
+            await load(db, Source.ADMINDUK, other)
+        bpjs = await load(
+            db, Source.BPJS, write_extract(tmp_path / "b.csv", Source.BPJS, list(rows_of(Source.BPJS, 3)))
+        )
+        assert bpjs.loaded == 3, "another source loads meanwhile"
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    found = await snapshots(db, Source.ADMINDUK)
+    assert [status for _, status, _, _ in found] == ["superseded", "active"], "the refused load left nothing behind"
+    assert found[1][2:] == (total, total), "the first load was not disturbed"
 
 
 async def test_status_lists_snapshots_and_queries_read_the_active_one(db: AsyncEngine, tmp_path: Path) -> None:

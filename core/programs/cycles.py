@@ -51,6 +51,7 @@ from core.programs.scope import ProgramScope, check_scope
 from core.programs.selection import Selection, drop_work_tables, select_households
 from core.regions.codes import region_within
 from core.storage.db import write_transaction
+from core.storage.locks import queue_behind
 
 CYCLES = ProgramCycle.__table__
 ENROLLMENTS = Enrollment.__table__
@@ -277,9 +278,8 @@ async def _write_refusals(conn: AsyncConnection, selection: Selection, cycle_id:
 
 
 async def _serialise_runs(conn: AsyncConnection) -> None:
-    """Queue behind any other cycle run (SQLite: the write lock taken at BEGIN IMMEDIATE already does)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK})
+    """Queue behind any other cycle run."""
+    await queue_behind(conn, CYCLE_LOCK)
 
 
 async def _run_in(

@@ -41,6 +41,7 @@ from core.reference.formats import COLUMNS, Source
 from core.reference.readers import open_reference_file
 from core.reference.snapshots import ROW_TABLES, activate, active_snapshot, begin_snapshot, fail_snapshot
 from core.storage.db import refresh_statistics, write_transaction
+from core.storage.locks import held_for_job
 
 BATCH_ROWS = 20_000
 YIELD_EVERY = 500  # rows checked between chances for the batch in flight to progress
@@ -48,6 +49,10 @@ YIELD_EVERY = 500  # rows checked between chances for the batch in flight to pro
 
 class NothingLoadable(FileRefused):
     """Every row of the file was rejected; the previous snapshot stays active."""
+
+
+class LoadInProgress(FileRefused):
+    """Another process is loading the same source; nothing was read or changed."""
 
 
 @dataclass
@@ -110,7 +115,27 @@ async def load_reference(
     today: date | None = None,
     limits: WorkbookLimits | None = None,
 ) -> LoadSummary:
-    """Load ``path`` as a new snapshot of ``source``; FileRefused when it cannot be (nothing changes)."""
+    """Load ``path`` as a new snapshot of ``source``; FileRefused when it cannot be (nothing changes).
+
+    One load of a source at a time: a second is refused while the first runs (LoadInProgress), so
+    it cannot take the first's unfinished snapshot for one a killed load left.
+    """
+    async with held_for_job(engine, f"reference-load-{source.value}") as free:
+        if not free:
+            raise LoadInProgress(f"another load of {source.value} is running; try again when it has finished")
+        return await _load(engine, source, path, request, report_path, batch_rows, today, limits)
+
+
+async def _load(
+    engine: AsyncEngine,
+    source: Source,
+    path: Path,
+    request: RequestInfo,
+    report_path: Path | None,
+    batch_rows: int,
+    today: date | None,
+    limits: WorkbookLimits | None,
+) -> LoadSummary:
     started = time.perf_counter()
     reader = open_reference_file(path, limits or workbook_limits())
     digest = reader.digest()

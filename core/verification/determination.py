@@ -24,7 +24,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +49,7 @@ from core.models import (
 )
 from core.models.types import TIMESTAMP
 from core.programs.periods import PeriodError, PeriodKind, parse_period
+from core.storage.locks import queue_behind
 from core.storage.records import HOUSEHOLDS, MEMBERS
 from core.verification.drafts import PROPOSALS
 from core.verification.proposals import STEPS, now
@@ -371,8 +371,7 @@ async def _check(conn: AsyncConnection, request: RequestInfo, label: str, period
 
 async def determine(conn: AsyncConnection, request: RequestInfo, label: str, period: str) -> Determined | Invalid:
     """Apply every proposal waiting at the national level as DTKS edition ``label`` for ``period`` (YYYY-MM)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DETERMINATION_LOCK})
+    await queue_behind(conn, DETERMINATION_LOCK)
     errors = await _check(conn, request, label, period)
     if errors:
         return Invalid(errors)
