@@ -121,19 +121,29 @@ async def test_bad_rows_are_reported_with_row_and_field_and_left_out(db: AsyncEn
 
 
 async def test_dapodik_and_bpjs_rules(db: AsyncEngine, tmp_path: Path) -> None:
-    pupils = list(rows_of(Source.DAPODIK, 6))
+    pupils = list(rows_of(Source.DAPODIK, 8))
     pupils[0][6], pupils[0][7] = "SMP", "3"  # grade 3 is not SMP
     pupils[1][8] = "ya"
     pupils[2][9] = "101"
     pupils[3][10] = "2026-3"
     pupils[4][0] = "12345"
+    pupils[6][1] = "3201011501900000"  # a broken NIK alone: the pupil is kept without it
+    pupils[7][1], pupils[7][8] = "3201011501900000", "ya"  # a broken NIK and another problem: refused
     path = write_csv(tmp_path / "dapodik.csv", pupils, header(Source.DAPODIK))
     summary = await load(db, Source.DAPODIK, path)
-    assert (summary.loaded, summary.rejected) == (1, 5)
-    assert [(row, field) for row, field, _ in read_report(Path(summary.report or ""))] == [
+    assert (summary.loaded, summary.rejected, summary.noted) == (2, 6, 1)
+    assert "loaded 2 rows (1 with a note), rejected 6" in summary.line()
+    report = read_report(Path(summary.report or ""))
+    assert [(row, field) for row, field, _ in report] == [
         (2, "grade"), (3, "enrolled"), (4, "attendance_pct"), (5, "semester"), (6, "nisn"),
+        (8, "nik"), (9, "enrolled"), (9, "nik"),
     ]  # fmt: skip
-    assert read_report(Path(summary.report or ""))[0][2] == "must be 7-9 at level SMP"
+    assert report[0][2] == "must be 7-9 at level SMP"
+    assert report[5][2] == "the serial number (last 4 digits) cannot be 0000; the pupil is kept without a NIK"
+    assert report[7][2] == "the serial number (last 4 digits) cannot be 0000"
+    async with db.connect() as conn:
+        kept = (await conn.execute(select(DapodikPupil.nisn, DapodikPupil.nik).order_by(DapodikPupil.row_number))).all()
+    assert kept == [(pupils[5][0], pupils[5][1]), (pupils[6][0], None)]
 
     members = list(rows_of(Source.BPJS, 4))
     members[0][2] = "PBI"

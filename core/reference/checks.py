@@ -18,6 +18,9 @@ from core.households.identity import kk_problem, nik_problem, nik_settled
 from core.reference.formats import LEVEL_GRADES, BpjsSegment, CivilStatus, SchoolLevel, Source
 
 Problems = list[tuple[str, str]]
+#: A row's stored values and its problems: no values — the row is refused for its problems; values
+#: with problems — the row is kept and its problems are reported as notes (a Dapodik pupil whose
+#: NIK is broken is kept without it).
 Checker = Callable[[Sequence[str]], "tuple[tuple[Any, ...], Problems]"]
 EARLIEST = date(1900, 1, 1)
 _NISN = re.compile(r"[0-9]{10}")
@@ -217,8 +220,13 @@ def dapodik_checker(context: CheckContext) -> Checker:
         semester = semester.strip()
         if not _SEMESTER.fullmatch(semester):
             row.wrong("semester", "must be YYYY-1 or YYYY-2" if semester else "is required")
-        if row.problems:
+        kept_without_nik = bool(row.problems) and all(column == "nik" for column, _ in row.problems)
+        if row.problems and not kept_without_nik:
             return (), row.problems
+        if kept_without_nik:
+            # A pupil exists whatever was typed as their NIK: kept, to be found by name and birth date.
+            nik_value = None
+            row.problems = [("nik", f"{reason}; the pupil is kept without a NIK") for _, reason in row.problems]
         assert born is not None
         values = (
             nisn, nik_value, name_value, born, born.year, sex_value, npsn,

@@ -66,6 +66,7 @@ class LoadSummary:
     rows: int = 0
     loaded: int = 0
     rejected: int = 0
+    noted: int = 0  # loaded, with a note in the report (a Dapodik pupil kept without their broken NIK)
     seconds: float = 0.0
     report: str | None = None
 
@@ -76,8 +77,9 @@ class LoadSummary:
                 f"(sha256 {self.sha256[:12]}); nothing changed"
             )
         before = f"superseding snapshot {self.superseded}" if self.superseded else "the first snapshot"
+        noted = f" ({self.noted:,} with a note)" if self.noted else ""
         return (
-            f"{self.source.value}: snapshot {self.snapshot_id} active ({before}): loaded {self.loaded:,} rows, "
+            f"{self.source.value}: snapshot {self.snapshot_id} active ({before}): loaded {self.loaded:,} rows{noted}, "
             f"rejected {self.rejected:,} (see {self.report}), in {self.seconds:.1f} s"
         )
 
@@ -174,8 +176,10 @@ async def _load(
                 values, problems = check(pick(cells))
                 if problems:
                     report.add([(number, column, reason) for column, reason in problems])
-                    summary.rejected += 1
-                    continue
+                    if not values:
+                        summary.rejected += 1
+                        continue
+                    summary.noted += 1
                 batch.append((snapshot_id, number, *values))
                 if len(batch) >= batch_rows:
                     await writer.write(batch)
@@ -206,6 +210,7 @@ async def _load(
                     "rows": summary.rows,
                     "loaded": summary.loaded,
                     "rejected": summary.rejected,
+                    "noted": summary.noted,
                 },
             )
     except BaseException:
