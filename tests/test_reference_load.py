@@ -25,6 +25,7 @@ from core.models import AdmindukPerson, AuditEntry, BpjsMembership, DapodikPupil
 from core.reference.formats import Source, header
 from core.reference.loader import LoadInProgress, LoadSummary, NothingLoadable, load_reference
 from core.reference.queries import active_snapshots, rows_by_nik
+from core.storage.locks import held_for_job
 from tests.bulk_files import read_report
 from tests.cli_support import siks
 from tests.reference_files import adminduk_row, rows_of, write_csv, write_extract
@@ -366,3 +367,42 @@ async def test_status_lists_snapshots_and_queries_read_the_active_one(db: AsyncE
     assert [row["full_name"] for row in found[rows[0][0]]] == ["Warga Nomor 1", "Warga Kembar"]
     assert [row["row_number"] for row in found[rows[1][0]]] == [3]
     assert "3201010101900001" not in found
+
+
+async def test_prune_deletes_the_rows_of_old_superseded_snapshots_only(db: AsyncEngine, tmp_path: Path) -> None:
+    loads = [
+        await load(
+            db,
+            Source.ADMINDUK,
+            write_extract(tmp_path / f"a{n}.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 5 + n))),
+        )
+        for n in range(3)
+    ]
+    bpjs = await load(db, Source.BPJS, write_extract(tmp_path / "b.csv", Source.BPJS, list(rows_of(Source.BPJS, 3))))
+    async with held_for_job(db, "reference-load-bpjs"):  # a BPJS load running meanwhile
+        refused = siks("reference", "prune")
+    assert refused.returncode != 0 and "a load of bpjs is running" in refused.stderr, refused.stderr
+    assert "nothing was pruned" in refused.stderr
+    assert [status for _, status, _, _ in await snapshots(db, Source.ADMINDUK)] == [
+        "superseded",
+        "superseded",
+        "active",
+    ]
+
+    ran = siks("reference", "prune", "--keep", "1")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"adminduk: snapshot {loads[0].snapshot_id} pruned, 5 rows deleted\n"
+    assert await snapshots(db, Source.ADMINDUK) == [
+        (loads[0].snapshot_id, "pruned", 5, 0),
+        (loads[1].snapshot_id, "superseded", 6, 6),
+        (loads[2].snapshot_id, "active", 7, 7),
+    ]
+    assert [row[1:] for row in await snapshots(db, Source.BPJS)] == [("active", 3, 3)]
+    async with db.connect() as conn:
+        entry = (await conn.execute(select(AuditEntry).where(AuditEntry.operation == "pruneReferenceSnapshots"))).one()
+    assert entry.entity_id == str(loads[0].snapshot_id)
+    assert siks("reference", "prune").stdout == "nothing to prune\n"
+    everything = siks("reference", "prune", "adminduk", "--keep", "0")
+    assert everything.stdout == f"adminduk: snapshot {loads[1].snapshot_id} pruned, 6 rows deleted\n"
+    assert bpjs.snapshot_id is not None
+    assert "\tpruned\t" in siks("reference", "status", "adminduk").stdout

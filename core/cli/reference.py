@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -68,3 +69,38 @@ def status_command(
             f"{snapshot.id}\t{snapshot.source}\t{snapshot.status}\t{snapshot.rows_loaded}\t{snapshot.rows_rejected}"
             f"\t{snapshot.file_name}\t{snapshot.sha256[:12]}\t{finished}"
         )
+
+
+@app.command("prune")
+def prune_command(
+    source: Source | None = typer.Argument(None, case_sensitive=False, help="One source; default: all."),
+    keep: int = typer.Option(1, "--keep", min=0, help="Superseded snapshots to keep whole, newest first."),
+) -> None:
+    """Delete the rows of superseded snapshots but the newest KEEP of each source (national data centre only).
+
+    The active snapshot, loads in progress and the newest superseded ones are never touched; pruned
+    snapshots stay listed by `siks reference status` as `pruned`. Refused while a load of the source runs.
+    """
+    from core.cli.users import cli_request
+    from core.reference.snapshots import prune
+    from core.storage.db import write_transaction
+    from core.storage.locks import held_for_job
+
+    sources = [source] if source else list(Source)
+
+    async def work(engine: AsyncEngine) -> list[tuple[Source, int, int]]:
+        async with contextlib.AsyncExitStack() as locks:
+            for each in sources:  # every lock first: a refusal prunes nothing
+                if not await locks.enter_async_context(held_for_job(engine, f"reference-load-{each.value}")):
+                    raise FileRefused(f"a load of {each.value} is running; try again when it has finished")
+            async with write_transaction(engine) as conn:
+                return [(each, i, rows) for each in sources for i, rows in await prune(conn, cli_request(), each, keep)]
+
+    try:
+        pruned = run_with_engine(work)
+    except FileRefused as exc:
+        fail(f"{exc}; nothing was pruned")
+    for each, snapshot_id, rows in pruned:
+        typer.echo(f"{each.value}: snapshot {snapshot_id} pruned, {rows:,} rows deleted")
+    if not pruned:
+        typer.echo("nothing to prune")

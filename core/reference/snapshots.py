@@ -4,6 +4,7 @@ A load writes its rows under a ``loading`` snapshot in batches; only ``activate`
 transaction, with the audit row) makes it the active one and the previous one ``superseded``.
 A load that fails is marked ``failed`` and its rows deleted; one that was killed stays
 ``loading`` until the next load of that source marks it ``failed`` and deletes its rows.
+``prune`` deletes the rows of superseded snapshots but the newest few (they stay listed, ``pruned``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from enum import StrEnum
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.audit.log import RequestInfo
+from core.audit.log import record as audit
 from core.foundation.ids import ids
 from core.models import AdmindukPerson, BpjsMembership, DapodikPupil, ReferenceSnapshot
 from core.reference.formats import Source
@@ -32,6 +35,7 @@ class SnapshotStatus(StrEnum):
     ACTIVE = "active"
     SUPERSEDED = "superseded"
     FAILED = "failed"
+    PRUNED = "pruned"  # superseded, and its rows deleted by ``siks reference prune``
 
 
 async def active_snapshot(conn: AsyncConnection, source: Source) -> ReferenceSnapshot | None:
@@ -110,3 +114,31 @@ async def activate(conn: AsyncConnection, source: Source, snapshot_id: int, load
         )
     )
     return previous
+
+
+async def prune(conn: AsyncConnection, request: RequestInfo, source: Source, keep: int) -> list[tuple[int, int]]:
+    """Delete the rows of ``source``'s superseded snapshots but the newest ``keep``, in the caller's write
+    transaction, audited; they stay listed as ``pruned``. (snapshot id, rows deleted) of each, oldest first."""
+    superseded = list(
+        await conn.scalars(
+            select(SNAPSHOTS.c.id)
+            .where(SNAPSHOTS.c.source == source.value, SNAPSHOTS.c.status == SnapshotStatus.SUPERSEDED)
+            .order_by(SNAPSHOTS.c.completed_at.desc(), SNAPSHOTS.c.id.desc())
+        )
+    )
+    table = ROW_TABLES[source]
+    pruned: list[tuple[int, int]] = []
+    for snapshot_id in reversed(superseded[keep:]):
+        deleted = (await conn.execute(delete(table).where(table.c.snapshot_id == snapshot_id))).rowcount
+        await conn.execute(update(SNAPSHOTS).where(SNAPSHOTS.c.id == snapshot_id).values(status=SnapshotStatus.PRUNED))
+        pruned.append((snapshot_id, deleted))
+    if pruned:
+        await audit(
+            conn,
+            request,
+            operation="pruneReferenceSnapshots",
+            entity="reference_snapshot",
+            entity_id=",".join(str(snapshot_id) for snapshot_id, _ in pruned),
+            after={"source": source.value, "kept": keep, "pruned": {str(i): rows for i, rows in pruned}},
+        )
+    return pruned
