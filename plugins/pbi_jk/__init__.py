@@ -1,0 +1,31 @@
+"""PBI-JK (Penerima Bantuan Iuran Jaminan Kesehatan): the state pays poor people's JKN health-insurance premium.
+
+Registered through the ``siks.programs`` entry point like any third-party program, on
+``core.plugin_api`` alone: the program (``program.py``), its household fact, and the ``siks pbi-jk``
+commands that write BPJS's registration files and reconcile BPJS's membership snapshot.
+Premium and decile threshold per year live in ``settings.toml`` beside this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.plugin_api import HouseholdFact, Program, hookimpl
+from plugins.pbi_jk.program import INSURABLE, pbi_jk_program
+
+
+@hookimpl
+def siks_register_programs() -> list[Program]:
+    return [pbi_jk_program()]
+
+
+@hookimpl
+def siks_register_facts() -> list[HouseholdFact]:
+    return [INSURABLE]
+
+
+@hookimpl
+def siks_register_commands() -> list[Any]:
+    from plugins.pbi_jk.commands import app  # typer is imported only when the command line asks
+
+    return [app]
