@@ -45,9 +45,9 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.programs.periods import PeriodError as PeriodError
     from core.programs.periods import PeriodKind as PeriodKind
     from core.programs.periods import current_period as current_period
+    from core.programs.periods import parse_period as parse_period
     from core.programs.queries import EnrolledMember as EnrolledMember
     from core.programs.queries import enrolled_members as enrolled_members
-    from core.programs.periods import parse_period as parse_period
     from core.programs.rules import FAMILY_COMPONENT as FAMILY_COMPONENT
     from core.programs.rules import DecileAtMost as DecileAtMost
     from core.programs.rules import FamilyAmount as FamilyAmount

@@ -226,7 +226,9 @@ def test_a_plugin_command_named_as_a_core_command_stops_the_command_line() -> No
 
 async def test_hook_siks_register_commands(db: AsyncEngine, gql: GraphQLClient) -> None:
     household = await register(gql)
-    await gql('mutation($id: ID!) { registerElderlyCaregiver(householdId: $id, name: "Rina") }', {"id": household["id"]})
+    await gql(
+        'mutation($id: ID!) { registerElderlyCaregiver(householdId: $id, name: "Rina") }', {"id": household["id"]}
+    )
     listed = siks("--help")
     assert listed.returncode == 0 and "elderly" in listed.stdout
     ran = siks("elderly", "caregivers")

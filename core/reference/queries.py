@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.foundation.enums import MemberStatus, RecordStatus
 from core.models import ReferenceSnapshot
 from core.reference.formats import Source
+from core.reference.snapshots import ROW_TABLES, SNAPSHOTS, SnapshotStatus
 from core.regions.codes import within
 from core.storage.records import HOUSEHOLDS, MEMBERS
-from core.reference.snapshots import ROW_TABLES, SNAPSHOTS, SnapshotStatus
 
 
 async def snapshot_history(conn: AsyncConnection, source: Source | None = None) -> list[ReferenceSnapshot]:
