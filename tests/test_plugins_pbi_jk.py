@@ -9,6 +9,7 @@ import csv
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,12 +22,14 @@ from core.programs.cycles import CycleRecord, approve_cycle, run_cycle
 from core.programs.eligibility import explain
 from core.programs.periods import PeriodKind, parse_period
 from core.programs.registry import ProgramRegistry, build_registry, make_manager
+from core.schema.global_ids import encode
 from core.storage.db import write_transaction
 from core.storage.records import MEMBERS
 from plugins.pbi_jk.program import pbi_jk_program
 from plugins.pbi_jk.registration import COLUMNS
 from tests import factories
 from tests.cli_support import siks
+from tests.conftest import GraphQLClient
 from tests.programs_support import (
     child,
     components_of,
@@ -254,6 +257,63 @@ async def test_reconciliation_lists_active_to_register_and_to_deactivate(db: Asy
         "to_deactivate": 2,
     }
     assert bogor_head not in audited[0][1]  # the audit row holds counts, not people
+
+
+NO_SNAPSHOT = "no BPJS snapshot is loaded; load BPJS's file with `siks reference load bpjs`"
+RECONCILIATION = """query($cycle: ID!, $region: String) { programs { pbiJkReconciliation(cycleId: $cycle,
+  regionCode: $region) { __typename ... on PbiJkReconciliation { period regionCode bpjsSnapshot
+  regencies { regencyCode recipients pbiActive toRegister toDeactivate } total { regencyCode recipients toDeactivate } }
+  ... on Error { message code } ... on ValidationError { fields { field message } } } } }"""
+
+
+async def test_graphql_answers_counts_in_the_callers_region_and_audits(
+    db: AsyncEngine, gql: GraphQLClient, as_role: Any, tmp_path: Path
+) -> None:
+    bogor, _surabaya, better_off = await three_households(db)
+    cycle = await run(db, "2026-03", "ID")
+    cycle_id = encode("ProgramCycle", cycle.id)
+    ask = {"cycle": cycle_id}
+    refused = (await gql(RECONCILIATION, ask))["programs"]["pbiJkReconciliation"]
+    assert refused["__typename"] == "ValidationError"
+    assert refused["fields"] == [{"field": "bpjsSnapshot", "message": NO_SNAPSHOT}]
+    bogor_head, _child = await niks_of(db, bogor)
+    [not_poor] = await niks_of(db, better_off)
+    rows = [[bogor_head, "0000000000001", "PBI-APBN", "true"], [not_poor, "0000000000004", "PBI-APBN", "true"]]
+    assert siks("reference", "load", "bpjs", str(write_csv(tmp_path / "bpjs.csv", rows, BPJS_HEADER))).returncode == 0
+    national = (await gql(RECONCILIATION, ask))["programs"]["pbiJkReconciliation"]
+    assert national["__typename"] == "PbiJkReconciliation" and national["regionCode"] == "ID"
+    assert national["regencies"] == [
+        {"regencyCode": BOGOR, "recipients": 2, "pbiActive": 1, "toRegister": 1, "toDeactivate": 1},
+        {"regencyCode": SURABAYA, "recipients": 2, "pbiActive": 0, "toRegister": 2, "toDeactivate": 0},
+    ]
+    assert national["total"] == {"regencyCode": "total", "recipients": 4, "toDeactivate": 1}
+    # A regency office sees its own part of the national cycle, and nothing of another regency.
+    surabaya_office = as_role("regency_office", SURABAYA)
+    own = (await surabaya_office(RECONCILIATION, ask))["programs"]["pbiJkReconciliation"]
+    assert own["regionCode"] == SURABAYA and [r["regencyCode"] for r in own["regencies"]] == [SURABAYA]
+    other = await surabaya_office.raw(RECONCILIATION, {**ask, "region": BOGOR})
+    assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A cycle over Bogor only does not exist for Surabaya's office.
+    bogor_cycle = await run(db, "2026-04", BOGOR)
+    unseen = (await surabaya_office(RECONCILIATION, {"cycle": encode("ProgramCycle", bogor_cycle.id)}))["programs"]
+    assert unseen["pbiJkReconciliation"]["__typename"] == "NotFound"
+    # Roles that may not read enrollments are refused; wrong input is a typed error.
+    public = await as_role("public").raw(RECONCILIATION, ask)
+    assert public["errors"][0]["extensions"]["code"] in ("FORBIDDEN", "UNAUTHENTICATED")
+    wrong = (await gql(RECONCILIATION, {**ask, "region": "99.99"}))["programs"]["pbiJkReconciliation"]
+    assert wrong["fields"][0]["field"] == "regionCode"
+    async with db.connect() as conn:
+        audited = (
+            await conn.execute(
+                select(AUDIT.c.actor, AUDIT.c.after)
+                .where(AUDIT.c.operation == "reconcilePbiJk", AUDIT.c.entity_id == str(cycle.id))
+                .order_by(AUDIT.c.seq)
+            )
+        ).all()
+    assert [(actor, json.loads(after)["region"]) for actor, after in audited] == [
+        ("test-data_centre", "ID"),
+        ("test-regency_office", SURABAYA),
+    ]
 
 
 async def test_bad_input_is_refused_and_nothing_is_written(db: AsyncEngine, tmp_path: Path) -> None:
