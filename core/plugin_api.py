@@ -17,6 +17,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exported)
+    from core.audit.log import record as _record
+    from core.cli.common import fail as _fail
+    from core.cli.common import run_with_engine as run_with_engine
+    from core.cli.users import cli_request as cli_request
     from core.foundation.enums import MemberStatus as MemberStatus
     from core.foundation.enums import RecordStatus as RecordStatus
     from core.foundation.ids import ids as _ids
@@ -24,6 +28,7 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.foundation.refusals import FieldError as FieldError
     from core.foundation.refusals import Invalid as Invalid
     from core.foundation.refusals import Missing as Missing
+    from core.foundation.spreadsheet import writer as _writer
     from core.foundation.text import line_problem as line_problem
     from core.foundation.text import text_problem as text_problem
     from core.households.queries import Include as Include
@@ -33,12 +38,16 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.programs.config import ProgramSettingsError as ProgramSettingsError
     from core.programs.config import load_program_settings as load_program_settings
     from core.programs.core_facts import CORE_FACTS as CORE_FACTS
+    from core.programs.cycles import CycleRecord as CycleRecord
+    from core.programs.cycles import cycle_by_id as cycle_by_id
     from core.programs.hookspecs import hookimpl as hookimpl
     from core.programs.periods import Period as Period
     from core.programs.periods import PeriodError as PeriodError
     from core.programs.periods import PeriodKind as PeriodKind
     from core.programs.periods import current_period as current_period
     from core.programs.periods import parse_period as parse_period
+    from core.programs.queries import EnrolledMember as EnrolledMember
+    from core.programs.queries import enrolled_members as enrolled_members
     from core.programs.rules import FAMILY_COMPONENT as FAMILY_COMPONENT
     from core.programs.rules import DecileAtMost as DecileAtMost
     from core.programs.rules import FamilyAmount as FamilyAmount
@@ -52,6 +61,9 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.programs.types import HouseholdFact as HouseholdFact
     from core.programs.types import Program as Program
     from core.programs.types import RuleContext as RuleContext
+    from core.reference.queries import BpjsMembershipRow as BpjsMembershipRow
+    from core.reference.queries import bpjs_members_in as bpjs_members_in
+    from core.reference.queries import bpjs_memberships as bpjs_memberships
     from core.regions.codes import is_region_code as is_region_code
     from core.regions.codes import level_number as level_number
     from core.regions.codes import region_within as region_within
@@ -82,6 +94,9 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.storage.db import write_transaction as write_transaction
 
     next_id = _ids.next_id
+    record_audit = _record
+    exit_with_error = _fail
+    csv_writer = _writer
 
 #: name → (module, attribute path) of every name this module exports.
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -134,6 +149,21 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Include": ("core.households.queries", "Include"),
     "household_by_id": ("core.households.queries", "household_by_id"),
     "households_by_id": ("core.households.queries", "households_by_id"),
+    # a cycle and the members it counted (for a payer's registration file)
+    "CycleRecord": ("core.programs.cycles", "CycleRecord"),
+    "cycle_by_id": ("core.programs.cycles", "cycle_by_id"),
+    "EnrolledMember": ("core.programs.queries", "EnrolledMember"),
+    "enrolled_members": ("core.programs.queries", "enrolled_members"),
+    # reference data: BPJS memberships of the active (or a named) snapshot, only what reconciliation needs
+    "BpjsMembershipRow": ("core.reference.queries", "BpjsMembershipRow"),
+    "bpjs_memberships": ("core.reference.queries", "bpjs_memberships"),
+    "bpjs_members_in": ("core.reference.queries", "bpjs_members_in"),
+    # the command line (siks_register_commands) and its audit
+    "run_with_engine": ("core.cli.common", "run_with_engine"),
+    "exit_with_error": ("core.cli.common", "fail"),
+    "cli_request": ("core.cli.users", "cli_request"),
+    "record_audit": ("core.audit.log", "record"),
+    "csv_writer": ("core.foundation.spreadsheet", "writer"),
     # GraphQL
     "SchemaField": ("core.programs.schema_fields", "SchemaField"),
     "Context": ("core.schema.context", "Context"),

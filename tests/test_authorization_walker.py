@@ -55,6 +55,7 @@ TYPE_OBJECTS: dict[str, tuple[str, ...]] = {
     "PageInfo": (),
     "FieldError": (),
     "ValidationError": (),
+    "NotFound": (),  # mutations' answer, and programs { pbiJkReconciliation }'s for a cycle out of scope
     "Region": ("region",),
     "Household": ("household",),
     "HouseholdConnection": ("household",),
@@ -95,6 +96,8 @@ TYPE_OBJECTS: dict[str, tuple[str, ...]] = {
     "Visit": ("visit",),
     "VisitPhoto": ("photo",),
     "KubeGroup": ("kube_group",),  # plugins/kube
+    "PbiJkReconciliation": ("enrollment",),  # plugins/pbi_jk
+    "PbiJkRegencyCount": ("enrollment",),
     "ElderlyAssistance": ("household",),  # tests/plugins/siks_elderly
 }
 #: Fields needing objects besides their type's: root fields whose answer may be an error type, and values
@@ -104,6 +107,7 @@ FIELD_OBJECTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Query", "programCyclePreview"): ("cycle",),
     ("DoubleRecipientCase", "key"): ("member",),
     ("Programs", "elderlyCaregiverCount"): ("household",),
+    ("Programs", "pbiJkReconciliation"): ("enrollment",),
 }
 #: Fields walked one hop deep: what lies below a type they reach is walked from that type's own queries, and the
 #: check of a type is the same whatever path led to it (node and nodes reach every Node type).
@@ -119,7 +123,6 @@ MUTATION_ONLY = {
     "VisitRecorded",
     "Determination",
     "ConflictCount",
-    "NotFound",
     "VersionConflict",
     "StepRefused",
 }
@@ -415,6 +418,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         ("Query", "programCyclePreview", "regionCode"): literal(VILLAGE),
         ("Query", "reconciliation", "program"): literal("bpnt"),
         ("Programs", "kubeGroups", "villageCode"): literal(VILLAGE),
+        ("Programs", "pbiJkReconciliation", "cycleId"): literal(encode("ProgramCycle", enrollment.cycle_id)),
         ("VerificationRound", "prelist", "villageCode"): literal(VILLAGE),
     }
 

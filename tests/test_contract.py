@@ -49,7 +49,7 @@ def test_the_contract_has_the_built_in_programs_and_not_the_installed_third_part
 
 
 def test_printing_refuses_a_process_with_other_plugins() -> None:
-    with pytest.raises(ContractError, match="bpnt, bst, kube, pkh"):
+    with pytest.raises(ContractError, match="bpnt, bst, kube, pbi_jk, pkh"):
         print_schemas()
 
 

@@ -44,7 +44,9 @@ def test_declaring_a_program_does_not_load_the_graphql_layer() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=ROOT)
 
 
-@pytest.mark.parametrize("plugin", ["plugins.pkh", "plugins.bpnt", "plugins.bst", "plugins.kube", "siks_elderly"])
+@pytest.mark.parametrize(
+    "plugin", ["plugins.pkh", "plugins.bpnt", "plugins.bst", "plugins.kube", "plugins.pbi_jk", "siks_elderly"]
+)
 def test_plugins_import_nothing_from_core_but_the_plugin_api(plugin: str) -> None:
     folder = Path(importlib.import_module(plugin).__file__ or "").parent
     for path in folder.rglob("*.py"):

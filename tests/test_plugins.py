@@ -218,6 +218,28 @@ async def test_hook_siks_extra_query_fields(db: AsyncEngine, gql: GraphQLClient)
     assert (await gql("{ programs { elderlyCaregiverCount } }")) == {"programs": {"elderlyCaregiverCount": 0}}
 
 
+def test_a_plugin_command_named_as_a_core_command_stops_the_command_line() -> None:
+    ran = siks("--help", env={"SIKS_TEST_ELDERLY_CLASH": "command"})
+    assert ran.returncode == 2
+    assert "command 'program' is registered by both core and plugin 'elderly'" in ran.stderr
+
+
+async def test_hook_siks_register_commands(db: AsyncEngine, gql: GraphQLClient) -> None:
+    household = await register(gql)
+    await gql(
+        'mutation($id: ID!) { registerElderlyCaregiver(householdId: $id, name: "Rina") }', {"id": household["id"]}
+    )
+    listed = siks("--help")
+    assert listed.returncode == 0 and "elderly" in listed.stdout
+    ran = siks("elderly", "caregivers")
+    assert (ran.returncode, ran.stdout) == (0, "1 caregiver(s)\n"), ran.stderr
+    assert siks("elderly", "caregivers", env={"SIKS_PLUGINS": "pkh"}).returncode != 0  # not allowed: not there
+    from siks_elderly import CAREGIVERS
+
+    async with db.begin() as conn:
+        await conn.execute(CAREGIVERS.delete())
+
+
 def test_hook_siks_extra_policies() -> None:
     assert "p, aslut_officer, enrollment:aslut, read" in registry_from_settings().policies
 

@@ -35,17 +35,36 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def plugin_commands() -> dict[str, Any]:
+    """The command groups the allowed plugins register (``siks_register_commands``), by name.
+
+    A name core uses, or two plugins' one name, raises ``PluginConflict`` naming both.
+    """
+    from core.foundation.settings import get_settings
+    from core.programs.registry import build_registry, make_manager
+
+    manager = make_manager(get_settings().plugin_allowlist())
+    return build_registry(manager, reserved_commands=COMMANDS).commands
+
+
 class LazyGroup(TyperGroup):
-    """A click group whose sub-commands are imported on first use."""
+    """A click group whose sub-commands are imported on first use; plugins' groups are looked up last."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS) | set(plugin_commands()))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return super().get_command(ctx, cmd_name)
-        module, attribute = COMMANDS[cmd_name]
-        command = typer.main.get_command(getattr(import_module(module), attribute))
+        if cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            app = getattr(import_module(module), attribute)
+        else:
+            found = super().get_command(ctx, cmd_name)
+            if found is not None:
+                return found
+            app = plugin_commands().get(cmd_name)
+            if app is None:
+                return None
+        command = typer.main.get_command(app)
         command.name = cmd_name
         return command
 

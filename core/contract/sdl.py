@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 #: The built-in programs, the only plugins the contract is printed with.
-CONTRACT_PLUGINS: tuple[str, ...] = ("bpnt", "bst", "kube", "pkh")
+CONTRACT_PLUGINS: tuple[str, ...] = ("bpnt", "bst", "kube", "pbi_jk", "pkh")
 #: Where the contract lives in the repository, relative to its root.
 DEFAULT_DIR = Path("contract")
 MAIN_FILE = "schema.graphql"

@@ -10,7 +10,7 @@ See docs/plugins.md for each hook with an example.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -86,6 +86,17 @@ def siks_extra_policies() -> list[str]:
 
     Called when the access-control enforcer is built; lines are added to the base policy in
     ``policies/``.
+    """
+
+
+@hookspec
+def siks_register_commands() -> list[Any]:
+    """Return command groups (``typer.Typer`` apps, each with a ``name``) to add to the ``siks`` command line.
+
+    Called when the command line looks for a command core does not have. Each app becomes
+    ``siks <name> ...``; a name that core or another plugin already uses stops the command line
+    naming both. Commands run as the operating-system user on the database host (``cli_request()``
+    is that user, for the audit log).
     """
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.models import Enrollment, EnrollmentComponent
 from core.programs.rules import FAMILY_COMPONENT
 from core.regions.codes import within
-from core.storage.records import HOUSEHOLDS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 ENROLLMENTS = Enrollment.__table__
 COMPONENTS = EnrollmentComponent.__table__
@@ -106,3 +106,52 @@ async def enrollments_by_household(
         found[record.household_id].append(record)
     await _attach_components(conn, by_id)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledMember:
+    """A member a cycle counted a component for, with what a payer's registration file needs."""
+
+    enrollment_id: int
+    household_id: int
+    member_id: int
+    village_code: str
+    kk_number: str
+    nik: str
+    name: str
+    birth_date: date
+    sex: str
+    component: str
+    amount: int
+
+
+async def enrolled_members(conn: AsyncConnection, cycle_id: int, region_code: str = "") -> list[EnrolledMember]:
+    """The members a cycle's components name (an itemised, per-member benefit), in ``region_code``; one statement.
+
+    ``region_code`` is a dotted code (the enrollment's village lies in it) or ``''`` for every region.
+    Ordered by village, household and line, so one regency's members come together. Family-level
+    components (no member) and non-itemised benefits name no member and answer nothing.
+    """
+    rows = await conn.execute(
+        select(
+            ENROLLMENTS.c.id,
+            ENROLLMENTS.c.household_id,
+            MEMBERS.c.id,
+            ENROLLMENTS.c.village_code,
+            HOUSEHOLDS.c.kk_number,
+            MEMBERS.c.nik,
+            MEMBERS.c.name,
+            MEMBERS.c.birth_date,
+            MEMBERS.c.sex,
+            COMPONENTS.c.component,
+            COMPONENTS.c.amount,
+        )
+        .select_from(
+            ENROLLMENTS.join(COMPONENTS, COMPONENTS.c.enrollment_id == ENROLLMENTS.c.id)
+            .join(MEMBERS, MEMBERS.c.id == COMPONENTS.c.member_id)
+            .join(HOUSEHOLDS, HOUSEHOLDS.c.id == ENROLLMENTS.c.household_id)
+        )
+        .where(ENROLLMENTS.c.cycle_id == cycle_id, within(ENROLLMENTS.c.village_code, region_code))
+        .order_by(ENROLLMENTS.c.village_code, ENROLLMENTS.c.household_id, COMPONENTS.c.line)
+    )
+    return [EnrolledMember(*row) for row in rows]

@@ -44,6 +44,7 @@ class ProgramRegistry:
     query_fields: dict[str, SchemaField] = field(default_factory=dict)
     mutation_fields: dict[str, SchemaField] = field(default_factory=dict)
     policies: list[str] = field(default_factory=list)
+    commands: dict[str, Any] = field(default_factory=dict)
     migrations: list[str] = field(default_factory=list)
     owner: dict[tuple[str, str], str] = field(default_factory=dict)
     manager: pluggy.PluginManager | None = None
@@ -102,15 +103,19 @@ def _collect(
     return dict(sorted(found.items()))
 
 
-def build_registry(manager: pluggy.PluginManager, reserved_mutations: Iterable[str] = ()) -> ProgramRegistry:
+def build_registry(
+    manager: pluggy.PluginManager, reserved_mutations: Iterable[str] = (), reserved_commands: Iterable[str] = ()
+) -> ProgramRegistry:
     """Collect every registration, refusing collisions with a message naming both plugins."""
     owner: dict[tuple[str, str], str] = {("mutation field", name): "core" for name in reserved_mutations}
+    owner.update({("command", name): "core" for name in reserved_commands})
     registry = ProgramRegistry(plugins=sorted(n for n, _ in manager.list_name_plugin()), owner=owner, manager=manager)
     registry.programs = _collect(manager, "siks_register_programs", "program", lambda p: p.slug, owner)
     registry.facts = _collect(manager, "siks_register_facts", "fact", lambda f: f.name, owner)
     registry.household_fields = _collect(manager, "siks_extra_household_fields", "household field", _name, owner)
     registry.query_fields = _collect(manager, "siks_extra_query_fields", "query field", _name, owner)
     registry.mutation_fields = _collect(manager, "siks_extra_mutation_fields", "mutation field", _name, owner)
+    registry.commands = _collect(manager, "siks_register_commands", "command", _command_name, owner)
     registry.policies = [line for _plugin, lines in _results(manager, "siks_extra_policies") for line in lines]
     registry.migrations = [path for _plugin, paths in _results(manager, "siks_register_migrations") for path in paths]
     for program in registry.programs.values():
@@ -122,6 +127,14 @@ def build_registry(manager: pluggy.PluginManager, reserved_mutations: Iterable[s
 
 def _name(item: SchemaField) -> str:
     return item.name
+
+
+def _command_name(app: Any) -> str:
+    """A plugin's command group is named by its Typer app (``typer.Typer(name=...)``)."""
+    name = getattr(getattr(app, "info", None), "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginConflict(f"a command group registered by a plugin has no name: {app!r}")
+    return name
 
 
 def registry_from_settings(settings: Settings | None = None) -> ProgramRegistry:

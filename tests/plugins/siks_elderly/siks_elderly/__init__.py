@@ -2,8 +2,8 @@
 
 It implements every SIKS hook, and lives in its own package registered through the
 ``siks.programs`` entry point, to prove that a program unit needs no change to core. Setting
-``SIKS_TEST_ELDERLY_CLASH`` to ``fact`` or ``mutation`` makes it claim a name core already
-owns, for the start-up collision tests.
+``SIKS_TEST_ELDERLY_CLASH`` to ``fact``, ``mutation`` or ``command`` makes it claim a name core
+already owns, for the start-up collision tests.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from core.plugin_api import (
     household_by_id,
     parse_id,
     require,
+    run_with_engine,
     write_transaction,
 )
 
@@ -178,6 +179,29 @@ def siks_extra_query_fields() -> list[SchemaField]:
 def siks_extra_mutation_fields() -> list[SchemaField]:
     name = "registerHousehold" if _clash() == "mutation" else "registerElderlyCaregiver"
     return [SchemaField(name, strawberry.mutation(resolver=_register_caregiver))]
+
+
+@hookimpl
+def siks_register_commands() -> list[Any]:
+    import typer
+
+    app = typer.Typer(name="program" if _clash() == "command" else "elderly", help="Elderly assistance.")
+
+    @app.command("caregivers")
+    def caregivers() -> None:
+        """How many caregivers are registered."""
+
+        async def work(engine: Any) -> int:
+            async with engine.connect() as conn:
+                return int((await conn.execute(select(func.count()).select_from(CAREGIVERS))).scalar_one())
+
+        typer.echo(f"{run_with_engine(work)} caregiver(s)")
+
+    @app.callback()
+    def _group() -> None:
+        """Keep this a command group even with one command."""
+
+    return [app]
 
 
 @hookimpl
