@@ -35,8 +35,10 @@ DEDUPE_COLUMNS = ("first_key", "second_key", "probability", "agreeing")
 Levels = NDArray[np.int8]
 MISSING = -1  # a level for "one side has no value": its own m/u, estimated like the others
 #: Fewer candidate pairs than this and the m/u are not estimated (EM on a handful of pairs is noise):
-#: each comparison's fallback m/u are used, with the prior "every row of the smaller side has one match".
+#: each comparison's fallback m is used, u counted on the candidate pairs (``_fallback``).
 MIN_PAIRS_TO_FIT = 1000
+MIN_MATCH_AGREEMENT = 0.5
+FALLBACK_WEIGHT = 100.0
 NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
 NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
 
@@ -263,7 +265,10 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
         matrix[:, k] = comparison.levels(column_a[i], column_b[j])
     patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
     counts = np.bincount(inverse.ravel(), minlength=len(patterns))
-    prior = float(np.clip(min(len(a), len(b)) / len(i), 1e-6, 0.5))
+    # the prior of the fallback: each row of the smaller side has one match (link), or 1 % of rows
+    # are registered twice (dedupe)
+    expected = 0.01 * len(a) if within else min(len(a), len(b))
+    prior = float(np.clip(expected / len(i), 1e-9, 0.5))
     probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter)[inverse.ravel()]
     keep = probability >= threshold
     tops = np.array([c.top for c in comparisons], dtype=np.int8)
@@ -288,17 +293,45 @@ def _fit_and_predict(
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ecm.fit(_weighted_sample(patterns, counts))
             probability = np.asarray(ecm.predict_proba(patterns)[:, 1], dtype=np.float64)
-        if np.isfinite(probability).all():
+        if np.isfinite(probability).all() and _identifies(ecm, comparisons):
             return probability
-    return _fallback(comparisons, patterns, prior)
+    return _fallback(comparisons, patterns, counts, prior)
 
 
-def _fallback(comparisons: Sequence[Comparison], patterns: Levels, prior: float) -> NDArray[np.float64]:
-    """The posterior under each comparison's fallback m/u (a missing value weighs nothing)."""
+def _identifies(ecm: _MultiLevelECM, comparisons: Sequence[Comparison]) -> bool:
+    """Whether the class EM calls "match" looks like one: where values are present, its pairs agree
+    exactly on most comparisons (mean m of the top level ≥ ``MIN_MATCH_AGREEMENT``). With (almost)
+    no true pairs among the candidates EM settles on some other cluster instead (people with alike
+    names in one village), which this refuses."""
+    m = np.exp(ecm.feature_log_prob_[1])
+    tops: list[float] = []
+    offset = 0
+    for binarizer, comparison in zip(ecm._binarizers, comparisons, strict=True):
+        classes = list(binarizer.classes_)
+        levels = dict(zip(classes, m[offset : offset + len(classes)], strict=True))
+        offset += len(classes)
+        present = 1.0 - levels.get(MISSING, 0.0)
+        if present >= 0.5:
+            tops.append(levels.get(comparison.top, 0.0) / present)
+    return bool(tops) and float(np.mean(tops)) >= MIN_MATCH_AGREEMENT
+
+
+def _fallback(
+    comparisons: Sequence[Comparison], patterns: Levels, counts: NDArray[np.int64], prior: float
+) -> NDArray[np.float64]:
+    """The posterior with each comparison's fallback m, and u from the candidate pairs themselves
+    (when matches are too rare to fit, the candidates are nearly all non-matches), blended with the
+    fallback u as ``FALLBACK_WEIGHT`` pseudo-pairs so that a handful of pairs cannot make it extreme.
+    A missing value weighs nothing."""
     log_odds = np.full(len(patterns), np.log(prior / (1 - prior)))
     for k, comparison in enumerate(comparisons):
-        weights = np.log(np.asarray(comparison.m) / np.asarray(comparison.u))
         level = patterns[:, k].astype(np.int64)
+        seen = np.bincount(
+            np.clip(level, 0, None), weights=np.where(level == MISSING, 0, counts), minlength=comparison.top + 1
+        )
+        present = seen.sum()
+        u = (seen + FALLBACK_WEIGHT * np.asarray(comparison.u)) / (present + FALLBACK_WEIGHT)
+        weights = np.log(np.asarray(comparison.m) / u)
         log_odds += np.where(level == MISSING, 0.0, weights[np.clip(level, 0, comparison.top)])
     return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
 
