@@ -14,7 +14,7 @@ FEBRL data sets with the same engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -250,6 +250,8 @@ def _blocked_pairs(
     n_right = len(right)
     for rule in rules:
         columns = list(rule)
+        if not set(columns) <= set(left.columns) & set(right.columns):
+            continue
         a = left[columns].assign(_i=np.arange(len(left))).dropna(subset=columns)
         b = right[columns].assign(_j=np.arange(n_right)).dropna(subset=columns)
         pairs = a.merge(b, on=columns, how="inner")[["_i", "_j"]].to_numpy(dtype=np.int64)
@@ -414,6 +416,12 @@ def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
     out["_name_born"] = (out["name"] + "|" + out["birth_date"]).where(
         out["name"].notna() & out["birth_date"].notna(), None
     )
+    regency_born = regency + "|" + out["birth_date"]
+    out["_regency_born"] = regency_born.where(regency.notna() & out["birth_date"].notna(), None)
+    first_word = out["name"].str.split(" ", n=1).str[0]
+    out["_regency_year_word"] = (out["_regency_year"] + "|" + first_word).where(
+        out["_regency_year"].notna() & first_word.notna(), None
+    )
     return out
 
 
@@ -430,6 +438,11 @@ PERSON = Model(
     ),
     blocking=(("_regency_year",), ("_name_born",)),
 )
+#: ``PERSON`` for ``dedupe``: inside one registry, "same regency and birth year" makes ~n²/46,000
+#: pairs (11 million for a million people), nearly all of them strangers; a duplicate shares the
+#: regency and the birth date, or the regency, the birth year and the first word of the name, or
+#: the name and the birth date, or the NIK.
+PERSON_DEDUPE = replace(PERSON, blocking=(("_regency_born",), ("_regency_year_word",), ("_name_born",), ("nik",)))
 
 
 def link_with(model: Model, left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
@@ -460,5 +473,7 @@ def link(left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> 
 
 def dedupe(people: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
     """Pairs of rows of one frame that are probably one person: ``first_key < second_key``,
-    ``probability``, ``agreeing``."""
-    return dedupe_with(PERSON, people, threshold=threshold)
+    ``probability``, ``agreeing``. Blocking: same regency and birth date, or same regency, birth
+    year and first word of the normalised name, or same normalised name and birth date, or same
+    NIK (``PERSON_DEDUPE``)."""
+    return dedupe_with(PERSON_DEDUPE, people, threshold=threshold)
