@@ -14,7 +14,7 @@ FEBRL data sets with the same engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -219,7 +219,6 @@ class Model:
     comparisons: tuple[Comparison, ...]
     blocking: tuple[tuple[str, ...], ...]
     max_iter: int = 100
-    fitted: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class _MultiLevelECM(ECM):  # type: ignore[misc]
