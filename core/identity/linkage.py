@@ -7,8 +7,11 @@ expectation maximisation (recordlinkage's ``ECM``: no labels). A pair's match pr
 posterior of the fitted model.
 
 The comparison set is a parameter (``Model``): ``PERSON`` is SIKS's person (name, birth date, sex,
-village, and NIK, KK, birth place where present); ``bench/identity_bench.py`` builds another for the
-FEBRL data sets with the same engine.
+village, and NIK, KK, birth place where present; ``PERSON_DEDUPE`` the same with the blocking for
+one frame); ``bench/identity_bench.py`` builds another for the FEBRL data sets with the same engine.
+When EM cannot be trusted (too few pairs, or a fit whose "match" class does not look like one) the
+posterior is taken with fixed m and u counted on the candidates (``_fallback``). How it was chosen
+and measured: docs/identity-matching.md.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ MISSING = -1  # a level for "one side has no value": its own m/u, estimated like
 #: each comparison's fallback m is used, u counted on the candidate pairs (``_fallback``).
 MIN_PAIRS_TO_FIT = 1000
 MIN_MATCH_AGREEMENT = 0.5
+MAX_COMPARISONS = 15  # a pair's pattern is one int64, 4 bits per comparison
 FALLBACK_WEIGHT = 100.0
 NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
 NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
@@ -273,6 +277,8 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
     a = model.prepare(left)
     b = a if within else model.prepare(right)
     comparisons = [c for c in model.comparisons if c.column in a.columns and c.column in b.columns]
+    if not 0 < len(comparisons) <= MAX_COMPARISONS:
+        raise ValueError(f"a model compares 1 to {MAX_COMPARISONS} columns present in both frames")
     i, j = _blocked_pairs(a, b, model.blocking, within)
     if len(i) == 0:
         return empty
