@@ -1,0 +1,1 @@
+"""Identity resolution: members checked against other agencies' registries, and what follows."""
