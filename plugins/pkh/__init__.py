@@ -17,7 +17,7 @@ from core.plugin_api import (
     hookimpl,
     load_program_settings,
 )
-from plugins.pkh.components import ANY_COMPONENT, ComponentBenefit, HasComponent
+from plugins.pkh.components import ANY_COMPONENT, SCHOOL_FACTS, ComponentBenefit, HasComponent
 
 PROGRAM = Program(
     slug="pkh",
@@ -29,6 +29,7 @@ PROGRAM = Program(
     benefit=ComponentBenefit(),
     channel="bank_account",
     settings=load_program_settings(__name__, required=("max_decile", "max_components", "components")),
+    refuse_civil_deceased=True,
     disbursement_fields=(DisbursementField("account_reference", "The family's KKS bank account at a Himbara bank."),),
 )
 
@@ -40,4 +41,4 @@ def siks_register_programs() -> list[Program]:
 
 @hookimpl
 def siks_register_facts() -> list[HouseholdFact]:
-    return [ANY_COMPONENT]
+    return [ANY_COMPONENT, *SCHOOL_FACTS]
