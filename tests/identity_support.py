@@ -41,6 +41,27 @@ def outcome(
     }
 
 
+def outcome_of(
+    member_id: int,
+    household_id: int,
+    status: IdentityStatus,
+    source: Source = Source.ADMINDUK,
+    village_code: str = "32.01.01.1001",
+    **details: Any,
+) -> dict[str, Any]:
+    """``outcome`` by ids, for tests that hold ids only."""
+    return {
+        "member_id": member_id,
+        "source": source.value,
+        "household_id": household_id,
+        "village_code": village_code,
+        "status": status.value,
+        "probability": None,
+        "suggested_nik": None,
+        "details": details,
+    }
+
+
 async def identity_run(
     engine: AsyncEngine,
     outcomes: Iterable[dict[str, Any]],
