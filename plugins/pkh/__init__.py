@@ -4,6 +4,11 @@ Components are pregnant women, children 0–6, primary/junior/senior high school
 with a severe disability and the elderly 60+; a family is paid for at most four, the
 highest-paying ones. A period is one quarter, one of the four stages (tahap) of a year. Amounts
 and thresholds per year live in ``settings.toml`` beside this file.
+
+School components follow the school registry (Dapodik) where its latest completed check found
+the child: enrolled, at the level it gives; not enrolled, no school component; not checked, the
+registry's education field as before. Members the civil registry (Adminduk) records as deceased
+count for no component (``refuse_civil_deceased``). docs/programs.md has the rules.
 """
 
 from __future__ import annotations
