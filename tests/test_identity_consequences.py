@@ -319,3 +319,13 @@ async def test_the_probability_setting_decides(
         get_settings.cache_clear()
     assert result.nik_corrections == (1 if probability >= 0.95 else 0)
     assert result.below_probability == (0 if probability >= 0.95 else 1)
+
+
+async def test_a_move_to_an_unknown_village_removes_the_member(db: AsyncEngine) -> None:
+    (household,) = await registered(db)
+    child = household.members[2]
+    run_id = await identity_run(db, [outcome(child, household, MOVED)])  # the civil registry did not say where
+    result = await propose(db, run_id)
+    assert (result.proposals, result.moved_removals, result.household_moves) == (1, 1, 0)
+    (made,) = (await open_proposals(db)).values()
+    assert {m: r.status for m, r in (await proposed_members(db, made.id)).items()} == {child.id: "moved"}

@@ -240,11 +240,12 @@ async def _plan(conn: AsyncConnection, household: Any, findings: list[Finding], 
     present = [f for f in findings if f.member_id in members]
     result.not_active += len(findings) - len(present)
     deceased = {f.member_id for f in present if f.status is IdentityStatus.DECEASED}
-    moved = {f.member_id: f.new_village for f in present if f.status is IdentityStatus.MOVED and f.new_village}
+    # A move without a new village (the civil registry did not say where) removes the member.
+    moved = {f.member_id: f.new_village for f in present if f.status is IdentityStatus.MOVED}
     head = next((m for m in household.members if m.relationship == Relationship.HEAD.value), None)
     living = [member_id for member_id in members if member_id not in deceased]
     destination: str | None = None
-    if head is not None and head.id in moved and head.id not in deceased:
+    if head is not None and head.id not in deceased and moved.get(head.id):
         destination = moved[head.id]
     elif living and all(member_id in moved for member_id in living) and len({moved[i] for i in living}) == 1:
         destination = moved[living[0]]
@@ -257,11 +258,11 @@ async def _plan(conn: AsyncConnection, household: Any, findings: list[Finding], 
     if destination is not None:
         plan.household = {"village_code": destination, "latitude": None, "longitude": None}
         plan.words.append("household moved to another village")
-    for member_id, village in sorted(moved.items()):
+    for member_id, village in sorted(moved.items(), key=lambda item: item[0]):
         if member_id in deceased:
             continue
         plan.used.append(member_id)
-        if village != destination:
+        if destination is None or village != destination:
             plan.removals[member_id] = RemovalReason.MOVED
             plan.words.append(f"member {member_id} moved away")
     suggested = [f for f in present if f.status is IdentityStatus.NIK_SUGGESTED and f.suggested_nik]
