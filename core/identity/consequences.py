@@ -241,7 +241,11 @@ async def _plan(conn: AsyncConnection, household: Any, findings: list[Finding], 
     result.not_active += len(findings) - len(present)
     deceased = {f.member_id for f in present if f.status is IdentityStatus.DECEASED}
     # A move without a new village (the civil registry did not say where) removes the member.
-    moved = {f.member_id: f.new_village for f in present if f.status is IdentityStatus.MOVED}
+    moved = {
+        f.member_id: f.new_village
+        for f in present
+        if f.status is IdentityStatus.MOVED and f.new_village != household.village_code
+    }
     head = next((m for m in household.members if m.relationship == Relationship.HEAD.value), None)
     living = [member_id for member_id in members if member_id not in deceased]
     destination: str | None = None
@@ -249,8 +253,6 @@ async def _plan(conn: AsyncConnection, household: Any, findings: list[Finding], 
         destination = moved[head.id]
     elif living and all(member_id in moved for member_id in living) and len({moved[i] for i in living}) == 1:
         destination = moved[living[0]]
-    if destination == household.village_code:
-        destination = None
     for member_id in sorted(deceased):
         plan.removals[member_id] = RemovalReason.DECEASED
         plan.used.append(member_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, select
+from sqlalchemy import ColumnElement, Select, case, exists, null, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.foundation.enums import Education, IdentityRunStatus, IdentityStatus
@@ -68,7 +68,8 @@ def school_outcomes() -> Select[Any]:
     """``(member_id, level)``: the education level Dapodik's outcome that counts gives each child checked.
 
     ``level`` is an ``Education`` value (``primary``, ``junior_high``, ``senior_high``) for a child
-    enrolled, ``none`` for one not enrolled (or enrolled at a level the registry does not know).
+    enrolled, ``none`` for one not enrolled, NULL for one enrolled at a level not given (the
+    registry's own education field then decides, as for a child not checked).
     """
     counted = latest_checks(Source.DAPODIK, [IdentityStatus.ENROLLED, IdentityStatus.NOT_ENROLLED]).subquery(
         "school_checks"
@@ -77,7 +78,7 @@ def school_outcomes() -> Select[Any]:
     level = case(
         (counted.c.status == IdentityStatus.NOT_ENROLLED.value, NOT_ENROLLED),
         *((given == school.value, education.value) for school, education in SCHOOL_EDUCATION.items()),
-        else_=NOT_ENROLLED,
+        else_=null(),
     )
     return select(counted.c.member_id, level.label("level"))
 

@@ -99,7 +99,7 @@ def deceased_refusals(
     if view.deceased is None:
         return None
     left_out = view.deceased.subquery("civil_deceased_members")
-    touched = [*where, exists().where(left_out.c.household_id == HOUSEHOLDS.c.id)]
+    touched = [*where, HOUSEHOLDS.c.id.in_(select(left_out.c.household_id))]
     facts = facts_select(registry, period, where=touched, members=view.registry_members).subquery("registry_facts")
     remaining = exists().where(
         MEMBERS.c.household_id == facts.c.household_id,
