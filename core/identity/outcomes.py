@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, null, select
+from sqlalchemy import ColumnElement, Select, case, exists, func, null, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.foundation.enums import Education, IdentityRunStatus, IdentityStatus
+from core.foundation.enums import Education, IdentityRunKind, IdentityRunStatus, IdentityStatus
 from core.models import IdentityCheck, IdentityRun
 from core.reference.formats import SchoolLevel, Source
 
@@ -47,33 +47,36 @@ def superseded(check: Any) -> ColumnElement[bool]:
     )
 
 
-def latest_checks(source: Source, statuses: Iterable[IdentityStatus] = ()) -> Select[Any]:
-    """The checks rows that count, of ``source`` (and one of ``statuses`` if given): one per member at most."""
-    query = select(CHECKS).where(
-        CHECKS.c.source == source.value, CHECKS.c.run_id.in_(completed_runs()), ~superseded(CHECKS)
-    )
+def latest_checks(source: Source, statuses: Iterable[IdentityStatus] = (), single_run: bool = False) -> Select[Any]:
+    """The checks rows that count, of ``source`` (and one of ``statuses`` if given): one per member at most.
+
+    ``single_run``: only one completed run exists (``completed_run_count``), so nothing is superseded
+    and the look-up of later runs per row is left out.
+    """
+    query = select(CHECKS).where(CHECKS.c.source == source.value, CHECKS.c.run_id.in_(completed_runs()))
+    if not single_run:
+        query = query.where(~superseded(CHECKS))
     wanted = [status.value for status in statuses]
     if wanted:
         query = query.where(CHECKS.c.status.in_(wanted))
     return query
 
 
-def civil_deceased() -> Select[Any]:
+def civil_deceased(single_run: bool = False) -> Select[Any]:
     """``(member_id, household_id)`` of the members whose Adminduk outcome that counts is ``deceased``."""
-    counted = latest_checks(Source.ADMINDUK, [IdentityStatus.DECEASED]).subquery("civil_deceased")
+    counted = latest_checks(Source.ADMINDUK, [IdentityStatus.DECEASED], single_run).subquery("civil_deceased")
     return select(counted.c.member_id, counted.c.household_id)
 
 
-def school_outcomes() -> Select[Any]:
+def school_outcomes(single_run: bool = False) -> Select[Any]:
     """``(member_id, level)``: the education level Dapodik's outcome that counts gives each child checked.
 
     ``level`` is an ``Education`` value (``primary``, ``junior_high``, ``senior_high``) for a child
     enrolled, ``none`` for one not enrolled, NULL for one enrolled at a level not given (the
     registry's own education field then decides, as for a child not checked).
     """
-    counted = latest_checks(Source.DAPODIK, [IdentityStatus.ENROLLED, IdentityStatus.NOT_ENROLLED]).subquery(
-        "school_checks"
-    )
+    wanted = [IdentityStatus.ENROLLED, IdentityStatus.NOT_ENROLLED]
+    counted = latest_checks(Source.DAPODIK, wanted, single_run).subquery("school_checks")
     given = counted.c.details["level"].as_string()
     level = case(
         (counted.c.status == IdentityStatus.NOT_ENROLLED.value, NOT_ENROLLED),
@@ -90,3 +93,9 @@ async def any_outcome(conn: AsyncConnection, source: Source, statuses: Iterable[
     if wanted:
         query = query.where(CHECKS.c.status.in_(wanted))
     return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def completed_run_count(conn: AsyncConnection) -> int:
+    """How many check runs completed (a handful: the runs table is small)."""
+    query = select(func.count()).where(RUNS.c.status == COMPLETED, RUNS.c.kind == IdentityRunKind.CHECK.value)
+    return int((await conn.execute(query)).scalar_one())

@@ -16,12 +16,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import FromClause, Select, String, case, exists, literal, null, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    FromClause,
+    MetaData,
+    Select,
+    String,
+    Table,
+    case,
+    exists,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import visitors
 
 from core.foundation.enums import IdentityStatus, MemberStatus
-from core.identity.outcomes import any_outcome, civil_deceased, school_outcomes
+from core.identity.outcomes import any_outcome, civil_deceased, completed_run_count, school_outcomes
 from core.programs.facts import facts_select
 from core.programs.periods import Period
 from core.programs.registry import ProgramRegistry
@@ -41,6 +56,22 @@ class MemberView:
     members: FromClause  # the members table, or a view of it (``counted_members``)
     registry_members: FromClause  # the same without leaving anyone out: what the registry alone says
     deceased: Select[Any] | None  # (member_id, household_id) left out as deceased, if any
+    tables: tuple[Table, ...] = ()  # temporary tables holding the outcomes (a cycle's), to drop with its others
+
+
+def _temporary(name: str, *columns: Column[Any]) -> Table:
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+async def _materialise(conn: AsyncConnection, table: Table, rows: Select[Any]) -> Select[Any]:
+    """Fill a temporary table keyed by member from ``rows`` once; later statements look members up in it."""
+    if conn.dialect.name == "sqlite":
+        await conn.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
+    await conn.run_sync(lambda sync: table.create(sync))
+    await conn.execute(insert(table).from_select([c.name for c in table.columns], rows))
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"ANALYZE {table.name}"))
+    return select(*table.c)
 
 
 def reads_school(registry: ProgramRegistry, program: Program, period: Period) -> bool:
@@ -72,17 +103,44 @@ def _relation(school: Select[Any] | None, leave_out: Select[Any] | None) -> From
     return query.subquery("counted_members")
 
 
-async def member_view(conn: AsyncConnection, registry: ProgramRegistry, program: Program, period: Period) -> MemberView:
-    """The members ``program`` counts in ``period``: two short probes, then plain SQL."""
-    deceased = None
-    if program.refuse_civil_deceased and await any_outcome(conn, Source.ADMINDUK, [IdentityStatus.DECEASED]):
-        deceased = civil_deceased()
-    school = None
-    if reads_school(registry, program, period) and await any_outcome(
+async def member_view(
+    conn: AsyncConnection, registry: ProgramRegistry, program: Program, period: Period, materialise: bool = False
+) -> MemberView:
+    """The members ``program`` counts in ``period``: two short probes, then plain SQL.
+
+    ``materialise`` (a cycle over a whole region): the outcomes that count are read once into
+    temporary tables keyed by member, which the cycle's statements then look members up in.
+    """
+    deceased = school = None
+    wants_deceased = program.refuse_civil_deceased and await any_outcome(
+        conn, Source.ADMINDUK, [IdentityStatus.DECEASED]
+    )
+    wants_school = reads_school(registry, program, period) and await any_outcome(
         conn, Source.DAPODIK, [IdentityStatus.ENROLLED, IdentityStatus.NOT_ENROLLED]
-    ):
-        school = school_outcomes()
-    return MemberView(_relation(school, deceased), _relation(school, None), deceased)
+    )
+    if not (wants_deceased or wants_school):
+        return MemberView(MEMBERS, MEMBERS, None)
+    single_run = await completed_run_count(conn) == 1
+    tables: list[Table] = []
+    if wants_deceased:
+        deceased = civil_deceased(single_run)
+        if materialise:
+            table = _temporary(
+                "work_civil_deceased",
+                Column("member_id", BigInteger, primary_key=True),
+                Column("household_id", BigInteger, nullable=False),
+            )
+            deceased = await _materialise(conn, table, deceased)
+            tables.append(table)
+    if wants_school:
+        school = school_outcomes(single_run)
+        if materialise:
+            table = _temporary(
+                "work_school_levels", Column("member_id", BigInteger, primary_key=True), Column("level", String(16))
+            )
+            school = await _materialise(conn, table, school)
+            tables.append(table)
+    return MemberView(_relation(school, deceased), _relation(school, None), deceased, tuple(tables))
 
 
 def deceased_refusals(

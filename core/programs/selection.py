@@ -174,6 +174,7 @@ class Selection:
     scope: ProgramScope
     tables: WorkTables
     has_quotas: bool
+    outcome_tables: tuple[Table, ...] = ()  # the identity outcomes a cycle read (``MemberView.tables``)
 
 
 async def _analyze(conn: AsyncConnection, table: Table) -> None:
@@ -192,7 +193,7 @@ async def _create(conn: AsyncConnection, tables: WorkTables) -> None:
 async def drop_work_tables(conn: AsyncConnection, selection: Selection) -> None:
     """Drop the work tables before the transaction commits (PostgreSQL drops them at commit anyway)."""
     if conn.dialect.name == "sqlite":
-        for table in selection.tables.all():
+        for table in [*selection.tables.all(), *selection.outcome_tables]:
             await conn.execute(text(f"DROP TABLE temp.{table.name}"))
 
 
@@ -351,11 +352,11 @@ async def select_households(conn: AsyncConnection, registry: ProgramRegistry, sc
     if conn.dialect.name == "postgresql":
         await conn.execute(text(f"SET LOCAL work_mem = '{CYCLE_WORK_MEM}'"))
     await _create(conn, tables)
-    view = await member_view(conn, registry, scope.program, scope.period)
+    view = await member_view(conn, registry, scope.program, scope.period, materialise=True)
     eligible = await _eligibility(conn, scope)
     await _fill_candidates(conn, registry, scope, tables.candidates, view, eligible)
     await _fill_components(conn, scope, tables, view)
     await _fill_refusals(conn, registry, scope, tables, view, eligible)
     has_quotas = await _fill_quotas(conn, scope, tables.quotas)
     await _fill_selected(conn, tables, has_quotas)
-    return Selection(scope=scope, tables=tables, has_quotas=has_quotas)
+    return Selection(scope=scope, tables=tables, has_quotas=has_quotas, outcome_tables=view.tables)
