@@ -76,6 +76,7 @@ def facts_select(
     period: Period,
     where: Sequence[ColumnElement[bool]] = (),
     members: FromClause = MEMBERS,
+    leave_out: Select[tuple[int]] | None = None,
 ) -> Select[tuple[object, ...]]:
     """One facts row per active household passing ``where`` (conditions on ``households``).
 
@@ -84,13 +85,16 @@ def facts_select(
     household and welfare rank: no sort of member rows carrying household columns. ``members``
     is the members table, or a cycle's view of it (``core.programs.member_outcomes``: without the
     members the civil registry records as deceased, with each child's school level): a household
-    none of whose members it holds has no facts row.
+    none of whose members it holds has no facts row. ``leave_out`` (member ids) is not counted
+    either: given as a filter rather than inside ``members``, the aggregate keeps its ordered pass.
     """
     ctx = FactContext(members=members, period=period)
     counts = [func.sum(case((fact.condition(ctx), 1), else_=0)).label(name) for name, fact in registry.facts.items()]
     member_rows = select(members.c.household_id, func.count().label(_MEMBER_COUNT), *counts).where(
         members.c.status == MemberStatus.ACTIVE.value
     )
+    if leave_out is not None:
+        member_rows = member_rows.where(members.c.id.not_in(leave_out))
     if where:
         admitted = select(HOUSEHOLDS.c.id).where(HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value, *where)
         member_rows = member_rows.where(members.c.household_id.in_(admitted))

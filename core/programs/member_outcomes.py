@@ -58,6 +58,10 @@ class MemberView:
     deceased: Select[Any] | None  # (member_id, household_id) left out as deceased, if any
     tables: tuple[Table, ...] = ()  # temporary tables holding the outcomes (a cycle's), to drop with its others
 
+    def left_out(self) -> Select[Any] | None:
+        """The member ids left out, as a filter for ``facts_select`` over ``registry_members``."""
+        return None if self.deceased is None else select(self.deceased.subquery("left_out_ids").c.member_id)
+
 
 def _temporary(name: str, *columns: Column[Any]) -> Table:
     return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")

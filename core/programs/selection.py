@@ -228,7 +228,9 @@ async def _fill_candidates(
     view: MemberView,
     eligible: Callable[[FromClause], ColumnElement[bool]],
 ) -> None:
-    facts = facts_select(registry, scope.period, where=_region_where(scope), members=view.members).subquery("facts")
+    facts = facts_select(
+        registry, scope.period, where=_region_where(scope), members=view.registry_members, leave_out=view.left_out()
+    ).subquery("facts")
     names = [column.name for column in table.columns]
     await conn.execute(
         insert(table).from_select(names, select(*(facts.c[name] for name in names)).where(eligible(facts)))
