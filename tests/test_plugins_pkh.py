@@ -6,13 +6,16 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.foundation.enums import Education
+from core.foundation.enums import Education, IdentityRunStatus, IdentityStatus
 from core.foundation.refusals import Invalid
 from core.programs.cycles import CycleRecord, run_cycle
 from core.programs.eligibility import explain
 from core.programs.periods import PeriodKind, parse_period
+from core.reference.formats import Source
 from plugins.pkh import PROGRAM
+from plugins.pkh.components import paid_components
 from tests import factories
+from tests.identity_support import identity_run, outcome_of
 from tests.programs_support import (
     builtin_registry,
     child,
@@ -137,3 +140,70 @@ async def test_periods_outside_the_settings_or_of_the_wrong_form_are_refused(db:
         outcome = await run_cycle(db, registry, "pkh", period, factories.VILLAGE, "tester")
         assert isinstance(outcome, Invalid), outcome
         assert [e.field for e in outcome.errors] == ["period"] and wording in outcome.errors[0].message
+
+
+# --- school components from Dapodik ---------------------------------------------------------------
+
+
+async def school_run(engine: AsyncEngine, household_id: int, outcomes: dict[date, dict[str, object]], **run: object):  # type: ignore[no-untyped-def]
+    """A Dapodik run: child (by birth date) → ``{"status": ..., details}``; returns its id."""
+    members = await member_ids_by_birth(engine, household_id)
+    rows = []
+    for born, given in outcomes.items():
+        details = dict(given)
+        status = details.pop("status")
+        rows.append(outcome_of(members[born], household_id, status, Source.DAPODIK, **details))  # type: ignore[arg-type]
+    return await identity_run(engine, rows, **run)  # type: ignore[arg-type]
+
+
+async def test_dapodik_enrolment_sets_the_school_component_where_it_found_the_child(db: AsyncEngine) -> None:
+    # Registered at primary school; Dapodik finds the one at SMP, the other not enrolled; a third unchecked.
+    at_smp, dropped_out, unchecked = date(2013, 3, 5), date(2014, 9, 9), date(2016, 1, 1)
+    members = [
+        head(),
+        child(at_smp, education=Education.PRIMARY),
+        child(dropped_out, education=Education.PRIMARY),
+        child(unchecked, education=Education.PRIMARY),
+    ]
+    [household_id] = await register(db, [poor_household(members=members)])
+    enrolled_at = {"status": IdentityStatus.ENROLLED, "level": "SMP", "grade": 7, "attendance": 92.5}
+    await school_run(db, household_id, {at_smp: enrolled_at, dropped_out: {"status": IdentityStatus.NOT_ENROLLED}})
+    await run(db)
+    ids = await member_ids_by_birth(db, household_id)
+    rows = await components_of(db, household_id, "pkh")
+    assert [(member, component) for member, component, _ in rows] == [
+        (ids[at_smp], "junior_pupil"),  # 1,500,000 / 4
+        (ids[unchecked], "primary_pupil"),  # the registry's rule
+    ]
+    assert await enrolled(db, "pkh", Q1) == {household_id: 375_000 + 225_000}
+
+
+async def test_a_child_dapodik_finds_not_enrolled_is_no_component_and_a_failed_run_does_not_count(
+    db: AsyncEngine,
+) -> None:
+    pupil, schoolchild = date(2015, 3, 5), date(2012, 2, 2)
+    dropped, registered_out = await register(
+        db,
+        [
+            poor_household(members=[head(), child(pupil, education=Education.PRIMARY)]),
+            poor_household(members=[head(), child(schoolchild)]),  # not in school by the registry
+        ],
+    )
+    await school_run(db, dropped, {pupil: {"status": IdentityStatus.NOT_ENROLLED}})
+    senior = {"status": IdentityStatus.ENROLLED, "level": "SMK", "grade": 10, "attendance": 88.0}
+    await school_run(db, registered_out, {schoolchild: senior})
+    # A later run that failed says otherwise: it does not count.
+    await school_run(db, dropped, {pupil: senior}, status=IdentityRunStatus.FAILED)
+    await run(db)
+    assert await enrolled(db, "pkh", Q1) == {registered_out: 500_000}  # senior high: 2,000,000 / 4
+    async with db.connect() as conn:
+        [verdict] = (await explain(conn, builtin_registry(), [dropped], {"pkh": parse_period(Q1, PeriodKind.QUARTER)}))[
+            dropped
+        ]
+    assert not verdict.eligible  # a household's verdict counts the members as the cycle does
+    assert (
+        verdict.summary
+        == "not eligible: no PKH component ("
+        + ", ".join(c.label for c in paid_components(PROGRAM.settings_for(parse_period(Q1, PeriodKind.QUARTER))))
+        + ")"
+    )

@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )
+    identity_nik_min_probability: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="A NIK suggested by the Adminduk check becomes a correction proposal only at this match "
+        "probability or above (docs/identity-consequences.md).",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -2,7 +2,9 @@
 
 ``eligible_condition`` is what a cycle puts in its INSERT ... SELECT; ``explain`` evaluates every
 rule's predicate as a column for a set of households (one statement per program, whatever the
-number of households) and words each outcome with the rule's own ``explain``.
+number of households) and words each outcome with the rule's own ``explain``. Both count the
+members as a cycle does (``core.programs.member_outcomes``: the civil registry's deaths, Dapodik's
+enrolment).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.models import Enrollment
 from core.programs.facts import facts_select
+from core.programs.member_outcomes import member_view
 from core.programs.periods import Period
 from core.programs.registry import ProgramRegistry
 from core.programs.types import EligibilityRule, Program, RuleContext
@@ -102,7 +105,8 @@ async def explain(
     for slug, period in sorted(periods.items()):
         program = registry.program(slug)
         config = program.settings_for(period)
-        facts = facts_select(registry, period, where=[HOUSEHOLDS.c.id.in_(ids)]).subquery("facts")
+        view = await member_view(conn, registry, program, period)
+        facts = facts_select(registry, period, where=[HOUSEHOLDS.c.id.in_(ids)], members=view.members).subquery("facts")
         ctx = RuleContext(facts=facts, period=period, config=config)
         rules = rules_of(program)
         columns = [rule.predicate(ctx).label(f"rule_{index}") for index, rule in enumerate(rules)]

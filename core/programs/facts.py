@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Integer, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, FromClause, Integer, Select, case, func, literal, or_, select
 
 from core.foundation.enums import (
     CookingFuel,
@@ -72,23 +72,33 @@ _MEMBER_COUNT = "active_member_count"
 
 
 def facts_select(
-    registry: ProgramRegistry, period: Period, where: Sequence[ColumnElement[bool]] = ()
+    registry: ProgramRegistry,
+    period: Period,
+    where: Sequence[ColumnElement[bool]] = (),
+    members: FromClause = MEMBERS,
+    leave_out: Select[tuple[int]] | None = None,
 ) -> Select[tuple[object, ...]]:
     """One facts row per active household passing ``where`` (conditions on ``households``).
 
     Members are aggregated per household first (one ordered pass over the household index,
     restricted to the households ``where`` admits when it is given), then joined to their
-    household and welfare rank: no sort of member rows carrying household columns.
+    household and welfare rank: no sort of member rows carrying household columns. ``members``
+    is the members table, or a cycle's view of it (``core.programs.member_outcomes``: without the
+    members the civil registry records as deceased, with each child's school level): a household
+    none of whose members it holds has no facts row. ``leave_out`` (member ids) is not counted
+    either: given as a filter rather than inside ``members``, the aggregate keeps its ordered pass.
     """
-    ctx = FactContext(members=MEMBERS, period=period)
+    ctx = FactContext(members=members, period=period)
     counts = [func.sum(case((fact.condition(ctx), 1), else_=0)).label(name) for name, fact in registry.facts.items()]
-    member_rows = select(MEMBERS.c.household_id, func.count().label(_MEMBER_COUNT), *counts).where(
-        MEMBERS.c.status == MemberStatus.ACTIVE.value
+    member_rows = select(members.c.household_id, func.count().label(_MEMBER_COUNT), *counts).where(
+        members.c.status == MemberStatus.ACTIVE.value
     )
+    if leave_out is not None:
+        member_rows = member_rows.where(members.c.id.not_in(leave_out))
     if where:
         admitted = select(HOUSEHOLDS.c.id).where(HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value, *where)
-        member_rows = member_rows.where(MEMBERS.c.household_id.in_(admitted))
-    per_household = member_rows.group_by(MEMBERS.c.household_id).subquery("member_facts")
+        member_rows = member_rows.where(members.c.household_id.in_(admitted))
+    per_household = member_rows.group_by(members.c.household_id).subquery("member_facts")
     deprivation = _deprivations(per_household.c[_MEMBER_COUNT])
     estimated_decile = case((deprivation >= 9, 1), else_=10 - deprivation)
     joined = per_household.join(HOUSEHOLDS, HOUSEHOLDS.c.id == per_household.c.household_id).outerjoin(

@@ -21,6 +21,7 @@ tables before committing (PostgreSQL drops them on commit by itself).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,12 +29,15 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
+    FromClause,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    and_,
     cast,
     exists,
     func,
@@ -52,6 +56,7 @@ from core.models.types import code_type
 from core.programs import double_recipients as doubles
 from core.programs.eligibility import eligible_condition
 from core.programs.facts import facts_select
+from core.programs.member_outcomes import MemberView, deceased_refusals, member_view
 from core.programs.quotas import most_specific_region, remaining_quotas
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import NATIONAL, ProgramScope, covers
@@ -169,6 +174,7 @@ class Selection:
     scope: ProgramScope
     tables: WorkTables
     has_quotas: bool
+    outcome_tables: tuple[Table, ...] = ()  # the identity outcomes a cycle read (``MemberView.tables``)
 
 
 async def _analyze(conn: AsyncConnection, table: Table) -> None:
@@ -187,35 +193,59 @@ async def _create(conn: AsyncConnection, tables: WorkTables) -> None:
 async def drop_work_tables(conn: AsyncConnection, selection: Selection) -> None:
     """Drop the work tables before the transaction commits (PostgreSQL drops them at commit anyway)."""
     if conn.dialect.name == "sqlite":
-        for table in selection.tables.all():
+        for table in [*selection.tables.all(), *selection.outcome_tables]:
             await conn.execute(text(f"DROP TABLE temp.{table.name}"))
 
 
-async def _fill_candidates(conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope, table: Table) -> None:
+def _region_where(scope: ProgramScope) -> list[ColumnElement[bool]]:
+    return [] if scope.region_code == NATIONAL else [covers(HOUSEHOLDS.c.village_code, scope.region_code)]
+
+
+async def _eligibility(conn: AsyncConnection, scope: ProgramScope) -> Callable[[FromClause], ColumnElement[bool]]:
+    """The condition a facts row meets to be a candidate: the program's rules and core's exclusion
+    rule, and, when another region's cycle enrolled households for this program-period, not one of those."""
     program, period = scope.program, scope.period
-    where = [] if scope.region_code == NATIONAL else [covers(HOUSEHOLDS.c.village_code, scope.region_code)]
-    facts = facts_select(registry, period, where=where).subquery("facts")
     of_this_cycle = (ENROLLMENTS.c.program == program.slug, ENROLLMENTS.c.period == period.label)
-    # The program's rules and core's exclusion rule for the programs it excludes.
-    eligible = [eligible_condition(program, facts, period)]
-    if (await conn.execute(select(ENROLLMENTS.c.id).where(*of_this_cycle).limit(1))).first() is not None:
-        # Another region's cycle enrolled households for this program-period: skip those.
-        eligible.append(
-            ~exists(select(ENROLLMENTS.c.id).where(*of_this_cycle, ENROLLMENTS.c.household_id == facts.c.household_id))
-        )
+    others = (await conn.execute(select(ENROLLMENTS.c.id).where(*of_this_cycle).limit(1))).first() is not None
+
+    def eligible(facts: FromClause) -> ColumnElement[bool]:
+        conditions = [eligible_condition(program, facts, period)]
+        if others:
+            enrolled = select(ENROLLMENTS.c.id).where(
+                *of_this_cycle, ENROLLMENTS.c.household_id == facts.c.household_id
+            )
+            conditions.append(~exists(enrolled))
+        return and_(*conditions)
+
+    return eligible
+
+
+async def _fill_candidates(
+    conn: AsyncConnection,
+    registry: ProgramRegistry,
+    scope: ProgramScope,
+    table: Table,
+    view: MemberView,
+    eligible: Callable[[FromClause], ColumnElement[bool]],
+) -> None:
+    facts = facts_select(
+        registry, scope.period, where=_region_where(scope), members=view.registry_members, leave_out=view.left_out()
+    ).subquery("facts")
     names = [column.name for column in table.columns]
-    await conn.execute(insert(table).from_select(names, select(*(facts.c[name] for name in names)).where(*eligible)))
+    await conn.execute(
+        insert(table).from_select(names, select(*(facts.c[name] for name in names)).where(eligible(facts)))
+    )
     await _analyze(conn, table)
 
 
-async def _fill_components(conn: AsyncConnection, scope: ProgramScope, tables: WorkTables) -> None:
+async def _fill_components(conn: AsyncConnection, scope: ProgramScope, tables: WorkTables, view: MemberView) -> None:
     program, period = scope.program, scope.period
     ctx = BenefitContext(
         facts=tables.candidates,
-        members=MEMBERS,
+        members=view.members,
         period=period,
         config=program.settings_for(period),
-        fact_context=FactContext(members=MEMBERS, period=period),
+        fact_context=FactContext(members=view.members, period=period),
     )
     parts = program.benefit.components(ctx).subquery("benefit_components")
     household, member_id, component, amount, *numbered_by_rule = parts.c
@@ -233,10 +263,18 @@ async def _fill_components(conn: AsyncConnection, scope: ProgramScope, tables: W
 
 
 async def _fill_refusals(
-    conn: AsyncConnection, registry: ProgramRegistry, scope: ProgramScope, tables: WorkTables
+    conn: AsyncConnection,
+    registry: ProgramRegistry,
+    scope: ProgramScope,
+    tables: WorkTables,
+    view: MemberView,
+    eligible: Callable[[FromClause], ColumnElement[bool]],
 ) -> None:
     candidates, slug = tables.candidates, scope.program.slug
     checks = [doubles.deceased_refusals(tables.components)]
+    civil = deceased_refusals(view, registry, scope.program, scope.period, _region_where(scope), eligible, candidates)
+    if civil is not None:
+        checks.append(civil)
     if not await doubles.unique_while_active(conn, doubles.NIK_INDEX):
         checks.append(doubles.nik_refusals(candidates))
     if not await doubles.unique_while_active(conn, doubles.KK_INDEX):
@@ -316,9 +354,11 @@ async def select_households(conn: AsyncConnection, registry: ProgramRegistry, sc
     if conn.dialect.name == "postgresql":
         await conn.execute(text(f"SET LOCAL work_mem = '{CYCLE_WORK_MEM}'"))
     await _create(conn, tables)
-    await _fill_candidates(conn, registry, scope, tables.candidates)
-    await _fill_components(conn, scope, tables)
-    await _fill_refusals(conn, registry, scope, tables)
+    view = await member_view(conn, registry, scope.program, scope.period, materialise=True)
+    eligible = await _eligibility(conn, scope)
+    await _fill_candidates(conn, registry, scope, tables.candidates, view, eligible)
+    await _fill_components(conn, scope, tables, view)
+    await _fill_refusals(conn, registry, scope, tables, view, eligible)
     has_quotas = await _fill_quotas(conn, scope, tables.quotas)
     await _fill_selected(conn, tables, has_quotas)
-    return Selection(scope=scope, tables=tables, has_quotas=has_quotas)
+    return Selection(scope=scope, tables=tables, has_quotas=has_quotas, outcome_tables=view.tables)

@@ -25,6 +25,16 @@ class FactContext:
     members: FromClause  # the members table (active members only reach the aggregate)
     period: Period
 
+    def school_level(self) -> ColumnElement[str] | None:
+        """Per member, the education level the school registry (Dapodik) found them enrolled at.
+
+        ``primary``, ``junior_high`` or ``senior_high`` for a child enrolled, ``none`` for a child
+        not enrolled, NULL for a member Dapodik did not check; None (no column at all) where no
+        Dapodik outcome is available, e.g. before any check run completed. The outcome is the one
+        of the latest completed check run (docs/identity-consequences.md).
+        """
+        return self.members.c.get("school_level")
+
     def born_after(self, years: int) -> date:
         """Members born after this date are younger than ``years`` at the period's start."""
         start = self.period.start
@@ -128,6 +138,9 @@ class Program:
     #: Payment stages inside one period (1 = paid once per period).
     stages: int = 1
     disbursement_fields: Sequence[DisbursementField] = field(default_factory=tuple)
+    #: Cycles leave out members whose latest completed civil-registry (Adminduk) check says deceased:
+    #: they count for no fact or component, and a household eligible only through them is refused.
+    refuse_civil_deceased: bool = False
 
     def settings_on(self, day: date) -> Mapping[str, Any]:
         """The settings in force on ``day``: those of the program's period that contains it."""

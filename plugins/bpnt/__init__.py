@@ -24,6 +24,7 @@ PROGRAM = Program(
     benefit=FamilyAmount(),
     channel="kks_card",
     settings=load_program_settings(__name__, required=("max_decile", "monthly_amount")),
+    refuse_civil_deceased=True,
     disbursement_fields=(DisbursementField("account_reference", "The family's KKS card number."),),
 )
 

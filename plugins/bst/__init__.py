@@ -27,6 +27,7 @@ PROGRAM = Program(
     channel="post_office",
     settings=load_program_settings(__name__, required=("max_decile", "monthly_amount")),
     excludes=("pkh", "bpnt"),
+    refuse_civil_deceased=True,
     disbursement_fields=(DisbursementField("account_reference", "The post-office payment voucher (undangan) code."),),
 )
 

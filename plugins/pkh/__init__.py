@@ -4,6 +4,11 @@ Components are pregnant women, children 0–6, primary/junior/senior high school
 with a severe disability and the elderly 60+; a family is paid for at most four, the
 highest-paying ones. A period is one quarter, one of the four stages (tahap) of a year. Amounts
 and thresholds per year live in ``settings.toml`` beside this file.
+
+School components follow the school registry (Dapodik) where its latest completed check found
+the child: enrolled, at the level it gives; not enrolled, no school component; not checked, the
+registry's education field as before. Members the civil registry (Adminduk) records as deceased
+count for no component (``refuse_civil_deceased``). docs/programs.md has the rules.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from core.plugin_api import (
     hookimpl,
     load_program_settings,
 )
-from plugins.pkh.components import ANY_COMPONENT, ComponentBenefit, HasComponent
+from plugins.pkh.components import ANY_COMPONENT, SCHOOL_FACTS, ComponentBenefit, HasComponent
 
 PROGRAM = Program(
     slug="pkh",
@@ -29,6 +34,7 @@ PROGRAM = Program(
     benefit=ComponentBenefit(),
     channel="bank_account",
     settings=load_program_settings(__name__, required=("max_decile", "max_components", "components")),
+    refuse_civil_deceased=True,
     disbursement_fields=(DisbursementField("account_reference", "The family's KKS bank account at a Himbara bank."),),
 )
 
@@ -40,4 +46,4 @@ def siks_register_programs() -> list[Program]:
 
 @hookimpl
 def siks_register_facts() -> list[HouseholdFact]:
-    return [ANY_COMPONENT]
+    return [ANY_COMPONENT, *SCHOOL_FACTS]

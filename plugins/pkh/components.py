@@ -30,24 +30,43 @@ _FACTS = {fact.name: fact for fact in CORE_FACTS}
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """A PKH component (komponen): its code in settings and enrollments, the fact it counts, its words."""
+    """A PKH component (komponen): its code in settings and enrollments, the fact it counts, its words.
+
+    A school component (``school`` is the education level) counts a child at the level the school
+    registry (Dapodik) found them enrolled at, where Dapodik checked them: a child Dapodik found
+    not enrolled counts for no school component; a child it did not check counts as the registry
+    says (in school, at their education level). ``registry_fact`` is core's fact for that rule.
+    """
 
     code: str
     fact: str
     label: str
+    registry_fact: str = ""
+    school: str = ""
 
     def condition(self, ctx: FactContext) -> ColumnElement[bool]:
-        return _FACTS[self.fact].condition(ctx)
+        registry = _FACTS[self.registry_fact or self.fact].condition(ctx)
+        level = ctx.school_level() if self.school else None
+        if level is None:
+            return registry
+        return or_(and_(level.is_(None), registry), level == self.school)
 
 
 COMPONENTS: tuple[Component, ...] = (
     Component("pregnant", "pregnant", "pregnant woman"),
     Component("child_0_6", "children_0_6", "child 0–6"),
-    Component("primary_pupil", "primary_pupils", "primary pupil"),
-    Component("junior_pupil", "junior_pupils", "junior high pupil"),
-    Component("senior_pupil", "senior_pupils", "senior high pupil"),
+    Component("primary_pupil", "pkh_primary_pupils", "primary pupil", "primary_pupils", "primary"),
+    Component("junior_pupil", "pkh_junior_pupils", "junior high pupil", "junior_pupils", "junior_high"),
+    Component("senior_pupil", "pkh_senior_pupils", "senior high pupil", "senior_pupils", "senior_high"),
     Component("severe_disability", "severe_disability", "severe disability"),
     Component("elderly_60", "elderly_60", "elderly 60+"),
+)
+
+#: PKH's own counts of school children (Dapodik where it checked them; core's pupil facts count by the registry).
+SCHOOL_FACTS: tuple[HouseholdFact, ...] = tuple(
+    HouseholdFact(c.fact, f"{c.label}s for PKH: Dapodik's enrolment where it checked the child", c.condition)
+    for c in COMPONENTS
+    if c.school
 )
 
 
