@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import AUDIT
-from core.foundation.enums import Sex
+from core.foundation.enums import IdentityStatus, Sex
 from core.households.identity import make_nik
 from core.programs import quotas
 from core.programs.cycles import CycleRecord, approve_cycle, run_cycle
@@ -30,6 +30,7 @@ from plugins.pbi_jk.registration import COLUMNS
 from tests import factories
 from tests.cli_support import siks
 from tests.conftest import GraphQLClient
+from tests.identity_support import identity_run, outcome_of
 from tests.programs_support import (
     child,
     components_of,
@@ -37,6 +38,7 @@ from tests.programs_support import (
     enrolled,
     grandmother,
     head,
+    member_ids_by_birth,
     poor_household,
     rank,
     register,
@@ -122,6 +124,21 @@ async def test_the_premium_is_paid_per_member_a_month(db: AsyncEngine) -> None:
         84_000,
         f"PBI_JK-202603-{payment['enrollment_id']}-1",
     )
+
+
+async def test_no_premium_for_a_member_the_civil_registry_records_as_deceased(db: AsyncEngine) -> None:
+    assert pbi_jk_program().refuse_civil_deceased
+    [family] = await register(db, [poor_household(members=[head(), child(date(2022, 6, 1)), grandmother()])])
+    await rank(db, {family: (2, -1.0)})
+    members = await member_ids_by_birth(db, family)
+    grandmother_born = min(members)
+    await identity_run(
+        db, [outcome_of(members[grandmother_born], family, IdentityStatus.DECEASED, deathDate="2026-01-10")]
+    )
+    await run(db, "2026-03", factories.VILLAGE)
+    assert await enrolled(db, "pbi_jk", "2026-03") == {family: 84_000}
+    parts = await components_of(db, family, "pbi_jk")
+    assert members[grandmother_born] not in {member for member, _component, _amount in parts}
 
 
 async def test_quota_per_regency_enrols_the_poorest_first(db: AsyncEngine) -> None:

@@ -83,5 +83,6 @@ def pbi_jk_program() -> Program:
         rules=(HasInsurableMember(), DecileAtMost()),
         benefit=PremiumPerMember(),
         channel="bpjs_premium",
+        refuse_civil_deceased=True,  # no premium for a person the civil registry records as deceased
         settings=load_program_settings(__package__ or __name__, required=REQUIRED_SETTINGS),
     )
