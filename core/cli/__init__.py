@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("core.cli.demo", "app"),
     "disbursement": ("core.cli.disbursements", "app"),
     "export": ("core.cli.bulk", "export_app"),
+    "identity": ("core.cli.identity", "app"),
     "import": ("core.cli.bulk", "import_app"),
     "offline": ("core.cli.offline", "app"),
     "policy": ("core.cli.policy", "app"),
