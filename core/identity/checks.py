@@ -15,15 +15,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Column, MetaData, Select, Table, Text, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.log import RequestInfo
@@ -43,6 +45,8 @@ from core.storage.db import refresh_statistics, write_transaction
 from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
 
 BATCH_MEMBERS = 20_000
+ADMINDUK_SOURCE, DAPODIK_SOURCE, BPJS_SOURCE = (source.value for source in Source)
+_VALUES = {status: status.value for status in IdentityStatus}  # plain str, read once
 ADMINDUK = AdmindukPerson.__table__
 DAPODIK = DapodikPupil.__table__
 BPJS = BpjsMembership.__table__
@@ -50,6 +54,13 @@ CHECK_COLUMNS = (
     "run_id", "member_id", "source", "household_id", "village_code", "status",
     "probability", "suggested_nik", "details", "checked_at",
 )  # fmt: skip
+
+
+#: identity_checks as the bulk writer sees it: ``details`` arrives as JSON text (encoded once per row here; the
+#: JSON type would encode it again on SQLite, and COPY takes json as text anyway).
+CHECKS_AS_WRITTEN = Table(
+    CHECKS.name, MetaData(), *(Column(c.name, Text() if c.name == "details" else c.type) for c in CHECKS.columns)
+)
 
 
 class CheckRefused(ValueError):
@@ -123,9 +134,7 @@ async def run_check(
         {source.value: snapshots[source] for source in Source if source in snapshots},
         [source.value for source in Source if source not in snapshots],
     )
-    check = _Check(
-        engine, run_id, region, snapshots, started_at, today or started_at.date(), engine.dialect.name == "postgresql"
-    )
+    check = _Check(engine, run_id, region, snapshots, started_at, today or started_at.date())
     try:
         await check.all_members(batch_members)
         threshold = get_settings().identity_link_probability if link_threshold is None else link_threshold
@@ -173,11 +182,10 @@ class _Check:
         snapshots: dict[Source, int],
         checked_at: datetime,
         today: date,
-        postgresql: bool,
     ) -> None:
         self.engine, self.run_id, self.region, self.snapshots = engine, run_id, region, snapshots
         self.checked_at, self.today = checked_at, today
-        self.details: Callable[[dict[str, Any]], Any] = json.dumps if postgresql else dict  # COPY takes json text
+        self.no_details = json.dumps({})
         self.members = 0
         self.counts: dict[str, Counter[str]] = {source.value: Counter() for source in Source if source in snapshots}
         self.unknown_niks: list[Unmatched] = []
@@ -194,20 +202,35 @@ class _Check:
         return query.where(within(HOUSEHOLDS.c.village_code, self.region)) if self.region else query
 
     async def all_members(self, batch: int) -> None:
+        """Batch after batch; a batch's outcomes are written while the next batch is read and judged."""
         last = -1
-        while True:
-            async with self.engine.connect() as conn:
-                bounds = list(
-                    await conn.scalars(
-                        self._members(MEMBERS.c.id).where(MEMBERS.c.id > last).order_by(MEMBERS.c.id).limit(batch)
+        pending: asyncio.Task[None] | None = None
+        try:
+            while True:
+                async with self.engine.connect() as conn:
+                    bounds = list(
+                        await conn.scalars(
+                            self._members(MEMBERS.c.id).where(MEMBERS.c.id > last).order_by(MEMBERS.c.id).limit(batch)
+                        )
                     )
-                )
-            if not bounds:
-                return
-            await self._batch(last, bounds[-1], len(bounds))
-            last = bounds[-1]
+                if not bounds:
+                    break
+                rows = await self._batch(last, bounds[-1])
+                self.members += len(bounds)
+                last = bounds[-1]
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(self.write(rows))
+            if pending is not None:
+                await pending
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            raise
 
-    async def _batch(self, low: int, high: int, size: int) -> None:
+    async def _batch(self, low: int, high: int) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
         in_batch = and_(MEMBERS.c.id > low, MEMBERS.c.id <= high)
         async with self.engine.connect() as conn:
@@ -216,21 +239,22 @@ class _Check:
                 rows += await self._dapodik(conn, in_batch)
             if Source.BPJS in self.snapshots:
                 rows += await self._bpjs(conn, in_batch)
-        await self.write(rows)
-        self.members += size
+        return rows
 
-    def row(self, source: Source, member: Sequence[Any], outcome: Outcome) -> tuple[Any, ...]:
+    def row(self, source: str, member: Sequence[Any], outcome: Outcome) -> tuple[Any, ...]:
         """An identity_checks row; ``member`` starts with member id, household id, village code."""
-        self.counts[source.value][outcome.status.value] += 1
+        status = _VALUES[outcome.status]
+        self.counts[source][status] += 1
+        details = json.dumps(outcome.details) if outcome.details else self.no_details
         return (
-            self.run_id, member[0], source.value, member[1], member[2], outcome.status.value,
-            outcome.probability, outcome.suggested_nik, self.details(outcome.details), self.checked_at,
+            self.run_id, member[0], source, member[1], member[2], status,
+            outcome.probability, outcome.suggested_nik, details, self.checked_at,
         )  # fmt: skip
 
     async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
             async with write_transaction(self.engine) as conn:
-                await insert_rows(conn, CHECKS, CHECK_COLUMNS, rows)
+                await insert_rows(conn, CHECKS_AS_WRITTEN, CHECK_COLUMNS, rows)
 
     async def _adminduk(self, conn: AsyncConnection, in_batch: Any) -> list[tuple[Any, ...]]:
         a = ADMINDUK.c
@@ -251,7 +275,7 @@ class _Check:
             if outcome is None:
                 self.unknown_niks.append(Unmatched(*member[:6]))
             else:
-                found.append(self.row(Source.ADMINDUK, member, outcome))
+                found.append(self.row(ADMINDUK_SOURCE, member, outcome))
         return found
 
     async def _dapodik(self, conn: AsyncConnection, in_batch: Any) -> list[tuple[Any, ...]]:
@@ -271,7 +295,7 @@ class _Check:
             if member[10] is None:
                 self.unfound_pupils.append(Unmatched(*member[:6]))
             else:
-                found.append(self.row(Source.DAPODIK, member, outcomes.pupil_outcome(member[6:10])))
+                found.append(self.row(DAPODIK_SOURCE, member, outcomes.pupil_outcome(member[6:10])))
         return found
 
     async def _bpjs(self, conn: AsyncConnection, in_batch: Any) -> list[tuple[Any, ...]]:
@@ -291,7 +315,7 @@ class _Check:
             .order_by(MEMBERS.c.id, b.segment)
         )
         return [
-            self.row(Source.BPJS, member, outcomes.bpjs_outcome(member[3]))
+            self.row(BPJS_SOURCE, member, outcomes.bpjs_outcome(member[3]))
             for member in _first_per_member(await conn.execute(query))
         ]
 
@@ -311,7 +335,7 @@ class _Check:
             default = outcomes.pupil_outcome(None)
         for start in range(0, len(members), BATCH_MEMBERS):
             part = members[start : start + BATCH_MEMBERS]
-            await self.write([self.row(source, member, found.get(member.member_id, default)) for member in part])
+            await self.write([self.row(source.value, member, found.get(member.member_id, default)) for member in part])
 
 
 def _first_per_member(rows: Iterable[Any]) -> Iterable[Any]:
