@@ -261,7 +261,7 @@ class _Check:
         query = (
             self._members(
                 MEMBERS.c.id, MEMBERS.c.household_id, HOUSEHOLDS.c.village_code,
-                MEMBERS.c.name, MEMBERS.c.birth_date, MEMBERS.c.sex,
+                MEMBERS.c.name, MEMBERS.c.birth_date, MEMBERS.c.sex, MEMBERS.c.nik, HOUSEHOLDS.c.kk_number,
                 a.status, a.death_date, a.village_code, a.full_name, a.birth_date, a.sex,
             )  # fmt: skip
             .outerjoin(ADMINDUK, and_(a.snapshot_id == self.snapshots[Source.ADMINDUK], a.nik == MEMBERS.c.nik))
@@ -270,10 +270,10 @@ class _Check:
         )
         found = []
         for member in _first_per_member(await conn.execute(query)):
-            person = None if member[6] is None else member[6:]
+            person = None if member[8] is None else member[8:]
             outcome = outcomes.adminduk_outcome(member[3], member[4], member[5], member[2], person)
             if outcome is None:
-                self.unknown_niks.append(Unmatched(*member[:6]))
+                self.unknown_niks.append(Unmatched(*member[:8]))
             else:
                 found.append(self.row(ADMINDUK_SOURCE, member, outcome))
         return found
@@ -283,7 +283,7 @@ class _Check:
         query = (
             self._members(
                 MEMBERS.c.id, MEMBERS.c.household_id, HOUSEHOLDS.c.village_code,
-                MEMBERS.c.name, MEMBERS.c.birth_date, MEMBERS.c.sex,
+                MEMBERS.c.name, MEMBERS.c.birth_date, MEMBERS.c.sex, MEMBERS.c.nik, HOUSEHOLDS.c.kk_number,
                 d.enrolled, d.level, d.grade, d.attendance_pct, d.row_number,
             )  # fmt: skip
             .outerjoin(DAPODIK, and_(d.snapshot_id == self.snapshots[Source.DAPODIK], d.nik == MEMBERS.c.nik))
@@ -292,10 +292,10 @@ class _Check:
         )
         found = []
         for member in _first_per_member(await conn.execute(query)):
-            if member[10] is None:
-                self.unfound_pupils.append(Unmatched(*member[:6]))
+            if member[12] is None:
+                self.unfound_pupils.append(Unmatched(*member[:8]))
             else:
-                found.append(self.row(DAPODIK_SOURCE, member, outcomes.pupil_outcome(member[6:10])))
+                found.append(self.row(DAPODIK_SOURCE, member, outcomes.pupil_outcome(member[8:12])))
         return found
 
     async def _bpjs(self, conn: AsyncConnection, in_batch: Any) -> list[tuple[Any, ...]]:

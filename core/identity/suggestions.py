@@ -37,6 +37,8 @@ class Unmatched(NamedTuple):
     name: str
     birth_date: date
     sex: str
+    nik: str  # as registered (a mistyped NIK is close to the true one)
+    kk: str  # the household's family card number
 
 
 def _unclaimed(nik: Any) -> Any:
@@ -54,6 +56,8 @@ def _people(members: Sequence[Unmatched]) -> Any:
             "birth_date": [m.birth_date for m in members],
             "sex": [m.sex for m in members],
             "region_code": [m.village_code for m in members],
+            "nik": [m.nik for m in members],
+            "kk": [m.kk for m in members],
         }
     )
 
@@ -88,7 +92,7 @@ async def suggest_niks(
         rows, columns=["key", "nik", "kk", "name", "birth_date", "sex", "region_code", "birth_place"]
     )
     niks = dict(zip(right["key"], right["nik"], strict=True))
-    pairs = link(_people(members), right.drop(columns=["kk", "birth_place"]), threshold=threshold)
+    pairs = link(_people(members), right, threshold=threshold)
     return {
         member: Outcome(IdentityStatus.NIK_SUGGESTED, probability=round(p, 4), suggested_nik=niks[person])
         for member, (person, p) in _best(pairs, threshold).items()
@@ -105,11 +109,11 @@ async def suggest_pupils(
 
     d = DAPODIK.c
     query = select(
-        d.row_number, d.name, d.birth_date, d.sex, d.enrolled, d.level, d.grade, d.attendance_pct
+        d.row_number, d.name, d.birth_date, d.sex, d.nik, d.enrolled, d.level, d.grade, d.attendance_pct
     ).where(d.snapshot_id == snapshot_id, or_(d.nik.is_(None), _unclaimed(d.nik)))
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    pupils = {row[0]: tuple(row[4:]) for row in rows}
+    pupils = {row[0]: tuple(row[5:]) for row in rows}
     right = pd.DataFrame(
         {
             "key": [row[0] for row in rows],
@@ -117,9 +121,10 @@ async def suggest_pupils(
             "birth_date": [row[2] for row in rows],
             "sex": [row[3] for row in rows],
             "region_code": [None] * len(rows),
+            "nik": [row[4] for row in rows],
         }
     )
-    pairs = link(_people(children), right, threshold=threshold)
+    pairs = link(_people(children).drop(columns=["kk"]), right, threshold=threshold)
     return {
         member: pupil_outcome(pupils[pupil], probability=round(p, 4))
         for member, (pupil, p) in _best(pairs, threshold).items()
