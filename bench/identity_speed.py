@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,9 @@ def people(size: int, rng: np.random.Generator, first_key: int = 1) -> pd.DataFr
     middle = np.array(MIDDLE_NAMES, dtype=object)[rng.integers(len(MIDDLE_NAMES), size=size)]
     second = drawn(FEMALE_SECOND, MALE_SECOND)
     shape = rng.random(size)
-    names = np.where(shape < 0.1, given, np.where(shape < 0.4, given + " " + middle + " " + second, given + " " + second))
+    names = np.where(
+        shape < 0.1, given, np.where(shape < 0.4, given + " " + middle + " " + second, given + " " + second)
+    )
     regency = rng.integers(REGENCIES, size=size)
     province = 11 + regency // 20
     region = pd.Series(

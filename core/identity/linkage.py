@@ -7,14 +7,17 @@ expectation maximisation (recordlinkage's ``ECM``: no labels). A pair's match pr
 posterior of the fitted model.
 
 The comparison set is a parameter (``Model``): ``PERSON`` is SIKS's person (name, birth date, sex,
-village, and NIK, KK, birth place where present); ``bench/identity_bench.py`` builds another for the
-FEBRL data sets with the same engine.
+village, and NIK, KK, birth place where present; ``PERSON_DEDUPE`` the same with the blocking for
+one frame); ``bench/identity_bench.py`` builds another for the FEBRL data sets with the same engine.
+When EM cannot be trusted (too few pairs, or a fit whose "match" class does not look like one) the
+posterior is taken with fixed m and u counted on the candidates (``_fallback``). How it was chosen
+and measured: docs/identity-matching.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +40,7 @@ MISSING = -1  # a level for "one side has no value": its own m/u, estimated like
 #: each comparison's fallback m is used, u counted on the candidate pairs (``_fallback``).
 MIN_PAIRS_TO_FIT = 1000
 MIN_MATCH_AGREEMENT = 0.5
+MAX_COMPARISONS = 15  # a pair's pattern is one int64, 4 bits per comparison
 FALLBACK_WEIGHT = 100.0
 NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
 NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
@@ -219,7 +223,6 @@ class Model:
     comparisons: tuple[Comparison, ...]
     blocking: tuple[tuple[str, ...], ...]
     max_iter: int = 100
-    fitted: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class _MultiLevelECM(ECM):  # type: ignore[misc]
@@ -250,6 +253,8 @@ def _blocked_pairs(
     n_right = len(right)
     for rule in rules:
         columns = list(rule)
+        if not set(columns) <= set(left.columns) & set(right.columns):
+            continue
         a = left[columns].assign(_i=np.arange(len(left))).dropna(subset=columns)
         b = right[columns].assign(_j=np.arange(n_right)).dropna(subset=columns)
         pairs = a.merge(b, on=columns, how="inner")[["_i", "_j"]].to_numpy(dtype=np.int64)
@@ -272,6 +277,8 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
     a = model.prepare(left)
     b = a if within else model.prepare(right)
     comparisons = [c for c in model.comparisons if c.column in a.columns and c.column in b.columns]
+    if not 0 < len(comparisons) <= MAX_COMPARISONS:
+        raise ValueError(f"a model compares 1 to {MAX_COMPARISONS} columns present in both frames")
     i, j = _blocked_pairs(a, b, model.blocking, within)
     if len(i) == 0:
         return empty
@@ -414,6 +421,12 @@ def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
     out["_name_born"] = (out["name"] + "|" + out["birth_date"]).where(
         out["name"].notna() & out["birth_date"].notna(), None
     )
+    regency_born = regency + "|" + out["birth_date"]
+    out["_regency_born"] = regency_born.where(regency.notna() & out["birth_date"].notna(), None)
+    first_word = out["name"].str.split(" ", n=1).str[0]
+    out["_regency_year_word"] = (out["_regency_year"] + "|" + first_word).where(
+        out["_regency_year"].notna() & first_word.notna(), None
+    )
     return out
 
 
@@ -430,6 +443,11 @@ PERSON = Model(
     ),
     blocking=(("_regency_year",), ("_name_born",)),
 )
+#: ``PERSON`` for ``dedupe``: inside one registry, "same regency and birth year" makes ~n²/46,000
+#: pairs (11 million for a million people), nearly all of them strangers; a duplicate shares the
+#: regency and the birth date, or the regency, the birth year and the first word of the name, or
+#: the name and the birth date, or the NIK.
+PERSON_DEDUPE = replace(PERSON, blocking=(("_regency_born",), ("_regency_year_word",), ("_name_born",), ("nik",)))
 
 
 def link_with(model: Model, left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
@@ -460,5 +478,7 @@ def link(left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> 
 
 def dedupe(people: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
     """Pairs of rows of one frame that are probably one person: ``first_key < second_key``,
-    ``probability``, ``agreeing``."""
-    return dedupe_with(PERSON, people, threshold=threshold)
+    ``probability``, ``agreeing``. Blocking: same regency and birth date, or same regency, birth
+    year and first word of the normalised name, or same normalised name and birth date, or same
+    NIK (``PERSON_DEDUPE``)."""
+    return dedupe_with(PERSON_DEDUPE, people, threshold=threshold)
