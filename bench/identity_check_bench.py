@@ -116,7 +116,8 @@ async def run(kind: str, members: int) -> None:
         found = json.loads(child.stdout.strip().splitlines()[-1])
         print(
             f"{kind:10} members {found['members']:>9,}  check {found['check']:7.1f} s  "
-            f"plain join {found['floor']:6.1f} s ({found['rows']:,} rows)  ratio {found['check'] / found['floor']:.1f}  "
+            f"plain join {found['floor']:6.1f} s ({found['rows']:,} rows)  "
+            f"ratio {found['check'] / found['floor']:.1f}  "
             f"peak {found['peak_mb']:,.0f} MB",
             flush=True,
         )

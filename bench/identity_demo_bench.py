@@ -50,7 +50,9 @@ def score(found: set[int], truth: set[int], correct: set[int] | None = None) -> 
     precision = hit / len(found) if found else 1.0
     recall = hit / len(truth) if truth else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return f"truth {len(truth):>6,}  found {len(found):>6,}  precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}"
+    return (
+        f"truth {len(truth):>6,}  found {len(found):>6,}  precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}"
+    )
 
 
 async def run(kind: str, households: int) -> None:

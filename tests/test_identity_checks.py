@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from importlib.util import find_spec
 from dataclasses import dataclass, replace
 from datetime import date
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +126,9 @@ async def outcomes(db: AsyncEngine, run_id: int) -> dict[tuple[str, str], dict[s
     checks = IdentityCheck.__table__
     async with db.connect() as conn:
         rows = await conn.execute(
-            select(MEMBERS.c.nik, checks).join(MEMBERS, MEMBERS.c.id == checks.c.member_id).where(
-                checks.c.run_id == run_id
-            )
+            select(MEMBERS.c.nik, checks)
+            .join(MEMBERS, MEMBERS.c.id == checks.c.member_id)
+            .where(checks.c.run_id == run_id)
         )
         return {(row.nik, row.source): dict(row._mapping) for row in rows}
 
@@ -223,9 +223,7 @@ async def test_a_source_without_snapshot_is_skipped_and_no_adminduk_refuses(db: 
     assert any("bpjs: skipped" in line for line in summary.lines())
 
 
-async def test_a_region_run_checks_only_its_members_and_bad_codes_are_refused(
-    db: AsyncEngine, tmp_path: Path
-) -> None:
+async def test_a_region_run_checks_only_its_members_and_bad_codes_are_refused(db: AsyncEngine, tmp_path: Path) -> None:
     world = await seed(db, tmp_path)
     far = person("Joko Widodo", date(1961, 6, 21), serial=120)
     await store(db, [factories.household(FAR_VILLAGE, [far])])
@@ -258,9 +256,12 @@ async def test_a_failed_run_is_marked_failed_leaves_no_outcomes_and_the_latest_c
         runs = (await conn.execute(select(IdentityRun.__table__).order_by(IdentityRun.started_at))).all()
         assert [run.status for run in runs] == ["completed", "failed"]
         assert "went away" in runs[1].error
-        assert await conn.scalar(
-            select(func.count()).select_from(IdentityCheck.__table__).where(IdentityCheck.run_id == runs[1].id)
-        ) == 0
+        assert (
+            await conn.scalar(
+                select(func.count()).select_from(IdentityCheck.__table__).where(IdentityCheck.run_id == runs[1].id)
+            )
+            == 0
+        )
         member_id = await conn.scalar(select(MEMBERS.c.id).where(MEMBERS.c.nik == world.members["deceased"].nik))
         latest = await latest_checks(conn, [member_id])
         audit = (

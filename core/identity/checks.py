@@ -124,7 +124,8 @@ async def run_check(
         snapshots = await active_snapshots(conn)
     if Source.ADMINDUK not in snapshots:
         raise CheckRefused(
-            "no Adminduk snapshot is active: load the civil registry's extract first (siks reference load adminduk FILE)"
+            "no Adminduk snapshot is active: load the civil registry's extract first "
+            "(siks reference load adminduk FILE)"
         )
     started_at = datetime.now(UTC)
     run_id = await begin_run(engine, region, snapshots, started_by, started_at)
@@ -260,9 +261,20 @@ class _Check:
         a = ADMINDUK.c
         query = (
             self._members(
-                MEMBERS.c.id, MEMBERS.c.household_id, HOUSEHOLDS.c.village_code,
-                MEMBERS.c.name, MEMBERS.c.birth_date, MEMBERS.c.sex, MEMBERS.c.nik, HOUSEHOLDS.c.kk_number,
-                a.status, a.death_date, a.village_code, a.full_name, a.birth_date, a.sex,
+                MEMBERS.c.id,
+                MEMBERS.c.household_id,
+                HOUSEHOLDS.c.village_code,
+                MEMBERS.c.name,
+                MEMBERS.c.birth_date,
+                MEMBERS.c.sex,
+                MEMBERS.c.nik,
+                HOUSEHOLDS.c.kk_number,
+                a.status,
+                a.death_date,
+                a.village_code,
+                a.full_name,
+                a.birth_date,
+                a.sex,
             )  # fmt: skip
             .outerjoin(ADMINDUK, and_(a.snapshot_id == self.snapshots[Source.ADMINDUK], a.nik == MEMBERS.c.nik))
             .where(in_batch)
@@ -282,9 +294,19 @@ class _Check:
         d = DAPODIK.c
         query = (
             self._members(
-                MEMBERS.c.id, MEMBERS.c.household_id, HOUSEHOLDS.c.village_code,
-                MEMBERS.c.name, MEMBERS.c.birth_date, MEMBERS.c.sex, MEMBERS.c.nik, HOUSEHOLDS.c.kk_number,
-                d.enrolled, d.level, d.grade, d.attendance_pct, d.row_number,
+                MEMBERS.c.id,
+                MEMBERS.c.household_id,
+                HOUSEHOLDS.c.village_code,
+                MEMBERS.c.name,
+                MEMBERS.c.birth_date,
+                MEMBERS.c.sex,
+                MEMBERS.c.nik,
+                HOUSEHOLDS.c.kk_number,
+                d.enrolled,
+                d.level,
+                d.grade,
+                d.attendance_pct,
+                d.row_number,
             )  # fmt: skip
             .outerjoin(DAPODIK, and_(d.snapshot_id == self.snapshots[Source.DAPODIK], d.nik == MEMBERS.c.nik))
             .where(in_batch, MEMBERS.c.birth_date > self.oldest, MEMBERS.c.birth_date <= self.youngest)
@@ -329,10 +351,8 @@ class _Check:
             await self._write_linked(Source.DAPODIK, self.unfound_pupils, found)
 
     async def _write_linked(self, source: Source, members: list[Unmatched], found: dict[int, Outcome]) -> None:
-        if source is Source.ADMINDUK:
-            default = Outcome(IdentityStatus.NIK_UNKNOWN)
-        else:
-            default = outcomes.pupil_outcome(None)
+        unknown = Outcome(IdentityStatus.NIK_UNKNOWN)
+        default = unknown if source is Source.ADMINDUK else outcomes.pupil_outcome(None)
         for start in range(0, len(members), BATCH_MEMBERS):
             part = members[start : start + BATCH_MEMBERS]
             await self.write([self.row(source.value, member, found.get(member.member_id, default)) for member in part])

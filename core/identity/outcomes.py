@@ -47,9 +47,7 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def adminduk_outcome(
-    name: str, born: date, sex: str, village: str, person: Sequence[Any] | None
-) -> Outcome | None:
+def adminduk_outcome(name: str, born: date, sex: str, village: str, person: Sequence[Any] | None) -> Outcome | None:
     """The outcome for a member whose NIK the civil registry holds (``person``: status, death date, village,
     full name, birth date, sex), or None when it does not (the caller then looks for the person by linkage)."""
     if person is None:

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.foundation.enums import IDENTITY_DISCREPANCIES, IdentityRunKind, IdentityRunStatus, IdentityStatus
 from core.identity.runs import CHECKS, RUNS
-from core.regions.codes import level_number, within
 from core.reference.formats import Source
+from core.regions.codes import level_number, within
 from core.storage.keyset import Slice, Window, settle
 
 #: The outcomes each source gives.

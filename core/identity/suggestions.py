@@ -88,9 +88,7 @@ async def suggest_niks(
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    right = pd.DataFrame(
-        rows, columns=["key", "nik", "kk", "name", "birth_date", "sex", "region_code", "birth_place"]
-    )
+    right = pd.DataFrame(rows, columns=["key", "nik", "kk", "name", "birth_date", "sex", "region_code", "birth_place"])
     niks = dict(zip(right["key"], right["nik"], strict=True))
     pairs = link(_people(members), right, threshold=threshold)
     return {

@@ -13,7 +13,6 @@ from strawberry.types import Info
 
 from core.households.data import MEMBER_COLUMNS
 from core.households.identity import kk_from_other_district
-from core.reference.formats import Source
 from core.households.queries import (
     HouseholdFilter,
     Include,
@@ -24,6 +23,7 @@ from core.households.queries import (
     households_by_id,
     members_by_id,
 )
+from core.reference.formats import Source
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id

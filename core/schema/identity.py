@@ -109,15 +109,25 @@ class IdentityCheck:
         return IdentityCheckDetails.of(self.details or {})
 
     @strawberry.field(description="The member (null outside your region).")
-    async def member(self: Any, info: Info[Context, None]) -> Annotated[  # type: ignore[misc]
-        Member, strawberry.lazy("core.schema.households")
-    ] | None:
+    async def member(
+        self: Any, info: Info[Context, None]
+    ) -> (
+        Annotated[  # type: ignore[misc]
+            Member, strawberry.lazy("core.schema.households")
+        ]
+        | None
+    ):
         return await _member_loader(info.context).load(self.member_id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The member's household (null outside your region).")
-    async def household(self: Any, info: Info[Context, None]) -> Annotated[  # type: ignore[misc]
-        Household, strawberry.lazy("core.schema.households")
-    ] | None:
+    async def household(
+        self: Any, info: Info[Context, None]
+    ) -> (
+        Annotated[  # type: ignore[misc]
+            Household, strawberry.lazy("core.schema.households")
+        ]
+        | None
+    ):
         return await info.context.loaders.household.load(self.household_id)  # type: ignore[return-value]
 
 
