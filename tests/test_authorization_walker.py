@@ -95,6 +95,14 @@ TYPE_OBJECTS: dict[str, tuple[str, ...]] = {
     "ProgressCounts": ("verification_round",),
     "Visit": ("visit",),
     "VisitPhoto": ("photo",),
+    "IdentityCheck": ("identity_check",),
+    "IdentityCheckDetails": ("identity_check",),
+    "IdentityDiscrepancyConnection": ("identity_check",),
+    "IdentityDiscrepancyEdge": ("identity_check",),
+    "IdentityRun": ("identity_check",),
+    "IdentityRunSummary": ("identity_check",),
+    "IdentityRegionCounts": ("identity_check",),
+    "IdentityStatusCount": ("identity_check",),
     "KubeGroup": ("kube_group",),  # plugins/kube
     "PbiJkReconciliation": ("enrollment",),  # plugins/pbi_jk
     "PbiJkRegencyCount": ("enrollment",),
@@ -111,7 +119,7 @@ FIELD_OBJECTS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 #: Fields walked one hop deep: what lies below a type they reach is walked from that type's own queries, and the
 #: check of a type is the same whatever path led to it (node and nodes reach every Node type).
-ENTRY_ONLY = {("Query", "node"), ("Query", "nodes")}
+ENTRY_ONLY = {("Query", "node"), ("Query", "nodes"), ("IdentityCheck", "member"), ("IdentityCheck", "household")}
 #: Types only mutations return: their reads follow the same per-type rules, but walking them would write.
 MUTATION_ONLY = {
     "Mutation",

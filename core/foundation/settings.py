@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         None,
         description="Redis for the rate limits and login throttle, shared by every server process; in memory if unset.",
     )
+    identity_link_probability: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Smallest match probability at which `siks identity check` suggests a NIK (or finds a pupil) "
+        "by record linkage.",
+    )
     demo_households: int = Field(2000, ge=0, description="Households `siks serve` seeds into an empty database.")
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
     db_connect_timeout_seconds: float = Field(

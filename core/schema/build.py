@@ -30,6 +30,7 @@ from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
 from core.schema.households import HouseholdQuery
+from core.schema.identity import IdentityQuery
 from core.schema.list_sizes import Known
 from core.schema.mutations import HouseholdMutation
 from core.schema.nodes import NodeQuery, node_sources
@@ -54,6 +55,7 @@ class Query(
     WelfareQuery,
     ProposalQuery,
     FieldworkQuery,
+    IdentityQuery,
 ):
     pass
 

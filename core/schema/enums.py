@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from core.foundation import enums
+from core.reference.formats import Source
 
 RegionLevel = strawberry.enum(enums.RegionLevel, description="Level in the Kemendagri hierarchy.")
 RecordStatus = strawberry.enum(enums.RecordStatus)
@@ -46,6 +47,9 @@ PeriodKind = strawberry.enum(
     enums.PeriodKind, description="A program's period: a month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY)."
 )
 PaymentStatus = strawberry.enum(enums.PaymentStatus, description="What a disbursement channel reports for a payment.")
+ReferenceSource = strawberry.enum(Source, name="ReferenceSource", description="A reference registry checked against.")
+IdentityStatus = strawberry.enum(enums.IdentityStatus, description="The outcome of checking a member against a source.")
+IdentityRunStatus = strawberry.enum(enums.IdentityRunStatus, description="Where an identity check run stands.")
 
 
 def enum_twin(enum: type[StrEnum], stored: str, description: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from operator import attrgetter
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +23,7 @@ from core.households.queries import (
     households_by_id,
     members_by_id,
 )
+from core.reference.formats import Source
 from core.schema import enums
 from core.schema.access import require
 from core.schema.arguments import checked_code, parse_id
@@ -36,6 +38,9 @@ from core.schema.regions import Region
 from core.schema.selection import selected_paths
 from core.schema.welfare import Welfare
 from core.storage.records import HouseholdRecord, MemberRecord
+
+if TYPE_CHECKING:
+    from core.schema.identity import IdentityCheck
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -71,6 +76,27 @@ class Member(Node):
     @strawberry.field(description="The household this person belongs to.")
     async def household(self: MemberRecord, info: Info[Context, None]) -> Household | None:  # type: ignore[misc]
         return await info.context.loaders.household.load(self.household_id)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The latest completed identity check against a reference source (null if never checked)."
+    )
+    async def identity_check(
+        self: MemberRecord,  # type: ignore[misc]
+        info: Info[Context, None],
+        source: enums.ReferenceSource = Source.ADMINDUK,  # type: ignore[valid-type, assignment]
+    ) -> Annotated[IdentityCheck, strawberry.lazy("core.schema.identity")] | None:
+        from core.schema.identity import member_identity_check
+
+        return await member_identity_check(info, self.id, Source(source))  # type: ignore[return-value]
+
+    @strawberry.field(description="The latest completed identity check against each source checked.")
+    async def identity_checks(
+        self: MemberRecord,  # type: ignore[misc]
+        info: Info[Context, None],
+    ) -> list[Annotated[IdentityCheck, strawberry.lazy("core.schema.identity")]]:
+        from core.schema.identity import member_identity_checks
+
+        return await member_identity_checks(info, self.id)  # type: ignore[return-value]
 
 
 @fetched_by(lambda info, keys: _households_by_key(info, keys))

@@ -274,6 +274,10 @@ CORE_SIZES: dict[str, SizeHint] = {
     "Visit.photos": Items(10, "photos of one visit: five kinds, with retakes"),
     "Welfare.factors": UpToArgument("limit", default=10, most=MAX_FACTORS),
     "WelfareEvaluation.targeting": Items(len(COVERAGES), "one line per coverage evaluated"),
+    "Member.identityChecks": Items(3, "one outcome per reference source: Adminduk, Dapodik, BPJS"),
+    "IdentityDiscrepancyConnection.edges": PageOfConnection(),
+    "IdentityRunSummary.regions": RegionsOneLevelDown(),
+    "IdentityRegionCounts.counts": Items(10, "one line per source and outcome: 6 + 2 + 2"),
 }
 
 
