@@ -25,6 +25,7 @@ from core.models import AuditEntry, IdentityCheck, IdentityRun
 from core.reference.formats import Source
 from core.reference.loader import load_reference
 from core.storage.db import write_transaction
+from core.storage.locks import held_for_job
 from core.storage.records import MEMBERS
 from tests import factories
 from tests.cli_support import siks
@@ -292,6 +293,19 @@ async def test_a_killed_run_is_ignored_and_failed_by_the_next_one(db: AsyncEngin
         assert {c.run_id for c in (await latest_checks(conn, [member_id]))[member_id]} == {third.run_id}
     assert statuses[second.run_id] == IdentityRunStatus.FAILED
     assert statuses[third.run_id] == IdentityRunStatus.COMPLETED
+
+
+async def test_a_second_check_is_refused_while_one_runs(db: AsyncEngine, tmp_path: Path) -> None:
+    await seed(db, tmp_path)
+    async with held_for_job(db, "identity-check"):  # a check running in another process
+        with pytest.raises(CheckRefused, match="another identity check is running"):
+            await run_check(db, region_code=None, started_by="cli:datacentre", today=TODAY)
+        refused = siks("identity", "check")
+        assert refused.returncode != 0 and "another identity check is running" in refused.stderr
+    async with db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(IdentityRun.__table__)) == 0
+    done = await run_check(db, region_code=None, started_by="cli:datacentre", today=TODAY)
+    assert done.members > 0
 
 
 async def test_the_run_is_audited_with_its_snapshots(db: AsyncEngine, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from core.auth.principal import Principal
 from core.bulk.writer import insert_rows
 from core.foundation.enums import IdentityStatus, RecordStatus
 from core.foundation.settings import get_settings
-from core.identity import outcomes
+from core.identity import rules
 from core.identity.rules import Outcome
 from core.identity.runs import CHECKS, begin_run, complete_run, fail_run
 from core.identity.suggestions import Unmatched, suggest_niks, suggest_pupils
@@ -42,6 +42,7 @@ from core.reference.formats import Source
 from core.reference.queries import active_snapshots
 from core.regions.codes import RegionCodeError, check_code, within
 from core.storage.db import refresh_statistics, write_transaction
+from core.storage.locks import held_for_job
 from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
 
 BATCH_MEMBERS = 20_000
@@ -116,7 +117,26 @@ async def run_check(
     link_threshold: float | None = None,
 ) -> RunSummary:
     """Check every active member (of ``region_code`` and below, or of the whole country); CheckRefused when the
-    run cannot start. Failures mark the run failed and are raised again."""
+    run cannot start. Failures mark the run failed and are raised again.
+
+    One check runs at a time: a second is refused while the first runs, so it cannot take the first
+    for a killed run and discard its outcomes (the lock dies with its process: ``core.storage.locks``).
+    """
+    async with held_for_job(engine, "identity-check") as free:
+        if not free:
+            raise CheckRefused("another identity check is running; try again when it has finished")
+        return await _run_check(engine, region_code, started_by, request, today, batch_members, link_threshold)
+
+
+async def _run_check(
+    engine: AsyncEngine,
+    region_code: str | None,
+    started_by: str,
+    request: RequestInfo | None,
+    today: date | None,
+    batch_members: int,
+    link_threshold: float | None,
+) -> RunSummary:
     began = time.perf_counter()
     request = request or cli_request(started_by)
     region = await _checked_region(engine, region_code)
@@ -192,7 +212,7 @@ class _Check:
         self.unknown_niks: list[Unmatched] = []
         self.unfound_pupils: list[Unmatched] = []
         # Children 6-18 on the check date: born after ``oldest`` and on or before ``youngest``.
-        self.oldest, self.youngest = _cutoff(self.today, outcomes.SCHOOL_AGES.stop), _cutoff(self.today, 6)
+        self.oldest, self.youngest = _cutoff(self.today, rules.SCHOOL_AGES.stop), _cutoff(self.today, 6)
 
     def _members(self, *columns: Any) -> Select[Any]:
         query = (
@@ -283,7 +303,7 @@ class _Check:
         found = []
         for member in _first_per_member(await conn.execute(query)):
             person = None if member[8] is None else member[8:]
-            outcome = outcomes.adminduk_outcome(member[3], member[4], member[5], member[2], person)
+            outcome = rules.adminduk_outcome(member[3], member[4], member[5], member[2], person)
             if outcome is None:
                 self.unknown_niks.append(Unmatched(*member[:8]))
             else:
@@ -317,7 +337,7 @@ class _Check:
             if member[12] is None:
                 self.unfound_pupils.append(Unmatched(*member[:8]))
             else:
-                found.append(self.row(DAPODIK_SOURCE, member, outcomes.pupil_outcome(member[8:12])))
+                found.append(self.row(DAPODIK_SOURCE, member, rules.pupil_outcome(member[8:12])))
         return found
 
     async def _bpjs(self, conn: AsyncConnection, in_batch: Any) -> list[tuple[Any, ...]]:
@@ -330,14 +350,14 @@ class _Check:
                     b.snapshot_id == self.snapshots[Source.BPJS],
                     b.nik == MEMBERS.c.nik,
                     b.active.is_(True),
-                    b.segment.in_(sorted(outcomes.PBI_SEGMENTS)),
+                    b.segment.in_(sorted(rules.PBI_SEGMENTS)),
                 ),
             )
             .where(in_batch)
             .order_by(MEMBERS.c.id, b.segment)
         )
         return [
-            self.row(BPJS_SOURCE, member, outcomes.bpjs_outcome(member[3]))
+            self.row(BPJS_SOURCE, member, rules.bpjs_outcome(member[3]))
             for member in _first_per_member(await conn.execute(query))
         ]
 
@@ -352,7 +372,7 @@ class _Check:
 
     async def _write_linked(self, source: Source, members: list[Unmatched], found: dict[int, Outcome]) -> None:
         unknown = Outcome(IdentityStatus.NIK_UNKNOWN)
-        default = unknown if source is Source.ADMINDUK else outcomes.pupil_outcome(None)
+        default = unknown if source is Source.ADMINDUK else rules.pupil_outcome(None)
         for start in range(0, len(members), BATCH_MEMBERS):
             part = members[start : start + BATCH_MEMBERS]
             await self.write([self.row(source.value, member, found.get(member.member_id, default)) for member in part])
