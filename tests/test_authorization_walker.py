@@ -94,6 +94,10 @@ TYPE_OBJECTS: dict[str, tuple[str, ...]] = {
     "ProgressCounts": ("verification_round",),
     "Visit": ("visit",),
     "VisitPhoto": ("photo",),
+    "DuplicateCandidate": ("duplicate_candidate",),
+    "DuplicateCandidateConnection": ("duplicate_candidate",),
+    "DuplicateCandidateEdge": ("duplicate_candidate",),
+    "DuplicateSide": ("duplicate_candidate",),
     "KubeGroup": ("kube_group",),  # plugins/kube
     "ElderlyAssistance": ("household",),  # tests/plugins/siks_elderly
 }
@@ -122,6 +126,7 @@ MUTATION_ONLY = {
     "NotFound",
     "VersionConflict",
     "StepRefused",
+    "AlreadyDecided",
 }
 #: Types the seeded registry must show the national data centre somewhere along the walk.
 SEEDED = {

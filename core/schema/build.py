@@ -26,6 +26,7 @@ from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
+from core.schema.duplicates import DuplicateMutation, DuplicateQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
@@ -54,6 +55,7 @@ class Query(
     WelfareQuery,
     ProposalQuery,
     FieldworkQuery,
+    DuplicateQuery,
 ):
     pass
 
@@ -74,6 +76,7 @@ MUTATION_BASES: tuple[type, ...] = (
     WelfareMutation,
     ProposalMutation,
     FieldworkMutation,
+    DuplicateMutation,
 )
 
 

@@ -46,6 +46,8 @@ PeriodKind = strawberry.enum(
     enums.PeriodKind, description="A program's period: a month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY)."
 )
 PaymentStatus = strawberry.enum(enums.PaymentStatus, description="What a disbursement channel reports for a payment.")
+DuplicateKind = strawberry.enum(enums.DuplicateKind, description="One person twice, or one family twice.")
+DuplicateStatus = strawberry.enum(enums.DuplicateStatus, description="Open, or decided the same or different.")
 
 
 def enum_twin(enum: type[StrEnum], stored: str, description: str) -> Any:
