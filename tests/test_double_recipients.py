@@ -259,15 +259,17 @@ async def test_a_probable_duplicate_enrolled_twice_in_one_program(db: AsyncEngin
             )
         )
         pairs = [
-            Candidate(DuplicateKind.SAME_PERSON, one, two, first, second, village, village, 0.97, ("birth_date", "name")),
+            Candidate(
+                DuplicateKind.SAME_PERSON, one, two, first, second, village, village, 0.97, ("birth_date", "name")
+            ),
             Candidate(DuplicateKind.SAME_PERSON, one, three, first, third, village, village, 0.6, ("birth_date",)),
             Candidate(DuplicateKind.SAME_PERSON, two, three, second, third, village, village, 0.99, ("name",)),
         ]
         await store_candidates(conn, 1, pairs, None, at)
         await conn.execute(  # decided: two different people, not a case
-            update(CANDIDATES).where(CANDIDATES.c.first_id == min(two, three)).values(
-                status=DuplicateStatus.DIFFERENT.value
-            )
+            update(CANDIDATES)
+            .where(CANDIDATES.c.first_id == min(two, three))
+            .values(status=DuplicateStatus.DIFFERENT.value)
         )
     cases = (await report(db, "2026-02")).of_kind(Kind.PROBABLE_DUPLICATE)
     assert [(c.household_ids, c.member_ids, c.programs) for c in cases] == [((first, second), (one, two), ("bst",))]

@@ -73,7 +73,9 @@ async def test_a_run_finds_the_injected_persons_and_families(db: AsyncEngine, re
     assert run.summary["same_person"] == len(persons) and run.started_by == "cli:tester"
     assert audit.entity == "identity_run" and audit.entity_id == str(summary.run_id) and audit.actor == "cli:tester"
     # Every injected kind is found: in another household, in the same one, a whole family.
-    households = {r.first_household_id == r.second_household_id for r in persons if (r.first_id, r.second_id) in true_found}
+    households = {
+        r.first_household_id == r.second_household_id for r in persons if (r.first_id, r.second_id) in true_found
+    }
     assert households == {True, False}
 
 
@@ -96,7 +98,11 @@ async def test_a_pair_decided_different_is_not_proposed_again(db: AsyncEngine, r
             update(CANDIDATES).where(CANDIDATES.c.id == first.id).values(status=DuplicateStatus.DIFFERENT.value)
         )
     summary = await run_dedup(db, region_code=None, started_by="cli:tester")
-    again = [r for r in await candidates(db) if (r.kind, r.first_id, r.second_id) == (first.kind, first.first_id, first.second_id)]
+    again = [
+        r
+        for r in await candidates(db)
+        if (r.kind, r.first_id, r.second_id) == (first.kind, first.first_id, first.second_id)
+    ]
     assert [(r.id, r.status, r.version) for r in again] == [(first.id, DuplicateStatus.DIFFERENT.value, first.version)]
     assert summary.stored.decided == 1
 
@@ -178,7 +184,12 @@ def person(first: int, second: int, households: tuple[int, int], probability: fl
 
 def test_households_whose_members_largely_pair_up_are_one_family() -> None:
     found = families(
-        [person(1, 11, (100, 200)), person(2, 12, (100, 200), 0.9), person(3, 13, (100, 200)), person(4, 14, (300, 400))],
+        [
+            person(1, 11, (100, 200)),
+            person(2, 12, (100, 200), 0.9),
+            person(3, 13, (100, 200)),
+            person(4, 14, (300, 400)),
+        ],
         {100: 4, 200: 3, 300: 2, 400: 2},
     )
     assert [(f.kind, f.first_id, f.second_id) for f in found] == [(DuplicateKind.SAME_FAMILY, 100, 200)]

@@ -98,7 +98,9 @@ async def test_operators_see_pairs_touching_their_region_and_only_what_a_decisio
     assert node["agreeing"] == ["birth_date", "name", "sex"] and node["version"] == 1 and node["memberPairs"] == []
     village = as_role("village_operator", VILLAGE)
     seen = (await village(LIST))["duplicateCandidates"]["edges"][0]["node"]
-    mine, other = (seen["first"], seen["second"]) if seen["first"]["villageCode"] == VILLAGE else (seen["second"], seen["first"])
+    mine, other = (
+        (seen["first"], seen["second"]) if seen["first"]["villageCode"] == VILLAGE else (seen["second"], seen["first"])
+    )
     assert mine["inYourRegion"] and mine["household"] is not None and mine["memberId"] == encode("Member", here.id)
     assert not other["inYourRegion"] and other["household"] is None  # the full household only in one's region
     assert other["name"] == there.name and other["nik"] == there.nik and other["activeMembers"] == 3
@@ -127,7 +129,9 @@ async def test_same_proposes_removing_the_duplicate_and_the_chain_makes_the_memb
     assert answer["__typename"] == "DuplicateCandidate", answer
     assert answer["status"] == "SAME" and answer["version"] == 2 and answer["decidedBy"] == "test-district_officer"
     proposal = answer["proposal"]
-    assert proposal["kind"] == "CHANGE" and proposal["status"] == "PENDING" and proposal["villageCode"] == "32.01.01.1002"
+    assert (
+        proposal["kind"] == "CHANGE" and proposal["status"] == "PENDING" and proposal["villageCode"] == "32.01.01.1002"
+    )
     async with db.connect() as conn:  # nothing changes in the registry until the chain determines it
         assert (await conn.execute(select(MEMBERS.c.status).where(MEMBERS.c.id == there.id))).scalar_one() == "active"
     from core.schema.global_ids import decode
@@ -153,21 +157,25 @@ async def test_a_family_registered_twice_is_removed_whole_and_different_closes_a
     node = (await gql(LIST, {"kind": "SAME_FAMILY"}))["duplicateCandidates"]["edges"][0]["node"]
     assert node["first"]["memberId"] is None and node["first"]["relationship"] == "HEAD"
     assert node["first"]["activeMembers"] == 3
-    wrong = (
-        await gql(RESOLVE, {"id": candidate, "decision": "SAME", "keep": encode("Member", 5), "version": 1})
-    )["resolveDuplicate"]
+    wrong = (await gql(RESOLVE, {"id": candidate, "decision": "SAME", "keep": encode("Member", 5), "version": 1}))[
+        "resolveDuplicate"
+    ]
     assert wrong["__typename"] == "ValidationError" and wrong["fields"][0]["field"] == "keep", wrong
     answer = (
         await gql(RESOLVE, {"id": candidate, "decision": "SAME", "keep": encode("Household", two.id), "version": 1})
     )["resolveDuplicate"]
     assert answer["proposal"]["kind"] == "REMOVAL" and answer["proposal"]["removalReason"] == "DUPLICATE", answer
     async with db.connect() as conn:
-        assert (await conn.execute(select(HOUSEHOLDS.c.status).where(HOUSEHOLDS.c.id == one.id))).scalar_one() == "active"
+        assert (
+            await conn.execute(select(HOUSEHOLDS.c.status).where(HOUSEHOLDS.c.id == one.id))
+        ).scalar_one() == "active"
     other, _, _ = await person_pair(db)
     closed = (await gql(RESOLVE, {"id": other, "decision": "DIFFERENT", "version": 1, "reason": "kembar"}))[
         "resolveDuplicate"
     ]
-    assert closed["__typename"] == "DuplicateCandidate" and closed["status"] == "DIFFERENT" and closed["proposal"] is None
+    assert (
+        closed["__typename"] == "DuplicateCandidate" and closed["status"] == "DIFFERENT" and closed["proposal"] is None
+    )
 
 
 async def test_bad_input_and_records_out_of_reach_are_typed_errors_and_change_nothing(
@@ -206,10 +214,7 @@ async def test_bad_input_and_records_out_of_reach_are_typed_errors_and_change_no
                 select(MEMBERS).where(MEMBERS.c.household_id == here.household_id, MEMBERS.c.relationship == "head")
             )
         ).one()
-    (head_pair,) = [
-        c
-        for c in await write_pairs_again(db, head.id, head.household_id, there)
-    ]
+    (head_pair,) = [c for c in await write_pairs_again(db, head.id, head.household_id, there)]
     headed = (
         await gql(RESOLVE, {"id": head_pair, "decision": "SAME", "keep": encode("Member", there.id), "version": 1})
     )["resolveDuplicate"]

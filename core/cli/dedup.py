@@ -7,7 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.cli.common import fail, run_with_engine
 
-app = typer.Typer(help="Duplicates inside the registry: the same person or family registered twice.", no_args_is_help=True)
+app = typer.Typer(
+    help="Duplicates inside the registry: the same person or family registered twice.", no_args_is_help=True
+)
 
 
 @app.callback()
@@ -30,9 +32,7 @@ def run_command(
     request = cli_request()
 
     async def work(engine: AsyncEngine):  # type: ignore[no-untyped-def]
-        return await run_dedup(
-            engine, region_code=region, started_by=request.principal.username, request=request
-        )
+        return await run_dedup(engine, region_code=region, started_by=request.principal.username, request=request)
 
     try:
         summary = run_with_engine(work)

@@ -99,7 +99,9 @@ async def inject_duplicates(
     draws = _Draws(seed)
     truth = InjectedDuplicates(kinds={"other_household": 0, "same_household": 0, "family": 0})
     async with engine.connect() as conn:
-        households = list(await conn.execute(select(HOUSEHOLDS).where(HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value)))
+        households = list(
+            await conn.execute(select(HOUSEHOLDS).where(HOUSEHOLDS.c.status == RecordStatus.ACTIVE.value))
+        )
         members = list(await conn.execute(select(MEMBERS).where(MEMBERS.c.status == MemberStatus.ACTIVE.value)))
     copier = _Copier(draws, {m.nik for m in members}, {h.kk_number for h in households})
     by_household: dict[int, list[Any]] = {}
@@ -141,7 +143,9 @@ async def inject_duplicates(
             relationship = Relationship.OTHER_RELATIVE.value
         else:
             target = m.household_id
-            relationship = Relationship.OTHER_RELATIVE.value if m.relationship == Relationship.HEAD.value else m.relationship
+            relationship = (
+                Relationship.OTHER_RELATIVE.value if m.relationship == Relationship.HEAD.value else m.relationship
+            )
         copy = copier.member(m, target, relationship)
         if copy is None:
             continue
@@ -156,4 +160,3 @@ async def inject_duplicates(
             columns = list(new_members[0])
             await insert_rows(conn, MEMBERS, columns, [tuple(v[c] for c in columns) for v in new_members])
     return truth
-

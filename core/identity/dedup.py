@@ -201,9 +201,9 @@ def families(persons: Iterable[Candidate], household_sizes: dict[int, int]) -> l
         share = len(matched) / larger
         if len(matched) < FAMILY_MIN_MEMBERS or share < FAMILY_MIN_SHARE:
             continue
-        village = {
-            p.first_household_id: p.first_village_code for p in matched
-        } | {p.second_household_id: p.second_village_code for p in matched}
+        village = {p.first_household_id: p.first_village_code for p in matched} | {
+            p.second_household_id: p.second_village_code for p in matched
+        }
         common = set.intersection(*(set(p.agreeing) for p in matched)) - {"region_code", "village_code"}
         agreeing = {"members", *common}
         if village[low] == village[high]:

@@ -30,8 +30,8 @@ from core.foundation.enums import (
     DuplicateStatus,
     HouseholdRemovalReason,
     MemberStatus,
-    Relationship,
     RecordStatus,
+    Relationship,
     RemovalReason,
 )
 from core.foundation.ids import ids
@@ -47,9 +47,7 @@ CANDIDATES = DuplicateCandidate.__table__
 REASON_LIMIT = 500
 OPEN = DuplicateStatus.OPEN.value
 
-CandidateRecord: Any = make_dataclass(
-    "CandidateRecord", [(c.name, Any) for c in CANDIDATES.columns], slots=True
-)
+CandidateRecord: Any = make_dataclass("CandidateRecord", [(c.name, Any) for c in CANDIDATES.columns], slots=True)
 
 
 class Decision(StrEnum):
@@ -145,12 +143,20 @@ async def store_candidates(
         if row is None:
             inserts.append(
                 {
-                    "id": ids.next_id(), "run_id": run_id, "kind": pair.kind.value,
-                    "first_id": pair.first_id, "second_id": pair.second_id,
-                    "first_household_id": pair.first_household_id, "second_household_id": pair.second_household_id,
-                    "first_village_code": pair.first_village_code, "second_village_code": pair.second_village_code,
-                    "probability": pair.probability, "agreeing": list(pair.agreeing), "status": OPEN,
-                    "found_at": at, "version": 1,
+                    "id": ids.next_id(),
+                    "run_id": run_id,
+                    "kind": pair.kind.value,
+                    "first_id": pair.first_id,
+                    "second_id": pair.second_id,
+                    "first_household_id": pair.first_household_id,
+                    "second_household_id": pair.second_household_id,
+                    "first_village_code": pair.first_village_code,
+                    "second_village_code": pair.second_village_code,
+                    "probability": pair.probability,
+                    "agreeing": list(pair.agreeing),
+                    "status": OPEN,
+                    "found_at": at,
+                    "version": 1,
                 }  # fmt: skip
             )
         elif row.status != OPEN:
@@ -204,7 +210,10 @@ async def store_candidates(
         and row.status == OPEN
         and (
             not region_code
-            or (region_within(row.first_village_code, region_code) and region_within(row.second_village_code, region_code))
+            or (
+                region_within(row.first_village_code, region_code)
+                and region_within(row.second_village_code, region_code)
+            )
         )
     ]
     for start in range(0, len(stale), 5_000):
@@ -398,9 +407,7 @@ async def _removal_proposal(
             household_id,
         )  # fmt: skip
     household = (
-        await conn.execute(
-            select(HOUSEHOLDS.c.version, HOUSEHOLDS.c.status).where(HOUSEHOLDS.c.id == household_id)
-        )
+        await conn.execute(select(HOUSEHOLDS.c.version, HOUSEHOLDS.c.status).where(HOUSEHOLDS.c.id == household_id))
     ).first()
     if household is None or household.status != RecordStatus.ACTIVE.value:
         return Invalid([FieldError("keep", f"household {household_id} is no longer active; nothing to remove")])

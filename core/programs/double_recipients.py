@@ -414,9 +414,17 @@ async def _probable_duplicate_cases(
     pair = CANDIDATES
     rows = await conn.execute(
         select(
-            pair.c.first_id, pair.c.second_id, pair.c.first_household_id, pair.c.second_household_id,
-            pair.c.probability, pair.c.agreeing,
-            first.c.id, first.c.program, first.c.period, second.c.id, second.c.period,
+            pair.c.first_id,
+            pair.c.second_id,
+            pair.c.first_household_id,
+            pair.c.second_household_id,
+            pair.c.probability,
+            pair.c.agreeing,
+            first.c.id,
+            first.c.program,
+            first.c.period,
+            second.c.id,
+            second.c.period,
         )  # fmt: skip
         .select_from(
             pair.join(first, first.c.household_id == pair.c.first_household_id).join(
@@ -438,7 +446,19 @@ async def _probable_duplicate_cases(
         .order_by(pair.c.first_id, pair.c.second_id, first.c.id, second.c.id)
     )
     cases = []
-    for one, two, one_household, two_household, chance, agreeing, one_id, program, one_period, two_id, two_period in rows:
+    for (
+        one,
+        two,
+        one_household,
+        two_household,
+        chance,
+        agreeing,
+        one_id,
+        program,
+        one_period,
+        two_id,
+        two_period,
+    ) in rows:
         refs = (
             EnrollmentRef(one_id, one_household, program, one_period),
             EnrollmentRef(two_id, two_household, program, two_period),
@@ -450,7 +470,11 @@ async def _probable_duplicate_cases(
         )
         cases.append(
             DoubleRecipient(
-                DoubleRecipientKind.PROBABLE_DUPLICATE, (one_household, two_household), refs, detail, member_ids=(one, two)
+                DoubleRecipientKind.PROBABLE_DUPLICATE,
+                (one_household, two_household),
+                refs,
+                detail,
+                member_ids=(one, two),
             )
         )
     return cases

@@ -326,4 +326,3 @@ class DuplicateMutation:
         if isinstance(refused, Invalid) and not isinstance(result, ValidationError):
             return ValidationError.of(refused)
         return result  # type: ignore[return-value]
-
