@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,15 +50,18 @@ async def bench(kind: str, members: int, persons: float, families: float) -> dic
         env = {**os.environ, "SIKS_DATABASE_URL": database.settings.database_url}
         if database.settings.database_schema:
             env["SIKS_DATABASE_SCHEMA"] = database.settings.database_schema
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         run_started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "core.cli", "dedup", "run"], env=env, capture_output=True, text=True, check=False
-        )
-        seconds = time.perf_counter() - run_started
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if done.returncode != 0:
-            raise SystemExit(f"siks dedup run failed: {done.stderr[-2000:]}")
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            command = [sys.executable, "-m", "core.cli", "dedup", "run"]
+            child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+            _pid, status, usage = os.wait4(child.pid, 0)  # this child's own peak resident memory
+            child.returncode = os.waitstatus_to_exitcode(status)
+            seconds = time.perf_counter() - run_started
+            out.seek(0)
+            err.seek(0)
+            printed, problem = out.read(), err.read()
+        if child.returncode != 0:
+            raise SystemExit(f"siks dedup run failed: {problem[-2000:]}")
         async with engine.connect() as conn:
             rows = list(await conn.execute(select(CANDIDATES.c.kind, CANDIDATES.c.first_id, CANDIDATES.c.second_id)))
         found_persons = {(r.first_id, r.second_id) for r in rows if r.kind == DuplicateKind.SAME_PERSON.value}
@@ -66,10 +69,10 @@ async def bench(kind: str, members: int, persons: float, families: float) -> dic
         hit, family_hit = len(found_persons & truth.persons), len(found_families & truth.families)
         return {
             "database": kind,
-            "summary": done.stdout.strip(),
+            "summary": printed.strip(),
             "prepared_s": prepared,
             "seconds": seconds,
-            "peak_mib": peak_kib / 1024 if peak_kib > before else float("nan"),
+            "peak_mib": usage.ru_maxrss / 1024,
             "injected": dict(truth.kinds),
             "true_persons": len(truth.persons),
             "found_persons": len(found_persons),

@@ -44,8 +44,9 @@ from core.storage.records import HOUSEHOLDS, MEMBERS
 RUNS = IdentityRun.__table__
 #: Rows read from the database per batch.
 READ_BATCH = 50_000
-#: Pairs below this probability are not proposed (the linkage's own floor is lower).
-MIN_PROBABILITY = 0.5
+#: Pairs below this probability are not proposed: on the demo truth (bench/dedup_bench.py, 100,000 members)
+#: the pairs between 0.5 and 0.7 were all wrong (namesakes born days apart in one village), none right.
+MIN_PROBABILITY = 0.7
 #: A family registered twice: at least this many members pair up ...
 FAMILY_MIN_MEMBERS = 2
 #: ... and at least this share of the larger household's members.
