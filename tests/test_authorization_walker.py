@@ -159,6 +159,8 @@ SEEDED = {
     "ProgressCounts",
     "Visit",
     "VisitPhoto",
+    "DuplicateCandidate",
+    "DuplicateSide",
     "KubeGroup",
     "ElderlyAssistance",
 }
@@ -389,6 +391,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         assert (await reviewer(APPROVE, {"ids": [proposal["id"]]}))["approveProposals"][0]["__typename"] == "Proposal"
     determined = (await admin(DETERMINE, {"label": "walker", "period": "2026-12"}))["determineDtks"]
     assert determined["__typename"] == "Determination", determined
+    pair = await duplicate_pair(engine, [int(i) for i in others[2:4]])
     every_node = [  # one of each Node type: node() and nodes() are walked through every implementation
         encode("Household", enrolled),
         encode("Member", member),
@@ -401,6 +404,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         photo.json()["data"]["uploadVisitPhoto"]["id"],
         proposal["id"],
         determined["edition"]["id"],
+        encode("DuplicateCandidate", pair),
     ]
     return {
         ("Query", "node", "id"): literal(proposal["id"]),
@@ -422,6 +426,32 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         ("Programs", "kubeGroups", "villageCode"): literal(VILLAGE),
         ("VerificationRound", "prelist", "villageCode"): literal(VILLAGE),
     }
+
+
+async def duplicate_pair(engine: AsyncEngine, households: list[int]) -> int:
+    """An open same-person pair between two households' heads, as ``siks dedup run`` writes it."""
+    from datetime import UTC, datetime
+
+    from core.foundation.enums import DuplicateKind
+    from core.identity.duplicates import CANDIDATES, Candidate, store_candidates
+    from core.models import IdentityRun
+
+    async with write_transaction(engine) as conn:
+        heads = [
+            (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == h).order_by(MEMBERS.c.id)))
+            .scalars()
+            .first()
+            for h in households
+        ]
+        at = datetime.now(UTC)
+        await conn.execute(
+            insert(IdentityRun.__table__).values(
+                id=1, kind="dedup", status="completed", started_by="walker", started_at=at, summary={}
+            )
+        )
+        pair = Candidate(DuplicateKind.SAME_PERSON, *heads, *households, VILLAGE, VILLAGE, 0.95, ("name",))  # type: ignore[call-arg]
+        await store_candidates(conn, 1, [pair], None, at)
+        return int((await conn.execute(select(CANDIDATES.c.id))).scalar_one())
 
 
 @pytest.fixture(scope="module")

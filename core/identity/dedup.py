@@ -32,7 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import RequestInfo
 from core.audit.log import record as audit
-from core.foundation.enums import DuplicateKind, IdentityRunKind, IdentityRunStatus, MemberStatus, RecordStatus
+from core.foundation.enums import (
+    AuditOutcome,
+    DuplicateKind,
+    IdentityRunKind,
+    IdentityRunStatus,
+    MemberStatus,
+    RecordStatus,
+)
 from core.foundation.ids import ids
 from core.identity.duplicates import Candidate, StoreSummary, store_candidates
 from core.models import IdentityRun
@@ -258,15 +265,26 @@ async def _begin_run(engine: AsyncEngine, region_code: str | None, started_by: s
     return run_id
 
 
-async def _fail_run(engine: AsyncEngine, run_id: int, error: BaseException) -> None:
+async def _fail_run(engine: AsyncEngine, run_id: int, error: BaseException, request: RequestInfo) -> None:
+    """Mark the run failed and audit the failure (outcome ``error``), in one transaction."""
+    message = f"{type(error).__name__}: {error}"[:500]
     async with write_transaction(engine) as conn:
+        await audit(
+            conn,
+            request,
+            operation="runDedup",
+            entity="identity_run",
+            entity_id=run_id,
+            outcome=AuditOutcome.ERROR.value,
+            after={"kind": IdentityRunKind.DEDUP.value, "error": message},
+        )
         await conn.execute(
             update(RUNS)
             .where(and_(RUNS.c.id == run_id, RUNS.c.status == IdentityRunStatus.RUNNING.value))
             .values(
                 status=IdentityRunStatus.FAILED.value,
                 completed_at=_now(),
-                error=f"{type(error).__name__}: {error}"[:500],
+                error=message,
             )
         )
 
@@ -324,6 +342,6 @@ async def run_dedup(
             )
     except BaseException as exc:
         with contextlib.suppress(Exception):  # the database itself failed: the run stays `running`, never completed
-            await _fail_run(engine, run_id, exc)
+            await _fail_run(engine, run_id, exc, request)
         raise
     return summary
