@@ -45,7 +45,15 @@ FEBRL = Model(
         code("postcode"),
         exact("state"),
     ),
-    blocking=(("given_name",), ("surname",), ("date_of_birth",), ("soc_sec_id",), ("postcode", "street_number")),
+    blocking=(
+        ("given_name",),
+        ("surname",),
+        ("date_of_birth",),
+        ("soc_sec_id",),
+        ("postcode", "street_number"),
+        ("address_1",),
+        ("suburb",),
+    ),
 )
 
 
@@ -54,8 +62,12 @@ def keyed(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
     return frame.reset_index(drop=True).assign(key=np.arange(len(frame))), dict(enumerate(ids))
 
 
-def _scores(found: set[frozenset[str]] | set[tuple[str, str]], truth: set[Any]) -> tuple[float, float, float]:
+COUNTS: dict[str, tuple[int, int, int]] = {}  # last run's pairs found, true pairs, found and true
+
+
+def scores(found: set[Any], truth: set[Any], label: str = "") -> tuple[float, float, float]:
     hits = len(found & truth)
+    COUNTS[label] = (len(found), len(truth), hits)
     precision = hits / len(found) if found else 0.0
     recall = hits / len(truth) if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -69,7 +81,7 @@ def febrl4() -> tuple[float, float, float]:
     pairs = link_with(FEBRL, left, right)
     found = {(left_ids[x], right_ids[y]) for x, y in zip(pairs["left_key"], pairs["right_key"], strict=True)}
     truth = {(x, x.replace("-org", "-dup-0")) for x in a.index if x.replace("-org", "-dup-0") in b.index}
-    return _scores(found, truth)
+    return scores(found, truth, "FEBRL4 linkage")
 
 
 def febrl3() -> tuple[float, float, float]:
@@ -78,7 +90,7 @@ def febrl3() -> tuple[float, float, float]:
     pairs = dedupe_with(FEBRL, people)
     found = {frozenset((ids[x], ids[y])) for x, y in zip(pairs["first_key"], pairs["second_key"], strict=True)}
     truth = {frozenset(pair) for pair in links}
-    return _scores(found, truth)
+    return scores(found, truth, "FEBRL3 dedupe")
 
 
 def main() -> None:
@@ -93,7 +105,9 @@ def main() -> None:
             seconds.append(time.perf_counter() - started)
         p, r, f = (statistics.median(x[k] for x in figures) for k in range(3))
         took = statistics.median(seconds)
+        found, true, hits = COUNTS[label]
         print(f"{label}: precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}  ({took:.1f} s, median of {args.repeat})")
+        print(f"    {found:,} pairs found, {true:,} true pairs, {hits:,} found and true")
 
 
 if __name__ == "__main__":

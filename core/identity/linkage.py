@@ -7,15 +7,17 @@ expectation maximisation (recordlinkage's ``ECM``: no labels). A pair's match pr
 posterior of the fitted model.
 
 The comparison set is a parameter (``Model``): ``PERSON`` is SIKS's person (name, birth date, sex,
-village, and NIK, KK, birth place where present); ``bench/identity_bench.py`` builds another for the
-FEBRL data sets with the same engine.
+village, and NIK, KK, birth place where present; ``PERSON_DEDUPE`` the same with the blocking for
+one frame); ``bench/identity_bench.py`` builds another for the FEBRL data sets with the same engine.
+When EM cannot be trusted (too few pairs, or a fit whose "match" class does not look like one) the
+posterior is taken with fixed m and u counted on the candidates (``_fallback``). How it was chosen
+and measured: docs/identity-matching.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,54 +40,79 @@ MISSING = -1  # a level for "one side has no value": its own m/u, estimated like
 #: each comparison's fallback m is used, u counted on the candidate pairs (``_fallback``).
 MIN_PAIRS_TO_FIT = 1000
 MIN_MATCH_AGREEMENT = 0.5
+MAX_COMPARISONS = 15  # a pair's pattern is one int64, 4 bits per comparison
 FALLBACK_WEIGHT = 100.0
 NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
 NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
 
 
 def _strings(values: pd.Series) -> NDArray[np.object_]:
-    """Values as str, missing and empty ones as None."""
-    out = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
-    for i, value in enumerate(out):
-        if value is not None:
-            text = str(value).strip()
-            out[i] = text or None
-    return out
+    """Values as stripped str, missing and empty ones as None."""
+    text = values.astype(object).where(values.notna(), None)
+    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
+        text = text.map(lambda v: v if v is None else str(v))
+    text = text.str.strip()
+    return text.where(text.notna() & (text != ""), None).to_numpy(dtype=object)
 
 
-def _missing(a: NDArray[np.object_], b: NDArray[np.object_]) -> NDArray[np.bool_]:
-    return pd.isna(a) | pd.isna(b)
+Rows = NDArray[np.object_]
+Positions = NDArray[np.int64]
 
 
-def _scores(a: NDArray[np.object_], b: NDArray[np.object_], scorer: Any) -> NDArray[np.float64]:
-    """scorer(a[i], b[i]) for every i (missing pairs score 0)."""
-    gone = _missing(a, b)
-    left = np.where(gone, "", a)
-    right = np.where(gone, "", b)
-    if len(left) == 0:
-        return np.zeros(0)
-    return np.asarray(process.cpdist(list(left), list(right), scorer=scorer, workers=-1), dtype=np.float64)
+class _Pairs:
+    """The values of one column for every candidate pair, as codes of one shared factorisation:
+    equality is an integer comparison, and a string distance is computed once per distinct pair
+    of values (dates, villages and common names repeat a lot)."""
+
+    def __init__(self, a: Rows, b: Rows, i: Positions, j: Positions) -> None:
+        codes, self.uniques = pd.factorize(np.concatenate([a, b]), use_na_sentinel=True)
+        self.a = codes[: len(a)][i]
+        self.b = codes[len(a) :][j]
+        self.missing = (self.a < 0) | (self.b < 0)
+        self.equal = (self.a == self.b) & ~self.missing
+
+    def scores(self, scorer: Any) -> NDArray[np.float64]:
+        """scorer(value a, value b) for every pair that is neither missing nor equal (0 for those)."""
+        out = np.zeros(len(self.a), dtype=np.float64)
+        todo = ~self.missing & ~self.equal
+        if not todo.any():
+            return out
+        combined = self.a[todo].astype(np.int64) * (len(self.uniques) + 1) + self.b[todo]
+        which, distinct = pd.factorize(combined)
+        n = len(self.uniques) + 1
+        values = np.asarray(self.uniques, dtype=object)
+        left = values[np.asarray(distinct) // n]
+        right = values[np.asarray(distinct) % n]
+        computed = np.asarray(process.cpdist(list(left), list(right), scorer=scorer, workers=-1), dtype=np.float64)
+        out[todo] = computed[which]
+        return out
 
 
-def _finish(levels: NDArray[Any], gone: NDArray[np.bool_]) -> Levels:
+def _finish(levels: NDArray[Any], pairs: _Pairs, top: int) -> Levels:
     out = np.asarray(levels, dtype=np.int8)
-    out[gone] = MISSING
+    out[pairs.equal] = top
+    out[pairs.missing] = MISSING
     return out
+
+
+def _sliced(rows: Rows, start: int, stop: int) -> Rows:
+    return pd.Series(rows, dtype=object).str.slice(start, stop).to_numpy(dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """One field compared between the two rows of a pair.
 
-    ``levels(a, b)`` returns, per pair, ``MISSING`` or 0 (disagree) .. ``top`` (agree exactly).
-    ``label`` is the name reported in ``agreeing`` when a pair is at ``top``.
+    ``levels(a, b, i, j)`` gets the column's values for every row of each side (str or None) and
+    the pairs as row positions, and returns per pair ``MISSING`` or 0 (disagree) .. ``top`` (agree
+    exactly). ``label`` is the name reported in ``agreeing`` when a pair is at ``top``.
     """
 
     label: str
     column: str
-    levels: Callable[[NDArray[np.object_], NDArray[np.object_]], Levels]
+    levels: Callable[[Rows, Rows, Positions, Positions], Levels]
     top: int
-    #: m and u of levels 0..top used when there are too few pairs to estimate them (``MIN_PAIRS_TO_FIT``)
+    #: m and u of levels 0..top used when EM cannot be (``MIN_PAIRS_TO_FIT``, ``_identifies``)
     m: tuple[float, ...]
     u: tuple[float, ...]
 
@@ -93,24 +120,25 @@ class Comparison:
 def exact(label: str, column: str | None = None, u_agree: float = 0.1) -> Comparison:
     """Equal or not; ``u_agree`` is the share of non-matching pairs that agree (the fallback's)."""
 
-    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
-        return _finish(a == b, _missing(a, b))
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        pairs = _Pairs(a, b, i, j)
+        return _finish(np.zeros(len(i)), pairs, 1)
 
     return Comparison(label, column or label, levels, 1, (0.05, 0.95), (1 - u_agree, u_agree))
 
 
 def string(label: str, column: str | None = None, thresholds: Sequence[float] = (0.92, 0.8)) -> Comparison:
-    """Exact, then Jaro–Winkler similarity at or above each threshold (highest first)."""
+    """Exact, then Jaro–Winkler similarity at or above each threshold."""
+    n = len(thresholds)
 
-    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
-        similarity = _scores(a, b, JaroWinkler.normalized_similarity)
-        out = np.zeros(len(a), dtype=np.int8)
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        pairs = _Pairs(a, b, i, j)
+        similarity = pairs.scores(JaroWinkler.normalized_similarity)
+        out = np.zeros(len(i), dtype=np.int8)
         for rank, threshold in enumerate(sorted(thresholds)):
             out[similarity >= threshold] = rank + 1
-        out[a == b] = len(thresholds) + 1
-        return _finish(out, _missing(a, b))
+        return _finish(out, pairs, n + 1)
 
-    n = len(thresholds)
     m = (0.05, *(0.15 / n for _ in range(n)), 0.8)
     u = (0.9, *(0.09 / n for _ in range(n)), 0.01)
     return Comparison(label, column or label, levels, n + 1, m, u)
@@ -120,15 +148,15 @@ def name(label: str, column: str | None = None) -> Comparison:
     """Names already normalised: exact; near (Jaro–Winkler ≥ 0.94); one's words inside the other's
     (a dropped middle name, a one-word name) or JW ≥ 0.88; loosely alike; different."""
 
-    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
-        similarity = _scores(a, b, JaroWinkler.normalized_similarity)
-        token_set = _scores(a, b, fuzz.token_set_ratio)
-        out = np.zeros(len(a), dtype=np.int8)
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        pairs = _Pairs(a, b, i, j)
+        similarity = pairs.scores(JaroWinkler.normalized_similarity)
+        token_set = pairs.scores(fuzz.token_set_ratio)
+        out = np.zeros(len(i), dtype=np.int8)
         out[(similarity >= 0.75) | (token_set >= 80)] = 1
         out[(similarity >= 0.88) | (token_set >= 100)] = 2
         out[similarity >= 0.94] = 3
-        out[a == b] = 4
-        return _finish(out, _missing(a, b))
+        return _finish(out, pairs, 4)
 
     return Comparison(label, column or label, levels, 4, NAME_M, NAME_U)
 
@@ -137,13 +165,13 @@ def code(label: str, column: str | None = None) -> Comparison:
     """Identifiers typed by hand (NIK, a social security number): exact; one typo or two digits
     transposed; two typos; different."""
 
-    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
-        distance = _scores(a, b, DamerauLevenshtein.distance)
-        out = np.zeros(len(a), dtype=np.int8)
-        out[distance <= 2] = 1
-        out[distance <= 1] = 2
-        out[a == b] = 3
-        return _finish(out, _missing(a, b))
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        pairs = _Pairs(a, b, i, j)
+        distance = pairs.scores(DamerauLevenshtein.distance)
+        out = np.zeros(len(i), dtype=np.int8)
+        out[(distance > 0) & (distance <= 2)] = 1
+        out[(distance > 0) & (distance <= 1)] = 2
+        return _finish(out, pairs, 3)
 
     return Comparison(label, column or label, levels, 3, (0.05, 0.03, 0.12, 0.8), (0.9989, 0.001, 0.0001, 0.00001))
 
@@ -151,22 +179,17 @@ def code(label: str, column: str | None = None) -> Comparison:
 def birth_date(label: str, column: str | None = None) -> Comparison:
     """Dates as ``YYYYMMDD`` text: exact; day and month swapped; one typo; two typos; different."""
 
-    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
-        gone = _missing(a, b)
-        left = pd.Series(np.where(gone, "", a), dtype=object).str
-        right = pd.Series(np.where(gone, "", b), dtype=object).str
-        swapped = (
-            (left.slice(0, 4) == right.slice(0, 4))
-            & (left.slice(4, 6) == right.slice(6, 8))
-            & (left.slice(6, 8) == right.slice(4, 6))
-        ).to_numpy()
-        distance = _scores(a, b, DamerauLevenshtein.distance)
-        out = np.zeros(len(a), dtype=np.int8)
-        out[distance <= 2] = 1
-        out[distance <= 1] = 2
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        pairs = _Pairs(a, b, i, j)
+        swapped_a = pd.Series(a, dtype=object)
+        swapped_a = (swapped_a.str.slice(0, 4) + swapped_a.str.slice(6, 8) + swapped_a.str.slice(4, 6)).to_numpy()
+        swapped = _Pairs(swapped_a, b, i, j).equal & ~pairs.equal
+        distance = pairs.scores(DamerauLevenshtein.distance)
+        out = np.zeros(len(i), dtype=np.int8)
+        out[(distance > 0) & (distance <= 2)] = 1
+        out[(distance > 0) & (distance <= 1)] = 2
         out[swapped] = 3
-        out[a == b] = 4
-        return _finish(out, gone)
+        return _finish(out, pairs, 4)
 
     return Comparison(
         label, column or label, levels, 4, (0.02, 0.03, 0.05, 0.05, 0.85), (0.9, 0.08, 0.015, 0.002, 0.003)
@@ -176,15 +199,12 @@ def birth_date(label: str, column: str | None = None) -> Comparison:
 def region(label: str, column: str | None = None) -> Comparison:
     """Dotted Kemendagri codes: same village; same district; same regency; elsewhere."""
 
-    def levels(a: NDArray[np.object_], b: NDArray[np.object_]) -> Levels:
-        gone = _missing(a, b)
-        left = pd.Series(np.where(gone, "", a), dtype=object).str
-        right = pd.Series(np.where(gone, "", b), dtype=object).str
-        out = np.zeros(len(a), dtype=np.int8)
-        out[(left.slice(0, 5) == right.slice(0, 5)).to_numpy()] = 1
-        out[(left.slice(0, 8) == right.slice(0, 8)).to_numpy()] = 2
-        out[a == b] = 3
-        return _finish(out, gone)
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        pairs = _Pairs(a, b, i, j)
+        out = np.zeros(len(i), dtype=np.int8)
+        out[_Pairs(_sliced(a, 0, 5), _sliced(b, 0, 5), i, j).equal] = 1
+        out[_Pairs(_sliced(a, 0, 8), _sliced(b, 0, 8), i, j).equal] = 2
+        return _finish(out, pairs, 3)
 
     return Comparison(label, column or label, levels, 3, (0.1, 0.1, 0.2, 0.6), (0.5, 0.3, 0.15, 0.05))
 
@@ -203,7 +223,6 @@ class Model:
     comparisons: tuple[Comparison, ...]
     blocking: tuple[tuple[str, ...], ...]
     max_iter: int = 100
-    fitted: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class _MultiLevelECM(ECM):  # type: ignore[misc]
@@ -234,6 +253,8 @@ def _blocked_pairs(
     n_right = len(right)
     for rule in rules:
         columns = list(rule)
+        if not set(columns) <= set(left.columns) & set(right.columns):
+            continue
         a = left[columns].assign(_i=np.arange(len(left))).dropna(subset=columns)
         b = right[columns].assign(_j=np.arange(n_right)).dropna(subset=columns)
         pairs = a.merge(b, on=columns, how="inner")[["_i", "_j"]].to_numpy(dtype=np.int64)
@@ -253,8 +274,11 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
     empty["agreeing"] = pd.Series(dtype=object)
     if left.empty or right.empty:
         return empty
-    a, b = model.prepare(left), model.prepare(right)
+    a = model.prepare(left)
+    b = a if within else model.prepare(right)
     comparisons = [c for c in model.comparisons if c.column in a.columns and c.column in b.columns]
+    if not 0 < len(comparisons) <= MAX_COMPARISONS:
+        raise ValueError(f"a model compares 1 to {MAX_COMPARISONS} columns present in both frames")
     i, j = _blocked_pairs(a, b, model.blocking, within)
     if len(i) == 0:
         return empty
@@ -262,14 +286,23 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
     for k, comparison in enumerate(comparisons):
         column_a = _strings(a[comparison.column])
         column_b = column_a if within else _strings(b[comparison.column])
-        matrix[:, k] = comparison.levels(column_a[i], column_b[j])
-    patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), minlength=len(patterns))
+        matrix[:, k] = comparison.levels(column_a, column_b, i, j)
+    # distinct patterns through one integer code per pair (levels are -1..7: 4 bits each)
+    pattern_code = np.zeros(len(i), dtype=np.int64)
+    for k in range(len(comparisons)):
+        pattern_code = pattern_code * 16 + (matrix[:, k].astype(np.int64) + 1)
+    inverse, distinct = pd.factorize(pattern_code)
+    patterns = np.empty((len(distinct), len(comparisons)), dtype=np.int8)
+    rest = np.asarray(distinct, dtype=np.int64)
+    for k in reversed(range(len(comparisons))):
+        patterns[:, k] = rest % 16 - 1
+        rest = rest // 16
+    counts = np.bincount(inverse, minlength=len(patterns))
     # the prior of the fallback: each row of the smaller side has one match (link), or 1 % of rows
     # are registered twice (dedupe)
     expected = 0.01 * len(a) if within else min(len(a), len(b))
     prior = float(np.clip(expected / len(i), 1e-9, 0.5))
-    probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter)[inverse.ravel()]
+    probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter)[inverse]
     keep = probability >= threshold
     tops = np.array([c.top for c in comparisons], dtype=np.int8)
     labels = [c.label for c in comparisons]
@@ -344,15 +377,25 @@ def _weighted_sample(patterns: Levels, counts: NDArray[np.int64]) -> Levels:
     return np.repeat(patterns, repeats, axis=0)
 
 
-def _birth_text(value: object) -> str | None:
-    if isinstance(value, datetime):
-        return value.strftime("%Y%m%d")
-    if isinstance(value, date):
-        return value.strftime("%Y%m%d")
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return None
-    text = str(value).replace("-", "")
-    return text or None
+def _birth_texts(values: pd.Series) -> pd.Series:
+    """Birth dates (``date``, ``datetime``, ISO text) as ``YYYYMMDD`` text, None where missing."""
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed") if len(values) else values
+    if not len(values):
+        return pd.Series([], dtype=object)
+    number = parsed.dt.year * 10_000 + parsed.dt.month * 100 + parsed.dt.day
+    text = number.astype("Int64").astype(str)
+    return text.where(parsed.notna(), None).astype(object)
+
+
+def _normalised(values: pd.Series) -> NDArray[np.object_]:
+    """``normalise_name`` of each value, computed once per distinct value; None for no name."""
+    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=True)
+    keys = np.array([normalise_name(str(v)) or None for v in uniques] + [None], dtype=object)
+    return keys[codes]
+
+
+def _optional(frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
+    return frame[column].astype(object).where(frame[column].notna(), None).to_numpy(dtype=object)
 
 
 def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
@@ -360,30 +403,29 @@ def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in PERSON_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"person frame lacks column(s): {', '.join(missing)}")
-    names = frame["name"].astype(object).where(frame["name"].notna(), "")
-    born = [_birth_text(v) for v in frame["birth_date"].astype(object)]
     out = pd.DataFrame(
         {
             "key": frame["key"].to_numpy(),
-            "name": [normalise_name(str(n)) or None for n in names],
-            "birth_date": born,
-            "sex": frame["sex"].astype(object).where(frame["sex"].notna(), None).to_numpy(),
-            "region_code": frame["region_code"].astype(object).where(frame["region_code"].notna(), None).to_numpy(),
+            "name": _normalised(frame["name"]),
+            "birth_date": _birth_texts(frame["birth_date"].reset_index(drop=True)).to_numpy(dtype=object),
+            "sex": _optional(frame, "sex"),
+            "region_code": _optional(frame, "region_code"),
         }
     )
     for column in OPTIONAL_COLUMNS:
         if column in frame.columns:
-            values = frame[column].astype(object).where(frame[column].notna(), None).to_numpy()
-            out[column] = (
-                [normalise_name(str(v)) or None if v is not None else None for v in values]
-                if (column == "birth_place")
-                else values
-            )
+            out[column] = _normalised(frame[column]) if column == "birth_place" else _optional(frame, column)
     regency = out["region_code"].str.slice(0, 5)
     year = out["birth_date"].str.slice(0, 4)
     out["_regency_year"] = (regency + "|" + year).where(regency.notna() & year.notna(), None)
     out["_name_born"] = (out["name"] + "|" + out["birth_date"]).where(
         out["name"].notna() & out["birth_date"].notna(), None
+    )
+    regency_born = regency + "|" + out["birth_date"]
+    out["_regency_born"] = regency_born.where(regency.notna() & out["birth_date"].notna(), None)
+    first_word = out["name"].str.split(" ", n=1).str[0]
+    out["_regency_year_word"] = (out["_regency_year"] + "|" + first_word).where(
+        out["_regency_year"].notna() & first_word.notna(), None
     )
     return out
 
@@ -401,6 +443,11 @@ PERSON = Model(
     ),
     blocking=(("_regency_year",), ("_name_born",)),
 )
+#: ``PERSON`` for ``dedupe``: inside one registry, "same regency and birth year" makes ~n²/46,000
+#: pairs (11 million for a million people), nearly all of them strangers; a duplicate shares the
+#: regency and the birth date, or the regency, the birth year and the first word of the name, or
+#: the name and the birth date, or the NIK.
+PERSON_DEDUPE = replace(PERSON, blocking=(("_regency_born",), ("_regency_year_word",), ("_name_born",), ("nik",)))
 
 
 def link_with(model: Model, left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
@@ -431,5 +478,7 @@ def link(left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> 
 
 def dedupe(people: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
     """Pairs of rows of one frame that are probably one person: ``first_key < second_key``,
-    ``probability``, ``agreeing``."""
-    return dedupe_with(PERSON, people, threshold=threshold)
+    ``probability``, ``agreeing``. Blocking: same regency and birth date, or same regency, birth
+    year and first word of the normalised name, or same normalised name and birth date, or same
+    NIK (``PERSON_DEDUPE``)."""
+    return dedupe_with(PERSON_DEDUPE, people, threshold=threshold)

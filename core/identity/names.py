@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 #: Titles and degrees written before or after a name, without their dots.
 TITLES: frozenset[str] = frozenset(
@@ -65,6 +66,12 @@ def _modern(word: str) -> str:
     return _DOUBLED.sub(r"\1", word)
 
 
+@lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> str:
+    """One word's key: a given name written out, else its modern spelling (names reuse words: cached)."""
+    return GIVEN_FORMS.get(word) or GIVEN_FORMS.get(_modern(word)) or _modern(word)
+
+
 def _is_title_part(part: str) -> bool:
     # after a comma: "S.Pd.", "S. Pd", "M.Pd., Ph.D": degrees only
     words = [w.replace(".", "") for w in part.split()]
@@ -90,6 +97,5 @@ def normalise_name(name: str) -> str:
             if piece == "M" and not (dotted or not words):
                 words.append(piece)  # a lone undotted "M" inside a name is an initial, not Muhammad
                 continue
-            form = GIVEN_FORMS.get(piece) or GIVEN_FORMS.get(_modern(piece))
-            words.append(form if form else _modern(piece))
+            words.append(_word_key(piece))
     return " ".join(words)
