@@ -126,7 +126,7 @@ MUTATION_ONLY = {
     "NotFound",
     "VersionConflict",
     "StepRefused",
-    "AlreadyDecided",
+    "DecisionRefused",
 }
 #: Types the seeded registry must show the national data centre somewhere along the walk.
 SEEDED = {

@@ -67,7 +67,11 @@ async def test_a_run_finds_the_injected_persons_and_families(db: AsyncEngine, re
     assert {"name", "birth_date", "sex"} & set(row.agreeing)
     async with db.connect() as conn:
         run = (await conn.execute(select(RUNS).where(RUNS.c.id == summary.run_id))).one()
-        audit = (await conn.execute(select(AUDIT).where(AUDIT.c.operation == "runDedup"))).one()
+        audit = (
+            await conn.execute(
+                select(AUDIT).where(AUDIT.c.operation == "runDedup", AUDIT.c.entity_id == str(summary.run_id))
+            )
+        ).one()
         members = await conn.scalar(select(func.count()).select_from(MEMBERS))
     assert run.kind == "dedup" and run.status == IdentityRunStatus.COMPLETED.value and run.members_checked == members
     assert run.summary["same_person"] == len(persons) and run.started_by == "cli:tester"

@@ -216,14 +216,14 @@ class DuplicateCandidateConnection:
 
 @unguarded
 @strawberry.type(description="The pair was decided before (see its status); nothing was changed.")
-class AlreadyDecided(Error):
+class DecisionRefused(Error):
     message: str
     code: ErrorCode = coded(ErrorCode.ALREADY_DECIDED)
     status: enums.DuplicateStatus
 
 
 ResolveDuplicateResult = Annotated[
-    DuplicateCandidate | ValidationError | VersionConflict | NotFound | AlreadyDecided,
+    DuplicateCandidate | ValidationError | VersionConflict | NotFound | DecisionRefused,
     strawberry.union("ResolveDuplicateResult", description="The pair as it now stands, or why nothing changed."),
 ]
 
@@ -322,7 +322,7 @@ class DuplicateMutation:
         )
         refused = outcomes[-1] if outcomes else None
         if isinstance(refused, duplicates.AlreadyDecided):
-            return AlreadyDecided(message=refused.message, status=enums.DuplicateStatus(refused.status))  # type: ignore[call-arg]
+            return DecisionRefused(message=refused.message, status=enums.DuplicateStatus(refused.status))  # type: ignore[call-arg]
         if isinstance(refused, Invalid) and not isinstance(result, ValidationError):
             return ValidationError.of(refused)
         return result  # type: ignore[return-value]
