@@ -103,6 +103,10 @@ TYPE_OBJECTS: dict[str, tuple[str, ...]] = {
     "IdentityRunSummary": ("identity_check",),
     "IdentityRegionCounts": ("identity_check",),
     "IdentityStatusCount": ("identity_check",),
+    "DuplicateCandidate": ("duplicate_candidate",),
+    "DuplicateCandidateConnection": ("duplicate_candidate",),
+    "DuplicateCandidateEdge": ("duplicate_candidate",),
+    "DuplicateSide": ("duplicate_candidate",),
     "KubeGroup": ("kube_group",),  # plugins/kube
     "PbiJkReconciliation": ("enrollment",),  # plugins/pbi_jk
     "PbiJkRegencyCount": ("enrollment",),
@@ -133,6 +137,7 @@ MUTATION_ONLY = {
     "ConflictCount",
     "VersionConflict",
     "StepRefused",
+    "DecisionRefused",
 }
 #: Types the seeded registry must show the national data centre somewhere along the walk.
 SEEDED = {
@@ -165,6 +170,8 @@ SEEDED = {
     "ProgressCounts",
     "Visit",
     "VisitPhoto",
+    "DuplicateCandidate",
+    "DuplicateSide",
     "KubeGroup",
     "ElderlyAssistance",
 }
@@ -395,6 +402,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         assert (await reviewer(APPROVE, {"ids": [proposal["id"]]}))["approveProposals"][0]["__typename"] == "Proposal"
     determined = (await admin(DETERMINE, {"label": "walker", "period": "2026-12"}))["determineDtks"]
     assert determined["__typename"] == "Determination", determined
+    pair = await duplicate_pair(engine, [int(i) for i in others[2:4]])
     every_node = [  # one of each Node type: node() and nodes() are walked through every implementation
         encode("Household", enrolled),
         encode("Member", member),
@@ -407,6 +415,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         photo.json()["data"]["uploadVisitPhoto"]["id"],
         proposal["id"],
         determined["edition"]["id"],
+        encode("DuplicateCandidate", pair),
     ]
     return {
         ("Query", "node", "id"): literal(proposal["id"]),
@@ -429,6 +438,32 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         ("Programs", "pbiJkReconciliation", "cycleId"): literal(encode("ProgramCycle", enrollment.cycle_id)),
         ("VerificationRound", "prelist", "villageCode"): literal(VILLAGE),
     }
+
+
+async def duplicate_pair(engine: AsyncEngine, households: list[int]) -> int:
+    """An open same-person pair between two households' heads, as ``siks dedup run`` writes it."""
+    from datetime import UTC, datetime
+
+    from core.foundation.enums import DuplicateKind
+    from core.identity.duplicates import CANDIDATES, Candidate, store_candidates
+    from core.models import IdentityRun
+
+    async with write_transaction(engine) as conn:
+        heads = [
+            (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == h).order_by(MEMBERS.c.id)))
+            .scalars()
+            .first()
+            for h in households
+        ]
+        at = datetime.now(UTC)
+        await conn.execute(
+            insert(IdentityRun.__table__).values(
+                id=1, kind="dedup", status="completed", started_by="walker", started_at=at, summary={}
+            )
+        )
+        pair = Candidate(DuplicateKind.SAME_PERSON, *heads, *households, VILLAGE, VILLAGE, 0.95, ("name",))  # type: ignore[call-arg]
+        await store_candidates(conn, 1, [pair], None, at)
+        return int((await conn.execute(select(CANDIDATES.c.id))).scalar_one())
 
 
 @pytest.fixture(scope="module")

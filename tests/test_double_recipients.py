@@ -238,3 +238,48 @@ async def test_a_member_counted_in_a_component_cannot_be_deleted(db: AsyncEngine
         await conn.execute(MEMBERS.update().where(MEMBERS.c.id == head_id).values(id=new_id))
     async with db.connect() as conn:
         assert (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == lone))).scalar_one() == new_id
+
+
+async def test_a_probable_duplicate_enrolled_twice_in_one_program(db: AsyncEngine, gql: GraphQLClient) -> None:
+    from datetime import UTC, datetime
+
+    from core.foundation.enums import DuplicateKind, DuplicateStatus
+    from core.identity.duplicates import CANDIDATES, Candidate, store_candidates
+    from core.models import IdentityRun
+
+    first, second, third = await register(db, [poor_household(), poor_household(), poor_household()])
+    await run(db, "bst", "2026-02")
+    one, two, three = [(await member_ids_by_birth(db, h))[date(2022, 6, 1)] for h in (first, second, third)]
+    village = factories.VILLAGE
+    at = datetime.now(UTC)
+    async with write_transaction(db) as conn:
+        await conn.execute(
+            IdentityRun.__table__.insert().values(
+                id=1, kind="dedup", status="completed", started_by="t", started_at=at, summary={}
+            )
+        )
+        pairs = [
+            Candidate(
+                DuplicateKind.SAME_PERSON, one, two, first, second, village, village, 0.97, ("birth_date", "name")
+            ),
+            Candidate(DuplicateKind.SAME_PERSON, one, three, first, third, village, village, 0.6, ("birth_date",)),
+            Candidate(DuplicateKind.SAME_PERSON, two, three, second, third, village, village, 0.99, ("name",)),
+        ]
+        await store_candidates(conn, 1, pairs, None, at)
+        await conn.execute(  # decided: two different people, not a case
+            update(CANDIDATES)
+            .where(CANDIDATES.c.first_id == min(two, three))
+            .values(status=DuplicateStatus.DIFFERENT.value)
+        )
+    cases = (await report(db, "2026-02")).of_kind(Kind.PROBABLE_DUPLICATE)
+    assert [(c.household_ids, c.member_ids, c.programs) for c in cases] == [((first, second), (one, two), ("bst",))]
+    assert "probably one person (probability 0.97; agreeing: birth_date, name)" in cases[0].detail
+    async with db.connect() as conn:
+        low = await double_recipient_report(conn, builtin_registry(), "32", "2026-02", duplicate_probability=0.5)
+    assert isinstance(low, DoubleRecipientReport) and len(low.of_kind(Kind.PROBABLE_DUPLICATE)) == 2
+    assert (await report(db, "2026-02", region="35")).of_kind(Kind.PROBABLE_DUPLICATE) == []
+    assert (await report(db, "2026-04")).of_kind(Kind.PROBABLE_DUPLICATE) == []
+    query = """{ doubleRecipients(regionCode: "32", period: "2026-02") {
+      ... on DoubleRecipientReportType { cases { caseKind memberIds } } } }"""
+    found = (await gql(query))["doubleRecipients"]["cases"]
+    assert [c["caseKind"] for c in found] == ["PROBABLE_DUPLICATE"]

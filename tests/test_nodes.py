@@ -85,6 +85,9 @@ async def make_world(
     photo = (await upload(client, headers, visit_id, "ROOF", jpeg_with_gps(), "atap.jpg", "image/jpeg")).json()
     group = (await gql(FORM, {"village": factories.VILLAGE, "ids": [str(h.id) for h in households]}))["formKubeGroup"]
     assert group["__typename"] == "KubeGroup", group
+    from tests.test_authorization_walker import duplicate_pair
+
+    pair = await duplicate_pair(db, [households[0].id, households[1].id])
     member = households[2].members[0]
     return World(
         ids={
@@ -99,6 +102,7 @@ async def make_world(
             "VisitPhoto": photo["data"]["uploadVisitPhoto"]["id"],
             "KubeGroup": group["id"],
             "Region": encode("Region", factories.VILLAGE),
+            "DuplicateCandidate": encode("DuplicateCandidate", pair),
         },
         households=households,
     )
@@ -133,6 +137,7 @@ EVERY_TYPE = (
     "VisitPhoto",
     "KubeGroup",
     "Region",
+    "DuplicateCandidate",
 )
 
 

@@ -119,12 +119,20 @@ def double_recipients(
     region: str = typer.Argument(..., help="Dotted region code, or ID for all of Indonesia."),
     period: str = typer.Argument(..., help="YYYY, YYYY-Qn or YYYY-MM: enrollments overlapping it are checked."),
 ) -> None:
-    """Report a NIK or KK in two active households, exclusive programs together, and deceased members paid."""
+    """Report a NIK or KK in two active households, exclusive programs together, deceased members paid, and
+    probable duplicates (open `siks dedup run` pairs) enrolled twice in one program."""
+    from core.foundation.settings import get_settings
     from core.programs.double_recipients import double_recipient_report
 
     async def work(engine: AsyncEngine):  # type: ignore[no-untyped-def]
         async with engine.connect() as conn:
-            return await double_recipient_report(conn, registry_from_settings(), region, period)
+            return await double_recipient_report(
+                conn,
+                registry_from_settings(),
+                region,
+                period,
+                duplicate_probability=get_settings().duplicate_report_probability,
+            )
 
     report = run_with_engine(work)
     _refuse(report)

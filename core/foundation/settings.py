@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     )
     access_token_minutes: int = Field(15, ge=1, le=1440, description="Lifetime of an access token.")
     refresh_token_days: int = Field(7, ge=1, le=90, description="Lifetime of a refresh token.")
+    duplicate_report_probability: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="The least probability of a `siks dedup run` pair for the double-recipient report to list it.",
+    )
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )

@@ -12,6 +12,11 @@ recording why) and by the report (which lists the cases already in the registry)
 - a component counted for a member recorded as deceased (the member's own row, or another row
   with the same NIK, has the status ``deceased``).
 
+The report adds a fifth: a probable duplicate — an open ``same_person`` pair of ``siks dedup run``
+(``core/identity/duplicates.py``) at or above a probability (``SIKS_DUPLICATE_REPORT_PROBABILITY``)
+whose two households are both enrolled in one program for overlapping periods: one person under
+two NIKs, paid twice.
+
 The partial unique indexes on NIK and KK (one active member per NIK, one active household per
 KK) make the first two impossible while they are in place; the checks ask the database
 catalogue first and scan only when an index is missing or altered (a legacy migration, a
@@ -39,15 +44,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.foundation.enums import MemberStatus, RecordStatus
+from core.foundation.enums import DuplicateKind, DuplicateStatus, MemberStatus, RecordStatus
 from core.foundation.refusals import FieldError, Invalid
-from core.models import Enrollment, EnrollmentComponent
+from core.models import DuplicateCandidate, Enrollment, EnrollmentComponent
 from core.programs.periods import Period, PeriodError, PeriodKind, parse_period
 from core.programs.registry import ProgramRegistry
 from core.programs.scope import check_region, covers
 from core.storage.records import HOUSEHOLDS, MEMBERS
 
 ENROLLMENTS = Enrollment.__table__
+CANDIDATES = DuplicateCandidate.__table__
+#: The least probability of an open same-person pair for the report to list it (the setting's default).
+DUPLICATE_PROBABILITY = 0.9
 COMPONENTS = EnrollmentComponent.__table__
 ENROLLED = "enrolled"
 ACTIVE = RecordStatus.ACTIVE.value
@@ -59,6 +67,7 @@ class DoubleRecipientKind(StrEnum):
     KK_SHARED = "kk_shared"
     EXCLUSIVE_PROGRAMS = "exclusive_programs"
     DECEASED_MEMBER_PAID = "deceased_member_paid"
+    PROBABLE_DUPLICATE = "probable_duplicate"
 
 
 # --- the shared SQL patterns -------------------------------------------------------------------
@@ -396,6 +405,81 @@ async def _deceased_cases(conn: AsyncConnection, region_code: str, period: Perio
     ]
 
 
+async def _probable_duplicate_cases(
+    conn: AsyncConnection, region_code: str, period: Period, probability: float
+) -> list[DoubleRecipient]:
+    """Open same-person pairs (one side in the region) whose households are both enrolled in one program
+    for overlapping periods within ``period``: one statement."""
+    first, second = ENROLLMENTS.alias("first_enrollment"), ENROLLMENTS.alias("second_enrollment")
+    pair = CANDIDATES
+    rows = await conn.execute(
+        select(
+            pair.c.first_id,
+            pair.c.second_id,
+            pair.c.first_household_id,
+            pair.c.second_household_id,
+            pair.c.probability,
+            pair.c.agreeing,
+            first.c.id,
+            first.c.program,
+            first.c.period,
+            second.c.id,
+            second.c.period,
+        )  # fmt: skip
+        .select_from(
+            pair.join(first, first.c.household_id == pair.c.first_household_id).join(
+                second,
+                and_(second.c.household_id == pair.c.second_household_id, second.c.program == first.c.program),
+            )
+        )
+        .where(
+            pair.c.kind == DuplicateKind.SAME_PERSON.value,
+            pair.c.status == DuplicateStatus.OPEN.value,
+            pair.c.probability >= probability,
+            pair.c.first_household_id != pair.c.second_household_id,
+            covers(pair.c.first_village_code, region_code) | covers(pair.c.second_village_code, region_code),
+            *_overlapping(first, period),
+            *_overlapping(second, period),
+            first.c.period_start < second.c.period_end,
+            second.c.period_start < first.c.period_end,
+        )
+        .order_by(pair.c.first_id, pair.c.second_id, first.c.id, second.c.id)
+    )
+    cases = []
+    for (
+        one,
+        two,
+        one_household,
+        two_household,
+        chance,
+        agreeing,
+        one_id,
+        program,
+        one_period,
+        two_id,
+        two_period,
+    ) in rows:
+        refs = (
+            EnrollmentRef(one_id, one_household, program, one_period),
+            EnrollmentRef(two_id, two_household, program, two_period),
+        )
+        detail = (
+            f"member {one} of household {one_household} and member {two} of household {two_household} are probably "
+            f"one person (probability {chance:.2f}; agreeing: {', '.join(agreeing) or 'nothing'}), both enrolled in "
+            f"{program.upper()} {one_period} and {two_period}"
+        )
+        cases.append(
+            DoubleRecipient(
+                DoubleRecipientKind.PROBABLE_DUPLICATE,
+                (one_household, two_household),
+                refs,
+                detail,
+                member_ids=(one, two),
+            )
+        )
+    return cases
+
+
 async def _check_report_input(conn: AsyncConnection, region_code: str, period: str) -> Period | Invalid:
     errors: list[FieldError] = []
     parsed: Period | None = None
@@ -412,7 +496,12 @@ async def _check_report_input(conn: AsyncConnection, region_code: str, period: s
 
 
 async def double_recipient_report(
-    conn: AsyncConnection, registry: ProgramRegistry, region_code: str, period: str
+    conn: AsyncConnection,
+    registry: ProgramRegistry,
+    region_code: str,
+    period: str,
+    *,
+    duplicate_probability: float = DUPLICATE_PROBABILITY,
 ) -> DoubleRecipientReport | Invalid:
     """Every double-recipient case in ``region_code`` (``ID`` for the nation) for enrollments overlapping ``period``.
 
@@ -436,4 +525,5 @@ async def double_recipient_report(
         cases.append(DoubleRecipient(kind, household_ids, refs, detail, key=key, member_ids=members))
     cases.extend(await _exclusive_cases(conn, registry, region_code, checked))
     cases.extend(await _deceased_cases(conn, region_code, checked))
+    cases.extend(await _probable_duplicate_cases(conn, region_code, checked, duplicate_probability))
     return DoubleRecipientReport(region_code=region_code, period=checked.label, cases=cases)

@@ -26,6 +26,7 @@ from core.schema.cycles import CycleMutation, CycleQuery
 from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
+from core.schema.duplicates import DuplicateMutation, DuplicateQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
@@ -56,6 +57,7 @@ class Query(
     ProposalQuery,
     FieldworkQuery,
     IdentityQuery,
+    DuplicateQuery,
 ):
     pass
 
@@ -76,6 +78,7 @@ MUTATION_BASES: tuple[type, ...] = (
     WelfareMutation,
     ProposalMutation,
     FieldworkMutation,
+    DuplicateMutation,
 )
 
 

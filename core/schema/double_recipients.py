@@ -1,4 +1,5 @@
-"""GraphQL: the double-recipient report (one NIK or KK in two households, exclusive programs, the deceased)."""
+"""GraphQL: the double-recipient report (one NIK or KK in two households, exclusive programs, the deceased,
+probable duplicates found by ``siks dedup run``)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class CaseEnrollment:
 @strawberry.type(description="One double-recipient case and why it is one.")
 class DoubleRecipientCase:
     kind: str = strawberry.field(
-        description="nik_in_two_households, shared_kk, exclusive_programs or deceased_member.",
+        description="nik_in_two_households, shared_kk, exclusive_programs, deceased_member or probable_duplicate.",
         deprecation_reason="The stored spelling: read caseKind, an enum as the rest of the API spells it.",
     )
     household_keys: strawberry.Private[list[int]]
@@ -110,7 +111,13 @@ class DoubleRecipientQuery:
         if not allowed(context, "enrollment", "read", region):
             raise Forbidden(context.principal, "enrollment", "read")
         async with context.engine.connect() as conn:
-            report = await double_recipient_report(conn, context.registry, region_code, period)
+            report = await double_recipient_report(
+                conn,
+                context.registry,
+                region_code,
+                period,
+                duplicate_probability=context.settings.duplicate_report_probability,
+            )
         if isinstance(report, Invalid):
             return ValidationError.of(report)
         return DoubleRecipientReportType.of(report)

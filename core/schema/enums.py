@@ -50,6 +50,8 @@ PaymentStatus = strawberry.enum(enums.PaymentStatus, description="What a disburs
 ReferenceSource = strawberry.enum(Source, name="ReferenceSource", description="A reference registry checked against.")
 IdentityStatus = strawberry.enum(enums.IdentityStatus, description="The outcome of checking a member against a source.")
 IdentityRunStatus = strawberry.enum(enums.IdentityRunStatus, description="Where an identity check run stands.")
+DuplicateKind = strawberry.enum(enums.DuplicateKind, description="One person twice, or one family twice.")
+DuplicateStatus = strawberry.enum(enums.DuplicateStatus, description="Open, or decided the same or different.")
 
 
 def enum_twin(enum: type[StrEnum], stored: str, description: str) -> Any:

@@ -24,6 +24,7 @@ class ErrorCode(Enum):
     STEP_REFUSED = "STEP_REFUSED"
     CYCLE_REFUSED = "CYCLE_REFUSED"
     LOGIN_FAILED = "LOGIN_FAILED"
+    ALREADY_DECIDED = "ALREADY_DECIDED"
 
 
 @strawberry.interface(description="A typed error: nothing was changed, and message says why in one sentence.")
