@@ -25,6 +25,7 @@ from core.identity.dedup import DedupRefused, families, run_dedup
 from core.identity.duplicates import CANDIDATES, Candidate, store_candidates
 from core.models import AuditEntry, IdentityRun
 from core.storage.db import write_transaction
+from core.storage.locks import held_for_job
 from core.storage.records import HOUSEHOLDS, MEMBERS
 from tests.cli_support import siks
 
@@ -164,6 +165,14 @@ async def test_an_unknown_region_is_refused_before_anything_is_written(db: Async
         await run_dedup(db, region_code="32.99", started_by="cli:tester")
     with pytest.raises(DedupRefused, match="--region"):
         await run_dedup(db, region_code="Bogor", started_by="cli:tester")
+    async with db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(RUNS)) == 0
+
+
+async def test_a_second_run_is_refused_while_one_runs(db: AsyncEngine) -> None:
+    async with held_for_job(db, "identity-dedup"):  # a dedup run going on in another process
+        with pytest.raises(DedupRefused, match="another dedup run is running"):
+            await run_dedup(db, region_code=None, started_by="cli:tester")
     async with db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(RUNS)) == 0
 

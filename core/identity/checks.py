@@ -35,15 +35,15 @@ from core.foundation.enums import IdentityStatus, RecordStatus
 from core.foundation.settings import get_settings
 from core.identity import rules
 from core.identity.rules import Outcome
-from core.identity.runs import CHECKS, begin_run, complete_run, fail_run
+from core.identity.runs import CHECKS, RunRefused, begin_run, checked_region, complete_run, fail_run
 from core.identity.suggestions import Unmatched, suggest_niks, suggest_pupils
 from core.models import AdmindukPerson, BpjsMembership, DapodikPupil
 from core.reference.formats import Source
 from core.reference.queries import active_snapshots
-from core.regions.codes import RegionCodeError, check_code, within
+from core.regions.codes import within
 from core.storage.db import refresh_statistics, write_transaction
 from core.storage.locks import held_for_job
-from core.storage.records import HOUSEHOLDS, MEMBERS, REGIONS
+from core.storage.records import HOUSEHOLDS, MEMBERS
 
 BATCH_MEMBERS = 20_000
 ADMINDUK_SOURCE, DAPODIK_SOURCE, BPJS_SOURCE = (source.value for source in Source)
@@ -64,7 +64,7 @@ CHECKS_AS_WRITTEN = Table(
 )
 
 
-class CheckRefused(ValueError):
+class CheckRefused(RunRefused):
     """The run cannot start (no Adminduk snapshot, a bad region code); nothing was written."""
 
 
@@ -139,7 +139,7 @@ async def _run_check(
 ) -> RunSummary:
     began = time.perf_counter()
     request = request or cli_request(started_by)
-    region = await _checked_region(engine, region_code)
+    region = await checked_region(engine, region_code, CheckRefused)
     async with engine.connect() as conn:
         snapshots = await active_snapshots(conn)
     if Source.ADMINDUK not in snapshots:
@@ -169,19 +169,6 @@ async def _run_check(
         raise
     await refresh_statistics(engine, (CHECKS.name,))
     return summary
-
-
-async def _checked_region(engine: AsyncEngine, region_code: str | None) -> str | None:
-    if region_code is None or region_code == "":
-        return None
-    try:
-        code = check_code(region_code)
-    except RegionCodeError as exc:
-        raise CheckRefused(f"--region: {exc}") from exc
-    async with engine.connect() as conn:
-        if await conn.scalar(select(REGIONS.c.code).where(REGIONS.c.code == code)) is None:
-            raise CheckRefused(f"--region: {code} is not a loaded region (see `siks regions`)")
-    return code
 
 
 def _cutoff(day: date, years: int) -> date:

@@ -42,10 +42,11 @@ from core.foundation.enums import (
 )
 from core.foundation.ids import ids
 from core.identity.duplicates import Candidate, StoreSummary, store_candidates
+from core.identity.runs import RunRefused, checked_region
 from core.models import IdentityRun
-from core.regions.codes import RegionCodeError, check_code, within
-from core.regions.queries import existing_codes
+from core.regions.codes import within
 from core.storage.db import write_transaction
+from core.storage.locks import held_for_job
 from core.storage.records import HOUSEHOLDS, MEMBERS
 
 RUNS = IdentityRun.__table__
@@ -62,7 +63,7 @@ FAMILY_MIN_SHARE = 0.5
 LINKAGE_COLUMNS = ("key", "name", "birth_date", "sex", "region_code", "nik")
 
 
-class DedupRefused(ValueError):
+class DedupRefused(RunRefused):
     """The run cannot start as asked (the message says why); nothing was written."""
 
 
@@ -238,16 +239,6 @@ def household_sizes(people: People) -> dict[int, int]:
     return dict(zip(households.tolist(), counts.tolist(), strict=True))
 
 
-async def _check_region(engine: AsyncEngine, region_code: str) -> None:
-    try:
-        check_code(region_code)
-    except RegionCodeError as exc:
-        raise DedupRefused(f"--region: {exc}") from None
-    async with engine.connect() as conn:
-        if not await existing_codes(conn, [region_code]):
-            raise DedupRefused(f"--region: no region has the code {region_code}")
-
-
 async def _begin_run(engine: AsyncEngine, region_code: str | None, started_by: str) -> int:
     run_id = ids.next_id()
     async with write_transaction(engine) as conn:
@@ -304,8 +295,21 @@ async def run_dedup(
         from core.auth.principal import Principal
 
         request = RequestInfo(Principal(username=started_by, role="cli", scope="", via="cli"), client="cli")
-    if region_code is not None:
-        await _check_region(engine, region_code)
+    region_code = await checked_region(engine, region_code, DedupRefused)
+    async with held_for_job(engine, "identity-dedup") as free:
+        if not free:
+            raise DedupRefused("another dedup run is running; try again when it has finished")
+        return await _run(engine, region_code, started_by, request, dedupe, started)
+
+
+async def _run(
+    engine: AsyncEngine,
+    region_code: str | None,
+    started_by: str,
+    request: RequestInfo,
+    dedupe: Any,
+    started: float,
+) -> DedupSummary:
     run_id = await _begin_run(engine, region_code, started_by)
     summary = DedupSummary(run_id=run_id, region_code=region_code)
     try:

@@ -17,8 +17,9 @@ from core.audit.log import RequestInfo
 from core.audit.log import record as audit
 from core.foundation.enums import AuditOutcome, IdentityRunKind, IdentityRunStatus
 from core.foundation.ids import ids
-from core.models import IdentityCheck, IdentityRun
+from core.models import IdentityCheck, IdentityRun, Region
 from core.reference.formats import Source
+from core.regions.codes import RegionCodeError, check_code
 from core.storage.db import write_transaction
 
 RUNS = IdentityRun.__table__
@@ -29,6 +30,27 @@ SNAPSHOT_COLUMNS = {
     Source.BPJS: "bpjs_snapshot_id",
 }
 OPERATION = "runIdentityCheck"
+REGIONS = Region.__table__
+
+
+class RunRefused(ValueError):
+    """A run cannot start as asked (the message says why); nothing was written."""
+
+
+async def checked_region(engine: AsyncEngine, region_code: str | None, refused: type[RunRefused]) -> str | None:
+    """The run's region code as given (None: the whole country), or ``refused`` saying what is wrong with it."""
+    if region_code is None or region_code == "":
+        return None
+    try:
+        code = check_code(region_code)
+    except RegionCodeError as exc:
+        raise refused(f"--region: {exc}") from exc
+    async with engine.connect() as conn:
+        if await conn.scalar(select(REGIONS.c.code).where(REGIONS.c.code == code)) is None:
+            raise refused(f"--region: {code} is not a loaded region (see `siks regions`)")
+    return code
+
+
 ENTITY = "identity_run"
 
 
