@@ -277,25 +277,34 @@ async def test_the_cli_refuses_unknown_sources_and_formats(db: AsyncEngine, tmp_
         assert await conn.scalar(text("SELECT count(*) FROM reference_snapshots")) == 0
 
 
-async def test_a_killed_load_leaves_the_previous_snapshot_active_and_the_next_load_clears_it(
-    db: AsyncEngine, tmp_path: Path
-) -> None:
+async def load_in_another_process(
+    db: AsyncEngine, tmp_path: Path, total: int, written_at_least: int
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """An active 25-row Adminduk snapshot, then ``siks reference load`` of ``total`` rows in a subprocess,
+    returned once it has written ``written_at_least`` rows: (the process, the first snapshot's id, the file)."""
     before = await load(
         db, Source.ADMINDUK, write_extract(tmp_path / "old.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 25)))
     )
-    total = 40_000
+    assert before.snapshot_id is not None
     path = write_csv(tmp_path / "new.csv", rows_of(Source.ADMINDUK, total, start=1000), header(Source.ADMINDUK))
     command = [*_siks(), "reference", "load", "adminduk", str(path), "--batch-size", "200"]
     process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    written = 0
+    while written < written_at_least and process.poll() is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        async with db.connect() as conn:
+            others = select(func.count()).where(AdmindukPerson.snapshot_id != before.snapshot_id)
+            written = await conn.scalar(others) or 0
+    return process, before.snapshot_id, path
+
+
+async def test_a_killed_load_leaves_the_previous_snapshot_active_and_the_next_load_clears_it(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    total = 40_000
+    process, before_id, path = await load_in_another_process(db, tmp_path, total, 2000)
     try:
-        deadline = time.monotonic() + 120
-        written = 0
-        while written < 2000 and process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-            async with db.connect() as conn:
-                written = (
-                    await conn.scalar(select(func.count()).where(AdmindukPerson.snapshot_id != before.snapshot_id)) or 0
-                )
         assert process.poll() is None, "the load ended before it could be killed"
         process.send_signal(signal.SIGKILL)
     finally:
@@ -303,36 +312,23 @@ async def test_a_killed_load_leaves_the_previous_snapshot_active_and_the_next_lo
     assert process.returncode == -signal.SIGKILL
 
     found = await snapshots(db, Source.ADMINDUK)
-    assert found[0] == (before.snapshot_id, "active", 25, 25), "the killed load did not touch the active snapshot"
+    assert found[0] == (before_id, "active", 25, 25), "the killed load did not touch the active snapshot"
     (killed, status, _, rows) = found[1]
     assert status == "loading" and 0 < rows < total and rows % 200 == 0, found
 
     rerun = siks("reference", "load", "adminduk", str(path))
     assert rerun.returncode == 0, rerun.stderr
-    assert f"(superseding snapshot {before.snapshot_id}): loaded {total:,} rows, rejected 0" in rerun.stdout
+    assert f"(superseding snapshot {before_id}): loaded {total:,} rows, rejected 0" in rerun.stdout
     found = await snapshots(db, Source.ADMINDUK)
-    assert found[0] == (before.snapshot_id, "superseded", 25, 25)
+    assert found[0] == (before_id, "superseded", 25, 25)
     assert found[1] == (killed, "failed", 0, 0), "the next load cleared the killed one's rows"
     assert found[2][1:] == ("active", total, total)
 
 
 async def test_a_second_load_of_a_source_is_refused_while_the_first_runs(db: AsyncEngine, tmp_path: Path) -> None:
-    before = await load(
-        db, Source.ADMINDUK, write_extract(tmp_path / "old.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 25)))
-    )
     total = 30_000
-    path = write_csv(tmp_path / "new.csv", rows_of(Source.ADMINDUK, total, start=1000), header(Source.ADMINDUK))
-    command = [*_siks(), "reference", "load", "adminduk", str(path), "--batch-size", "200"]
-    process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process, _, _ = await load_in_another_process(db, tmp_path, total, 1000)
     try:
-        deadline = time.monotonic() + 120
-        written = 0
-        while written < 1000 and process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-            async with db.connect() as conn:
-                written = (
-                    await conn.scalar(select(func.count()).where(AdmindukPerson.snapshot_id != before.snapshot_id)) or 0
-                )
         assert process.poll() is None, "the first load ended before the second could start"
         other = write_extract(tmp_path / "other.csv", Source.ADMINDUK, list(rows_of(Source.ADMINDUK, 10, start=90_000)))
         with pytest.raises(LoadInProgress, match="another load of adminduk is running"):
