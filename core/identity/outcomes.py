@@ -33,7 +33,8 @@ NOT_ENROLLED = Education.NONE.value
 
 
 def completed_runs() -> Select[tuple[int]]:
-    return select(RUNS.c.id).where(RUNS.c.status == COMPLETED)
+    """SQL: the ids of the check runs that completed."""
+    return select(RUNS.c.id).where(RUNS.c.kind == IdentityRunKind.CHECK.value, RUNS.c.status == COMPLETED)
 
 
 def superseded(check: Any) -> ColumnElement[bool]:

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.foundation.enums import IDENTITY_DISCREPANCIES, IdentityRunKind, IdentityRunStatus, IdentityStatus
+from core.identity.outcomes import completed_runs, superseded
 from core.identity.runs import CHECKS, RUNS
 from core.reference.formats import Source
 from core.regions.codes import level_number, within
@@ -70,23 +71,9 @@ class RunRecord:
     error: str | None
 
 
-def _completed_runs() -> Any:
-    return select(RUNS.c.id).where(RUNS.c.kind == IdentityRunKind.CHECK, RUNS.c.status == IdentityRunStatus.COMPLETED)
-
-
 def current() -> list[ColumnElement[bool]]:
     """SQL: the outcome belongs to a completed run and no later completed run has one for the member and source."""
-    newer = CHECKS.alias("newer")
-    later = exists().where(
-        newer.c.member_id == CHECKS.c.member_id,
-        newer.c.source == CHECKS.c.source,
-        or_(
-            newer.c.checked_at > CHECKS.c.checked_at,
-            and_(newer.c.checked_at == CHECKS.c.checked_at, newer.c.run_id > CHECKS.c.run_id),
-        ),
-        newer.c.run_id.in_(_completed_runs()),
-    )
-    return [CHECKS.c.run_id.in_(_completed_runs()), ~later]
+    return [CHECKS.c.run_id.in_(completed_runs()), ~superseded(CHECKS)]
 
 
 async def latest_checks(conn: AsyncConnection, member_ids: Sequence[int]) -> dict[int, list[CheckRecord]]:
@@ -96,8 +83,8 @@ async def latest_checks(conn: AsyncConnection, member_ids: Sequence[int]) -> dic
         return found
     rows = await conn.execute(
         select(CHECKS)
-        .where(CHECKS.c.member_id.in_(sorted(set(member_ids))), CHECKS.c.run_id.in_(_completed_runs()))
-        .order_by(CHECKS.c.member_id, CHECKS.c.source, CHECKS.c.checked_at.desc(), CHECKS.c.run_id.desc())
+        .where(CHECKS.c.member_id.in_(sorted(set(member_ids))), CHECKS.c.run_id.in_(completed_runs()))
+        .order_by(CHECKS.c.member_id, CHECKS.c.source, CHECKS.c.run_id.desc())  # runs: ids grow with time
     )
     seen: set[tuple[int, str]] = set()
     for row in rows:
