@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from core.demo.names import FEMALE_GIVEN, FEMALE_SECOND, MALE_GIVEN, MALE_SECOND
+from core.foundation.settings import get_settings
 from core.identity.linkage import DEDUPE_COLUMNS, LINK_COLUMNS, PERSON_COLUMNS, dedupe, link
 
 REGENCIES = ("32.04", "32.73", "33.74", "35.78")
@@ -144,3 +145,40 @@ def test_febrl_sample_scores_above_a_floor() -> None:
     truth = {(x, x.replace("-org", "-dup-0")) for x in a.index}
     precision, recall = len(found & truth) / max(1, len(found)), len(found & truth) / len(truth)
     assert precision >= 0.97 and recall >= 0.95
+
+
+def test_a_small_run_suggests_the_true_nik_among_strangers_born_the_same_day_in_the_same_district() -> None:
+    # a few hundred members, each registered under a mistyped NIK, linked against their own
+    # records and, for each, a stranger of the same sex born the same day in the same village:
+    # the stranger's NIK and KK share the structured prefix (district, date) and the serials are
+    # one digit apart, as for two people registered there that day. Under 1,000 candidate pairs,
+    # so the fallback weights score them.
+    people = population(200, seed=21).reset_index(drop=True)
+    people["kk"] = [f"{nik[:6]}0{i % 9 + 1}0{i % 7 + 1}{10 + i % 15}0001" for i, nik in enumerate(people["nik"])]
+    strangers = population(200, seed=22, first_key=10_001)
+    strangers[["birth_date", "sex", "region_code"]] = people[["birth_date", "sex", "region_code"]].to_numpy()
+    strangers["nik"] = [nik[:12] + ("9" if nik[12] != "9" else "8") + nik[13:] for nik in people["nik"]]
+    strangers["kk"] = [kk[:12] + "9" + kk[13:] for kk in people["kk"]]
+    reference = pd.concat([people, strangers], ignore_index=True)
+
+    def typo(nik: str, k: int) -> str:
+        if k % 2:  # two digits transposed (made different when they are equal)
+            at = 3 + k % 12
+            swapped = nik[:at] + nik[at + 1] + nik[at] + nik[at + 2 :]
+            return swapped if swapped != nik else nik[:at] + ("1" if nik[at] != "1" else "2") + nik[at + 1 :]
+        at = k % 16  # one digit wrong, anywhere: the district, the date or the serial
+        return nik[:at] + ("7" if nik[at] != "7" else "3") + nik[at + 1 :]
+
+    members = people.assign(key=people["key"] + 100_000, nik=[typo(n, k) for k, n in enumerate(people["nik"])])
+
+    candidates = link(members, reference, threshold=0.0)
+    assert len(candidates) < 1000  # the fallback's regime
+    assert set(strangers["key"]) <= set(candidates["right_key"])  # each stranger is a candidate
+    # at the probability from which ``siks identity check`` suggests a NIK
+    pairs = link(members, reference, threshold=get_settings().identity_link_probability)
+
+    best = pairs.sort_values("probability").groupby("left_key").tail(1)
+    assert set(zip(best["left_key"] - 100_000, best["right_key"], strict=True)) == set(
+        zip(people["key"], people["key"], strict=True)
+    )
+    assert not set(pairs["right_key"]) & set(strangers["key"])

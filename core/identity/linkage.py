@@ -10,8 +10,9 @@ The comparison set is a parameter (``Model``): ``PERSON`` is SIKS's person (name
 village, and NIK, KK, birth place where present; ``PERSON_DEDUPE`` the same with the blocking for
 one frame); ``bench/identity_bench.py`` builds another for the FEBRL data sets with the same engine.
 When EM cannot be trusted (too few pairs, or a fit whose "match" class does not look like one) the
-posterior is taken with fixed m and u counted on the candidates (``_fallback``). How it was chosen
-and measured: docs/identity-matching.md.
+posterior is taken with fixed m and u counted on pairs of distinct people the same blocking finds
+(``_fallback``). NIK and KK are compared as structured codes (``code`` with ``prefix``). How it was
+chosen and measured: docs/identity-matching.md.
 """
 
 from __future__ import annotations
@@ -42,8 +43,14 @@ MIN_PAIRS_TO_FIT = 1000
 MIN_MATCH_AGREEMENT = 0.5
 MAX_COMPARISONS = 15  # a pair's pattern is one int64, 4 bits per comparison
 FALLBACK_WEIGHT = 100.0
+#: the fallback's u of a link are counted on the pairs blocking finds inside (at most) this many
+#: rows of the right frame: distinct people, blocked as the candidates are
+NON_MATCH_SAMPLE = 5000
 NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
 NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
+#: a NIK is district (6 digits), birth date DDMMYY (+40 to the day for women), serial (4); a KK is
+#: district, issue date, serial
+NIK_PREFIX = 12
 
 
 def _strings(values: pd.Series) -> NDArray[np.object_]:
@@ -95,7 +102,7 @@ def _finish(levels: NDArray[Any], pairs: _Pairs, top: int) -> Levels:
     return out
 
 
-def _sliced(rows: Rows, start: int, stop: int) -> Rows:
+def _sliced(rows: Rows, start: int, stop: int | None) -> Rows:
     return pd.Series(rows, dtype=object).str.slice(start, stop).to_numpy(dtype=object)
 
 
@@ -115,6 +122,8 @@ class Comparison:
     #: m and u of levels 0..top used when EM cannot be (``MIN_PAIRS_TO_FIT``, ``_identifies``)
     m: tuple[float, ...]
     u: tuple[float, ...]
+    #: levels the fallback weighs at nothing: agreement another comparison already counts
+    neutral: tuple[int, ...] = ()
 
 
 def exact(label: str, column: str | None = None, u_agree: float = 0.1) -> Comparison:
@@ -161,18 +170,44 @@ def name(label: str, column: str | None = None) -> Comparison:
     return Comparison(label, column or label, levels, 4, NAME_M, NAME_U)
 
 
-def code(label: str, column: str | None = None) -> Comparison:
+def code(label: str, column: str | None = None, prefix: int = 0) -> Comparison:
     """Identifiers typed by hand (NIK, a social security number): exact; one typo or two digits
-    transposed; two typos; different."""
+    transposed; two typos; different.
+
+    With ``prefix`` the identifier is structured: its first ``prefix`` characters say what other
+    comparisons compare (a NIK's and a KK's are district code and a date), the rest is a serial.
+    Two people born the same day in the same district have NIKs one or two digits apart, so when
+    the prefixes agree and the serials differ, the pair gets a level of its own (1) that the
+    fallback weighs at nothing: the birth date, sex and village already said it, and a near serial
+    is as likely between strangers as after a typo. The typo levels are then for prefixes that
+    differ: one typo or transposition anywhere, or two in the prefix with the serial equal (a
+    prefix typo and a different serial are two people registered near each other).
+    """
+    first = 2 if prefix else 1
 
     def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
         pairs = _Pairs(a, b, i, j)
         distance = pairs.scores(DamerauLevenshtein.distance)
+        near = (distance > 0) & (distance <= 2)
+        if prefix:  # two typos only in the prefix: a serial differing as well is another person's
+            near &= _Pairs(_sliced(a, prefix, None), _sliced(b, prefix, None), i, j).equal
         out = np.zeros(len(i), dtype=np.int8)
-        out[(distance > 0) & (distance <= 2)] = 1
-        out[(distance > 0) & (distance <= 1)] = 2
-        return _finish(out, pairs, 3)
+        out[near] = first
+        out[(distance > 0) & (distance <= 1)] = first + 1
+        if prefix:
+            out[_Pairs(_sliced(a, 0, prefix), _sliced(b, 0, prefix), i, j).equal] = 1
+        return _finish(out, pairs, first + 2)
 
+    if prefix:
+        return Comparison(
+            label,
+            column or label,
+            levels,
+            4,
+            (0.05, 0.02, 0.02, 0.09, 0.82),
+            (0.9979, 0.001, 0.001, 0.0001, 0.00001),
+            neutral=(1,),
+        )
     return Comparison(label, column or label, levels, 3, (0.05, 0.03, 0.12, 0.8), (0.9989, 0.001, 0.0001, 0.00001))
 
 
@@ -282,27 +317,29 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
     i, j = _blocked_pairs(a, b, model.blocking, within)
     if len(i) == 0:
         return empty
-    matrix = np.empty((len(i), len(comparisons)), dtype=np.int8)
-    for k, comparison in enumerate(comparisons):
-        column_a = _strings(a[comparison.column])
-        column_b = column_a if within else _strings(b[comparison.column])
-        matrix[:, k] = comparison.levels(column_a, column_b, i, j)
-    # distinct patterns through one integer code per pair (levels are -1..7: 4 bits each)
-    pattern_code = np.zeros(len(i), dtype=np.int64)
-    for k in range(len(comparisons)):
-        pattern_code = pattern_code * 16 + (matrix[:, k].astype(np.int64) + 1)
-    inverse, distinct = pd.factorize(pattern_code)
-    patterns = np.empty((len(distinct), len(comparisons)), dtype=np.int8)
-    rest = np.asarray(distinct, dtype=np.int64)
-    for k in reversed(range(len(comparisons))):
-        patterns[:, k] = rest % 16 - 1
-        rest = rest // 16
-    counts = np.bincount(inverse, minlength=len(patterns))
+    matrix = _levels(comparisons, a, b, i, j, within)
+    inverse, patterns, counts = _patterns(matrix)
     # the prior of the fallback: each row of the smaller side has one match (link), or 1 % of rows
     # are registered twice (dedupe)
     expected = 0.01 * len(a) if within else min(len(a), len(b))
     prior = float(np.clip(expected / len(i), 1e-9, 0.5))
-    probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter)[inverse]
+
+    def non_matches() -> tuple[Levels, NDArray[np.float64]]:
+        # inside one frame the candidates are nearly all distinct people; across two, the pairs the
+        # same blocking finds inside the right frame are (a reference registers a person once),
+        # while the candidates may be mostly matches (a few members, each blocked with its person).
+        # Those pairs' shares count as many pairs as there are candidates: against the fallback's
+        # fixed u they weigh what the candidates would.
+        if within:
+            return patterns, counts
+        sample = b.sample(n=NON_MATCH_SAMPLE, random_state=0) if len(b) > NON_MATCH_SAMPLE else b
+        si, sj = _blocked_pairs(sample, sample, model.blocking, True)
+        if len(si) == 0:
+            return patterns[:0], counts[:0]
+        _, sample_patterns, sample_counts = _patterns(_levels(comparisons, sample, sample, si, sj, True))
+        return sample_patterns, sample_counts * (counts.sum() / sample_counts.sum())
+
+    probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter, non_matches)[inverse]
     keep = probability >= threshold
     tops = np.array([c.top for c in comparisons], dtype=np.int8)
     labels = [c.label for c in comparisons]
@@ -317,18 +354,55 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
     )
 
 
+def _levels(
+    comparisons: Sequence[Comparison], a: pd.DataFrame, b: pd.DataFrame, i: Positions, j: Positions, within: bool
+) -> Levels:
+    """One row of levels per pair (i in a, j in b), one column per comparison."""
+    matrix = np.empty((len(i), len(comparisons)), dtype=np.int8)
+    for k, comparison in enumerate(comparisons):
+        column_a = _strings(a[comparison.column])
+        column_b = column_a if within else _strings(b[comparison.column])
+        matrix[:, k] = comparison.levels(column_a, column_b, i, j)
+    return matrix
+
+
+def _patterns(matrix: Levels) -> tuple[NDArray[np.int64], Levels, NDArray[np.int64]]:
+    """Each pair's pattern number, the distinct patterns and how many pairs have each."""
+    # one integer code per pair (levels are -1..7: 4 bits each)
+    pattern_code = np.zeros(len(matrix), dtype=np.int64)
+    for k in range(matrix.shape[1]):
+        pattern_code = pattern_code * 16 + (matrix[:, k].astype(np.int64) + 1)
+    inverse, distinct = pd.factorize(pattern_code)
+    patterns = np.empty((len(distinct), matrix.shape[1]), dtype=np.int8)
+    rest = np.asarray(distinct, dtype=np.int64)
+    for k in reversed(range(matrix.shape[1])):
+        patterns[:, k] = rest % 16 - 1
+        rest = rest // 16
+    return inverse, patterns, np.bincount(inverse, minlength=len(patterns))
+
+
 def _fit_and_predict(
-    comparisons: Sequence[Comparison], patterns: Levels, counts: NDArray[np.int64], prior: float, max_iter: int
+    comparisons: Sequence[Comparison],
+    patterns: Levels,
+    counts: NDArray[np.int64],
+    prior: float,
+    max_iter: int,
+    non_matches: Callable[[], tuple[Levels, NDArray[np.float64]]],
 ) -> NDArray[np.float64]:
     """Match probability of every distinct comparison pattern, the model fitted on their counts."""
     if counts.sum() >= MIN_PAIRS_TO_FIT and len(patterns) > 1:
+        # EM sees a neutral level as a disagreement: fitted as a level of its own, it would be
+        # learned from whichever class happens to sit there (every typo of a demo's serials)
+        seen = patterns.copy()
+        for k, comparison in enumerate(comparisons):
+            seen[np.isin(seen[:, k], comparison.neutral), k] = 0
         ecm = _MultiLevelECM(init="jaro", binarize=None, max_iter=max_iter)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ecm.fit(_weighted_sample(patterns, counts))
-            probability = np.asarray(ecm.predict_proba(patterns)[:, 1], dtype=np.float64)
+            ecm.fit(_weighted_sample(seen, counts))
+            probability = np.asarray(ecm.predict_proba(seen)[:, 1], dtype=np.float64)
         if np.isfinite(probability).all() and _identifies(ecm, comparisons):
             return probability
-    return _fallback(comparisons, patterns, counts, prior)
+    return _fallback(comparisons, patterns, *non_matches(), prior)
 
 
 def _identifies(ecm: _MultiLevelECM, comparisons: Sequence[Comparison]) -> bool:
@@ -350,21 +424,28 @@ def _identifies(ecm: _MultiLevelECM, comparisons: Sequence[Comparison]) -> bool:
 
 
 def _fallback(
-    comparisons: Sequence[Comparison], patterns: Levels, counts: NDArray[np.int64], prior: float
+    comparisons: Sequence[Comparison],
+    patterns: Levels,
+    non_match_patterns: Levels,
+    non_match_counts: NDArray[np.float64],
+    prior: float,
 ) -> NDArray[np.float64]:
-    """The posterior with each comparison's fallback m, and u from the candidate pairs themselves
-    (when matches are too rare to fit, the candidates are nearly all non-matches), blended with the
-    fallback u as ``FALLBACK_WEIGHT`` pseudo-pairs so that a handful of pairs cannot make it extreme.
-    A missing value weighs nothing."""
+    """The posterior with each comparison's fallback m, and u counted on pairs of distinct people
+    the same blocking finds (``non_matches`` in ``_score``), blended with the fallback u as
+    ``FALLBACK_WEIGHT`` pseudo-pairs so that a handful of pairs cannot make it extreme. A missing
+    value, and a comparison's ``neutral`` levels, weigh nothing."""
     log_odds = np.full(len(patterns), np.log(prior / (1 - prior)))
     for k, comparison in enumerate(comparisons):
-        level = patterns[:, k].astype(np.int64)
+        known = non_match_patterns[:, k].astype(np.int64)
         seen = np.bincount(
-            np.clip(level, 0, None), weights=np.where(level == MISSING, 0, counts), minlength=comparison.top + 1
+            np.clip(known, 0, None),
+            weights=np.where(known == MISSING, 0, non_match_counts),
+            minlength=comparison.top + 1,
         )
-        present = seen.sum()
-        u = (seen + FALLBACK_WEIGHT * np.asarray(comparison.u)) / (present + FALLBACK_WEIGHT)
+        u = (seen + FALLBACK_WEIGHT * np.asarray(comparison.u)) / (seen.sum() + FALLBACK_WEIGHT)
         weights = np.log(np.asarray(comparison.m) / u)
+        weights[list(comparison.neutral)] = 0.0
+        level = patterns[:, k].astype(np.int64)
         log_odds += np.where(level == MISSING, 0.0, weights[np.clip(level, 0, comparison.top)])
     return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
 
@@ -437,8 +518,8 @@ PERSON = Model(
         birth_date("birth_date"),
         exact("sex", u_agree=0.5),
         region("region_code"),
-        code("nik"),
-        code("kk"),
+        code("nik", prefix=NIK_PREFIX),
+        code("kk", prefix=NIK_PREFIX),
         string("birth_place"),
     ),
     blocking=(("_regency_year",), ("_name_born",)),
