@@ -133,7 +133,9 @@ def test_dedupe_does_not_pair_strangers_born_one_day_in_one_regency(reference: p
             "birth_date": [born] * len(strangers),
             "sex": [s for _, s, _ in strangers],
             "region_code": [r for _, _, r in strangers],
-            "nik": [f"{r[:2]}{r[3:5]}{r[6:8]}{born.day + 40 * (s == 'female'):02d}{born:%m%y}0001" for _, s, r in strangers],
+            "nik": [
+                f"{r[:2]}{r[3:5]}{r[6:8]}{born.day + 40 * (s == 'female'):02d}{born:%m%y}0001" for _, s, r in strangers
+            ],
         }
     )
     nik = added["nik"].iloc[2]
