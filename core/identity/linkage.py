@@ -10,8 +10,10 @@ The comparison set is a parameter (``Model``): ``PERSON`` is SIKS's person (name
 village, and NIK, KK, birth place where present; ``PERSON_DEDUPE`` the same with the blocking for
 one frame); ``bench/identity_bench.py`` builds another for the FEBRL data sets with the same engine.
 When EM cannot be trusted (too few pairs, or a fit whose "match" class does not look like one) the
-posterior is taken with fixed m and u counted on the candidates (``_fallback``). How it was chosen
-and measured: docs/identity-matching.md.
+posterior is taken with fixed m and u counted on the candidates (``_fallback``). ``PERSON_DEDUPE``,
+whose candidates all agree on birth date and region, is scored with u counted on random pairs of rows
+instead (``random_pair_u``, ``_random_u_posterior``). How it was chosen and measured:
+docs/identity-matching.md.
 """
 
 from __future__ import annotations
