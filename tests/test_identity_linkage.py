@@ -10,6 +10,7 @@ import pytest
 
 from core.demo.names import FEMALE_GIVEN, FEMALE_SECOND, MALE_GIVEN, MALE_SECOND
 from core.foundation.settings import get_settings
+from core.identity.dedup import MIN_PROBABILITY
 from core.identity.linkage import DEDUPE_COLUMNS, LINK_COLUMNS, PERSON_COLUMNS, dedupe, link
 
 REGENCIES = ("32.04", "32.73", "33.74", "35.78")
@@ -106,6 +107,48 @@ def test_dedupe_finds_a_duplicate_under_a_typod_nik(reference: pd.DataFrame) -> 
     original = int(reference.loc[10, "key"])
     assert (original, 99_999) in set(zip(pairs["first_key"], pairs["second_key"], strict=True))
     assert len(pairs) <= 3  # made-up people rarely share name, birth date and regency
+
+
+def test_dedupe_does_not_pair_strangers_born_one_day_in_one_regency(reference: pd.DataFrame) -> None:
+    """Strangers born the same day in one regency, with alike names, and NIKs alike but for the district
+    (a NIK is district + birth date + serial, the first born that day in a district has serial 0001) are
+    not one person (at the probability ``siks dedup run`` proposes from); a person registered again in
+    their district under a typo'd NIK is."""
+    people = reference.copy()
+    # serials as Dukcapil gives them: the n-th person of a district born on a day gets serial n
+    prefix = people["nik"].str.slice(0, 12)
+    people["nik"] = prefix + (people.groupby(prefix).cumcount() + 1).map("{:04d}".format)
+    born = date(1988, 5, 14)
+    strangers = [
+        ("Rudi Hermawan", "male", "32.04.07.2003"),
+        ("Rudi Setiawan", "male", "32.04.08.2003"),
+        ("Budi Hartono", "male", "32.04.11.2005"),
+        ("Dedi Kurniawan", "male", "32.04.12.2001"),
+        ("Siti Aminah", "female", "32.04.13.2002"),
+        ("Siti Rahmawati", "female", "32.04.14.2004"),
+    ]
+    added = pd.DataFrame(
+        {
+            "key": [70_001 + k for k in range(len(strangers))],
+            "name": [n for n, _, _ in strangers],
+            "birth_date": [born] * len(strangers),
+            "sex": [s for _, s, _ in strangers],
+            "region_code": [r for _, _, r in strangers],
+            "nik": [
+                f"{r[:2]}{r[3:5]}{r[6:8]}{born.day + 40 * (s == 'female'):02d}{born:%m%y}0001" for _, s, r in strangers
+            ],
+        }
+    )
+    nik = added["nik"].iloc[2]
+    again = added.iloc[[2]].assign(key=70_100, nik=nik[:-1] + "7", region_code="32.04.11.2009")  # serial typo
+    people = pd.concat([people, added, again], ignore_index=True)
+
+    pairs = dedupe(people, threshold=MIN_PROBABILITY)
+
+    found = set(zip(pairs["first_key"], pairs["second_key"], strict=True))
+    assert (70_003, 70_100) in found
+    assert not {(a, b) for a, b in found if 70_001 <= a <= 70_006 and 70_001 <= b <= 70_006}
+    assert not {(a, b) for a, b in found if b == 70_100 and a != 70_003}
 
 
 def test_empty_frames_give_empty_results_with_the_columns(reference: pd.DataFrame) -> None:

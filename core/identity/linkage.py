@@ -11,8 +11,10 @@ village, and NIK, KK, birth place where present; ``PERSON_DEDUPE`` the same with
 one frame); ``bench/identity_bench.py`` builds another for the FEBRL data sets with the same engine.
 When EM cannot be trusted (too few pairs, or a fit whose "match" class does not look like one) the
 posterior is taken with fixed m and u counted on pairs of distinct people the same blocking finds
-(``_fallback``). NIK and KK are compared as structured codes (``code`` with ``prefix``). How it was
-chosen and measured: docs/identity-matching.md.
+(``_fallback``). NIK and KK are compared as structured codes (``code`` with ``prefix``).
+``PERSON_DEDUPE``, whose candidates all agree on birth date and region, is scored with u counted on
+random pairs of rows instead (``random_pair_u``, ``_random_u_posterior``). How it was chosen and
+measured: docs/identity-matching.md.
 """
 
 from __future__ import annotations
@@ -258,6 +260,9 @@ class Model:
     comparisons: tuple[Comparison, ...]
     blocking: tuple[tuple[str, ...], ...]
     max_iter: int = 100
+    #: u counted on random pairs of rows and m as each comparison states (``_random_u_posterior``),
+    #: rather than both fitted by EM on the candidates (``_fit_and_predict``)
+    u_from_random_pairs: bool = False
 
 
 class _MultiLevelECM(ECM):  # type: ignore[misc]
@@ -339,7 +344,10 @@ def _score(model: Model, left: pd.DataFrame, right: pd.DataFrame, within: bool, 
         _, sample_patterns, sample_counts = _patterns(_levels(comparisons, sample, sample, si, sj, True))
         return sample_patterns, sample_counts * (counts.sum() / sample_counts.sum())
 
-    probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter, non_matches)[inverse]
+    if model.u_from_random_pairs:
+        probability = _random_u_posterior(comparisons, a, b, matrix, within)
+    else:
+        probability = _fit_and_predict(comparisons, patterns, counts, prior, model.max_iter, non_matches)[inverse]
     keep = probability >= threshold
     tops = np.array([c.top for c in comparisons], dtype=np.int8)
     labels = [c.label for c in comparisons]
@@ -450,6 +458,54 @@ def _fallback(
     return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
 
 
+#: Random pairs of rows the u probabilities are counted on (``random_pair_u``).
+RANDOM_PAIRS = 1_000_000
+
+
+def random_pair_u(
+    comparisons: Sequence[Comparison], a: pd.DataFrame, b: pd.DataFrame, within: bool, pairs: int = RANDOM_PAIRS
+) -> list[NDArray[np.float64]]:
+    """Each comparison's u (the share of non-matching pairs at each level 0..top), counted on random
+    pairs of rows rather than on blocked candidates: blocked candidates agree on their blocking
+    columns by construction, so u counted (or fitted) on them says agreeing on a birth date is
+    common among strangers, and EM reads that agreement as a match. Random pairs are nearly all
+    non-matches. Smoothed with the comparison's fallback u as ``FALLBACK_WEIGHT`` pseudo-pairs."""
+    rng = np.random.default_rng(0)
+    n = min(pairs, len(a) * len(b))
+    i = rng.integers(0, len(a), n, dtype=np.int64)
+    j = rng.integers(0, len(b), n, dtype=np.int64)
+    if within:
+        keep = i != j
+        i, j = i[keep], j[keep]
+    out = []
+    matrix = _levels(comparisons, a, b, i, j, within)
+    for k, comparison in enumerate(comparisons):
+        level = matrix[:, k].astype(np.int64)
+        seen = np.bincount(level[level != MISSING], minlength=comparison.top + 1).astype(np.float64)
+        out.append((seen + FALLBACK_WEIGHT * np.asarray(comparison.u)) / (seen.sum() + FALLBACK_WEIGHT))
+    return out
+
+
+def _random_u_posterior(
+    comparisons: Sequence[Comparison], a: pd.DataFrame, b: pd.DataFrame, matrix: Levels, within: bool
+) -> NDArray[np.float64]:
+    """Match probability of every candidate pair with u counted on random pairs (``random_pair_u``),
+    each comparison's stated m, and as prior the share of all pairs that match (1 % of rows
+    registered twice, as ``_fallback``; for ``link`` each row of the smaller side once). A missing
+    value weighs nothing. EM on the candidates is not used here: blocked on birth date and region,
+    its "match" class is the pairs that agree on those (docs/identity-matching.md)."""
+    u = random_pair_u(comparisons, a, b, within)
+    matches = 0.01 * len(a) if within else float(min(len(a), len(b)))
+    total = len(a) * (len(a) - 1) / 2 if within else len(a) * len(b)
+    prior = float(np.clip(matches / max(total, 1), 1e-12, 0.5))
+    log_odds = np.full(len(matrix), np.log(prior / (1 - prior)))
+    for k, comparison in enumerate(comparisons):
+        level = matrix[:, k].astype(np.int64)
+        weights = np.log(np.asarray(comparison.m) / u[k])
+        log_odds += np.where(level == MISSING, 0.0, weights[np.clip(level, 0, comparison.top)])
+    return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
+
+
 def _weighted_sample(patterns: Levels, counts: NDArray[np.int64]) -> Levels:
     """The patterns repeated in proportion to their counts, at most about 200,000 rows (ECM fits on
     rows and counts distinct ones itself, so the cost is in the repeat, not the EM)."""
@@ -504,6 +560,11 @@ def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
     )
     regency_born = regency + "|" + out["birth_date"]
     out["_regency_born"] = regency_born.where(regency.notna() & out["birth_date"].notna(), None)
+    if "nik" in out.columns:
+        # a NIK is district (6 digits), birth date (6, day + 40 for women) and serial (4): people born one
+        # day in one district have NIKs a digit apart, so ``PERSON_DEDUPE`` compares the serial alone
+        nik = pd.Series(out["nik"], dtype=object)
+        out["_nik_serial"] = nik.str.slice(12, 16).where(nik.str.len() == 16, None)
     first_word = out["name"].str.split(" ", n=1).str[0]
     out["_regency_year_word"] = (out["_regency_year"] + "|" + first_word).where(
         out["_regency_year"].notna() & first_word.notna(), None
@@ -528,7 +589,15 @@ PERSON = Model(
 #: pairs (11 million for a million people), nearly all of them strangers; a duplicate shares the
 #: regency and the birth date, or the regency, the birth year and the first word of the name, or
 #: the name and the birth date, or the NIK.
-PERSON_DEDUPE = replace(PERSON, blocking=(("_regency_born",), ("_regency_year_word",), ("_name_born",), ("nik",)))
+#: Its candidates agree on the birth date (or year) and region by construction, so u is counted on random
+#: pairs of rows (``_random_u_posterior``), and the NIK is compared on its serial: the district and birth
+#: date in it are compared already.
+PERSON_DEDUPE = replace(
+    PERSON,
+    comparisons=tuple(code("nik_serial", "_nik_serial") if c.column == "nik" else c for c in PERSON.comparisons),
+    blocking=(("_regency_born",), ("_regency_year_word",), ("_name_born",), ("nik",)),
+    u_from_random_pairs=True,
+)
 
 
 def link_with(model: Model, left: pd.DataFrame, right: pd.DataFrame, *, threshold: float = 0.5) -> pd.DataFrame:
