@@ -64,6 +64,20 @@ CHECKS_AS_WRITTEN = Table(
 )
 
 
+#: A member as the linkage hand-off needs them (``Unmatched``'s fields, in order): the first columns of
+#: the Adminduk and Dapodik joins.
+UNMATCHED_COLUMNS = (
+    MEMBERS.c.id,
+    MEMBERS.c.household_id,
+    HOUSEHOLDS.c.village_code,
+    MEMBERS.c.name,
+    MEMBERS.c.birth_date,
+    MEMBERS.c.sex,
+    MEMBERS.c.nik,
+    HOUSEHOLDS.c.kk_number,
+)
+
+
 class CheckRefused(RunRefused):
     """The run cannot start (no Adminduk snapshot, a bad region code); nothing was written."""
 
@@ -268,14 +282,7 @@ class _Check:
         a = ADMINDUK.c
         query = (
             self._members(
-                MEMBERS.c.id,
-                MEMBERS.c.household_id,
-                HOUSEHOLDS.c.village_code,
-                MEMBERS.c.name,
-                MEMBERS.c.birth_date,
-                MEMBERS.c.sex,
-                MEMBERS.c.nik,
-                HOUSEHOLDS.c.kk_number,
+                *UNMATCHED_COLUMNS,
                 a.status,
                 a.death_date,
                 a.village_code,
@@ -301,14 +308,7 @@ class _Check:
         d = DAPODIK.c
         query = (
             self._members(
-                MEMBERS.c.id,
-                MEMBERS.c.household_id,
-                HOUSEHOLDS.c.village_code,
-                MEMBERS.c.name,
-                MEMBERS.c.birth_date,
-                MEMBERS.c.sex,
-                MEMBERS.c.nik,
-                HOUSEHOLDS.c.kk_number,
+                *UNMATCHED_COLUMNS,
                 d.enrolled,
                 d.level,
                 d.grade,
