@@ -256,19 +256,26 @@ async def _begin_run(engine: AsyncEngine, region_code: str | None, started_by: s
     return run_id
 
 
+async def _audit_run(
+    conn: Any, request: RequestInfo, run_id: int, after: dict[str, Any], outcome: AuditOutcome = AuditOutcome.OK
+) -> None:
+    """The run's one audit row (``runDedup`` on its ``identity_run``): its summary, or its error."""
+    await audit(
+        conn,
+        request,
+        operation="runDedup",
+        entity="identity_run",
+        entity_id=run_id,
+        outcome=outcome.value,
+        after={"kind": IdentityRunKind.DEDUP.value, **after},
+    )
+
+
 async def _fail_run(engine: AsyncEngine, run_id: int, error: BaseException, request: RequestInfo) -> None:
     """Mark the run failed and audit the failure (outcome ``error``), in one transaction."""
     message = f"{type(error).__name__}: {error}"[:500]
     async with write_transaction(engine) as conn:
-        await audit(
-            conn,
-            request,
-            operation="runDedup",
-            entity="identity_run",
-            entity_id=run_id,
-            outcome=AuditOutcome.ERROR.value,
-            after={"kind": IdentityRunKind.DEDUP.value, "error": message},
-        )
+        await _audit_run(conn, request, run_id, {"error": message}, AuditOutcome.ERROR)
         await conn.execute(
             update(RUNS)
             .where(and_(RUNS.c.id == run_id, RUNS.c.status == IdentityRunStatus.RUNNING.value))
@@ -336,14 +343,7 @@ async def _run(
                     completed_at=_now(),
                 )
             )
-            await audit(
-                conn,
-                request,
-                operation="runDedup",
-                entity="identity_run",
-                entity_id=run_id,
-                after={"kind": IdentityRunKind.DEDUP.value, "region": region_code or "", **summary.as_dict()},
-            )
+            await _audit_run(conn, request, run_id, {"region": region_code or "", **summary.as_dict()})
     except BaseException as exc:
         with contextlib.suppress(Exception):  # the database itself failed: the run stays `running`, never completed
             await _fail_run(engine, run_id, exc, request)
