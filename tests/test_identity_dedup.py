@@ -187,7 +187,9 @@ async def test_the_cli_runs_prints_the_summary_and_refuses_a_bad_region(
     assert ran.returncode == 0, ran.stderr
     assert "same-person" in ran.stdout and "the whole country" in ran.stdout
     async with db.connect() as conn:
-        actor = await conn.scalar(select(AUDIT.c.actor).where(AUDIT.c.operation == "runDedup"))
+        actor = await conn.scalar(  # the audit log is kept between tests: this run's row is the latest
+            select(AUDIT.c.actor).where(AUDIT.c.operation == "runDedup").order_by(AUDIT.c.seq.desc()).limit(1)
+        )
     assert actor.startswith("cli:")
     refused = siks("dedup", "run", "--region", "99.99")
     assert refused.returncode == 2 and "99.99" in refused.stderr

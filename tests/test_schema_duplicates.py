@@ -141,7 +141,11 @@ async def test_same_proposes_removing_the_duplicate_and_the_chain_makes_the_memb
     async with db.connect() as conn:
         status = (await conn.execute(select(MEMBERS.c.status).where(MEMBERS.c.id == there.id))).scalar_one()
         kept = (await conn.execute(select(MEMBERS.c.status).where(MEMBERS.c.id == here.id))).scalar_one()
-        audit = (await conn.execute(select(AUDIT).where(AUDIT.c.operation == "resolveDuplicate"))).one()
+        audit = (  # the audit log is kept between tests: this test's row is the latest
+            await conn.execute(
+                select(AUDIT).where(AUDIT.c.operation == "resolveDuplicate").order_by(AUDIT.c.seq.desc()).limit(1)
+            )
+        ).one()
     assert (status, kept) == ("duplicate", "active")
     assert audit.actor == "test-district_officer" and audit.outcome == "ok" and '"same"' in audit.after
     again = (await district(RESOLVE, {"id": candidate, "decision": "DIFFERENT", "version": 2}))["resolveDuplicate"]
