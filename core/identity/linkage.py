@@ -50,6 +50,9 @@ FALLBACK_WEIGHT = 100.0
 NON_MATCH_SAMPLE = 5000
 NAME_M = (0.02, 0.03, 0.1, 0.25, 0.6)
 NAME_U = (0.93, 0.05, 0.015, 0.004, 0.001)
+#: Jaro–Winkler similarity at which two given names (a name's first word) are alike: a typo, a
+#: doubled letter (Muhamad / Muhammad is normalised before)
+GIVEN_NAME_ALIKE = 0.85
 #: a NIK is district (6 digits), birth date DDMMYY (+40 to the day for women), serial (4); a KK is
 #: district, issue date, serial
 NIK_PREFIX = 12
@@ -102,6 +105,10 @@ def _finish(levels: NDArray[Any], pairs: _Pairs, top: int) -> Levels:
     out[pairs.equal] = top
     out[pairs.missing] = MISSING
     return out
+
+
+def _first_words(rows: Rows) -> Rows:
+    return pd.Series(rows, dtype=object).str.split(" ", n=1).str[0].to_numpy(dtype=object)
 
 
 def _sliced(rows: Rows, start: int, stop: int | None) -> Rows:
@@ -157,16 +164,27 @@ def string(label: str, column: str | None = None, thresholds: Sequence[float] = 
 
 def name(label: str, column: str | None = None) -> Comparison:
     """Names already normalised: exact; near (Jaro–Winkler ≥ 0.94); one's words inside the other's
-    (a dropped middle name, a one-word name) or JW ≥ 0.88; loosely alike; different."""
+    (a dropped middle name, a one-word name) or JW ≥ 0.88; loosely alike; different.
+
+    An Indonesian name starts with the given name; what follows is often a second given name or a
+    common word many people share (Wahyuni, Setiawan, Permatasari). Two names whose first words
+    are not alike (JW < ``GIVEN_NAME_ALIKE``) are different, however much the rest agrees: the
+    variants one person's name is written in (spellings, titles, Muhammad / M., a dropped middle or
+    last name) keep the given name once normalised."""
 
     def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
         pairs = _Pairs(a, b, i, j)
         similarity = pairs.scores(JaroWinkler.normalized_similarity)
         token_set = pairs.scores(fuzz.token_set_ratio)
+        first_a = _first_words(a)
+        given = _Pairs(first_a, first_a if b is a else _first_words(b), i, j)
+        given_score = given.scores(JaroWinkler.normalized_similarity)
+        given_alike = given.equal | given.missing | (given_score >= GIVEN_NAME_ALIKE)
         out = np.zeros(len(i), dtype=np.int8)
         out[(similarity >= 0.75) | (token_set >= 80)] = 1
         out[(similarity >= 0.88) | (token_set >= 100)] = 2
         out[similarity >= 0.94] = 3
+        out[~given_alike] = 0
         return _finish(out, pairs, 4)
 
     return Comparison(label, column or label, levels, 4, NAME_M, NAME_U)
@@ -244,6 +262,39 @@ def region(label: str, column: str | None = None) -> Comparison:
         return _finish(out, pairs, 3)
 
     return Comparison(label, column or label, levels, 3, (0.1, 0.1, 0.2, 0.6), (0.5, 0.3, 0.15, 0.05))
+
+
+def residence(label: str, column: str | None = None) -> Comparison:
+    """Where two people of one registry live, and where their NIKs were issued: ``village|nik district``
+    (``prepare_person``'s ``_residence``). Same village; same district; another district but NIKs of
+    one district; same regency; elsewhere.
+
+    A NIK is issued once, in one district, and never changes: a person registered twice keeps it
+    (a typo aside) wherever the second household lives, while two strangers in different districts
+    mostly hold NIKs of different districts. Inside one district the NIK's district says nothing the
+    village has not (neighbours' NIKs share it), so it splits only the pairs living apart — one
+    comparison, not two, so that neighbours are not counted twice as agreeing."""
+
+    def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
+        village_a, nik_a = _parts(a)
+        village_b, nik_b = (village_a, nik_a) if b is a else _parts(b)
+        village = _Pairs(village_a, village_b, i, j)
+        out = np.zeros(len(i), dtype=np.int8)
+        out[_Pairs(_sliced(village_a, 0, 5), _sliced(village_b, 0, 5), i, j).equal] = 1
+        out[_Pairs(nik_a, nik_b, i, j).equal] = 2
+        out[_Pairs(_sliced(village_a, 0, 8), _sliced(village_b, 0, 8), i, j).equal] = 3
+        out[village.equal] = 4
+        out[village.missing] = MISSING
+        return out
+
+    return Comparison(label, column or label, levels, 4, (0.04, 0.04, 0.12, 0.2, 0.6), (0.5, 0.3, 0.05, 0.1, 0.05))
+
+
+def _parts(rows: Rows) -> tuple[Rows, Rows]:
+    """``village|nik district`` values split in two, an empty part as None."""
+    parts = pd.Series(rows, dtype=object).str.partition("|")
+    village, nik = parts[0].replace("", None), parts[2].replace("", None)
+    return village.to_numpy(dtype=object), nik.to_numpy(dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,11 +502,19 @@ def _fallback(
             minlength=comparison.top + 1,
         )
         u = (seen + FALLBACK_WEIGHT * np.asarray(comparison.u)) / (seen.sum() + FALLBACK_WEIGHT)
-        weights = np.log(np.asarray(comparison.m) / u)
+        weights = _monotone(np.log(np.asarray(comparison.m) / u))
         weights[list(comparison.neutral)] = 0.0
         level = patterns[:, k].astype(np.int64)
         log_odds += np.where(level == MISSING, 0.0, weights[np.clip(level, 0, comparison.top)])
     return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
+
+
+def _monotone(weights: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Level weights (0 = disagree .. top = agree exactly) made non-decreasing: a closer agreement never
+    counts less than a looser one. Fixed m over u counted on random pairs can invert them where the
+    values are few: serials are mostly 0001 and 0002, so random pairs differ in two digits less often
+    than they are equal, and "two typos" would otherwise weigh more than "equal"."""
+    return np.minimum.accumulate(weights[::-1])[::-1]
 
 
 #: Random pairs of rows the u probabilities are counted on (``random_pair_u``).
@@ -501,7 +560,7 @@ def _random_u_posterior(
     log_odds = np.full(len(matrix), np.log(prior / (1 - prior)))
     for k, comparison in enumerate(comparisons):
         level = matrix[:, k].astype(np.int64)
-        weights = np.log(np.asarray(comparison.m) / u[k])
+        weights = _monotone(np.log(np.asarray(comparison.m) / u[k]))
         log_odds += np.where(level == MISSING, 0.0, weights[np.clip(level, 0, comparison.top)])
     return np.asarray(1 / (1 + np.exp(-log_odds)), dtype=np.float64)
 
@@ -565,6 +624,10 @@ def prepare_person(frame: pd.DataFrame) -> pd.DataFrame:
         # day in one district have NIKs a digit apart, so ``PERSON_DEDUPE`` compares the serial alone
         nik = pd.Series(out["nik"], dtype=object)
         out["_nik_serial"] = nik.str.slice(12, 16).where(nik.str.len() == 16, None)
+        # where the person lives and where their NIK was issued, for ``residence``
+        district = nik.str.slice(0, 6).where(nik.str.len() == 16, "")
+        region = pd.Series(out["region_code"], dtype=object)
+        out["_residence"] = (region + "|" + district.fillna("")).where(region.notna(), None)
     first_word = out["name"].str.split(" ", n=1).str[0]
     out["_regency_year_word"] = (out["_regency_year"] + "|" + first_word).where(
         out["_regency_year"].notna() & first_word.notna(), None
@@ -590,11 +653,18 @@ PERSON = Model(
 #: regency and the birth date, or the regency, the birth year and the first word of the name, or
 #: the name and the birth date, or the NIK.
 #: Its candidates agree on the birth date (or year) and region by construction, so u is counted on random
-#: pairs of rows (``_random_u_posterior``), and the NIK is compared on its serial: the district and birth
-#: date in it are compared already.
+#: pairs of rows (``_random_u_posterior``); the NIK is compared on its serial (the birth date in it is
+#: compared already) and its district together with the village (``residence``).
 PERSON_DEDUPE = replace(
     PERSON,
-    comparisons=tuple(code("nik_serial", "_nik_serial") if c.column == "nik" else c for c in PERSON.comparisons),
+    comparisons=tuple(
+        code("nik_serial", "_nik_serial")
+        if c.column == "nik"
+        else residence("region_code", "_residence")
+        if c.column == "region_code"
+        else c
+        for c in PERSON.comparisons
+    ),
     blocking=(("_regency_born",), ("_regency_year_word",), ("_name_born",), ("nik",)),
     u_from_random_pairs=True,
 )
