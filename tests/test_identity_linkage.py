@@ -151,6 +151,46 @@ def test_dedupe_does_not_pair_strangers_born_one_day_in_one_regency(reference: p
     assert not {(a, b) for a, b in found if b == 70_100 and a != 70_003}
 
 
+def test_dedupe_weighs_the_given_name_and_where_the_nik_was_issued(reference: pd.DataFrame) -> None:
+    """Neighbours born one day who share only a second name ("Aminah Wahyuni", "Novi Wahyuni") are not
+    one person, nor are a one-word namesake in another district holding a NIK of that district; a
+    person registered again in another district under their own NIK (a serial typo) is."""
+    people = reference.copy()
+    prefix = people["nik"].str.slice(0, 12)
+    people["nik"] = prefix + (people.groupby(prefix).cumcount() + 1).map("{:04d}".format)
+    rows = [  # key, name, village, NIK district, serial
+        (80_001, "Aminah Wahyuni", "33.74.05.2001", "337405", "0001"),
+        (80_002, "Novi Wahyuni", "33.74.05.2001", "337405", "0002"),
+        (80_003, "Lukman Maulana", "33.74.06.2002", "337406", "0001"),
+        (80_004, "Lukman", "33.74.09.2003", "337409", "0001"),  # another district: a namesake
+        (80_005, "Lukman Maulana", "35.78.02.2004", "337406", "0007"),  # moved, registered again
+    ]
+    born = date(1979, 3, 2)
+    added = pd.DataFrame(
+        {
+            "key": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "birth_date": [born] * len(rows),
+            "sex": ["female", "female", "male", "male", "male"],
+            "region_code": [r[2] for r in rows],
+            "nik": [f"{d}{born.day + 40 * (k <= 80_002):02d}{born:%m%y}{serial}" for (k, _, _, d, serial) in rows],
+        }
+    )
+    pairs = dedupe(pd.concat([people, added], ignore_index=True), threshold=MIN_PROBABILITY)
+
+    found = {(a, b) for a, b in zip(pairs["first_key"], pairs["second_key"], strict=True) if a >= 80_001}
+    assert found == {(80_003, 80_005)}
+
+
+def test_level_weights_never_rank_a_looser_agreement_above_a_closer_one() -> None:
+    from core.identity.linkage import _monotone
+
+    weights = np.log(np.array([0.05, 0.03, 0.12, 0.8]) / np.array([0.3, 0.001, 0.3, 0.4]))
+    out = _monotone(weights)
+    assert (np.diff(out) >= 0).all()
+    assert out[1] == weights[2] and out[3] == weights[3] and out[0] == weights[0]
+
+
 def test_empty_frames_give_empty_results_with_the_columns(reference: pd.DataFrame) -> None:
     empty = pd.DataFrame({column: [] for column in PERSON_COLUMNS})
     assert list(link(empty, reference).columns) == list(LINK_COLUMNS)
