@@ -247,3 +247,21 @@ async def write_pairs_again(engine: AsyncEngine, member_id: int, household_id: i
     low, high = sorted((mine, theirs))
     pair = Candidate(DuplicateKind.SAME_PERSON, low[0], high[0], low[1], high[1], low[2], high[2], 0.9, ("name",))
     return await write_pairs(engine, [pair])
+
+
+async def test_a_pair_whose_same_proposal_was_rejected_may_be_decided_again(db: AsyncEngine, as_role: Any) -> None:
+    from tests.verification_support import REJECT
+
+    candidate, here, _there = await person_pair(db, second_village="32.01.01.1002")
+    district = as_role("district_officer", "32.01.01")
+    same = {"id": candidate, "decision": "SAME", "keep": encode("Member", here.id), "version": 1}
+    proposal = (await district(RESOLVE, same))["resolveDuplicate"]["proposal"]
+    refused = (await district(RESOLVE, {"id": candidate, "decision": "DIFFERENT", "version": 2}))["resolveDuplicate"]
+    assert refused["__typename"] == "DecisionRefused", refused  # the proposal is still in the chain
+    rejected = (await district(REJECT, {"id": proposal["id"], "reason": "bukan orang yang sama"}))["rejectProposal"]
+    assert rejected["status"] == "REJECTED", rejected
+
+    again = (await district(RESOLVE, {"id": candidate, "decision": "DIFFERENT", "version": 2}))["resolveDuplicate"]
+
+    assert again["__typename"] == "DuplicateCandidate", again
+    assert again["status"] == "DIFFERENT" and again["version"] == 3 and again["proposal"] is None

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo
@@ -30,6 +30,7 @@ from core.foundation.enums import (
     DuplicateStatus,
     HouseholdRemovalReason,
     MemberStatus,
+    ProposalStatus,
     RecordStatus,
     Relationship,
     RemovalReason,
@@ -41,7 +42,7 @@ from core.regions.codes import region_within, within
 from core.storage.keyset import Slice, Window, settle
 from core.storage.records import HOUSEHOLDS, MEMBERS
 from core.verification import proposals
-from core.verification.drafts import ChangeRequest, MemberRemoval
+from core.verification.drafts import PROPOSALS, ChangeRequest, MemberRemoval
 
 CANDIDATES = DuplicateCandidate.__table__
 REASON_LIMIT = 500
@@ -455,6 +456,15 @@ async def _removal_proposal(
     return made
 
 
+async def _reopened(conn: AsyncConnection, candidate: Any) -> bool:
+    """A pair decided ``same`` whose proposal the verification chain rejected: the registry kept both
+    records, so the pair may be decided again (the rejection's reason is on the proposal)."""
+    if candidate.status != DuplicateStatus.SAME.value or candidate.proposal_id is None:
+        return False
+    status = await conn.scalar(select(PROPOSALS.c.status).where(PROPOSALS.c.id == candidate.proposal_id))
+    return status == ProposalStatus.REJECTED.value
+
+
 async def decide(
     conn: AsyncConnection,
     request: RequestInfo,
@@ -476,7 +486,7 @@ async def decide(
     candidate = await candidate_by_id(conn, candidate_id, scope)
     if candidate is None:
         return Missing("duplicate candidate", str(candidate_id))
-    if candidate.status != OPEN:
+    if candidate.status != OPEN and not await _reopened(conn, candidate):
         return AlreadyDecided.of(candidate)
     if candidate.version != version:
         return Conflict(candidate.version, "duplicate candidate")
@@ -503,9 +513,15 @@ async def decide(
         if not isinstance(made, proposals.ProposalRecord):
             return made
         values["proposal_id"] = made.id
+    else:  # a reopened pair's rejected proposal is no longer its decision's
+        values["proposal_id"] = None
     claimed = await conn.execute(
         update(CANDIDATES)
-        .where(and_(CANDIDATES.c.id == candidate.id, CANDIDATES.c.version == version, CANDIDATES.c.status == OPEN))
+        .where(
+            CANDIDATES.c.id == candidate.id,
+            CANDIDATES.c.version == version,
+            CANDIDATES.c.status == candidate.status,
+        )
         .values(
             status=DuplicateStatus(decision.value).value,
             decided_by=request.principal.username[:64],
