@@ -72,6 +72,7 @@ async def prepare(kind: str, members: int, folder: Path) -> tuple[Settings, obje
 async def measure() -> dict[str, float]:
     """The floor and the check, in this process (its settings come from the environment)."""
     from core.identity.checks import run_check
+    from core.identity.consequences import Proposed, propose_from_run
     from core.reference.formats import Source
     from core.reference.queries import active_snapshots
 
@@ -89,12 +90,18 @@ async def measure() -> dict[str, float]:
         started = time.perf_counter()
         summary = await run_check(engine, region_code=None, started_by="bench")
         check = time.perf_counter() - started
+        started = time.perf_counter()  # what `siks identity check` does next: the proposals
+        proposed = await propose_from_run(engine, summary.run_id, by="bench")
+        propose = time.perf_counter() - started
+        assert isinstance(proposed, Proposed), proposed
     finally:
         await engine.dispose()
     return {
         "floor": floor,
         "rows": rows,
         "check": check,
+        "propose": propose,
+        "proposals": proposed.proposals,
         "members": summary.members,
         "counts": summary.counts["adminduk"],  # type: ignore[dict-item]
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -119,6 +126,11 @@ async def run(kind: str, members: int) -> None:
             f"plain join {found['floor']:6.1f} s ({found['rows']:,} rows)  "
             f"ratio {found['check'] / found['floor']:.1f}  "
             f"peak {found['peak_mb']:,.0f} MB",
+            flush=True,
+        )
+        print(
+            f"{kind:10} then {found['proposals']:,} proposals in {found['propose']:.1f} s: "
+            f"`siks identity check` end to end {found['check'] + found['propose']:.1f} s",
             flush=True,
         )
         print(f"{kind:10} outcomes {found['counts']}", flush=True)

@@ -152,9 +152,10 @@ def test_dedupe_does_not_pair_strangers_born_one_day_in_one_regency(reference: p
 
 
 def test_dedupe_weighs_the_given_name_and_where_the_nik_was_issued(reference: pd.DataFrame) -> None:
-    """Neighbours born one day who share only a second name ("Aminah Wahyuni", "Novi Wahyuni") are not
-    one person, nor are a one-word namesake in another district holding a NIK of that district; a
-    person registered again in another district under their own NIK (a serial typo) is."""
+    """Neighbours born one day who share only one word of their names ("Aminah Wahyuni" and "Novi
+    Wahyuni", "Nyoman Sulistyo" and "Nyoman Hakim") are not one person, nor are a one-word namesake
+    in another regency holding a NIK of that regency; a person registered again in another district
+    under their own NIK (a serial typo) is."""
     people = reference.copy()
     prefix = people["nik"].str.slice(0, 12)
     people["nik"] = prefix + (people.groupby(prefix).cumcount() + 1).map("{:04d}".format)
@@ -162,8 +163,10 @@ def test_dedupe_weighs_the_given_name_and_where_the_nik_was_issued(reference: pd
         (80_001, "Aminah Wahyuni", "33.74.05.2001", "337405", "0001"),
         (80_002, "Novi Wahyuni", "33.74.05.2001", "337405", "0002"),
         (80_003, "Lukman Maulana", "33.74.06.2002", "337406", "0001"),
-        (80_004, "Lukman", "33.74.09.2003", "337409", "0001"),  # another district: a namesake
+        (80_004, "Lukman", "32.73.09.2003", "327309", "0001"),  # another regency, its NIK: a namesake
         (80_005, "Lukman Maulana", "35.78.02.2004", "337406", "0007"),  # moved, registered again
+        (80_006, "Nyoman Sulistyo", "33.74.07.2001", "337407", "0001"),
+        (80_007, "Nyoman Hakim", "33.74.07.2001", "337407", "0002"),  # a neighbour of another name
     ]
     born = date(1979, 3, 2)
     added = pd.DataFrame(
@@ -171,7 +174,7 @@ def test_dedupe_weighs_the_given_name_and_where_the_nik_was_issued(reference: pd
             "key": [r[0] for r in rows],
             "name": [r[1] for r in rows],
             "birth_date": [born] * len(rows),
-            "sex": ["female", "female", "male", "male", "male"],
+            "sex": ["female", "female", "male", "male", "male", "male", "male"],
             "region_code": [r[2] for r in rows],
             "nik": [f"{d}{born.day + 40 * (k <= 80_002):02d}{born:%m%y}{serial}" for (k, _, _, d, serial) in rows],
         }

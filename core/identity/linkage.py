@@ -107,6 +107,16 @@ def _finish(levels: NDArray[Any], pairs: _Pairs, top: int) -> Levels:
     return out
 
 
+def _words_alike(first: str, second: str, **_: Any) -> float:
+    """1.0 when every word of the name with fewer words has an alike word (Jaro–Winkler ≥
+    ``GIVEN_NAME_ALIKE``) in the other, else 0.0 (a rapidfuzz scorer, for ``_Pairs.scores``)."""
+    shorter, longer = sorted((first.split(), second.split()), key=len)
+    for word in shorter:
+        if not any(JaroWinkler.normalized_similarity(word, other) >= GIVEN_NAME_ALIKE for other in longer):
+            return 0.0
+    return 1.0
+
+
 def _first_words(rows: Rows) -> Rows:
     return pd.Series(rows, dtype=object).str.split(" ", n=1).str[0].to_numpy(dtype=object)
 
@@ -166,11 +176,13 @@ def name(label: str, column: str | None = None) -> Comparison:
     """Names already normalised: exact; near (Jaro–Winkler ≥ 0.94); one's words inside the other's
     (a dropped middle name, a one-word name) or JW ≥ 0.88; loosely alike; different.
 
-    An Indonesian name starts with the given name; what follows is often a second given name or a
-    common word many people share (Wahyuni, Setiawan, Permatasari). Two names whose first words
-    are not alike (JW < ``GIVEN_NAME_ALIKE``) are different, however much the rest agrees: the
-    variants one person's name is written in (spellings, titles, Muhammad / M., a dropped middle or
-    last name) keep the given name once normalised."""
+    An Indonesian name starts with the given name; what follows is often a second given name, a
+    clan name (Sinaga, Panjaitan) or a common word many people share (Wahyuni, Setiawan). The ways
+    one person's name is written (spellings, titles, Muhammad / M., a dropped middle or last name)
+    keep the given name once normalised and never put an unrelated word in place of another. So two
+    names are different, however much the rest agrees, when their first words are not alike
+    (JW < ``GIVEN_NAME_ALIKE``) or when a word of the name with fewer words has no alike word in the
+    other ("Nyoman Sulistyo" and "Nyoman Hakim"; "Lukman" and "Lukman Maulana" stay alike)."""
 
     def levels(a: Rows, b: Rows, i: Positions, j: Positions) -> Levels:
         pairs = _Pairs(a, b, i, j)
@@ -184,7 +196,8 @@ def name(label: str, column: str | None = None) -> Comparison:
         out[(similarity >= 0.75) | (token_set >= 80)] = 1
         out[(similarity >= 0.88) | (token_set >= 100)] = 2
         out[similarity >= 0.94] = 3
-        out[~given_alike] = 0
+        words_alike = pairs.equal | pairs.missing | (pairs.scores(_words_alike) > 0)
+        out[~given_alike | ~words_alike] = 0
         return _finish(out, pairs, 4)
 
     return Comparison(label, column or label, levels, 4, NAME_M, NAME_U)
