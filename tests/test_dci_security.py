@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
@@ -205,6 +205,14 @@ async def test_a_good_signature_passes_and_its_replay_is_refused(
     assert (other.code, other.reason) == ("err.signature.invalid", "unknown_key")
     async with db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(DciSeenMessage)) == 1
+    async with write_transaction(db) as conn:  # a message id whose replay window has passed
+        await conn.execute(
+            update(DciSeenMessage.__table__).values(forget_after=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    await verify(db, required, bpjs, signed(private, kid))
+    async with db.connect() as conn:
+        ids = (await conn.execute(select(DciSeenMessage.__table__.c.message_id))).scalars().all()
+    assert env["header"]["message_id"] not in ids and len(ids) == 1  # forgotten when the next one came
 
 
 async def test_bad_expired_and_unsigned_requests_are_refused(
