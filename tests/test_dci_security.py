@@ -214,6 +214,11 @@ async def test_a_good_signature_passes_and_its_replay_is_refused(
         ids = (await conn.execute(select(DciSeenMessage.__table__.c.message_id))).scalars().all()
     assert env["header"]["message_id"] not in ids and len(ids) == 1  # forgotten when the next one came
 
+    read = signed(private, kid)
+    async with db.connect() as conn:  # a read connection, as a route may pass: the id is kept all the same
+        await verify_signature(conn, required, bpjs, read)
+    assert (await refusal(db, required, bpjs, read)).reason == "replayed"
+
 
 async def test_bad_expired_and_unsigned_requests_are_refused(
     db: AsyncEngine, settings: Settings, tmp_path: Path

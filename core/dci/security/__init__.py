@@ -4,8 +4,8 @@ Ed25519 signature holds; SIKS's own signing keys and their JWKS.
 The seam the DCI routes call:
 
 - ``dci_caller(request, conn, settings) -> Principal`` (raises ``DciUnauthorized``),
-- ``verify_signature(conn, settings, principal, envelope)`` (raises ``DciSignatureRefused``; run it in the
-  request's write transaction: it records the message id against replays),
+- ``verify_signature(conn, settings, principal, envelope)`` (raises ``DciSignatureRefused``; it records the
+  message id against replays: in ``conn``'s transaction if that is a write transaction, else in its own),
 - ``sign_envelope(conn, settings, header, message) -> str`` (the ``signature`` of SIKS's own envelopes).
 """
 

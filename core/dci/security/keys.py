@@ -56,6 +56,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def in_write_transaction(conn: AsyncConnection) -> bool:
+    """Whether ``conn`` came from ``write_transaction`` (what it writes commits with the caller's work)."""
+    return conn.sync_connection is not None and bool(conn.sync_connection.get_execution_options().get(WRITE_OPTION))
+
+
 def _password(settings: Settings) -> bytes:
     return settings.secret_key.encode()
 
@@ -117,7 +122,7 @@ async def _ensure_row(conn: AsyncConnection, settings: Settings) -> tuple[str, s
     row = await _active_row(conn)
     if row is not None:
         return row
-    if conn.sync_connection is not None and conn.sync_connection.get_execution_options().get(WRITE_OPTION):
+    if in_write_transaction(conn):
         await create_key(conn, settings)
         row = await _active_row(conn)
     else:

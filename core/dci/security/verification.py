@@ -12,8 +12,9 @@ A request is refused when its signature is
   Message ids are kept in ``dci_seen_messages`` for twice the window (after that the time checks refuse a
   replay) and older ones are deleted as new ones arrive.
 
-``verify_signature`` records the message id in the caller's connection, so it must run in the request's write
-transaction (``core.storage.db.write_transaction``), which commits it with the rest of the request.
+``verify_signature`` records the message id in the caller's transaction when it is a write transaction
+(``core.storage.db.write_transaction``: the id is then kept only if the request's work commits), and otherwise
+in a write transaction of its own, committed before it returns.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from core.auth.principal import Principal
 from core.dci.security import signing
 from core.dci.security.client_keys import client_public_key
 from core.dci.security.errors import REQUEST_BAD, SIGNATURE_INVALID, SIGNATURE_MISSING, DciSignatureRefused
-from core.dci.security.keys import active_private_key
+from core.dci.security.keys import active_private_key, in_write_transaction
 from core.foundation.settings import Settings
 from core.models import DciSeenMessage
+from core.storage.db import write_transaction
 
 SEEN = DciSeenMessage.__table__
 #: The sender_id SIKS signs as when a header names none.
@@ -74,21 +76,18 @@ def _check_times(parameters: signing.SignatureParameters, header: dict[str, Any]
         )
 
 
-async def _remember(conn: AsyncConnection, sender: str, message_id: str, settings: Settings) -> None:
-    """Record the message id; a replay of one already recorded is refused."""
+async def _record_seen(conn: AsyncConnection, sender: str, message_id: str, settings: Settings) -> None:
     now = datetime.now(UTC)
     await conn.execute(delete(SEEN).where(SEEN.c.forget_after < now))
     seen = (
         await conn.execute(select(SEEN.c.seen_at).where(SEEN.c.sender == sender, SEEN.c.message_id == message_id))
     ).first()
-    replay = _refused(
-        REQUEST_BAD, f"message_id {message_id[:64]} was already received; send a new message id", "replayed"
-    )
+    replay = _refused(REQUEST_BAD, f"message_id {message_id[:64]} was already received; send a new one", "replayed")
     if seen is not None:
         raise replay
     forget_after = now + timedelta(seconds=2 * settings.dci_signature_window_seconds)
     try:
-        async with conn.begin_nested():  # a concurrent twin commits first: its row wins, this one is a replay
+        async with conn.begin_nested():  # a concurrent twin committed first: its row wins, this one is a replay
             await conn.execute(
                 insert(SEEN).values(sender=sender, message_id=message_id, seen_at=now, forget_after=forget_after)
             )
@@ -96,9 +95,19 @@ async def _remember(conn: AsyncConnection, sender: str, message_id: str, setting
         raise replay from None
 
 
+async def _remember(conn: AsyncConnection, sender: str, message_id: str, settings: Settings) -> None:
+    """Record the message id (refusing a replay): in the caller's write transaction, so it is kept only if the
+    request's work is; on any other connection in a write transaction of its own, committed at once."""
+    if in_write_transaction(conn):
+        await _record_seen(conn, sender, message_id, settings)
+        return
+    async with write_transaction(conn.engine) as writer:
+        await _record_seen(writer, sender, message_id, settings)
+
+
 async def verify_signature(conn: AsyncConnection, settings: Settings, principal: Principal, envelope: dict) -> None:  # type: ignore[type-arg]
     """Check the envelope's ``signature`` against the keys registered for ``principal``; DciSignatureRefused with
-    the spec's code when it is refused (see the module's doc). Run it in the request's write transaction."""
+    the spec's code when it is refused (see the module's doc). ``conn`` may be a read or a write connection."""
     value = envelope.get("signature")
     header = envelope.get("header")
     message = envelope.get("message")
