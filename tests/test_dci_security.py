@@ -6,8 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -344,3 +348,44 @@ async def test_the_token_endpoint_and_jwks_over_real_http(db: AsyncEngine, setti
         jwks = httpx.get(f"{base}/.well-known/jwks.json")
         assert jwks.status_code == 200 and jwks.json()["keys"][0]["crv"] == "Ed25519"
         assert httpx.get(f"{base}/oauth2/client/token").status_code == 405
+
+
+@contextmanager
+def jwks_server(document: dict[str, Any]) -> Iterator[str]:
+    """A real HTTP server on a free port answering GET /jwks.json with ``document``; yields its URL."""
+    body = json.dumps(document).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 — the http.server hook's name
+            found = self.path == "/jwks.json"
+            self.send_response(200 if found else 404)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body if found else b"{}")
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_client_key_is_registered_from_its_jwks_url(db: AsyncEngine, settings: Settings) -> None:
+    api_key, *_ = integrator()
+    private = Ed25519PrivateKey.generate()
+    x = base64.urlsafe_b64encode(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).rstrip(b"=")
+    with jwks_server({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x.decode(), "kid": "dinsos-1"}]}) as base:
+        ran = siks("dci", "clients", "key", "bpjs.dci", "--public-key", f"{base}/jwks.json")
+        assert ran.returncode == 0 and ran.stdout.startswith("key dinsos-1 registered"), ran.stderr
+        missing = siks("dci", "clients", "key", "bpjs.dci", "--public-key", f"{base}/nothing.json")
+        assert missing.returncode == 2 and "could not fetch the JWKS" in missing.stderr
+    bpjs = await caller(db, settings, {"X-API-Key": api_key})
+    await verify(db, settings.model_copy(update={"dci_signature_required": True}), bpjs, signed(private, "dinsos-1"))
+    listed = siks("dci", "clients", "list").stdout
+    assert f"bpjs.dci\tdinsos-1\t{base}/jwks.json" in listed
