@@ -43,7 +43,7 @@ async def principal_for_client(conn: AsyncConnection, client_id: str, client_sec
 
 def issue_token(settings: Settings, principal: Principal) -> IssuedToken:
     assert principal.user_id is not None
-    token, claims = tokens.issue(
+    token, _claims = tokens.issue(
         settings,
         user_id=principal.user_id,
         username=principal.username,

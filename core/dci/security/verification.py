@@ -105,7 +105,9 @@ async def _remember(conn: AsyncConnection, sender: str, message_id: str, setting
         await _record_seen(writer, sender, message_id, settings)
 
 
-async def verify_signature(conn: AsyncConnection, settings: Settings, principal: Principal, envelope: dict) -> None:  # type: ignore[type-arg]
+async def verify_signature(
+    conn: AsyncConnection, settings: Settings, principal: Principal, envelope: dict[str, Any]
+) -> None:
     """Check the envelope's ``signature`` against the keys registered for ``principal``; DciSignatureRefused with
     the spec's code when it is refused (see the module's doc). ``conn`` may be a read or a write connection."""
     value = envelope.get("signature")
@@ -148,7 +150,9 @@ async def verify_signature(conn: AsyncConnection, settings: Settings, principal:
     await _remember(conn, principal.username, message_id, settings)
 
 
-async def sign_envelope(conn: AsyncConnection, settings: Settings, header: dict, message: dict) -> str:  # type: ignore[type-arg]
+async def sign_envelope(
+    conn: AsyncConnection, settings: Settings, header: dict[str, Any], message: dict[str, Any]
+) -> str:
     """The ``signature`` of SIKS's own envelope (a response, callback or notification) with this header and
     message, made with SIKS's active key (the first is made on first use) and valid for the signature window.
     The kidId names the header's ``sender_id`` (``siks`` when it has none) and the key's kid in the JWKS."""
