@@ -188,8 +188,9 @@ async def test_api_keys_for_integrators(db: AsyncEngine, client: httpx.AsyncClie
     assert created.returncode == 0, created.stderr
     made = siks("users", "key", "bpjs.integrasi", "--label", "PKS 12/2026")
     assert made.returncode == 0
-    key = made.stdout.strip()
+    key, client_id, client_secret = made.stdout.splitlines()
     assert key.startswith("siks_")
+    assert key == f"siks_{client_id.removeprefix('client_id: ')}_{client_secret.removeprefix('client_secret: ')}"
     query = '{ eligibility(nik: "3201011705800001") { found } }'
     ok = await client.post("/graphql", json={"query": query}, headers={"X-API-Key": key})
     assert ok.json()["data"] == {"eligibility": {"found": False}}

@@ -21,6 +21,7 @@ from core.auth.users import (
     user_by_name,
 )
 from core.cli.common import fail, run_with_engine
+from core.dci.security.credentials import client_credentials
 from core.foundation.settings import get_settings
 from core.storage.db import write_transaction
 
@@ -131,7 +132,8 @@ def key(
     label: str = typer.Option(..., help="What the key is for, e.g. the agreement number."),
     revoke: str | None = typer.Option(None, help="Revoke the key with this prefix instead."),
 ) -> None:
-    """Create an API key for an integrator (shown once), or revoke one by its prefix."""
+    """Create an API key for an integrator (shown once, with the same secret as OAuth2 client credentials for the
+    DCI API: client_id and client_secret), or revoke one (and its credentials) by its prefix."""
 
     async def work(conn):  # type: ignore[no-untyped-def]
         if revoke:
@@ -150,7 +152,16 @@ def key(
         return secret
 
     secret = _run_change(work)
-    typer.echo(f"key {revoke} revoked" if revoke else secret)
+    if revoke:
+        typer.echo(f"key {revoke} revoked")
+        return
+    client_id, client_secret = client_credentials(secret)
+    typer.echo(secret)
+    typer.echo(f"client_id: {client_id}")
+    typer.echo(f"client_secret: {client_secret}")
+    typer.echo(
+        "shown once: the key, or the client credentials for POST /oauth2/client/token (the same secret)", err=True
+    )
 
 
 @token_app.command("issue")

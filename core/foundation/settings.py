@@ -165,6 +165,26 @@ class Settings(BaseSettings):
     )
     access_token_minutes: int = Field(15, ge=1, le=1440, description="Lifetime of an access token.")
     refresh_token_days: int = Field(7, ge=1, le=90, description="Lifetime of a refresh token.")
+    dci_signature_required: bool | None = Field(
+        None,
+        description="DCI requests must carry a valid Ed25519 signature (unsigned ones are refused with "
+        "err.signature.missing); unset: on in production mode, off in development. A signature that is sent is "
+        "always verified.",
+    )
+    dci_signature_window_seconds: int = Field(
+        300,
+        ge=10,
+        le=86_400,
+        description="How far a signed DCI request's header message_ts and signature created time may be from now; "
+        "its message_id is refused as a replay while twice this long has not passed.",
+    )
+    dci_key_grace_days: int = Field(
+        7,
+        ge=0,
+        le=365,
+        description="Days a SIKS signing key replaced by `siks dci keys rotate` stays published at "
+        "/.well-known/jwks.json, so signatures it made still verify.",
+    )
     duplicate_report_probability: float = Field(
         0.9,
         ge=0,
@@ -197,6 +217,12 @@ class Settings(BaseSettings):
                     "10.0.0.5 or 10.0.0.0/8, separated by commas"
                 ) from None
         return ",".join(networks)
+
+    def dci_signatures_required(self) -> bool:
+        """Whether an unsigned DCI request is refused: the setting, or production mode when it is unset."""
+        if self.dci_signature_required is None:
+            return self.mode is Mode.PRODUCTION
+        return self.dci_signature_required
 
     def trusted_proxy_networks(self) -> list[str]:
         """The trusted proxies as CIDR networks (a single address as its /32 or /128); empty: trust none."""

@@ -1,5 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
+from core.models.dci_security import DciClientKey, DciSeenMessage, DciSigningKey
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
 from core.models.identity import DuplicateCandidate, IdentityCheck, IdentityRun
@@ -34,6 +35,9 @@ from core.models.verification import (
 from core.models.welfare import WelfareModelEntry, WelfareRankRun, WelfareRankScore
 
 __all__ = [
+    "DciClientKey",
+    "DciSeenMessage",
+    "DciSigningKey",
     "HOUSEHOLD_VALUE_COLUMNS",
     "MEMBER_VALUE_COLUMNS",
     "PROPOSED_HOUSEHOLDS",

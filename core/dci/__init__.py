@@ -1,0 +1,1 @@
+"""The DCI (Digital Convergence Initiative) Social Registry API: envelopes, search, subscriptions, security."""
