@@ -1,5 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
+from core.models.dci import DciDelivery, DciEvent, DciSubscription
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
 from core.models.identity import DuplicateCandidate, IdentityCheck, IdentityRun
@@ -55,6 +56,9 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditHead",
+    "DciDelivery",
+    "DciEvent",
+    "DciSubscription",
     "DemoRun",
     "DuplicateCandidate",
     "IdentityCheck",

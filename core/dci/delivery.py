@@ -1,0 +1,193 @@
+"""Delivering DCI notifications: at least once, with retries and backoff, surviving restarts.
+
+A round (``Deliverer.run_round``) fans new events out to subscriptions, claims the deliveries due
+(``core.dci.outbox.claim_due``: one transaction, committed before any HTTP call), POSTs each one's
+signed ``notify`` envelope to its subscription's ``notify_uri`` (httpx, ``concurrency`` in flight)
+and records every outcome in one more transaction. A 2xx answer delivers; anything else (a refusal,
+a timeout, no connection) reschedules the delivery after an exponential backoff with jitter,
+``backoff * 2^(attempt-1)`` capped at ``backoff_cap`` and drawn between half and all of it, until
+the retry window (``SIKS_DCI_DELIVERY_RETRY_HOURS``) has passed since the delivery was made: then
+it is ``failed`` and waits for an operator's ``siks dci outbox retry``.
+
+Everything a worker knows is in the database, so a restarted worker (or another one, beside it)
+carries on where the last stopped; a worker killed mid-call leaves its claimed deliveries to be
+retried once their lease runs out. The server runs one worker in its lifespan (``delivering``);
+``siks dci deliver`` runs one as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.dci.notify import notify_envelope
+from core.dci.outbox import Claimed, Refusal, claim_due, fan_out, record_outcomes, work_waiting
+from core.dci.security import sign_envelope
+from core.foundation.settings import Settings
+from core.storage.db import write_transaction
+
+JSON = {"content-type": "application/json"}
+logger = logging.getLogger("siks.dci")
+
+
+@dataclass(slots=True)
+class Totals:
+    """What delivery rounds did: events fanned out, deliveries attempted, delivered and refused."""
+
+    fanned_out: int = 0
+    attempted: int = 0
+    delivered: int = 0
+    refused: int = 0
+
+    def add(self, other: Totals) -> None:
+        self.fanned_out += other.fanned_out
+        self.attempted += other.attempted
+        self.delivered += other.delivered
+        self.refused += other.refused
+
+
+def backoff(attempts: int, base: float, cap: float, draw: float) -> float:
+    """Seconds before the next try after ``attempts`` refused ones: ``base * 2^(attempts-1)`` capped at
+    ``cap``, scaled by ``draw`` in [0.5, 1] (the jitter, so refused subscribers are not hit in step)."""
+    return min(cap, base * 2.0 ** min(attempts - 1, 60)) * draw
+
+
+class Deliverer:
+    """One delivery worker on ``engine``, posting with ``client`` (its own when not given)."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._own_client = client is None
+        limits = httpx.Limits(max_connections=settings.dci_delivery_concurrency, max_keepalive_connections=None)
+        self.client = client or httpx.AsyncClient(timeout=settings.dci_delivery_timeout_seconds, limits=limits)
+        rounds = math.ceil(settings.dci_delivery_batch / settings.dci_delivery_concurrency)
+        #: How long a claim holds: every call of a round may take the whole timeout, then a margin.
+        self.lease = timedelta(seconds=settings.dci_delivery_timeout_seconds * (rounds + 1) + 30)
+        self._gate = asyncio.Semaphore(settings.dci_delivery_concurrency)
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    async def _post(self, delivery: Claimed, body: bytes) -> str | None:
+        """None when the subscriber took it (2xx); else what went wrong, in one line."""
+        async with self._gate:
+            try:
+                answer = await self.client.post(delivery.notify_uri, content=body, headers=JSON)
+            except httpx.HTTPError as exc:
+                return f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+        if 200 <= answer.status_code < 300:
+            return None
+        return f"HTTP {answer.status_code}: {answer.text[:200]}"
+
+    def _refusal(self, delivery: Claimed, error: str, now: datetime) -> Refusal:
+        s = self.settings
+        if now - delivery.created_at >= timedelta(hours=s.dci_delivery_retry_hours):
+            return Refusal(delivery.id, f"gave up after {delivery.attempts} attempts: {error}", None)
+        wait = backoff(
+            delivery.attempts,
+            s.dci_delivery_backoff_seconds,
+            s.dci_delivery_backoff_cap_seconds,
+            random.uniform(0.5, 1.0),
+        )
+        return Refusal(delivery.id, error, now + timedelta(seconds=wait))
+
+    async def _bodies(self, claimed: list[Claimed]) -> list[bytes]:
+        now = datetime.now(UTC)
+        bodies = []
+        async with self.engine.connect() as conn:
+            for delivery in claimed:
+                header, message = notify_envelope(delivery, self.settings.dci_notify_sender_id, now)
+                signature = await sign_envelope(conn, self.settings, header, message)
+                bodies.append(orjson.dumps({"signature": signature, "header": header, "message": message}))
+        return bodies
+
+    async def run_round(self) -> Totals:
+        """Fan out, claim, post and record once (module docstring)."""
+        totals = Totals()
+        async with self.engine.connect() as conn:
+            events, due = await work_waiting(conn)
+        if events:
+            async with write_transaction(self.engine) as conn:
+                totals.fanned_out = await fan_out(conn, self.settings.dci_delivery_batch * 4)
+        if not (due or totals.fanned_out):
+            return totals
+        async with write_transaction(self.engine) as conn:
+            claimed = await claim_due(conn, self.settings.dci_delivery_batch, self.lease)
+        if not claimed:
+            return totals
+        bodies = await self._bodies(claimed)
+        errors = await asyncio.gather(*(self._post(d, body) for d, body in zip(claimed, bodies, strict=True)))
+        now = datetime.now(UTC)
+        delivered = [d.id for d, error in zip(claimed, errors, strict=True) if error is None]
+        refused = [self._refusal(d, error, now) for d, error in zip(claimed, errors, strict=True) if error is not None]
+        async with write_transaction(self.engine) as conn:
+            await record_outcomes(conn, delivered, refused)
+        totals.attempted, totals.delivered, totals.refused = len(claimed), len(delivered), len(refused)
+        return totals
+
+    async def drain(self) -> Totals:
+        """Rounds until nothing is due now (``siks dci deliver --once``); deliveries refused meanwhile wait."""
+        totals = Totals()
+        while True:
+            done = await self.run_round()
+            totals.add(done)
+            if not done.fanned_out and not done.attempted:
+                return totals
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until ``stop`` is set; idle rounds wait ``SIKS_DCI_DELIVERY_POLL_SECONDS`` (or until stop)."""
+        while not stop.is_set():
+            done = await self.run_round()
+            if not done.fanned_out and not done.attempted:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.dci_delivery_poll_seconds)
+
+
+@contextlib.asynccontextmanager
+async def delivering(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Deliverer | None]:
+    """While the server runs, a delivery worker in the background (``SIKS_DCI_DELIVERY_IN_SERVER``).
+
+    On the way out it finishes the round it is in (its claims would otherwise wait out their lease),
+    waiting at most the delivery timeout and a margin before cancelling it.
+    """
+    if not settings.dci_delivery_in_server:
+        yield None
+        return
+    deliverer = Deliverer(engine, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(_logged(deliverer, stop), name="siks-dci-delivery")
+    try:
+        yield deliverer
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, settings.dci_delivery_timeout_seconds + 5)
+        except TimeoutError:
+            pass  # wait_for has cancelled it: its claims are retried when their lease runs out
+        finally:
+            await deliverer.aclose()
+
+
+async def _logged(deliverer: Deliverer, stop: asyncio.Event) -> None:
+    """Run the worker; a database outage or bug in one round is logged and the worker goes on after a pause."""
+    while not stop.is_set():
+        try:
+            await deliverer.run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("DCI delivery round failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), deliverer.settings.dci_delivery_poll_seconds * 5)
