@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, fresh_database  # noqa: E402
-from core.dci.delivery import Deliverer  # noqa: E402
+from core.dci.delivery import LANE_CONNECTIONS, Deliverer  # noqa: E402
 from core.dci.events import EVENTS, Event, EventKind, record_events  # noqa: E402
 from core.dci.outbox import DELIVERIES, SUBSCRIPTIONS  # noqa: E402
 from core.foundation.settings import Settings  # noqa: E402
@@ -154,7 +154,8 @@ async def deliver_all(settings: Settings, notifications: int) -> float:
 
 
 async def raw_posts(url: str, notifications: int, concurrency: int) -> float:
-    """Seconds for the same number of POSTs of a notify-sized body, straight from httpx."""
+    """Seconds for the same number of POSTs of a notify-sized body straight from httpx, sent as the
+    worker sends (``concurrency`` clients, one request at a time each)."""
     body = orjson.dumps(
         {
             "signature": "unsigned",
@@ -162,18 +163,22 @@ async def raw_posts(url: str, notifications: int, concurrency: int) -> float:
             "message": {"notify_event": [{"data": {"reg_records": {"x": "y" * 300}}}]},
         }
     )
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=None)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+    work = iter(range(notifications))
+    limits = httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS)
+    clients = [httpx.AsyncClient(limits=limits, timeout=10) for _ in range(concurrency)]
 
-        async def post() -> None:
-            async with gate:
-                answer = await client.post(url, content=body, headers={"content-type": "application/json"})
-                answer.raise_for_status()
+    async def lane(client: httpx.AsyncClient) -> None:
+        for _ in work:
+            answer = await client.post(url, content=body, headers={"content-type": "application/json"})
+            answer.raise_for_status()
 
+    try:
         started = time.perf_counter()
-        await asyncio.gather(*(post() for _ in range(notifications)))
+        await asyncio.gather(*(lane(client) for client in clients))
         return time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def bench(kind: str, notifications: int, runs: int) -> tuple[float, float]:

@@ -37,6 +37,8 @@ from core.foundation.settings import Settings
 from core.storage.db import write_transaction
 
 JSON = {"content-type": "application/json"}
+#: Connections one lane keeps (to as many subscribers' hosts).
+LANE_CONNECTIONS = 4
 logger = logging.getLogger("siks.dci")
 
 
@@ -63,33 +65,51 @@ def backoff(attempts: int, base: float, cap: float, draw: float) -> float:
 
 
 class Deliverer:
-    """One delivery worker on ``engine``, posting with ``client`` (its own when not given)."""
+    """One delivery worker on ``engine``.
 
-    def __init__(self, engine: AsyncEngine, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    It posts through ``SIKS_DCI_DELIVERY_CONCURRENCY`` lanes, each an httpx client sending one request
+    at a time: a single client's pool looks at every connection for every request, which costs more
+    than the request itself once there are dozens; a lane's pool holds a few.
+    """
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self._own_client = client is None
-        limits = httpx.Limits(max_connections=settings.dci_delivery_concurrency, max_keepalive_connections=None)
-        self.client = client or httpx.AsyncClient(timeout=settings.dci_delivery_timeout_seconds, limits=limits)
+        limits = httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS)
+        self.lanes = [
+            httpx.AsyncClient(timeout=settings.dci_delivery_timeout_seconds, limits=limits)
+            for _ in range(settings.dci_delivery_concurrency)
+        ]
         rounds = math.ceil(settings.dci_delivery_batch / settings.dci_delivery_concurrency)
         #: How long a claim holds: every call of a round may take the whole timeout, then a margin.
         self.lease = timedelta(seconds=settings.dci_delivery_timeout_seconds * (rounds + 1) + 30)
-        self._gate = asyncio.Semaphore(settings.dci_delivery_concurrency)
 
     async def aclose(self) -> None:
-        if self._own_client:
-            await self.client.aclose()
+        for lane in self.lanes:
+            await lane.aclose()
 
-    async def _post(self, delivery: Claimed, body: bytes) -> str | None:
+    @staticmethod
+    async def _post(client: httpx.AsyncClient, delivery: Claimed, body: bytes) -> str | None:
         """None when the subscriber took it (2xx); else what went wrong, in one line."""
-        async with self._gate:
-            try:
-                answer = await self.client.post(delivery.notify_uri, content=body, headers=JSON)
-            except httpx.HTTPError as exc:
-                return f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+        try:
+            answer = await client.post(delivery.notify_uri, content=body, headers=JSON)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
         if 200 <= answer.status_code < 300:
             return None
         return f"HTTP {answer.status_code}: {answer.text[:200]}"
+
+    async def _post_all(self, claimed: list[Claimed], bodies: list[bytes]) -> list[str | None]:
+        """Every notification posted, ``concurrency`` at a time; what went wrong with each (None: delivered)."""
+        errors: list[str | None] = [None] * len(claimed)
+        work = iter(range(len(claimed)))
+
+        async def lane(client: httpx.AsyncClient) -> None:
+            for index in work:  # one shared iterator: each notification is taken by one lane
+                errors[index] = await self._post(client, claimed[index], bodies[index])
+
+        await asyncio.gather(*(lane(client) for client in self.lanes))
+        return errors
 
     def _refusal(self, delivery: Claimed, error: str, now: datetime) -> Refusal:
         s = self.settings
@@ -128,7 +148,7 @@ class Deliverer:
         if not claimed:
             return totals
         bodies = await self._bodies(claimed)
-        errors = await asyncio.gather(*(self._post(d, body) for d, body in zip(claimed, bodies, strict=True)))
+        errors = await self._post_all(claimed, bodies)
         now = datetime.now(UTC)
         delivered = [d.id for d, error in zip(claimed, errors, strict=True) if error is None]
         refused = [self._refusal(d, error, now) for d, error in zip(claimed, errors, strict=True) if error is not None]

@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     )
     dci_delivery_batch: int = Field(500, ge=1, le=10_000, description="DCI notifications claimed per round.")
     dci_delivery_concurrency: int = Field(
-        64, ge=1, le=1000, description="DCI notifications in flight at once per delivery worker."
+        16, ge=1, le=1000, description="DCI notifications in flight at once per delivery worker."
     )
     dci_delivery_timeout_seconds: float = Field(10.0, gt=0, description="How long a subscriber may take to answer.")
     dci_delivery_backoff_seconds: float = Field(
