@@ -205,3 +205,29 @@ async def test_the_server_delivers_in_its_lifespan_and_shows_counters(db: AsyncE
     assert "siks_dci_outbox_attempts 3.0" in metrics.text
     async with db.connect() as conn:
         assert (await outbox_counts(conn)).events_waiting == 1
+
+
+async def test_prune_keeps_what_is_not_finished(db: AsyncEngine, settings: Settings) -> None:
+    from core.dci.events import EVENTS
+    from core.dci.outbox import prune
+    from tests.verification_support import officer
+
+    with receiving() as receiver:
+        await subscribe(db, "pruned", notify_uri=receiver.url)
+        await registered(db, 3)
+        worker = Deliverer(db, quick(settings))
+        try:
+            await worker.drain()
+        finally:
+            await worker.aclose()
+    kept = min(await statuses(db))
+    async with write_transaction(db) as conn:
+        await conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == kept).values(status="failed"))
+    young = siks("dci", "outbox", "prune", "--days", "1")
+    assert young.returncode == 0 and "deleted 0 deliveries and 0 events" in young.stdout
+    async with write_transaction(db) as conn:
+        pruned = await prune(conn, officer("data_centre"), timedelta(0))
+    assert (pruned.deliveries, pruned.events) == (2, 2)
+    assert list(await statuses(db)) == [kept]
+    async with db.connect() as conn:
+        assert len((await conn.execute(select(EVENTS.c.id))).all()) == 1

@@ -14,7 +14,8 @@ from core.cli.common import fail, run_with_engine
 
 app = typer.Typer(help="DCI Social Registry API: subscribers' notifications.", no_args_is_help=True)
 outbox_app = typer.Typer(
-    help="The DCI outbox: list deliveries (default), show one, retry one.", invoke_without_command=True
+    help="The DCI outbox: list deliveries (default), show one, retry one, prune old ones.",
+    invoke_without_command=True,
 )
 app.add_typer(outbox_app, name="outbox")
 
@@ -130,3 +131,23 @@ def retry_command(delivery_id: int = typer.Argument(..., help="The delivery's id
         fail(str(exc))
         return
     typer.echo(f"queued again: {_line(row)}")
+
+
+@outbox_app.command("prune")
+def prune_command(
+    days: int = typer.Option(30, "--days", min=1, help="Keep what is younger than this many days."),
+) -> None:
+    """Delete delivered and cancelled deliveries older than --days, and the events left with none
+    (pending and failed ones are kept). Audited."""
+    from datetime import timedelta
+
+    from core.cli.users import cli_request
+    from core.dci.outbox import Pruned, prune
+    from core.storage.db import write_transaction
+
+    async def work(engine: AsyncEngine) -> Pruned:
+        async with write_transaction(engine) as conn:
+            return await prune(conn, cli_request(), timedelta(days=days))
+
+    pruned = run_with_engine(work)
+    typer.echo(f"deleted {pruned.deliveries} deliveries and {pruned.events} events older than {days} days")

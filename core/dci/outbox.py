@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
@@ -389,6 +389,36 @@ async def retry(conn: AsyncConnection, request: RequestInfo, delivery_id: int) -
         after={"status": again.status},
     )
     return again
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    deliveries: int
+    events: int
+
+
+async def prune(conn: AsyncConnection, request: RequestInfo, older_than: timedelta) -> Pruned:
+    """Delete delivered and cancelled deliveries made more than ``older_than`` ago, then the events
+    fanned out that long ago with no delivery left; pending and failed ones stay. Audited."""
+    before = _now() - older_than
+    finished = [DeliveryStatus.DELIVERED.value, DeliveryStatus.CANCELLED.value]
+    gone = await conn.execute(
+        delete(DELIVERIES).where(DELIVERIES.c.status.in_(finished), DELIVERIES.c.created_at < before)
+    )
+    left = select(DELIVERIES.c.event_id).where(DELIVERIES.c.event_id == EVENTS.c.id)
+    events = await conn.execute(
+        delete(EVENTS).where(EVENTS.c.fanned_out.is_(True), EVENTS.c.occurred_at < before, ~left.exists())
+    )
+    pruned = Pruned(int(gone.rowcount), int(events.rowcount))
+    await record(
+        conn,
+        request,
+        operation="dci:pruneOutbox",
+        entity="dci_outbox",
+        entity_id=before.isoformat(),
+        after={"deliveries": pruned.deliveries, "events": pruned.events},
+    )
+    return pruned
 
 
 @dataclass(frozen=True, slots=True)
