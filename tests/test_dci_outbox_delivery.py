@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
+import jsonschema_rs
+import pytest
+import yaml
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -231,3 +237,80 @@ async def test_prune_keeps_what_is_not_finished(db: AsyncEngine, settings: Setti
     assert list(await statuses(db)) == [kept]
     async with db.connect() as conn:
         assert len((await conn.execute(select(EVENTS.c.id))).all()) == 1
+
+
+def _spec_validator(name: str) -> Any:
+    """A validator for the schema ``name`` of registry_core_api_v1.0.0.yaml (shared/ beside the clone)."""
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        p / "dci/standards/registry_core_api_v1.0.0.yaml"
+        for p in (root.parent / "shared", root.parent.parent / "shared")
+    ]
+    spec = next((path for path in found if path.exists()), None)
+    if spec is None:
+        pytest.skip("the DCI specification (shared/dci/standards) is not beside this checkout")
+    components = yaml.safe_load(spec.read_text(encoding="utf-8"))["components"]
+    return jsonschema_rs.validator_for({"$ref": f"#/components/schemas/{name}", "components": components})
+
+
+async def test_the_notify_message_follows_the_specification(db: AsyncEngine, settings: Settings) -> None:
+    header_schema, message_schema = _spec_validator("MsgCallbackHeader_V1.0.0"), _spec_validator("NotifyEventRequest")
+    with receiving() as receiver:
+        await subscribe(db, "spec", event_type="DEATH", notify_uri=receiver.url)
+        await subscribe(db, "spec-editions", event_type="DTKS_EDITION", notify_uri=receiver.url)
+        (record,) = await registered(db)
+        child = next(m for m in record.members if m.relationship == "child")
+        async with write_transaction(db) as conn:
+            from core.foundation.enums import RemovalReason
+            from core.households import service
+
+            await service.remove_member(conn, record.id, record.version, child.id, RemovalReason.DECEASED)
+        worker = Deliverer(db, quick(settings))
+        try:
+            await worker.drain()
+        finally:
+            await worker.aclose()
+    (body,) = receiver.accepted
+    header_schema.validate(body["header"])
+    message_schema.validate(body["message"])
+    record_sent = body["message"]["notify_event"][0]["data"]["reg_records"]
+    assert record_sent["member_identifier"] == [{"identifier_type": "NIK", "identifier_value": child.nik}]
+    assert body["message"]["notify_event"][0]["data"]["reg_record_type"] == "Member"
+    assert body["header"]["meta"]["event_type"] == "DEATH"
+
+
+async def test_a_subscriber_down_for_an_hour_is_still_retried_within_the_cap(
+    db: AsyncEngine, settings: Settings
+) -> None:
+    from core.dci.events import EventKind
+    from core.dci.outbox import Claimed
+
+    now = datetime.now(UTC)
+    hour_old = Claimed(
+        1,
+        14,
+        now - timedelta(hours=1),
+        "sub",
+        "integrator",
+        "",
+        "http://127.0.0.1:9/notify",
+        2,
+        EventKind.HOUSEHOLD_CHANGED,
+        3,
+        None,
+        None,
+        "3201010000000001",
+        "32.01.01.1001",
+        None,
+        now,
+    )
+    worker = Deliverer(db, settings)  # the defaults: 2 s doubling, capped at 300 s, retried for 72 h
+    try:
+        refusal = worker._refusal(hour_old, "HTTP 503: down", now)
+        assert refusal.retry_at is not None and timedelta(seconds=150) <= refusal.retry_at - now <= timedelta(
+            seconds=300
+        )
+        expired = replace(hour_old, created_at=now - timedelta(hours=73))
+        assert worker._refusal(expired, "HTTP 503: down", now).retry_at is None
+    finally:
+        await worker.aclose()
