@@ -214,3 +214,33 @@ async def test_a_failed_determination_writes_no_event(db: AsyncEngine, monkeypat
     with pytest.raises(RuntimeError):
         await determine(db, "DTKS broken")
     assert len(await events(db)) == before
+
+
+def test_a_household_that_left_the_scope_is_notified_without_its_new_village() -> None:
+    from core.dci.notify import message_id, notify_envelope
+    from core.dci.outbox import Claimed
+
+    now = datetime.now(UTC)
+    moved = Claimed(
+        7,
+        1,
+        now,
+        "west-java",
+        "integrator",
+        "32",
+        "http://127.0.0.1:9/notify",
+        11,
+        EventKind.HOUSEHOLD_CHANGED,
+        3,
+        None,
+        None,
+        "3201010000000001",
+        "35.78.01.1002",
+        "32.01.01.1001",
+        now,
+    )
+    header, message = notify_envelope(moved, "siks", now)
+    record = message["notify_event"][0]["data"]["reg_records"]
+    assert header["message_id"] == message_id(7) and header["receiver_id"] == "integrator"
+    assert record["moved_out_of_scope"] is True and "location" not in record
+    assert "35.78" not in json.dumps(message)

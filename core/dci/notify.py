@@ -30,6 +30,13 @@ RECORD_TYPES = {
     EventKind.EDITION_DETERMINED: "DtksEdition",
 }
 
+#: ``reg_records.status`` of a household's notification.
+GROUP_STATUS = {
+    EventKind.HOUSEHOLD_REGISTERED: "registered",
+    EventKind.HOUSEHOLD_CHANGED: "changed",
+    EventKind.HOUSEHOLD_REMOVED: "removed",
+}
+
 
 def message_id(delivery_id: int) -> str:
     """The notify message's id: stable across retries of one delivery, distinct between deliveries."""
@@ -56,7 +63,7 @@ def _record(delivery: Claimed) -> dict[str, Any]:
             "@type": "Group",
             "group_identifier": [{"identifier_type": "KK", "identifier_value": delivery.identifier}],
             "group_id": str(delivery.household_id),
-            "status": {"household_registered": "registered", "household_changed": "changed"}.get(kind.value, "removed"),
+            "status": GROUP_STATUS[kind],
         }
     village = delivery.village_code
     if village and region_within(village, delivery.scope):
