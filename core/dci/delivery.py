@@ -3,7 +3,8 @@
 A round (``Deliverer.run_round``) fans new events out to subscriptions, claims the deliveries due
 (``core.dci.outbox.claim_due``: one transaction, committed before any HTTP call), POSTs each one's
 signed ``notify`` envelope to its subscription's ``notify_uri`` (httpx, ``concurrency`` in flight)
-and records every outcome in one more transaction. A 2xx answer delivers; anything else (a refusal,
+and records every outcome in one more transaction; ``drain`` pipelines rounds (the next batch is
+claimed, and the last one recorded, while one is posted). A 2xx answer delivers; anything else (a refusal,
 a timeout, no connection) reschedules the delivery after an exponential backoff with jitter,
 ``backoff * 2^(attempt-1)`` capped at ``backoff_cap`` and drawn between half and all of it, until
 the retry window (``SIKS_DCI_DELIVERY_RETRY_HOURS``) has passed since the delivery was made: then
@@ -56,6 +57,14 @@ class Totals:
         self.attempted += other.attempted
         self.delivered += other.delivered
         self.refused += other.refused
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Deliveries claimed together, and the bodies of their notify messages."""
+
+    claimed: list[Claimed]
+    bodies: list[bytes]
 
 
 def backoff(attempts: int, base: float, cap: float, draw: float) -> float:
@@ -133,43 +142,76 @@ class Deliverer:
                 bodies.append(orjson.dumps({"signature": signature, "header": header, "message": message}))
         return bodies
 
+    async def _claim(self, totals: Totals) -> Batch | None:
+        """Fan out what waits, then claim what is due with its bodies; None when there was nothing to do."""
+        async with self.engine.connect() as conn:
+            events, due = await work_waiting(conn)
+        fanned = 0
+        if events:
+            async with write_transaction(self.engine) as conn:
+                fanned = await fan_out(conn, self.settings.dci_delivery_batch * 4)
+            totals.fanned_out += fanned
+        if not (due or fanned):
+            return None
+        async with write_transaction(self.engine) as conn:
+            claimed = await claim_due(conn, self.settings.dci_delivery_batch, self.lease)
+        if not claimed and not fanned:
+            return None
+        return Batch(claimed, await self._bodies(claimed))
+
+    async def _record(self, batch: Batch, errors: list[str | None], totals: Totals) -> None:
+        now = datetime.now(UTC)
+        pairs = list(zip(batch.claimed, errors, strict=True))
+        delivered = [d.id for d, error in pairs if error is None]
+        refused = [self._refusal(d, error, now) for d, error in pairs if error is not None]
+        async with write_transaction(self.engine) as conn:
+            await record_outcomes(conn, delivered, refused)
+        totals.attempted += len(pairs)
+        totals.delivered += len(delivered)
+        totals.refused += len(refused)
+
     async def run_round(self) -> Totals:
         """Fan out, claim, post and record once (module docstring)."""
         totals = Totals()
-        async with self.engine.connect() as conn:
-            events, due = await work_waiting(conn)
-        if events:
-            async with write_transaction(self.engine) as conn:
-                totals.fanned_out = await fan_out(conn, self.settings.dci_delivery_batch * 4)
-        if not (due or totals.fanned_out):
-            return totals
-        async with write_transaction(self.engine) as conn:
-            claimed = await claim_due(conn, self.settings.dci_delivery_batch, self.lease)
-        if not claimed:
-            return totals
-        bodies = await self._bodies(claimed)
-        errors = await self._post_all(claimed, bodies)
-        now = datetime.now(UTC)
-        delivered = [d.id for d, error in zip(claimed, errors, strict=True) if error is None]
-        refused = [self._refusal(d, error, now) for d, error in zip(claimed, errors, strict=True) if error is not None]
-        async with write_transaction(self.engine) as conn:
-            await record_outcomes(conn, delivered, refused)
-        totals.attempted, totals.delivered, totals.refused = len(claimed), len(delivered), len(refused)
+        batch = await self._claim(totals)
+        if batch is not None:
+            await self._record(batch, await self._post_all(batch.claimed, batch.bodies), totals)
         return totals
 
-    async def drain(self) -> Totals:
-        """Rounds until nothing is due now (``siks dci deliver --once``); deliveries refused meanwhile wait."""
+    async def drain(self, stop: asyncio.Event | None = None) -> Totals:
+        """Rounds until nothing is due now (``siks dci deliver --once``) or ``stop`` is set; deliveries
+        refused meanwhile wait for their next attempt.
+
+        Pipelined: while one batch is posted the next is claimed and the last one's outcomes are
+        recorded, so the lanes do not wait for the database between batches. Once ``stop`` is set no
+        new batch is claimed: the one being posted is finished and recorded.
+        """
         totals = Totals()
-        while True:
-            done = await self.run_round()
-            totals.add(done)
-            if not done.fanned_out and not done.attempted:
-                return totals
+        batch = await self._claim(totals)
+        recording: asyncio.Task[None] | None = None
+        try:
+            while batch is not None:
+                stopping = stop is not None and stop.is_set()
+                following = None if stopping else asyncio.create_task(self._claim(totals))
+                try:
+                    errors = await self._post_all(batch.claimed, batch.bodies)
+                except BaseException:
+                    if following is not None:
+                        following.cancel()
+                    raise
+                if recording is not None:
+                    await recording
+                recording = asyncio.create_task(self._record(batch, errors, totals))
+                batch = await following if following is not None else None
+        finally:
+            if recording is not None:
+                await recording
+        return totals
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Rounds until ``stop`` is set; idle rounds wait ``SIKS_DCI_DELIVERY_POLL_SECONDS`` (or until stop)."""
+        """Drain until ``stop`` is set; when idle, wait ``SIKS_DCI_DELIVERY_POLL_SECONDS`` (or until stop)."""
         while not stop.is_set():
-            done = await self.run_round()
+            done = await self.drain(stop)
             if not done.fanned_out and not done.attempted:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.dci_delivery_poll_seconds)
