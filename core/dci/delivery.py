@@ -90,8 +90,9 @@ class Deliverer:
             for _ in range(settings.dci_delivery_concurrency)
         ]
         rounds = math.ceil(settings.dci_delivery_batch / settings.dci_delivery_concurrency)
-        #: How long a claim holds: every call of a round may take the whole timeout, then a margin.
-        self.lease = timedelta(seconds=settings.dci_delivery_timeout_seconds * (rounds + 1) + 30)
+        #: How long a claim holds: a batch is claimed while the one before is posted, and every call of
+        #: both may take the whole timeout; then a margin.
+        self.lease = timedelta(seconds=settings.dci_delivery_timeout_seconds * (2 * rounds + 1) + 30)
 
     async def aclose(self) -> None:
         for lane in self.lanes:
