@@ -23,6 +23,7 @@ import contextlib
 import logging
 import math
 import random
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,8 +86,9 @@ class Deliverer:
         self.engine = engine
         self.settings = settings
         limits = httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS)
+        tls = ssl.create_default_context()  # one for all lanes: loading the CA bundle is the costly part
         self.lanes = [
-            httpx.AsyncClient(timeout=settings.dci_delivery_timeout_seconds, limits=limits)
+            httpx.AsyncClient(timeout=settings.dci_delivery_timeout_seconds, limits=limits, verify=tls)
             for _ in range(settings.dci_delivery_concurrency)
         ]
         rounds = math.ceil(settings.dci_delivery_batch / settings.dci_delivery_concurrency)
