@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,3 +245,23 @@ def test_a_household_that_left_the_scope_is_notified_without_its_new_village() -
     assert header["message_id"] == message_id(7) and header["receiver_id"] == "integrator"
     assert record["moved_out_of_scope"] is True and "location" not in record
     assert "35.78" not in json.dumps(message)
+
+
+async def test_a_bulk_import_writes_one_event_per_household_loaded_and_none_twice(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
+    from core.bulk.importer import ImportOptions, import_households
+    from core.storage.records import HOUSEHOLDS
+    from tests.bulk_files import IMPORTER, write_households
+
+    households = [factories.household() for _ in range(5)]
+    path = write_households(tmp_path / "h.csv", households)
+    options = ImportOptions(workers=0, batch_households=2)
+    await import_households(db, path, request=IMPORTER, options=options)
+    await import_households(db, path, request=IMPORTER, options=options)  # a re-run loads nothing: no event
+    async with db.connect() as conn:
+        loaded = {(r.id, r.kk_number, r.village_code) for r in await conn.execute(select(HOUSEHOLDS))}
+    found = await events(db)
+    assert {e.kind for e in found} == {"household_registered"}
+    assert {(e.household_id, e.identifier, e.village_code) for e in found} == loaded
+    assert len(found) == 5
