@@ -19,7 +19,7 @@ from core.foundation.enums import HouseholdRemovalReason, RemovalReason
 from core.households import service
 from core.storage.db import write_transaction
 from core.verification import proposals
-from core.verification.drafts import ChangeRequest
+from core.verification.drafts import ChangeRequest, MemberRemoval
 from tests import factories
 from tests.test_verification_determination import determine, to_the_top
 from tests.verification_support import officer, registered
@@ -171,8 +171,10 @@ async def test_determination_writes_the_events_of_what_it_applied(db: AsyncEngin
     village = officer("village_operator")
     fresh = factories.household()
     async with write_transaction(db) as conn:
+        child = next(m for m in changed.members if m.relationship == "child")
+        died = [MemberRemoval(child.id, RemovalReason.DECEASED)]
         change = await proposals.propose_change(
-            conn, village, changed.id, changed.version, ChangeRequest(household={"rt": "011"})
+            conn, village, changed.id, changed.version, ChangeRequest(household={"rt": "011"}, removed_members=died)
         )
         removal = await proposals.propose_removal(conn, village, gone.id, gone.version, HouseholdRemovalReason.DECEASED)
         new = await proposals.propose_new_household(conn, village, fresh)
@@ -191,9 +193,9 @@ async def test_determination_writes_the_events_of_what_it_applied(db: AsyncEngin
         ]
     )
     deaths = sorted(e.member_id for e in written if e.kind == "member_deceased")
-    assert deaths == sorted(m.id for m in gone.members)
+    assert deaths == sorted([child.id, *(m.id for m in gone.members)])
     found = await fanned(db)
-    assert sorted(h for _, h in found["deaths"]) == [gone.id] * len(gone.members)
+    assert sorted(h for _, h in found["deaths"]) == sorted([changed.id, *[gone.id] * len(gone.members)])
     assert found["removals"] == [("household_removed", gone.id)]
     assert found["editions"] == [("edition_determined", None)]
 
