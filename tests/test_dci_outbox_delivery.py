@@ -152,6 +152,10 @@ async def test_a_delivery_refused_past_its_window_fails_and_an_operator_retries_
             listed = siks("dci", "outbox", "--status", "failed")
             assert listed.returncode == 0, listed.stderr
             assert f"{delivery_id}  failed" in listed.stdout and "gave up after" in listed.stdout
+            shown = siks("dci", "outbox", "show", str(delivery_id))
+            assert shown.returncode == 0, shown.stderr
+            assert f'"message_id": "{message_id(delivery_id)}"' in shown.stdout and receiver.url in shown.stdout
+            assert '"action": "notify"' in shown.stdout and '"reference_id": "regency"' in shown.stdout
             receiver.down = False
             retried = siks("dci", "outbox", "retry", str(delivery_id))
             assert retried.returncode == 0, retried.stderr
@@ -161,6 +165,8 @@ async def test_a_delivery_refused_past_its_window_fails_and_an_operator_retries_
             await worker.aclose()
         again = siks("dci", "outbox", "retry", str(delivery_id))
         assert again.returncode == 2 and "is delivered" in again.stderr
+        missing = siks("dci", "outbox", "show", "12345")
+        assert missing.returncode == 2 and "no delivery 12345" in missing.stderr
         unknown = siks("dci", "outbox", "--status", "lost")
         assert unknown.returncode == 2 and "--status must be one of" in unknown.stderr
     assert receiver.message_ids() == [message_id(delivery_id)]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from typing import Any
 
@@ -99,19 +100,24 @@ def outbox_command(
 
 @outbox_app.command("show")
 def show_command(delivery_id: int = typer.Argument(..., help="The delivery's id (first column of the list).")) -> None:
-    """One delivery in full: where it goes, its event, its attempts and last error."""
-    from core.dci.outbox import delivery
+    """One delivery in full: where it goes, its state, and the notify message it sends (unsigned here)."""
+    from datetime import UTC, datetime
+
+    from core.dci.notify import notify_envelope
+    from core.dci.outbox import as_claimed, delivery
+    from core.foundation.settings import get_settings
 
     async def work(engine: AsyncEngine) -> Any:
         async with engine.connect() as conn:
-            return await delivery(conn, delivery_id)
+            return await delivery(conn, delivery_id), await as_claimed(conn, [delivery_id])
 
-    row = run_with_engine(work)
+    row, claimed = run_with_engine(work)
     if row is None:
         fail(f"no delivery {delivery_id}; list them with `siks dci outbox`")
     typer.echo(_line(row))
-    typer.echo(f"notify_uri: {row.notify_uri}\nevent: {row.event_id} ({row.kind}) in {row.village_code or '-'}")
-    typer.echo(f"created: {row.created_at}  delivered: {row.delivered_at or '-'}")
+    typer.echo(f"notify_uri: {row.notify_uri}\ncreated: {row.created_at}  delivered: {row.delivered_at or '-'}")
+    header, message = notify_envelope(claimed[0], get_settings().dci_notify_sender_id, datetime.now(UTC))
+    typer.echo(json.dumps({"header": header, "message": message}, indent=2, ensure_ascii=False))
 
 
 @outbox_app.command("retry")

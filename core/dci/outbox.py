@@ -216,6 +216,11 @@ async def claim_due(conn: AsyncConnection, limit: int, lease: timedelta) -> list
         .where(DELIVERIES.c.id.in_(claimed))
         .values(attempts=DELIVERIES.c.attempts + 1, next_attempt_at=now + lease)
     )
+    return await as_claimed(conn, claimed)
+
+
+async def as_claimed(conn: AsyncConnection, delivery_ids: Sequence[int]) -> list[Claimed]:
+    """The deliveries ``delivery_ids`` with what their notifications say, in id order (no claim made)."""
     d, s, e = DELIVERIES, SUBSCRIPTIONS, EVENTS
     rows = await conn.execute(
         select(
@@ -237,7 +242,7 @@ async def claim_due(conn: AsyncConnection, limit: int, lease: timedelta) -> list
             e.c.occurred_at,
         )
         .select_from(d.join(s, s.c.id == d.c.subscription_id).join(e, e.c.id == d.c.event_id))
-        .where(d.c.id.in_(claimed))
+        .where(d.c.id.in_(list(delivery_ids)))
         .order_by(d.c.id)
     )
     return [
