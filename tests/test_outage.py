@@ -68,7 +68,7 @@ async def outage_app(
 
 def calls(settings: Settings) -> dict[str, tuple[str, str, dict[str, str], dict[str, Any] | None]]:
     """One request per place a database error can surface: resolvers, authentication, the audit of a refused
-    login, a mutation, the public endpoint, the photo route and the readiness check."""
+    login, a mutation, the public endpoint, the photo route, the readiness check and the metrics."""
     officer = token_headers(settings, "data_centre")
     return {
         "query (resolvers)": ("POST", "/graphql", officer, {"query": QUERY}),
@@ -83,6 +83,7 @@ def calls(settings: Settings) -> dict[str, tuple[str, str, dict[str, str], dict[
         "public recap": ("POST", "/public/graphql", {}, {"query": '{ recap(regionCode: "32") { households } }'}),
         "photo": ("GET", "/photos/1", officer, None),
         "readiness": ("GET", "/ready", {}, None),
+        "metrics": ("GET", "/metrics", {}, None),
     }
 
 

@@ -7,7 +7,8 @@
 3. Per batch, one transaction inserting the batch with ``insert_rows``; set-based registry
    checks (``core.bulk.claims``) only when the unique indexes say the registry holds some of it.
    A killed import leaves whole batches only; the natural keys (KK, NIK) make a re-run skip what
-   is already there, so it resumes without duplicates.
+   is already there, so it resumes without duplicates. Each household loaded writes its DCI
+   event (``core.dci.events``) in the batch's transaction: one multi-row insert a batch.
 4. Every batch that loads households writes its audit row in that same transaction (file, run,
    batch number, row range, counts, the range of ids given), so whatever a killed import committed
    is audited; one more row at the end sums the run up.
@@ -43,6 +44,7 @@ from core.bulk.sources import HouseholdFile, Survey, open_household_file
 from core.bulk.validation import Candidate, CheckContext, CheckedBatch, check_batch
 from core.bulk.workers import CheckingPool
 from core.bulk.writer import insert_rows
+from core.dci.events import Event, EventKind, record_events
 from core.foundation.enums import MemberStatus, RecordStatus
 from core.foundation.ids import ids
 from core.foundation.settings import get_settings
@@ -51,6 +53,7 @@ from core.models import Region
 from core.storage.db import refresh_statistics, write_transaction
 
 HOUSEHOLD_INSERT = ("id", *HOUSEHOLD_COLUMNS, "status", "version", "created_at", "updated_at")
+KK_AT, VILLAGE_AT = HOUSEHOLD_INSERT.index("kk_number"), HOUSEHOLD_INSERT.index("village_code")
 MEMBER_INSERT = ("id", "household_id", *MEMBER_COLUMNS, "status", "version", "created_at", "updated_at")
 
 
@@ -216,6 +219,13 @@ async def _insert(conn: AsyncConnection, loadable: Sequence[Candidate]) -> list[
     ]
     await insert_rows(conn, HOUSEHOLDS, HOUSEHOLD_INSERT, households)
     await insert_rows(conn, MEMBERS, MEMBER_INSERT, members)
+    await record_events(
+        conn,
+        [
+            Event(EventKind.HOUSEHOLD_REGISTERED, id_, identifier=row[KK_AT], village_code=row[VILLAGE_AT])
+            for id_, row in zip(household_ids, households, strict=True)
+        ],
+    )
     return household_ids
 
 

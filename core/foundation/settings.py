@@ -201,6 +201,23 @@ class Settings(BaseSettings):
         description="A NIK suggested by the Adminduk check becomes a correction proposal only at this match "
         "probability or above (docs/identity-consequences.md).",
     )
+    dci_delivery_in_server: bool = Field(
+        True, description="The server delivers DCI notifications (a lifespan task); off: `siks dci deliver` does."
+    )
+    dci_delivery_batch: int = Field(500, ge=1, le=10_000, description="DCI notifications claimed per round.")
+    dci_delivery_concurrency: int = Field(
+        16, ge=1, le=1000, description="DCI notifications in flight at once per delivery worker."
+    )
+    dci_delivery_timeout_seconds: float = Field(10.0, gt=0, description="How long a subscriber may take to answer.")
+    dci_delivery_backoff_seconds: float = Field(
+        2.0, gt=0, description="Wait before the first retry of a refused notification; doubled each time, jittered."
+    )
+    dci_delivery_backoff_cap_seconds: float = Field(300.0, gt=0, description="The longest wait between retries.")
+    dci_delivery_retry_hours: float = Field(
+        72.0, gt=0, description="How long a DCI notification is retried before it is marked failed."
+    )
+    dci_delivery_poll_seconds: float = Field(1.0, gt=0, description="How often an idle delivery worker looks again.")
+    dci_notify_sender_id: str = Field("siks", max_length=120, description="`sender_id` of SIKS's notify messages.")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,7 +1,8 @@
 """The rules for changing households and members: validate, check concurrency, write.
 
 Every function runs inside the caller's write transaction (``core.storage.db.write_transaction``) and
-writes nothing unless it returns a record. The household's ``version`` is the concurrency
+writes nothing unless it returns a record; a change it makes writes its DCI event
+(``core.dci.events``) in that transaction. The household's ``version`` is the concurrency
 token for the household and its members: each change names the version it was based on and
 bumps it, so a stale change is refused instead of overwriting a newer one.
 
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.dci.events import Event, EventKind, record_event
 from core.foundation.enums import (
     Disability,
     Education,
@@ -177,7 +179,23 @@ async def register_household(conn: AsyncConnection, data: HouseholdData, scope: 
             for member in data.members
         ],
     )
+    await record_event(
+        conn,
+        Event(EventKind.HOUSEHOLD_REGISTERED, household_id, identifier=data.kk_number, village_code=data.village_code),
+    )
     return await _reload(conn, household_id)
+
+
+def _changed(record: HouseholdRecord, moved_from: str | None = None) -> Event:
+    """The event of a change to ``record`` (as it is after the change)."""
+    left = moved_from if moved_from is not None and moved_from != record.village_code else None
+    return Event(
+        EventKind.HOUSEHOLD_CHANGED,
+        record.id,
+        identifier=record.kk_number,
+        village_code=record.village_code,
+        moved_from=left,
+    )
 
 
 async def _reload(conn: AsyncConnection, household_id: int) -> HouseholdRecord:
@@ -258,7 +276,9 @@ async def update_household(
         return Invalid(errors)
     if not await _claim(conn, household_id, version, _now(), **{k: getattr(proposed, k) for k in changes}):
         return await _conflict_or_missing(conn, household_id)
-    return await _reload(conn, household_id)
+    record = await _reload(conn, household_id)
+    await record_event(conn, _changed(record, moved_from=current.village_code))
+    return record
 
 
 async def _conflict_or_missing(conn: AsyncConnection, household_id: int) -> Conflict | Missing:
@@ -300,7 +320,18 @@ async def add_member(
             **member_values(member),
         )
     )
-    return await _reload(conn, household_id)
+    return await _reloaded_with_event(conn, household_id)
+
+
+async def _reloaded_with_event(conn: AsyncConnection, household_id: int, *deaths: MemberRecord) -> HouseholdRecord:
+    """The household as changed, its change event written (with one event per member who died)."""
+    record = await _reload(conn, household_id)
+    died = [
+        Event(EventKind.MEMBER_DECEASED, household_id, m.id, identifier=m.nik, village_code=record.village_code)
+        for m in deaths
+    ]
+    await record_event(conn, _changed(record), *died)
+    return record
 
 
 def _find_member(current: HouseholdRecord, member_id: int) -> MemberRecord | None:
@@ -347,7 +378,7 @@ async def update_member(
         .where(MEMBERS.c.id == member_id)
         .values(version=MEMBERS.c.version + 1, updated_at=now, **{k: getattr(proposed, k) for k in changes})
     )
-    return await _reload(conn, household_id)
+    return await _reloaded_with_event(conn, household_id)
 
 
 async def remove_member(
@@ -396,4 +427,5 @@ async def remove_member(
             .where(MEMBERS.c.id == new_head.id)
             .values(relationship=Relationship.HEAD.value, version=MEMBERS.c.version + 1, updated_at=now)
         )
-    return await _reload(conn, household_id)
+    deaths = [target] if reason is RemovalReason.DECEASED else []
+    return await _reloaded_with_event(conn, household_id, *deaths)

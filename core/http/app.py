@@ -32,6 +32,7 @@ from core.access.enforcer import AccessControl
 from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
+from core.dci.delivery import delivering
 from core.dci.security.routes import security_routes
 from core.foundation.nul import refuse_nul
 from core.foundation.settings import Mode, Settings, get_settings
@@ -39,6 +40,7 @@ from core.http import errors as http_errors
 from core.http.cors import CrossOrigin
 from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
 from core.http.graphiql import static_files
+from core.http.metrics import metrics_endpoint
 from core.http.middleware import BodySizeLimit, TimeLimit
 from core.http.persisted import PersistedQueries, closing_persisted_queries
 from core.http.photos import photo_endpoint
@@ -188,7 +190,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
             flusher = asyncio.create_task(guards.refusals.run(), name="siks-refusal-flusher")
-            async with _checkpoints(app.state.engine, settings):
+            async with _checkpoints(app.state.engine, settings), delivering(app.state.engine, settings):
                 with start_up_frozen():
                     yield
         finally:
@@ -234,6 +236,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             Route("/health", health, methods=["GET"]),
             Route("/ready", readiness(app.state), methods=["GET"]),
             *security_routes(app.state),
+            Route("/metrics", metrics_endpoint(app.state), methods=["GET"]),
         ]
     )
     if settings.mode is Mode.DEVELOPMENT:

@@ -1,5 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
+from core.models.dci import DciDelivery, DciEvent, DciSubscription
 from core.models.dci_security import DciClientKey, DciSeenMessage, DciSigningKey
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
@@ -59,6 +60,9 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditHead",
+    "DciDelivery",
+    "DciEvent",
+    "DciSubscription",
     "DemoRun",
     "DuplicateCandidate",
     "IdentityCheck",

@@ -5,7 +5,8 @@ Set-based throughout: the batch is claimed with one UPDATE, conflicts are flagge
 per rule, and each kind of proposal is applied with one INSERT … SELECT or UPDATE … FROM, so the
 cost does not grow with a statement per proposal. A proposal whose household changed since it was
 made, or whose KK or NIK has been taken meanwhile, is flagged ``conflict`` with a reason and not
-applied. Every household written records the edition (``determined_edition_id``).
+applied. Every household written records the edition (``determined_edition_id``), and every change
+its DCI event (``core.dci.events``), set-based too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import RequestInfo, record
+from core.dci.events import Event, EventKind, record_event, record_selected
 from core.foundation.enums import (
     HouseholdRemovalReason,
     MemberStatus,
@@ -254,6 +256,94 @@ async def _apply_removals(conn: AsyncConnection, edition_id: int, at: Any) -> No
     )
 
 
+def _none() -> Any:
+    return literal(None, BigInteger)
+
+
+async def _record_events_before(conn: AsyncConnection, edition_id: int, at: Any) -> None:
+    """The DCI events of changes and removals, read before they are applied: members who die, the
+    village a household leaves (``core.dci.events``)."""
+    ph, pm, h, m = PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, HOUSEHOLDS, MEMBERS
+    removal, change = ProposalKind.REMOVAL, ProposalKind.CHANGE
+    dying_with_household = (
+        select(
+            m.c.household_id,
+            m.c.id.label("member_id"),
+            _none().label("edition_id"),
+            m.c.nik.label("identifier"),
+            h.c.village_code,
+        )
+        .select_from(
+            m.join(PROPOSALS, PROPOSALS.c.household_id == m.c.household_id).join(h, h.c.id == m.c.household_id)
+        )
+        .where(
+            _in_batch(edition_id, removal),
+            PROPOSALS.c.removal_reason == HouseholdRemovalReason.DECEASED.value,
+            m.c.status == ACTIVE,
+        )
+    )
+    dying_in_change = (
+        select(
+            m.c.household_id,
+            m.c.id.label("member_id"),
+            _none().label("edition_id"),
+            m.c.nik.label("identifier"),
+            ph.c.village_code,
+        )
+        .select_from(
+            pm.join(PROPOSALS, PROPOSALS.c.id == pm.c.proposal_id)
+            .join(ph, ph.c.proposal_id == pm.c.proposal_id)
+            .join(m, m.c.id == pm.c.member_id)
+        )
+        .where(
+            _in_batch(edition_id, change),
+            pm.c.is_new.is_(False),
+            pm.c.status == MemberStatus.DECEASED.value,
+            m.c.status != MemberStatus.DECEASED.value,
+        )
+    )
+    await record_selected(conn, EventKind.MEMBER_DECEASED, dying_with_household.union_all(dying_in_change), at=at)
+    changed = (
+        select(
+            ph.c.household_id,
+            _none().label("member_id"),
+            _none().label("edition_id"),
+            ph.c.kk_number.label("identifier"),
+            ph.c.village_code,
+            case((h.c.village_code != ph.c.village_code, h.c.village_code), else_=None).label("moved_from"),
+        )
+        .select_from(ph.join(PROPOSALS, PROPOSALS.c.id == ph.c.proposal_id).join(h, h.c.id == ph.c.household_id))
+        .where(_in_batch(edition_id, change))
+    )
+    await record_selected(conn, EventKind.HOUSEHOLD_CHANGED, changed, at=at)
+    removed = (
+        select(
+            h.c.id.label("household_id"),
+            _none().label("member_id"),
+            _none().label("edition_id"),
+            h.c.kk_number.label("identifier"),
+            h.c.village_code,
+        )
+        .select_from(h.join(PROPOSALS, PROPOSALS.c.household_id == h.c.id))
+        .where(_in_batch(edition_id, removal))
+    )
+    await record_selected(conn, EventKind.HOUSEHOLD_REMOVED, removed, at=at)
+
+
+async def _record_registrations(conn: AsyncConnection, edition_id: int, label: str, at: Any) -> None:
+    """The DCI events of the households the edition added, and of the edition itself."""
+    ph = PROPOSED_HOUSEHOLDS
+    registered = select(
+        ph.c.household_id,
+        _none().label("member_id"),
+        _none().label("edition_id"),
+        ph.c.kk_number.label("identifier"),
+        ph.c.village_code,
+    ).where(ph.c.proposal_id.in_(_batch_proposals(edition_id, ProposalKind.NEW_HOUSEHOLD)))
+    await record_selected(conn, EventKind.HOUSEHOLD_REGISTERED, registered, at=at)
+    await record_event(conn, Event(EventKind.EDITION_DETERMINED, edition_id=edition_id, identifier=label))
+
+
 async def _write_steps(conn: AsyncConnection, request: RequestInfo, edition_id: int, label: str, at: Any) -> None:
     batch = select(func.count()).where(PROPOSALS.c.edition_id == edition_id)
     block = ids.reserve(int((await conn.execute(batch)).scalar_one()))
@@ -384,9 +474,11 @@ async def determine(conn: AsyncConnection, request: RequestInfo, label: str, per
     if claimed.rowcount == 0:
         return Invalid([FieldError("proposals", "nothing to determine: no proposal has been approved by a province")])
     conflicts = await _flag_conflicts(conn, edition_id)
+    await _record_events_before(conn, edition_id, at)
     await _apply_removals(conn, edition_id, at)
     await _apply_changes(conn, edition_id, at)
     await _apply_new_households(conn, edition_id, at)
+    await _record_registrations(conn, edition_id, label, at)
     await conn.execute(update(PROPOSALS).where(_in_batch(edition_id)).values(status=ProposalStatus.DETERMINED.value))
     await _write_steps(conn, request, edition_id, label, at)
     applied = await _count_by_kind(conn, edition_id)
