@@ -32,6 +32,7 @@ from core.access.enforcer import AccessControl
 from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
+from core.dci.routes import dci_routes
 from core.foundation.nul import refuse_nul
 from core.foundation.settings import Mode, Settings, get_settings
 from core.http import errors as http_errors
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             Route("/photos/{photo_id}", photo_endpoint(app.state), methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", readiness(app.state), methods=["GET"]),
+            *dci_routes(app.state),
         ]
     )
     if settings.mode is Mode.DEVELOPMENT:

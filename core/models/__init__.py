@@ -1,5 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
+from core.models.dci import DciSubscription, DciTransaction
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
 from core.models.identity import DuplicateCandidate, IdentityCheck, IdentityRun
@@ -55,6 +56,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditHead",
+    "DciSubscription",
+    "DciTransaction",
     "DemoRun",
     "DuplicateCandidate",
     "IdentityCheck",

@@ -1,0 +1,53 @@
+"""The DCI Social Registry interface's own records: transactions and subscriptions (``core.dci``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Text
+from sqlmodel import Field, SQLModel
+
+from core.models.types import ID_TYPE, TIMESTAMP, code_type
+
+
+class DciTransaction(SQLModel, table=True):
+    """One DCI request SIKS accepted: its ids, who sent it, where it stands, and the answer kept for txn status."""
+
+    __tablename__ = "dci_transactions"
+    __table_args__ = (
+        Index("ix_dci_transactions_correlation_id", "correlation_id", unique=True),
+        Index("ix_dci_transactions_sender_txn", "sender", "transaction_id"),
+    )
+
+    id: int = Field(primary_key=True, sa_type=ID_TYPE)
+    correlation_id: str = Field(max_length=64, description="SIKS's id of the request (the spec's correlation_id).")
+    transaction_id: str = Field(max_length=99, description="The sender's transaction_id.")
+    message_id: str = Field(max_length=99)
+    sender: str = Field(max_length=64, description="Username of the integrator.")
+    sender_id: str = Field(max_length=99, description="The header's sender_id.")
+    scope: str = Field(sa_type=code_type(), description="The integrator's region scope when it asked ('' national).")
+    action: str = Field(max_length=24, description="search, txn-status, subscribe, unsubscribe")
+    status: str = Field(max_length=8, description="rcvd, pdng, succ or rjct")
+    reference_ids: str = Field(sa_type=Text, description="JSON list of the request's reference_ids.")
+    answer: str | None = Field(default=None, sa_type=Text, description="JSON of the answer's message, once made.")
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    completed_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
+
+
+class DciSubscription(SQLModel, table=True):
+    """A subscriber's standing request to be notified of registry events (the spec's subscription)."""
+
+    __tablename__ = "dci_subscriptions"
+    __table_args__ = (Index("ix_dci_subscriptions_code", "code", unique=True),)
+
+    id: int = Field(primary_key=True, sa_type=ID_TYPE)
+    code: str = Field(max_length=64, description="The spec's subscription_code.")
+    subscriber: str = Field(max_length=64, index=True, description="Username of the integrator.")
+    scope: str = Field(sa_type=code_type(), description="The integrator's region code at subscribe time ('' national).")
+    event_type: str = Field(max_length=64)
+    reg_type: str = Field(max_length=64)
+    filter: str | None = Field(default=None, sa_type=Text, description="JSON of the filter as sent.")
+    notify_uri: str = Field(max_length=500)
+    status: str = Field(max_length=16, description="subscribed or unsubscribed")
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    ended_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
