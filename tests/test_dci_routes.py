@@ -196,3 +196,16 @@ async def test_pending_async_search_shows_in_txn_status_with_its_answer(
     )
     status = response.json()["message"]["txnstatus_response"]["txn_status"]
     assert kks(status["search_response"][0]) == [data.kk_number]
+
+
+async def test_roles_without_the_dci_permission_are_forbidden_and_audited(
+    client: httpx.AsyncClient, settings: Settings, db: AsyncEngine
+) -> None:
+    headers = token_headers(settings, "village_operator", factories.VILLAGE, username="operator")
+    response = await client.post("/registry/sync/search", json=search_body(by_id("NIK", "1")), headers=headers)
+    assert response.status_code == 403
+    message = response.json()["message"]
+    assert message["error"]["code"] == "err.request.forbidden"
+    async with db.connect() as conn:
+        row = (await conn.execute(select(AUDIT).where(AUDIT.c.entity_id == message["correlation_id"]))).one()
+    assert row.outcome == "denied" and row.operation == "dciSearch" and row.actor == "operator"

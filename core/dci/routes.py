@@ -41,6 +41,8 @@ from core.http.request_id import request_id_of
 from core.storage.db import write_transaction
 
 log = logging.getLogger(__name__)
+#: The permission (policy object ``dci``) each action needs.
+PERMISSIONS = {"search": "search", "txn-status": "search", "subscribe": "subscribe", "unsubscribe": "subscribe"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +97,36 @@ class DciEndpoints:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
+        client = request.client.host if request.client else "unknown"
         async with self.state.engine.connect() as conn:
             principal = await security.dci_caller(request, conn, self.settings)
+            info = RequestInfo(principal, client, request_id_of(request))
+            await self._authorize(info, action, correlation_id)
             if body is None:
                 raise DciRefusal("err.request.bad", "the body is not JSON")
             envelope = parse_envelope(body, action)
             await security.verify_signature(conn, self.settings, principal, body)
-        client = request.client.host if request.client else "unknown"
-        return Accepted(principal, envelope, RequestInfo(principal, client, request_id_of(request)), correlation_id)
+        return Accepted(principal, envelope, info, correlation_id)
+
+    async def _authorize(self, info: RequestInfo, action: str, correlation_id: str) -> None:
+        """The caller's role may use this part of the DCI API (policy object ``dci``); a refusal is audited."""
+        permission = PERMISSIONS[action]
+        await self.state.access.refresh()
+        if self.state.access.allows(info.principal, "dci", permission):
+            return
+        async with write_transaction(self.state.engine) as conn:
+            await record(
+                conn,
+                info,
+                operation=f"dci{permission.title()}",
+                entity="dci_transaction",
+                entity_id=correlation_id,
+                outcome="denied",
+                after={"path": action},
+            )
+        raise DciRefusal(
+            "err.request.forbidden", f"the role {info.principal.role} may not {permission} through DCI", 403
+        )
 
     def endpoint(
         self, action: str, handle: Callable[[Accepted], Awaitable[Response]]
