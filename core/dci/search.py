@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.dci.mapping import KK, NIK, group_record, person_record
@@ -146,16 +146,14 @@ def _programme(op: str, value: Any) -> ColumnElement[bool]:
     if op not in ("eq", "in"):
         raise _invalid("programme takes the operators eq and in")
     names = [str(v).lower() for v in _values(op, value, "programme")]
-    return exists().where(ENROLMENTS.c.household_id == HOUSEHOLDS.c.id, ENROLMENTS.c.program.in_(names))
+    return HOUSEHOLDS.c.id.in_(select(ENROLMENTS.c.household_id).where(ENROLMENTS.c.program.in_(names)))
 
 
 def _enrolment_status(today: date) -> Callable[[str, Any], ColumnElement[bool]]:
-    current = exists().where(
-        ENROLMENTS.c.household_id == HOUSEHOLDS.c.id,
-        ENROLMENTS.c.period_start <= today,
-        ENROLMENTS.c.period_end >= today,
+    current = HOUSEHOLDS.c.id.in_(
+        select(ENROLMENTS.c.household_id).where(ENROLMENTS.c.period_start <= today, ENROLMENTS.c.period_end >= today)
     )
-    earlier = exists().where(ENROLMENTS.c.household_id == HOUSEHOLDS.c.id, ENROLMENTS.c.period_end < today)
+    earlier = HOUSEHOLDS.c.id.in_(select(ENROLMENTS.c.household_id).where(ENROLMENTS.c.period_end < today))
 
     def condition(op: str, value: Any) -> ColumnElement[bool]:
         if op != "eq" or value not in ("active", "ended"):
@@ -248,10 +246,9 @@ def _identifier_condition(query: Any, entity: str) -> ColumnElement[bool]:
         return HOUSEHOLDS.c.kk_number == value
     if entity == "Member":
         return MEMBERS.c.nik == value
-    return exists().where(
-        MEMBERS.c.household_id == HOUSEHOLDS.c.id,
-        MEMBERS.c.nik == value,
-        MEMBERS.c.status == MemberStatus.ACTIVE.value,
+    # The NIK's household by the members' NIK index (a correlated EXISTS would probe every household).
+    return HOUSEHOLDS.c.id.in_(
+        select(MEMBERS.c.household_id).where(MEMBERS.c.nik == value, MEMBERS.c.status == MemberStatus.ACTIVE.value)
     )
 
 
