@@ -17,6 +17,7 @@ from tests import factories
 from tests.conftest import token_headers
 from tests.dci_support import answers, by_id, envelope, expression, kks, receiver, search_body, search_message
 from tests.programs_support import register
+from tests.serving import serve
 
 AUDIT = AuditEntry.__table__
 TRANSACTIONS = DciTransaction.__table__
@@ -209,3 +210,17 @@ async def test_roles_without_the_dci_permission_are_forbidden_and_audited(
     async with db.connect() as conn:
         row = (await conn.execute(select(AUDIT).where(AUDIT.c.entity_id == message["correlation_id"]))).one()
     assert row.outcome == "denied" and row.operation == "dciSearch" and row.actor == "operator"
+
+
+async def test_requests_without_valid_credentials_are_rate_limited_per_address(
+    settings: Settings, db: AsyncEngine
+) -> None:
+    async with serve(settings.model_copy(update={"anonymous_requests_per_minute": 2}), "192.0.2.7") as http:
+        codes = [
+            (await http.post("/registry/sync/search", json=search_body(by_id("NIK", "1")))).status_code
+            for _ in range(3)
+        ]
+        refused = await http.post("/registry/sync/search", json=search_body(by_id("NIK", "1")))
+    assert codes == [401, 401, 429] and refused.status_code == 429
+    assert refused.json()["message"]["error"]["code"] == "err.request.too_many_requests"
+    assert int(refused.headers["Retry-After"]) > 0

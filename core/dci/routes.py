@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.audit.log import RequestInfo, record
-from core.auth.principal import Principal
+from core.auth.principal import PUBLIC, Principal
 from core.dci import security
 from core.dci.envelope import DciRefusal, Envelope, ack, answer_header, err, new_correlation_id, parse_envelope
 from core.dci.subscriptions import subscribe, unsubscribe
@@ -38,6 +38,7 @@ from core.dci.transactions import (
 )
 from core.foundation.settings import Settings
 from core.http.request_id import request_id_of
+from core.runtime.ratelimit import LimiterUnavailable, address_key
 from core.storage.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def _purposes(items: list[Any], key: str) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        criteria = item.get(key) if isinstance(item.get(key), dict) else {}
+        raw = item.get(key)
+        criteria: dict[str, Any] = raw if isinstance(raw, dict) else {}
         kept.append(
             {
                 "reference_id": str(item.get("reference_id", ""))[:99],
@@ -137,13 +139,34 @@ class DciEndpoints:
                 accepted = await self._accept(request, action, correlation_id)
                 return await handle(accepted)
             except security.DciUnauthorized as refusal:
-                return _refused(correlation_id, refusal.code, refusal.message, 401)
+                return await self._unauthenticated(request, correlation_id, refusal)
             except security.DciSignatureRefused as refusal:
                 return _refused(correlation_id, refusal.code, refusal.message, 401)
             except DciRefusal as refusal:
                 return _refused(correlation_id, refusal.code, refusal.message, refusal.status)
 
         return endpoint
+
+    async def _unauthenticated(
+        self, request: Request, correlation_id: str, refusal: security.DciUnauthorized
+    ) -> JSONResponse:
+        """401, counted against the address's limit for requests without valid credentials (as at /graphql)
+        and audited in aggregate; over the limit 429 with ``Retry-After``."""
+        client = request.client.host if request.client else "unknown"
+        counted = RequestInfo(PUBLIC, client, request_id_of(request))
+        guards = self.state.guards
+        try:
+            verdict = await guards.anonymous.hit(address_key(client))
+        except LimiterUnavailable:
+            return _refused(correlation_id, "err.service.unavailable", "the request limiter is unavailable", 503)
+        if not verdict.allowed:
+            reason = "too many requests without valid credentials"
+            await guards.refusals.refused(counted, operation="rateLimited", entity="dci", reason=reason)
+            answer = _refused(correlation_id, "err.request.too_many_requests", reason, 429)
+            answer.headers["Retry-After"] = str(verdict.retry_after)
+            return answer
+        await guards.refusals.refused(counted, operation="authenticate", entity="credentials", reason=refusal.message)
+        return _refused(correlation_id, refusal.code, refusal.message, 401)
 
     async def _envelope(self, header: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
         async with self.state.engine.connect() as conn:
