@@ -69,9 +69,9 @@ async def prepare(settings: Any) -> tuple[str, list[str], str]:
             await conn.execute(text(RANKS_SQL), {"now": datetime.now(UTC)})
             await create_user(conn, "bench-integrator", "bench-integrator-password", "integrator", "")
             key, _prefix = await create_api_key(conn, "bench-integrator", "bench")
+        async with engine.begin() as conn:  # statistics for the new ranks (committed: ANALYZE is transactional)
+            await conn.execute(text("ANALYZE"))
         async with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text("ANALYZE"))
             niks = list(
                 (await conn.execute(select(MEMBERS.c.nik).where(MEMBERS.c.status == "active").limit(2000))).scalars()
             )
@@ -79,9 +79,6 @@ async def prepare(settings: Any) -> tuple[str, list[str], str]:
             largest = (
                 await conn.execute(select(regency).group_by(regency).order_by(func.count().desc()).limit(1))
             ).scalar_one()
-        if engine.dialect.name == "sqlite":
-            async with engine.begin() as conn:
-                await conn.execute(text("ANALYZE"))
     finally:
         await engine.dispose()
     return key, niks[:: max(1, len(niks) // 200)], largest
