@@ -102,11 +102,12 @@ class DciEndpoints:
         client = request.client.host if request.client else "unknown"
         async with self.state.engine.connect() as conn:
             principal = await security.dci_caller(request, conn, self.settings)
-            info = RequestInfo(principal, client, request_id_of(request))
-            await self._authorize(info, action, correlation_id)
-            if body is None:
-                raise DciRefusal("err.request.bad", "the body is not JSON")
-            envelope = parse_envelope(body, action)
+        info = RequestInfo(principal, client, request_id_of(request))
+        await self._authorize(info, action, correlation_id)
+        if body is None:
+            raise DciRefusal("err.request.bad", "the body is not JSON")
+        envelope = parse_envelope(body, action)
+        async with self.state.engine.connect() as conn:
             await security.verify_signature(conn, self.settings, principal, body)
         return Accepted(principal, envelope, info, correlation_id)
 
@@ -228,8 +229,10 @@ class DciEndpoints:
         async def answer() -> None:
             try:
                 message, status = await self._search(accepted, items)
-            except Exception:
+            except Exception:  # the ACK is sent: record the failure for txn status instead of losing it
                 log.exception("DCI async search %s failed", accepted.correlation_id)
+                async with write_transaction(self.state.engine) as conn:
+                    await close_transaction(conn, accepted.correlation_id, "rjct", {"error": "the search failed"})
                 return
             header = answer_header("on-search", accepted.envelope.sender_id, status=status, total_count=len(items))
             await post_callback(uri, await self._envelope(header, message))
