@@ -9,12 +9,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.dci.search import parse_criteria
+from core.dci.search import search as run_search
 from core.foundation.enums import Relationship, Sex
 from core.foundation.settings import Settings
 from tests import factories
 from tests.conftest import token_headers
 from tests.dci_support import answers, by_id, enrol, envelope, expression, kks, predicate, search_message
 from tests.programs_support import rank, register
+from tests.test_schema_households import count_statements
 
 SEARCH = "/registry/sync/search"
 BOGOR = "32.01"  # Kabupaten Bogor, Jawa Barat
@@ -211,3 +214,15 @@ async def test_registration_dates(client: httpx.AsyncClient, settings: Settings,
     assert answer["pagination"]["total_count"] == 7
     [answer] = await search(client, national(settings), expression({"last_updated": {"$lt": today}}))
     assert answer["pagination"]["total_count"] == 0
+
+
+async def test_a_page_costs_four_statements_whatever_its_size(db: AsyncEngine, population: dict[str, Any]) -> None:
+    counts = []
+    for size in (1, 6):
+        criteria = parse_criteria(expression({"region_code": BOGOR}, pagination={"page_size": size}), date.today())
+        with count_statements(db) as statements:
+            async with db.connect() as conn:
+                page = await run_search(conn, criteria, "")
+        assert len(page.records) == size
+        counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert counts == [4, 4], counts

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,6 +47,13 @@ log = logging.getLogger(__name__)
 PERMISSIONS = {"search": "search", "txn-status": "search", "subscribe": "subscribe", "unsubscribe": "subscribe"}
 
 
+class DciJSON(JSONResponse):
+    """A JSON answer encoded with orjson (search pages are large)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """A request that passed the caller, envelope and signature checks."""
@@ -60,8 +68,8 @@ class Accepted:
         return Caller(self.principal.username, self.principal.scope, self.envelope.sender_id)
 
 
-def _refused(correlation_id: str, code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse(err(correlation_id, code, message), status_code=status)
+def _refused(correlation_id: str, code: str, message: str, status: int) -> DciJSON:
+    return DciJSON(err(correlation_id, code, message), status_code=status)
 
 
 def _purposes(items: list[Any], key: str) -> list[dict[str, Any]]:
@@ -150,7 +158,7 @@ class DciEndpoints:
 
     async def _unauthenticated(
         self, request: Request, correlation_id: str, refusal: security.DciUnauthorized
-    ) -> JSONResponse:
+    ) -> DciJSON:
         """401, counted against the address's limit for requests without valid credentials (as at /graphql)
         and audited in aggregate; over the limit 429 with ``Retry-After``."""
         client = request.client.host if request.client else "unknown"
@@ -191,8 +199,11 @@ class DciEndpoints:
 
     # -- search ---------------------------------------------------------------------------------------------
 
-    async def _search(self, accepted: Accepted, items: list[Any]) -> tuple[dict[str, Any], str]:
-        """Answer the search, keep the answer with its transaction and audit it (one write transaction)."""
+    async def _search(self, accepted: Accepted, items: list[Any], opened: bool) -> tuple[dict[str, Any], str]:
+        """Answer the search, keep the answer with its transaction and audit it (one write transaction).
+
+        ``opened``: the transaction row exists already (an async search); otherwise it is written here.
+        """
         async with self.state.engine.connect() as conn:
             answer, status = await answer_search(conn, accepted.envelope.message, accepted.principal.scope)
         message = {
@@ -202,6 +213,10 @@ class DciEndpoints:
         }
         returned = {a["reference_id"]: len(a.get("data", {}).get("reg_records", [])) for a in answer["search_response"]}
         async with write_transaction(self.state.engine) as conn:
+            if not opened:
+                await open_transaction(
+                    conn, accepted.caller, accepted.envelope, accepted.correlation_id, reference_ids_of(items), status
+                )
             await close_transaction(conn, accepted.correlation_id, status, message)
             await self._audit(
                 conn, accepted, "dciSearch", {"requests": _purposes(items, "search_criteria"), "returned": returned}
@@ -210,13 +225,9 @@ class DciEndpoints:
 
     async def sync_search(self, accepted: Accepted) -> Response:
         items = search_requests(accepted.envelope.message)
-        async with write_transaction(self.state.engine) as conn:
-            await open_transaction(
-                conn, accepted.caller, accepted.envelope, accepted.correlation_id, reference_ids_of(items), "pdng"
-            )
-        message, status = await self._search(accepted, items)
+        message, status = await self._search(accepted, items, opened=False)
         header = answer_header("on-search", accepted.envelope.sender_id, status=status, total_count=len(items))
-        return JSONResponse(await self._envelope(header, message))
+        return DciJSON(await self._envelope(header, message))
 
     async def async_search(self, accepted: Accepted) -> Response:
         items = search_requests(accepted.envelope.message)
@@ -228,7 +239,7 @@ class DciEndpoints:
 
         async def answer() -> None:
             try:
-                message, status = await self._search(accepted, items)
+                message, status = await self._search(accepted, items, opened=True)
             except Exception:  # the ACK is sent: record the failure for txn status instead of losing it
                 log.exception("DCI async search %s failed", accepted.correlation_id)
                 async with write_transaction(self.state.engine) as conn:
@@ -237,7 +248,7 @@ class DciEndpoints:
             header = answer_header("on-search", accepted.envelope.sender_id, status=status, total_count=len(items))
             await post_callback(uri, await self._envelope(header, message))
 
-        return JSONResponse(ack(accepted.correlation_id), background=BackgroundTask(answer))
+        return DciJSON(ack(accepted.correlation_id), background=BackgroundTask(answer))
 
     @staticmethod
     def _callback_uri(accepted: Accepted) -> str:
@@ -269,7 +280,7 @@ class DciEndpoints:
 
     async def sync_txn_status(self, accepted: Accepted) -> Response:
         header, message = await self._status(accepted)
-        return JSONResponse(await self._envelope(header, message))
+        return DciJSON(await self._envelope(header, message))
 
     async def async_txn_status(self, accepted: Accepted) -> Response:
         uri = self._callback_uri(accepted)
@@ -278,7 +289,7 @@ class DciEndpoints:
         async def answer() -> None:
             await post_callback(uri, await self._envelope(header, message))
 
-        return JSONResponse(ack(accepted.correlation_id), background=BackgroundTask(answer))
+        return DciJSON(ack(accepted.correlation_id), background=BackgroundTask(answer))
 
     # -- subscriptions --------------------------------------------------------------------------------------
 
@@ -306,7 +317,7 @@ class DciEndpoints:
         async def answer_back() -> None:
             await post_callback(uri, await self._envelope(header, reply))
 
-        return JSONResponse(ack(accepted.correlation_id), background=BackgroundTask(answer_back))
+        return DciJSON(ack(accepted.correlation_id), background=BackgroundTask(answer_back))
 
     async def unsubscribe(self, accepted: Accepted) -> Response:
         uri = accepted.envelope.sender_uri
@@ -324,13 +335,13 @@ class DciEndpoints:
         if uri is None:  # nothing will follow: the answer is NACK (valid, no callback)
             body = ack(accepted.correlation_id)
             body["message"]["ack_status"] = "NACK"
-            return JSONResponse(body)
+            return DciJSON(body)
         header = answer_header("on-unsubscribe", accepted.envelope.sender_id, status=status, total_count=len(codes))
 
         async def answer_back() -> None:
             await post_callback(uri, await self._envelope(header, reply))
 
-        return JSONResponse(ack(accepted.correlation_id), background=BackgroundTask(answer_back))
+        return DciJSON(ack(accepted.correlation_id), background=BackgroundTask(answer_back))
 
 
 def dci_routes(state: Any) -> list[Route]:

@@ -385,34 +385,31 @@ def _filtered(criteria: Criteria, scope: str, columns: list[Any]) -> Any:
 async def search(conn: AsyncConnection, criteria: Criteria, scope: str, today: date | None = None) -> Page:
     """One page of records matching ``criteria`` within ``scope``, and how many match in all.
 
-    A page costs four statements whatever its size: the count, the page's keys, and the members and
-    enrolments of the page's households.
+    A page of Groups costs four statements whatever its size: the count, the page's households, and
+    their members and enrolments; a page of Members two.
     """
     today = today or datetime.now(UTC).date()
     total = (await conn.execute(_filtered(criteria, scope, [func.count()]))).scalar_one()
-    key = MEMBERS.c.id if criteria.entity == "Member" else HOUSEHOLDS.c.id
     order = [SORTABLE[name].desc() if descending else SORTABLE[name].asc() for name, descending in criteria.sort]
+    if criteria.entity == "Member":
+        columns = [*MEMBERS.c, HOUSEHOLDS.c.kk_number.label("group_kk_number")]
+        key = MEMBERS.c.id
+    else:
+        columns = [*HOUSEHOLDS.c, RANKS.c.decile]
+        key = HOUSEHOLDS.c.id
     page_query = (
-        _filtered(criteria, scope, [key, HOUSEHOLDS.c.id.label("household_id"), RANKS.c.decile])
+        _filtered(criteria, scope, columns)
         .order_by(*order, key)
         .limit(criteria.page_size)
         .offset((criteria.page_number - 1) * criteria.page_size)
     )
-    rows = (await conn.execute(page_query)).all()
+    rows = [row._mapping for row in await conn.execute(page_query)]
+    if criteria.entity == "Member":
+        records = [person_record(row, row["group_kk_number"]) for row in rows]
+        return Page(records, criteria.page_size, criteria.page_number, total)
     if not rows:
         return Page([], criteria.page_size, criteria.page_number, total)
-    household_ids = list(dict.fromkeys(row.household_id for row in rows))
-    households = {
-        row.id: row._mapping
-        for row in (await conn.execute(select(HOUSEHOLDS).where(HOUSEHOLDS.c.id.in_(household_ids))))
-    }
-    if criteria.entity == "Member":
-        member_ids = [row[0] for row in rows]
-        members = {
-            row.id: row._mapping for row in (await conn.execute(select(MEMBERS).where(MEMBERS.c.id.in_(member_ids))))
-        }
-        records = [person_record(members[row[0]], households[row.household_id]["kk_number"]) for row in rows]
-        return Page(records, criteria.page_size, criteria.page_number, total)
+    household_ids = [row["id"] for row in rows]
     members_of: dict[int, list[Any]] = defaultdict(list)
     member_rows = await conn.execute(
         select(MEMBERS)
@@ -429,7 +426,5 @@ async def search(conn: AsyncConnection, criteria: Criteria, scope: str, today: d
     )
     for enrolment in enrolment_rows:
         enrolments_of[enrolment.household_id].append(enrolment._mapping)
-    records = [
-        group_record(households[row.id], row.decile, members_of[row.id], enrolments_of[row.id], today) for row in rows
-    ]
+    records = [group_record(row, row["decile"], members_of[row["id"]], enrolments_of[row["id"]], today) for row in rows]
     return Page(records, criteria.page_size, criteria.page_number, total)
