@@ -216,7 +216,7 @@ async def test_registration_dates(client: httpx.AsyncClient, settings: Settings,
     assert answer["pagination"]["total_count"] == 0
 
 
-async def test_a_page_costs_four_statements_whatever_its_size(db: AsyncEngine, population: dict[str, Any]) -> None:
+async def test_a_page_costs_three_statements_whatever_its_size(db: AsyncEngine, population: dict[str, Any]) -> None:
     counts = []
     for size in (1, 6):
         criteria = parse_criteria(expression({"region_code": BOGOR}, pagination={"page_size": size}), date.today())
@@ -225,4 +225,4 @@ async def test_a_page_costs_four_statements_whatever_its_size(db: AsyncEngine, p
                 page = await run_search(conn, criteria, "")
         assert len(page.records) == size
         counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
-    assert counts == [4, 4], counts
+    assert counts == [3, 3], counts

@@ -385,11 +385,11 @@ def _filtered(criteria: Criteria, scope: str, columns: list[Any]) -> Any:
 async def search(conn: AsyncConnection, criteria: Criteria, scope: str, today: date | None = None) -> Page:
     """One page of records matching ``criteria`` within ``scope``, and how many match in all.
 
-    A page of Groups costs four statements whatever its size: the count, the page's households, and
-    their members and enrolments; a page of Members two.
+    A page of Groups costs three statements whatever its size: the page's households with the count of
+    all matches (a window count, so the matches are found once), and their members and enrolments; a
+    page of Members one. A page past the end asks for the count on its own.
     """
     today = today or datetime.now(UTC).date()
-    total = (await conn.execute(_filtered(criteria, scope, [func.count()]))).scalar_one()
     order = [SORTABLE[name].desc() if descending else SORTABLE[name].asc() for name, descending in criteria.sort]
     if criteria.entity == "Member":
         columns = [*MEMBERS.c, HOUSEHOLDS.c.kk_number.label("group_kk_number")]
@@ -398,12 +398,16 @@ async def search(conn: AsyncConnection, criteria: Criteria, scope: str, today: d
         columns = [*HOUSEHOLDS.c, RANKS.c.decile]
         key = HOUSEHOLDS.c.id
     page_query = (
-        _filtered(criteria, scope, columns)
+        _filtered(criteria, scope, [*columns, func.count().over().label("total_matches")])
         .order_by(*order, key)
         .limit(criteria.page_size)
         .offset((criteria.page_number - 1) * criteria.page_size)
     )
     rows = [row._mapping for row in await conn.execute(page_query)]
+    if rows:
+        total = rows[0]["total_matches"]
+    else:
+        total = (await conn.execute(_filtered(criteria, scope, [func.count()]))).scalar_one()
     if criteria.entity == "Member":
         records = [person_record(row, row["group_kk_number"]) for row in rows]
         return Page(records, criteria.page_size, criteria.page_number, total)
