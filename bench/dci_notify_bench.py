@@ -33,6 +33,7 @@ from bench.common import free_port, fresh_database  # noqa: E402
 from core.dci.delivery import LANE_CONNECTIONS, Deliverer  # noqa: E402
 from core.dci.events import EVENTS, Event, EventKind, record_events  # noqa: E402
 from core.dci.outbox import DELIVERIES, SUBSCRIPTIONS  # noqa: E402
+from core.foundation.ids import ids  # noqa: E402
 from core.foundation.settings import Settings  # noqa: E402
 from core.storage.db import create_engine, write_transaction  # noqa: E402
 
@@ -106,6 +107,7 @@ async def fill_outbox(settings: Settings, notifications: int, notify_uri: str) -
             await conn.execute(delete(SUBSCRIPTIONS))
             await conn.execute(
                 insert(SUBSCRIPTIONS).values(
+                    id=ids.next_id(),
                     code="bench",
                     subscriber="bench-integrator",
                     scope="",

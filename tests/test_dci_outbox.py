@@ -16,6 +16,7 @@ from core.dci.events import EVENTS, EventKind, kinds_of
 from core.dci.filters import region_filter
 from core.dci.outbox import DELIVERIES, SUBSCRIPTIONS, fan_out, outbox_counts
 from core.foundation.enums import HouseholdRemovalReason, RemovalReason
+from core.foundation.ids import ids
 from core.households import service
 from core.storage.db import write_transaction
 from core.verification import proposals
@@ -39,6 +40,7 @@ async def subscribe(
     async with write_transaction(engine) as conn:
         result = await conn.execute(
             insert(SUBSCRIPTIONS).values(
+                id=ids.next_id(),
                 code=code,
                 subscriber=f"integrator-{code}",
                 scope=scope,

@@ -33,6 +33,7 @@ from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
 from core.dci.delivery import delivering
+from core.dci.routes import dci_routes
 from core.dci.security.routes import security_routes
 from core.foundation.nul import refuse_nul
 from core.foundation.settings import Mode, Settings, get_settings
@@ -237,6 +238,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             Route("/ready", readiness(app.state), methods=["GET"]),
             *security_routes(app.state),
             Route("/metrics", metrics_endpoint(app.state), methods=["GET"]),
+            *dci_routes(app.state),
         ]
     )
     if settings.mode is Mode.DEVELOPMENT:

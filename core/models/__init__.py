@@ -1,6 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
-from core.models.dci import DciDelivery, DciEvent, DciSubscription
+from core.models.dci import DciDelivery, DciEvent, DciSubscription, DciTransaction
 from core.models.dci_security import DciClientKey, DciSeenMessage, DciSigningKey
 from core.models.demo import DemoRun
 from core.models.households import Household, Member, WelfareSurvey
@@ -63,6 +63,7 @@ __all__ = [
     "DciDelivery",
     "DciEvent",
     "DciSubscription",
+    "DciTransaction",
     "DemoRun",
     "DuplicateCandidate",
     "IdentityCheck",

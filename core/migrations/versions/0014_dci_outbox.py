@@ -1,12 +1,10 @@
 """DCI subscriptions' outbox: events written with each change, and their deliveries
 
 ``dci_events`` is the outbox (one row per registry change); ``dci_deliveries`` one notification of an
-event to a subscription with its delivery state. ``dci_subscriptions`` is the table helper A's
-revision 0013 creates; it is created here in its own step (``_create_subscriptions``) so this
-branch runs alone, and that step is dropped at merge.
+event to a subscription (``dci_subscriptions``, revision 0013) with its delivery state.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -18,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -30,28 +28,7 @@ def _code() -> sa.types.TypeEngine[str]:
     return sa.String(13).with_variant(sa.String(13, collation="C"), "postgresql")
 
 
-def _create_subscriptions() -> None:
-    """The same table as revision 0013's (helper A): drop this step when the branches merge."""
-    op.create_table(
-        "dci_subscriptions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=64), nullable=False),
-        sa.Column("subscriber", sa.String(length=64), nullable=False),
-        sa.Column("scope", _code(), nullable=False),
-        sa.Column("event_type", sa.String(length=120), nullable=False),
-        sa.Column("reg_type", sa.String(length=120), nullable=False),
-        sa.Column("filter", sa.Text(), nullable=True),
-        sa.Column("notify_uri", sa.String(length=500), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("code"),
-    )
-
-
 def upgrade() -> None:
-    _create_subscriptions()
     op.create_table(
         "dci_events",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -71,7 +48,7 @@ def upgrade() -> None:
         "dci_deliveries",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.BigInteger(), sa.ForeignKey("dci_events.id"), nullable=False),
-        sa.Column("subscription_id", sa.Integer(), sa.ForeignKey("dci_subscriptions.id"), nullable=False),
+        sa.Column("subscription_id", sa.BigInteger(), sa.ForeignKey("dci_subscriptions.id"), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
@@ -92,4 +69,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("dci_deliveries")
     op.drop_table("dci_events")
-    op.drop_table("dci_subscriptions")
