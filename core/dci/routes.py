@@ -2,7 +2,7 @@
 
 Every request: the caller (``core.dci.security.dci_caller``), then the envelope (``core.dci.envelope``),
 then its signature (``verify_signature``). Refusals answer with the spec's ``Response`` (``ack_status``
-ERR and an error code): HTTP 401 for a caller or signature refused, 400 for a malformed request.
+ERR and an error code): HTTP 401 for a caller or signature refused, 400 for a malformed or replayed request.
 Sync endpoints answer with the result; async ones answer ACK and post the result to ``sender_uri``.
 Each request is a ``dci_transactions`` row and an audit row (with its consent and purpose fields).
 """
@@ -149,8 +149,9 @@ class DciEndpoints:
                 return await handle(accepted)
             except security.DciUnauthorized as refusal:
                 return await self._unauthenticated(request, correlation_id, refusal)
-            except security.DciSignatureRefused as refusal:
-                return _refused(correlation_id, refusal.code, refusal.message, 401)
+            except security.DciSignatureRefused as refusal:  # a replay is a bad request, not bad credentials
+                status = 400 if refusal.reason == "replayed" else 401
+                return _refused(correlation_id, refusal.code, refusal.message, status)
             except DciRefusal as refusal:
                 return _refused(correlation_id, refusal.code, refusal.message, refusal.status)
 
