@@ -26,6 +26,7 @@ from core.auth.principal import PUBLIC, Principal
 from core.dci import security
 from core.dci.envelope import DciRefusal, Envelope, ack, answer_header, err, new_correlation_id, parse_envelope
 from core.dci.subscriptions import subscribe, unsubscribe
+from core.dci.targets import check_callback_target
 from core.dci.transactions import (
     Caller,
     answer_search,
@@ -232,7 +233,7 @@ class DciEndpoints:
 
     async def async_search(self, accepted: Accepted) -> Response:
         items = search_requests(accepted.envelope.message)
-        uri = self._callback_uri(accepted)
+        uri = await self._callback_uri(accepted)
         async with write_transaction(self.state.engine) as conn:
             await open_transaction(
                 conn, accepted.caller, accepted.envelope, accepted.correlation_id, reference_ids_of(items), "pdng"
@@ -251,11 +252,12 @@ class DciEndpoints:
 
         return DciJSON(ack(accepted.correlation_id), background=BackgroundTask(answer))
 
-    @staticmethod
-    def _callback_uri(accepted: Accepted) -> str:
+    async def _callback_uri(self, accepted: Accepted) -> str:
+        """The request's ``sender_uri``, which SIKS will post to: present, and a place it may post to."""
         uri = accepted.envelope.sender_uri
         if uri is None:
             raise DciRefusal("err.sender_uri.invalid", "an async request needs header.sender_uri for its answer")
+        await check_callback_target(uri, self.settings)
         return uri
 
     # -- transaction status ---------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ class DciEndpoints:
         return DciJSON(await self._envelope(header, message))
 
     async def async_txn_status(self, accepted: Accepted) -> Response:
-        uri = self._callback_uri(accepted)
+        uri = await self._callback_uri(accepted)
         header, message = await self._status(accepted)
 
         async def answer() -> None:
@@ -295,7 +297,7 @@ class DciEndpoints:
     # -- subscriptions --------------------------------------------------------------------------------------
 
     async def subscribe(self, accepted: Accepted) -> Response:
-        uri = self._callback_uri(accepted)
+        uri = await self._callback_uri(accepted)
         message = accepted.envelope.message
         async with write_transaction(self.state.engine) as conn:
             answer, status = await subscribe(conn, accepted.caller, message, uri)

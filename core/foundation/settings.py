@@ -171,6 +171,16 @@ class Settings(BaseSettings):
         "err.signature.missing); unset: on in production mode, off in development. A signature that is sent is "
         "always verified.",
     )
+    dci_callback_private_allowed: bool | None = Field(
+        None,
+        description="DCI callbacks (sender_uri, a subscription's notify URI) may go to loopback, private or "
+        "link-local addresses; unset: allowed in development mode, refused in production (a client must not make "
+        "SIKS post into its own network). SIKS_DCI_CALLBACK_HOSTS lists exceptions.",
+    )
+    dci_callback_hosts: str = Field(
+        "",
+        description="Comma-separated host names (or addresses) DCI callbacks may reach even when they are private.",
+    )
     dci_signature_window_seconds: int = Field(
         300,
         ge=10,
@@ -240,6 +250,12 @@ class Settings(BaseSettings):
         if self.dci_signature_required is None:
             return self.mode is Mode.PRODUCTION
         return self.dci_signature_required
+
+    def dci_private_callbacks_allowed(self) -> bool:
+        """Whether a DCI callback may go to a loopback or private address: the setting, or development mode."""
+        if self.dci_callback_private_allowed is None:
+            return self.mode is Mode.DEVELOPMENT
+        return self.dci_callback_private_allowed
 
     def trusted_proxy_networks(self) -> list[str]:
         """The trusted proxies as CIDR networks (a single address as its /32 or /128); empty: trust none."""
