@@ -98,6 +98,17 @@ def check_id(value: Any, field: str) -> str:
     return value
 
 
+def request_list(message: dict[str, Any], field: str, limit: int) -> list[Any]:
+    """The message's list of requests under ``field`` (search_request, subscribe_request): non-empty, at
+    most ``limit``; else DciRefusal."""
+    requests = message.get(field)
+    if not isinstance(requests, list) or not requests:
+        raise DciRefusal("err.request.bad", f"message.{field} must be a non-empty list")
+    if len(requests) > limit:
+        raise DciRefusal("err.request.bad", f"at most {limit} {field.replace('_', ' ')}s a message; split the batch")
+    return requests
+
+
 def check_callback_uri(uri: str) -> str:
     """An absolute http(s) URI a callback can be sent to."""
     parts = urlsplit(uri)

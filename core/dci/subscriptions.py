@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.dci.envelope import DciRefusal, check_id, now_ts, parse_timestamp
+from core.dci.envelope import DciRefusal, check_id, now_ts, parse_timestamp, request_list
 from core.dci.events import DCI_EVENT_TYPES, dci_name
 from core.dci.transactions import REG_TYPE, Caller
 from core.foundation.ids import ids
@@ -37,12 +37,7 @@ def notify_uri_of(sender_uri: str) -> str:
 
 
 def subscribe_requests(message: dict[str, Any]) -> list[Any]:
-    requests = message.get("subscribe_request")
-    if not isinstance(requests, list) or not requests:
-        raise DciRefusal("err.request.bad", "message.subscribe_request must be a non-empty list")
-    if len(requests) > MAX_SUBSCRIBE_REQUESTS:
-        raise DciRefusal("err.request.bad", f"at most {MAX_SUBSCRIBE_REQUESTS} subscribe requests a message")
-    return requests
+    return request_list(message, "subscribe_request", MAX_SUBSCRIBE_REQUESTS)
 
 
 def _rejected(reference_id: str, code: str, message: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.dci.envelope import DciRefusal, Envelope, check_id, now_ts, parse_timestamp
+from core.dci.envelope import DciRefusal, Envelope, check_id, now_ts, parse_timestamp, request_list
 from core.dci.search import SearchRejected, parse_criteria, search
 from core.foundation.ids import ids
 from core.models import DciTransaction
@@ -81,12 +81,7 @@ async def close_transaction(conn: AsyncConnection, correlation_id: str, status: 
 
 def search_requests(message: dict[str, Any]) -> list[Any]:
     """The message's ``search_request`` list, or DciRefusal when the message has none or too many."""
-    requests = message.get("search_request")
-    if not isinstance(requests, list) or not requests:
-        raise DciRefusal("err.request.bad", "message.search_request must be a non-empty list")
-    if len(requests) > MAX_REQUESTS:
-        raise DciRefusal("err.request.bad", f"at most {MAX_REQUESTS} search requests a message; split the batch")
-    return requests
+    return request_list(message, "search_request", MAX_REQUESTS)
 
 
 def reference_ids_of(items: list[Any]) -> list[str]:
