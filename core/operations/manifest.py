@@ -70,9 +70,7 @@ def files_under(folder: Path) -> list[Path]:
 
 def checksums(root: Path, parts: list[str]) -> dict[str, str]:
     """SHA-256 of every file below ``root / part`` for each part, by path relative to ``root``."""
-    return {
-        path.relative_to(root).as_posix(): sha256_of(path) for part in parts for path in files_under(root / part)
-    }
+    return {path.relative_to(root).as_posix(): sha256_of(path) for part in parts for path in files_under(root / part)}
 
 
 def checksum_problems(root: Path, manifest: Manifest) -> list[str]:
