@@ -177,6 +177,14 @@ def test_backup_refuses_a_folder_with_files(tmp_path: Path) -> None:
     assert (tmp_path / "old" / "keep.txt").read_text() == "an earlier backup"
 
 
+def test_backup_refuses_a_folder_inside_the_photo_folder(tmp_path: Path) -> None:
+    live = live_folders(tmp_path)
+    inside = Path(live["SIKS_PHOTO_DIR"]) / "backup"
+    refused = siks("backup", "--output", str(inside), env=live)
+    assert refused.returncode == 2 and "which the backup copies" in refused.stderr
+    assert not inside.exists()
+
+
 def test_restore_refuses_a_folder_that_is_not_a_backup(tmp_path: Path) -> None:
     refused = siks("restore", str(tmp_path))
     assert refused.returncode == 2 and "no manifest.json" in refused.stderr

@@ -145,6 +145,10 @@ async def create_backup(settings: Settings, output: Path, request: RequestInfo) 
     failure the partly written folder is removed."""
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise BackupRefused(f"{output} exists and is not an empty folder; give a new folder for the backup")
+    for setting in FOLDERS.values():
+        folder = Path(getattr(settings, setting)).resolve()
+        if output.resolve().is_relative_to(folder):
+            raise BackupRefused(f"{output} is inside {folder}, which the backup copies; write it elsewhere")
     engine = create_engine(settings)
     created = not output.exists()
     try:
