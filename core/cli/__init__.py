@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 #: command name → (module, attribute holding a Typer app)
 COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("core.cli.audit", "app"),
+    "backup": ("core.cli.backup", "backup_app"),
     "db": ("core.cli.db", "app"),
     "dci": ("core.cli.dci", "app"),
     "dedup": ("core.cli.dedup", "app"),
@@ -29,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "program": ("core.cli.programs", "app"),
     "rank": ("core.cli.rank", "app"),
     "reference": ("core.cli.reference", "app"),
+    "restore": ("core.cli.backup", "restore_app"),
     "regions": ("core.cli.regions", "app"),
     "schema": ("core.cli.schema", "app"),
     "serve": ("core.cli.serve", "app"),
