@@ -85,20 +85,33 @@ def by_id(browser: Any, element_id: str) -> Any:
 
 def follow(browser: Any, element_id: str) -> None:
     """Click a button or link and wait for the next page to replace this one."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
+    # While a page replaces another, Chromium may answer for the old nodes with a generic inspector error
+    # ("Node with given id does not belong to the document") rather than a stale element: both mean gone.
+    wait = WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,))
     page = browser.find_element(By.TAG_NAME, "html")
     by_id(browser, element_id).click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+    def replaced(_driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    wait.until(replaced)
+    wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "footer.bottom")))  # parsed to the end
 
 
 def choose_village(browser: Any, site: str, language: str) -> None:
     """Province → regency → district → village, one GET form step a level (no script)."""
     from selenium.webdriver.support.select import Select
 
-    browser.get(f"{site}/dataku/cek-bansos?lang={language}")
+    browser.get(f"{site}/dataku/cek-bansos?lang={language}")  # get() waits for the page to load
     for param, code in CHAIN:
         Select(by_id(browser, param)).select_by_value(code)
         follow(browser, "region-next")
