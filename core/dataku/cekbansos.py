@@ -11,14 +11,13 @@ never repeat the name or NIK sent.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.dataku.cascade import village_named
-from core.dataku.i18n import N_
+from core.dataku.i18n import N_, Message
 from core.foundation.settings import Settings
 from core.programs.registry import ProgramRegistry
 from core.public import lookup
@@ -29,14 +28,6 @@ from core.storage.records import RegionRecord
 
 _NIK = re.compile(r"\d{16}")
 _ONE_DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message id of the catalogs and its parameters (``%(name)s`` style)."""
-
-    text: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import gettext
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -31,6 +32,18 @@ COOKIE_MAX_AGE = 365 * 86_400
 def N_(message: str) -> str:  # noqa: N802  (the usual gettext marker name)
     """Marks ``message`` for extraction; it is translated when rendered."""
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message id of the catalogs and its parameters (``%(name)s`` style), translated when rendered."""
+
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def translated(self, translations: gettext.NullTranslations) -> str:
+        text = translations.gettext(self.text)
+        return text % self.params if self.params else text
 
 
 def po_path(language: str) -> Path:

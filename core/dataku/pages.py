@@ -20,7 +20,6 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.dataku import i18n
-from core.dataku.cekbansos import Message as Said
 
 PREFIX = "/dataku"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -50,13 +49,9 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     choice = i18n.language_of(request)
     translations = i18n.translations(choice.language)
 
-    def say(message: Said) -> str:
-        text = translations.gettext(message.text)
-        return text % message.params if message.params else text
-
     page = {
         "_": translations.gettext,
-        "say": say,
+        "say": lambda message: message.translated(translations),
         "language": choice.language,
         "languages": {code: with_language(request, code) for code in i18n.LANGUAGES},
         "day": lambda day: format_date(day, format="long", locale=choice.language),

@@ -13,14 +13,14 @@ from starlette.types import ASGIApp
 
 from core.dataku import cekbansos, csrf
 from core.dataku.cascade import cascade
-from core.dataku.i18n import N_
+from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
 from core.runtime.ratelimit import client_key
 
 STATIC = Path(__file__).parent / "static"
-CSRF_REFUSED = cekbansos.Message(N_("The form has expired or did not come from this site; please send it again."))
-HONEYPOT_REFUSED = cekbansos.Message(N_("The form could not be sent."))
-REGION_DROPPED = cekbansos.Message(N_("That region is not in the list; choose again from this level."))
+CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
+HONEYPOT_REFUSED = Message(N_("The form could not be sent."))
+REGION_DROPPED = Message(N_("That region is not in the list; choose again from this level."))
 
 
 def _form_nonce(request: Request) -> tuple[str, bool]:
@@ -32,7 +32,7 @@ def _form_nonce(request: Request) -> tuple[str, bool]:
 def _page(request: Request, state: Any, context: dict[str, Any], status_code: int = 200) -> Response:
     """The Cek Bansos page with a form token for the request's cookie (set when new)."""
     nonce, new = _form_nonce(request)
-    guard = csrf.FormGuard(state.settings.secret_key)
+    guard: csrf.FormGuard = state.dataku_forms
     page = {"csrf_field": csrf.FIELD, "csrf_token": guard.token_for(nonce), "honeypot": csrf.HONEYPOT, **context}
     response = render(request, "cek_bansos.html", page, status_code)
     if new:
@@ -44,6 +44,7 @@ def _page(request: Request, state: Any, context: dict[str, Any], status_code: in
 
 def dataku_app(state: Any) -> ASGIApp:
     """The pages and their static files; ``state`` is the application's (engine, settings, guards, registry)."""
+    state.dataku_forms = csrf.FormGuard(state.settings.secret_key)
 
     async def index(request: Request) -> Response:
         return render(request, "index.html", {})
@@ -60,7 +61,7 @@ def dataku_app(state: Any) -> ASGIApp:
         async with state.engine.connect() as conn:
             levels = await cascade(conn, village_codes)
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "name": ""}
-        refusal = csrf.FormGuard(state.settings.secret_key).check(form, request.cookies.get(csrf.COOKIE))
+        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
         if refusal is not None:
             message = HONEYPOT_REFUSED if refusal is csrf.Refusal.HONEYPOT else CSRF_REFUSED
             return _page(
