@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as RoutingRefusal
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -32,6 +32,7 @@ from core.access.enforcer import AccessControl
 from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
+from core.dataku.routes import dataku_app
 from core.dci.delivery import delivering
 from core.dci.routes import dci_routes
 from core.dci.security.routes import security_routes
@@ -239,6 +240,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             *security_routes(app.state),
             Route("/metrics", metrics_endpoint(app.state), methods=["GET"]),
             *dci_routes(app.state),
+            Mount("/dataku", dataku_app(app.state)),  # the citizens' pages (docs/dataku.md)
         ]
     )
     if settings.mode is Mode.DEVELOPMENT:

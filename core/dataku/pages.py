@@ -1,0 +1,92 @@
+"""Rendering a page: Jinja2 through Starlette's templates, in the request's language, with strict headers.
+
+Templates translate every string with ``_`` (the request's gettext); ``say`` renders a ``Message``
+of a module (a message id and its parameters). Every response under ``/dataku`` carries the
+security headers of ``SecurityHeaders``: a Content-Security-Policy allowing our own style sheet and
+nothing else (no scripts, no inline styles, no frames, forms posted to ourselves only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from babel.dates import format_date
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.dataku import i18n
+
+PREFIX = "/dataku"
+TEMPLATES = Path(__file__).parent / "templates"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+templates = Jinja2Templates(
+    env=jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+)
+
+
+def with_language(request: Request, language: str) -> str:
+    """The address of this page in ``language`` (its other query parameters kept)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != i18n.QUERY]
+    return f"{request.url.path}?{urlencode([*query, (i18n.QUERY, language)])}"
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """The template ``name`` in the request's language; remembers a language chosen by ``?lang=``."""
+    choice = i18n.language_of(request)
+    translations = i18n.translations(choice.language)
+
+    page = {
+        "_": translations.gettext,
+        "say": lambda message: message.translated(translations),
+        "language": choice.language,
+        "languages": {code: with_language(request, code) for code in i18n.LANGUAGES},
+        "day": lambda day: format_date(day, format="long", locale=choice.language),
+        "prefix": PREFIX,
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, page, status_code=status_code)
+    response.headers["cache-control"] = "no-store"
+    response.headers["content-language"] = choice.language
+    if choice.remember:
+        response.set_cookie(
+            i18n.COOKIE,
+            choice.language,
+            max_age=i18n.COOKIE_MAX_AGE,
+            path=PREFIX,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+class SecurityHeaders:
+    """ASGI wrapper putting ``HEADERS`` on every response of the pages and their static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, sending)

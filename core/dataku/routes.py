@@ -1,0 +1,105 @@
+"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos`` and ``csrf``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from core.dataku import cekbansos, csrf
+from core.dataku.cascade import cascade
+from core.dataku.i18n import N_, Message
+from core.dataku.pages import PREFIX, SecurityHeaders, render
+from core.runtime.ratelimit import client_key
+
+STATIC = Path(__file__).parent / "static"
+CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
+HONEYPOT_REFUSED = Message(N_("The form could not be sent."))
+REGION_DROPPED = Message(N_("That region is not in the list; choose again from this level."))
+
+
+def _form_nonce(request: Request) -> tuple[str, bool]:
+    """The CSRF nonce of the request's cookie, or a new one (True: set the cookie)."""
+    kept = request.cookies.get(csrf.COOKIE, "")
+    return (kept, False) if 20 <= len(kept) <= 64 else (csrf.FormGuard.new_nonce(), True)
+
+
+def _page(request: Request, state: Any, context: dict[str, Any], status_code: int = 200) -> Response:
+    """The Cek Bansos page with a form token for the request's cookie (set when new)."""
+    nonce, new = _form_nonce(request)
+    guard: csrf.FormGuard = state.dataku_forms
+    page = {"csrf_field": csrf.FIELD, "csrf_token": guard.token_for(nonce), "honeypot": csrf.HONEYPOT, **context}
+    response = render(request, "cek_bansos.html", page, status_code)
+    if new:
+        response.set_cookie(
+            csrf.COOKIE, nonce, httponly=True, samesite="strict", path=PREFIX, secure=request.url.scheme == "https"
+        )
+    return response
+
+
+def dataku_app(state: Any) -> ASGIApp:
+    """The pages and their static files; ``state`` is the application's (engine, settings, guards, registry)."""
+    state.dataku_forms = csrf.FormGuard(state.settings.secret_key)
+
+    async def index(request: Request) -> Response:
+        return render(request, "index.html", {})
+
+    async def cek_bansos_form(request: Request) -> Response:
+        async with state.engine.connect() as conn:
+            levels = await cascade(conn, request.query_params)
+        notice = REGION_DROPPED if levels.dropped else None
+        return _page(request, state, {"cascade": levels, "village": levels.village, "notice": notice})
+
+    async def cek_bansos_lookup(request: Request) -> Response:
+        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        village_codes = _codes_of(form.get("desa", ""))
+        async with state.engine.connect() as conn:
+            levels = await cascade(conn, village_codes)
+        context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "name": ""}
+        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
+        if refusal is not None:
+            message = HONEYPOT_REFUSED if refusal is csrf.Refusal.HONEYPOT else CSRF_REFUSED
+            return _page(
+                request, state, {**context, "notice": message}, 400 if refusal is csrf.Refusal.HONEYPOT else 403
+            )
+        context["name"] = form.get("nama", "")[:200]
+        limited = await cekbansos.count_request(state.guards, client_key(request.scope))
+        if limited is not None:
+            return _limited(request, state, context, limited)
+        question = await cekbansos.read_question(state.engine, form)
+        if isinstance(question, list):
+            return _page(request, state, {**context, "problems": question}, 400)
+        if question.nik is not None:
+            limited = await cekbansos.count_nik_check(state.guards, state.settings, question)
+            if limited is not None:
+                return _limited(request, state, context, limited)
+        answer = await cekbansos.answer(state.engine, state.settings, state.registry, question)
+        return _page(request, state, {**context, "answer": answer})
+
+    router = Router(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
+            Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
+    )
+    return SecurityHeaders(router)
+
+
+def _limited(request: Request, state: Any, context: dict[str, Any], refused: cekbansos.Refused) -> Response:
+    response = _page(request, state, {**context, "notice": refused.message}, refused.status)
+    response.headers["retry-after"] = str(refused.retry_after)
+    return response
+
+
+def _codes_of(village: str) -> dict[str, str]:
+    """The cascade's query parameters for a village code ``32.01.01.2001`` (its four ancestors' codes)."""
+    parts = village.strip().split(".")
+    names = ("provinsi", "kabupaten", "kecamatan", "desa")
+    return {name: ".".join(parts[: i + 1]) for i, name in enumerate(names) if len(parts) > i}

@@ -1,0 +1,193 @@
+"""SIKS-Dataku in a real browser: headless Debian Chromium (Selenium, Debian's chromedriver; never a
+downloaded browser) with JavaScript disabled, against a real uvicorn server of the application on the
+test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input.
+
+Screenshots are saved under ``artifacts/screenshots/`` (git-ignored; CI keeps them as artefacts).
+Like tests/test_clients.py these run once, in the SQLite pass (skipped when ``SIKS_TEST_DATABASE_URL``
+names PostgreSQL; the pages' database work is covered on both by tests/test_dataku_pages.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.foundation.settings import Settings
+from tests.serving import uvicorn_server
+from tests.test_public import VILLAGE, plant
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SIKS_TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="browser tests: run once, in the SQLite pass",
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = Path(__file__).parent.parent / "artifacts" / "screenshots"
+INSTALL = "install Debian's browser and driver: `apt-get install -y --no-install-recommends chromium chromium-driver`"
+HEADER_COLOUR = "rgba(11, 79, 108, 1)"  # .top in core/dataku/static/site.css: proves the style sheet applied
+CHAIN = (("provinsi", "32"), ("kabupaten", "32.01"), ("kecamatan", "32.01.01"), ("desa", VILLAGE))
+
+
+@pytest.fixture(scope="module")
+def site(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server of the application on the session's test database."""
+    with uvicorn_server(settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian Chromium with JavaScript turned off for every page."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} missing: {INSTALL}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(argument)
+    options.add_argument("--lang=id-ID")  # a citizen's browser: Accept-Language id-ID
+    prefs = {"profile.managed_default_content_settings.javascript": 2, "intl.accept_languages": "id-ID,id"}
+    options.add_experimental_option("prefs", prefs)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def by_id(browser: Any, element_id: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.ID, element_id)
+
+
+def follow(browser: Any, element_id: str) -> None:
+    """Click a button or link and wait for the next page to replace this one."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    # While a page replaces another, Chromium may answer for the old nodes with a generic inspector error
+    # ("Node with given id does not belong to the document") rather than a stale element: both mean gone.
+    wait = WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,))
+    page = browser.find_element(By.TAG_NAME, "html")
+    by_id(browser, element_id).click()
+
+    def replaced(_driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    wait.until(replaced)
+    wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "footer.bottom")))  # parsed to the end
+
+
+def choose_village(browser: Any, site: str, language: str) -> None:
+    """Province → regency → district → village, one GET form step a level (no script)."""
+    from selenium.webdriver.support.select import Select
+
+    browser.get(f"{site}/dataku/cek-bansos?lang={language}")  # get() waits for the page to load
+    for param, code in CHAIN:
+        Select(by_id(browser, param)).select_by_value(code)
+        follow(browser, "region-next")
+    assert by_id(browser, "lookup-form").is_displayed()
+
+
+def fits(browser: Any, width: int) -> None:
+    """Nothing wider than the window (no sideways scrolling) and our style sheet applied."""
+    from selenium.webdriver.common.by import By
+
+    assert by_id(browser, "main").rect["width"] <= width
+    for element in browser.find_elements(By.CSS_SELECTOR, "select, input:not([type=hidden]), table, button"):
+        if element.is_displayed():
+            rect = element.rect
+            assert rect["x"] >= 0 and rect["x"] + rect["width"] <= width + 1, (element.get_attribute("id"), rect)
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "header.top").value_of_css_property("background-color") == HEADER_COLOUR
+    )
+
+
+def shot(browser: Any, name: str) -> None:
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_javascript_is_off(browser: Any) -> None:
+    browser.get("data:text/html,<title>off</title><script>document.title='on'</script>")
+    assert browser.title == "off"
+
+
+@pytest.mark.parametrize("width", [320, 360, 1280])
+async def test_cek_bansos_end_to_end_without_javascript(db: AsyncEngine, site: str, browser: Any, width: int) -> None:
+    await plant(db)
+    browser.set_window_size(width, 900)
+    browser.delete_all_cookies()
+    choose_village(browser, site, "id")
+    fits(browser, width)
+    shot(browser, f"cek-bansos-form-{width}")
+    by_id(browser, "nama").send_keys("Siti Rosida")
+    follow(browser, "lookup")
+    answer = by_id(browser, "answer")
+    assert "SI** RO****" in answer.text and "Program Keluarga Harapan" in answer.text
+    assert "Keluarga terdaftar tetapi belum menerima bantuan." in answer.text
+    assert "Rosida" not in answer.text
+    fits(browser, width)
+    shot(browser, f"cek-bansos-answer-{width}")
+    answer.screenshot(str(SCREENSHOTS / f"cek-bansos-answer-only-{width}.png"))
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_the_language_switch(db: AsyncEngine, site: str, browser: Any, width: int) -> None:
+    browser.set_window_size(width, 900)
+    browser.delete_all_cookies()
+    browser.get(f"{site}/dataku/cek-bansos")
+    assert by_id(browser, "region-next").text == "Lanjut"
+    follow(browser, "lang-en")
+    assert by_id(browser, "region-next").text == "Next"
+    assert browser.find_element("tag name", "html").get_attribute("lang") == "en"
+    shot(browser, f"cek-bansos-english-{width}")
+    browser.get(f"{site}/dataku/")  # remembered
+    assert "Social welfare data for citizens" in browser.page_source
+    follow(browser, "lang-id")
+    assert "Data kesejahteraan sosial untuk warga" in browser.page_source
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_bad_input_is_explained(db: AsyncEngine, site: str, browser: Any, width: int) -> None:
+    await plant(db)
+    browser.set_window_size(width, 900)
+    browser.delete_all_cookies()
+    choose_village(browser, site, "id")
+    by_id(browser, "nama").send_keys("Siti Rosida")
+    by_id(browser, "nik").send_keys("3201abc")
+    follow(browser, "lookup")
+    problems = by_id(browser, "problems")
+    assert "NIK adalah 16 angka pada KTP" in problems.text
+    assert "3201abc" not in browser.page_source
+    assert "answer" not in [e.get_attribute("id") for e in browser.find_elements("css selector", "section")]
+    fits(browser, width)
+    shot(browser, f"cek-bansos-bad-input-{width}")
