@@ -206,3 +206,15 @@ async def test_usul_and_lacak_count_against_the_address_limit(db: AsyncEngine, s
         refused = await send(http, nik=make_nik("32.01.01", date(1990, 3, 4), Sex.MALE, 3), kk="3201010000099999")
         assert refused.status_code == 429 and 'id="ticket"' not in refused.text
     assert await stored(db) == (1, 1)
+
+
+async def test_the_example_of_the_docs(client: httpx.AsyncClient, db: AsyncEngine) -> None:
+    chain = {"provinsi": "32", "kabupaten": "32.01", "kecamatan": "32.01.11", "desa": "32.01.11.2001"}
+    page = await client.get(USUL, params=chain)
+    token = TOKEN.search(page.text)
+    assert token, page.text
+    example = usul_form(desa="32.01.11.2001", nik="3201114506850007", kk="3201110000012345", rt="3", rw="5")
+    sent = await client.post(USUL, data={"csrf_token": token.group(1), **example, "telepon": "081234567890"})
+    assert sent.status_code == 201, sent.text
+    tracked = await client.get(f"/dataku/lacak?kode={ticket_of(sent)}")
+    assert "Sedang diverifikasi: menunggu di tingkat kecamatan" in tracked.text

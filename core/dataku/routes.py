@@ -89,7 +89,7 @@ def dataku_app(state: Any) -> ASGIApp:
         async with state.engine.connect() as conn:
             levels = await cascade(conn, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
-        context = {"cascade": levels, "village": levels.village, "notice": notice, "values": {}}
+        context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": notice, "values": {}}
         return _page(request, state, context, template=USUL)
 
     async def usul_send(request: Request) -> Response:
@@ -107,11 +107,14 @@ def dataku_app(state: Any) -> ASGIApp:
         if limited is not None:
             return _limited(request, state, context, limited, USUL)
         proposed = await usul.read_usul(state.engine, form)
-        if not isinstance(proposed, list):
-            proposed = await usul.submit(state.engine, proposed, client_key(request.scope))
-        if isinstance(proposed, list):
-            return _page(request, state, {**context, "problems": proposed}, 400, USUL)
-        return render(request, "usul_sent.html", {"ticket": proposed}, 200 if proposed.folded else 201)
+        sent = (
+            proposed
+            if isinstance(proposed, list)
+            else await usul.submit(state.engine, proposed, client_key(request.scope))
+        )
+        if isinstance(sent, list):
+            return _page(request, state, {**context, "problems": sent}, 400, USUL)
+        return render(request, "usul_sent.html", {"ticket": sent}, 200 if sent.folded else 201)
 
     async def lacak_page(request: Request) -> Response:
         code = request.query_params.get("kode", "")[:40]

@@ -19,6 +19,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -66,7 +67,7 @@ _PHONE = re.compile(r"(\+62|0)[0-9]{8,13}")
 _SEPARATORS = re.compile(r"[\s\-.()]")
 
 #: What the page does not ask about the house; the village replaces it after its visit.
-HOUSE_PLACEHOLDERS = {
+HOUSE_PLACEHOLDERS: dict[str, Any] = {
     "floor_material": FloorMaterial.EARTH,
     "wall_material": WallMaterial.OTHER,
     "roof_material": RoofMaterial.OTHER,
@@ -190,7 +191,7 @@ def household_of(usul: Usul, today: date) -> HouseholdData:
         rt=usul.rt,
         rw=usul.rw,
         members=[head],
-        **HOUSE_PLACEHOLDERS,  # type: ignore[arg-type]
+        **HOUSE_PLACEHOLDERS,
     )
 
 
