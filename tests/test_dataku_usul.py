@@ -18,6 +18,7 @@ from core.foundation.settings import Settings
 from core.households.identity import make_nik
 from core.households.service import register_household
 from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, DatakuTicket, Proposal
+from core.models.security import AuditEntry
 from core.storage.db import write_transaction
 from tests.conftest import GraphQLClient, token_headers
 from tests.factories import VILLAGE, household
@@ -218,3 +219,28 @@ async def test_the_example_of_the_docs(client: httpx.AsyncClient, db: AsyncEngin
     assert sent.status_code == 201, sent.text
     tracked = await client.get(f"/dataku/lacak?kode={ticket_of(sent)}")
     assert "Sedang diverifikasi: menunggu di tingkat kecamatan" in tracked.text
+
+
+async def test_a_returned_usul_says_so_and_the_proposal_is_audited_as_the_pages(
+    client: httpx.AsyncClient, db: AsyncEngine, settings: Settings
+) -> None:
+    code = ticket_of(await send(client))
+    district = GraphQLClient(client, token_headers(settings, "district_officer", "32.01.01"))
+    [edge] = (await district(PROPOSALS))["proposals"]["edges"]
+    back = "mutation($id: ID!, $r: String!) { returnProposal(id: $id, reason: $r) { __typename } }"
+    returned = await district(back, {"id": edge["node"]["id"], "r": "Lengkapi data rumah setelah kunjungan"})
+    assert returned["returnProposal"]["__typename"] == "Proposal"
+    tracked = await client.get("/dataku/lacak", params={"kode": code})
+    assert "Dikembalikan ke tingkat desa/kelurahan untuk diperbaiki." in tracked.text
+    assert "dikembalikan untuk diperbaiki" in tracked.text and "kunjungan" not in tracked.text
+    async with db.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(AuditEntry.__table__.c.actor, AuditEntry.__table__.c.operation).where(
+                    AuditEntry.__table__.c.entity == "proposal"
+                )
+            )
+        ).all()
+    assert ("dataku", "proposal:propose") in [tuple(row) for row in rows]
+    again = await send(client, alasan="Masih menunggu kunjungan desa, dikirim lagi.")
+    assert ticket_of(again) == code  # a returned usul is still open: folded
