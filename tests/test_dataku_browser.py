@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def fits(browser: Any, width: int) -> None:
     from selenium.webdriver.common.by import By
 
     assert by_id(browser, "main").rect["width"] <= width
-    for element in browser.find_elements(By.CSS_SELECTOR, "select, input:not([type=hidden]), table, button"):
+    boxes = "select, input:not([type=hidden]), textarea, table, td, button"
+    for element in browser.find_elements(By.CSS_SELECTOR, boxes):
         if element.is_displayed():
             rect = element.rect
             assert rect["x"] >= 0 and rect["x"] + rect["width"] <= width + 1, (element.get_attribute("id"), rect)
@@ -191,3 +193,42 @@ async def test_bad_input_is_explained(db: AsyncEngine, site: str, browser: Any, 
     assert "answer" not in [e.get_attribute("id") for e in browser.find_elements("css selector", "section")]
     fits(browser, width)
     shot(browser, f"cek-bansos-bad-input-{width}")
+
+
+async def test_usul_then_lacak_without_javascript_at_360_px(db: AsyncEngine, site: str, browser: Any) -> None:
+    from selenium.webdriver.support.select import Select
+
+    from core.foundation.enums import Sex
+    from core.households.identity import make_nik
+
+    browser.set_window_size(360, 900)
+    browser.delete_all_cookies()
+    browser.get(f"{site}/dataku/")
+    follow(browser, "to-usul")
+    for param, code in CHAIN:
+        Select(by_id(browser, param)).select_by_value(code)
+        follow(browser, "region-next")
+    fits(browser, 360)
+    fields = {
+        "nama": "Neneng Kurniasih",
+        "nik": make_nik("32.01.01", date(1985, 6, 5), Sex.FEMALE, 11),
+        "kk": "3201010000054321",
+        "alamat": "Kampung Rawa Kalong",
+        "rt": "3",
+        "rw": "5",
+        "telepon": "081234567890",
+        "alasan": "Suami meninggal, tiga anak masih sekolah.",
+    }
+    for name, value in fields.items():
+        by_id(browser, name).send_keys(value)
+    shot(browser, "usul-form-360")
+    follow(browser, "send-usul")
+    code = by_id(browser, "ticket").text
+    assert len(code) == 10 and fields["nik"] not in browser.page_source
+    fits(browser, 360)
+    shot(browser, "usul-ticket-360")
+    follow(browser, "track")
+    assert by_id(browser, "status-text").text == "Sedang diverifikasi: menunggu di tingkat kecamatan."
+    assert "Neneng" not in browser.page_source
+    fits(browser, 360)
+    shot(browser, "lacak-360")

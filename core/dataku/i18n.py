@@ -36,14 +36,17 @@ def N_(message: str) -> str:  # noqa: N802  (the usual gettext marker name)
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A message id of the catalogs and its parameters (``%(name)s`` style), translated when rendered."""
+    """A message id of the catalogs and its parameters (``%(name)s`` style), translated when rendered;
+    a parameter that is itself a ``Message`` is translated too."""
 
     text: str
     params: dict[str, Any] = field(default_factory=dict)
 
     def translated(self, translations: gettext.NullTranslations) -> str:
         text = translations.gettext(self.text)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        return text % {k: v.translated(translations) if isinstance(v, Message) else v for k, v in self.params.items()}
 
 
 def po_path(language: str) -> Path:

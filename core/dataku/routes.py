@@ -1,4 +1,4 @@
-"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos`` and ``csrf``."""
+"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos``, ``usul``, ``lacak`` and ``csrf``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from core.dataku import cekbansos, csrf
+from core.dataku import cekbansos, csrf, lacak, usul
 from core.dataku.cascade import cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
@@ -20,6 +20,8 @@ from core.runtime.ratelimit import client_key
 STATIC = Path(__file__).parent / "static"
 CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
 HONEYPOT_REFUSED = Message(N_("The form could not be sent."))
+USUL = "usul.html"
+LACAK = "lacak.html"
 REGION_DROPPED = Message(N_("That region is not in the list; choose again from this level."))
 
 
@@ -29,12 +31,14 @@ def _form_nonce(request: Request) -> tuple[str, bool]:
     return (kept, False) if 20 <= len(kept) <= 64 else (csrf.FormGuard.new_nonce(), True)
 
 
-def _page(request: Request, state: Any, context: dict[str, Any], status_code: int = 200) -> Response:
-    """The Cek Bansos page with a form token for the request's cookie (set when new)."""
+def _page(
+    request: Request, state: Any, context: dict[str, Any], status_code: int = 200, template: str = "cek_bansos.html"
+) -> Response:
+    """A page with a form (``template``) and its CSRF token for the request's cookie (set when new)."""
     nonce, new = _form_nonce(request)
     guard: csrf.FormGuard = state.dataku_forms
     page = {"csrf_field": csrf.FIELD, "csrf_token": guard.token_for(nonce), "honeypot": csrf.HONEYPOT, **context}
-    response = render(request, "cek_bansos.html", page, status_code)
+    response = render(request, template, page, status_code)
     if new:
         response.set_cookie(
             csrf.COOKIE, nonce, httponly=True, samesite="strict", path=PREFIX, secure=request.url.scheme == "https"
@@ -81,19 +85,70 @@ def dataku_app(state: Any) -> ASGIApp:
         answer = await cekbansos.answer(state.engine, state.settings, state.registry, question)
         return _page(request, state, {**context, "answer": answer})
 
+    async def usul_form(request: Request) -> Response:
+        async with state.engine.connect() as conn:
+            levels = await cascade(conn, request.query_params)
+        notice = REGION_DROPPED if levels.dropped else None
+        context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": notice, "values": {}}
+        return _page(request, state, context, template=USUL)
+
+    async def usul_send(request: Request) -> Response:
+        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        async with state.engine.connect() as conn:
+            levels = await cascade(conn, _codes_of(form.get("desa", "")))
+        values = {name: form.get(name, "")[:400] for name in usul.KEPT_FIELDS}
+        context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "values": values}
+        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
+        if refusal is not None:
+            honeypot = refusal is csrf.Refusal.HONEYPOT
+            message = HONEYPOT_REFUSED if honeypot else CSRF_REFUSED
+            return _page(request, state, {**context, "notice": message}, 400 if honeypot else 403, USUL)
+        limited = await usul.count_request(state.guards, client_key(request.scope))
+        if limited is not None:
+            return _limited(request, state, context, limited, USUL)
+        proposed = await usul.read_usul(state.engine, form)
+        sent = (
+            proposed
+            if isinstance(proposed, list)
+            else await usul.submit(state.engine, proposed, client_key(request.scope))
+        )
+        if isinstance(sent, list):
+            return _page(request, state, {**context, "problems": sent}, 400, USUL)
+        return render(request, "usul_sent.html", {"ticket": sent}, 200 if sent.folded else 201)
+
+    async def lacak_page(request: Request) -> Response:
+        code = request.query_params.get("kode", "")[:40]
+        context: dict[str, Any] = {"code": code, "notice": None}
+        if not code:
+            return render(request, LACAK, context)
+        limited = await usul.count_request(state.guards, client_key(request.scope))
+        if limited is not None:
+            response = render(request, LACAK, {**context, "notice": limited.message}, limited.status)
+            response.headers["retry-after"] = str(limited.retry_after)
+            return response
+        found = await lacak.track(state.engine, code)
+        if isinstance(found, Message):
+            return render(request, LACAK, {**context, "notice": found}, 404 if found is lacak.NOT_FOUND else 400)
+        return render(request, LACAK, {**context, "tracked": found})
+
     router = Router(
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
             Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
+            Route("/usul", usul_form, methods=["GET"]),
+            Route("/usul", usul_send, methods=["POST"]),
+            Route("/lacak", lacak_page, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )
     return SecurityHeaders(router)
 
 
-def _limited(request: Request, state: Any, context: dict[str, Any], refused: cekbansos.Refused) -> Response:
-    response = _page(request, state, {**context, "notice": refused.message}, refused.status)
+def _limited(
+    request: Request, state: Any, context: dict[str, Any], refused: cekbansos.Refused, template: str = "cek_bansos.html"
+) -> Response:
+    response = _page(request, state, {**context, "notice": refused.message}, refused.status, template)
     response.headers["retry-after"] = str(refused.retry_after)
     return response
 

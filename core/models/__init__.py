@@ -1,5 +1,6 @@
 """Database tables. Import this package before using ``SQLModel.metadata``."""
 
+from core.models.dataku import DatakuTicket
 from core.models.dci import DciDelivery, DciEvent, DciSubscription, DciTransaction
 from core.models.dci_security import DciClientKey, DciSeenMessage, DciSigningKey
 from core.models.demo import DemoRun
@@ -36,6 +37,7 @@ from core.models.verification import (
 from core.models.welfare import WelfareModelEntry, WelfareRankRun, WelfareRankScore
 
 __all__ = [
+    "DatakuTicket",
     "DciClientKey",
     "DciSeenMessage",
     "DciSigningKey",
