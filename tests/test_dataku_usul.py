@@ -19,6 +19,7 @@ from core.households.identity import make_nik
 from core.households.service import register_household
 from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, DatakuTicket, Proposal
 from core.models.security import AuditEntry
+from core.schema.global_ids import decode
 from core.storage.db import write_transaction
 from tests.conftest import GraphQLClient, token_headers
 from tests.factories import VILLAGE, household
@@ -35,7 +36,8 @@ PROPOSALS = """
 query { proposals(first: 50) { edges { node { id kind status stage villageCode createdBy note
   household { id } } } } }
 """
-APPROVE = "mutation($id: ID!) { approveProposals(ids: [$id]) { __typename } }"
+APPROVE = "mutation($id: ID!) { approveProposals(ids: [$id]) { __typename ... on StepRefused { message } } }"
+RETURN = "mutation($id: ID!, $reason: String!) { returnProposal(id: $id, reason: $reason) { __typename } }"
 REJECT = "mutation($id: ID!, $r: String!) { rejectProposal(id: $id, reason: $r) { __typename } }"
 
 
@@ -53,6 +55,21 @@ def usul_form(**change: str) -> dict[str, str]:
         "website": "",
         **change,
     }
+
+
+async def revised_after_the_visit(db: AsyncEngine, settings: Settings, proposal_id: int) -> None:
+    """The village operator revises the returned usul with the house as found on the visit."""
+    from core.audit.log import RequestInfo
+    from core.auth.principal import Principal
+    from core.verification.proposals import Revision, proposal_by_id, revise_proposal
+
+    operator = RequestInfo(Principal("operator-desa", "village_operator", VILLAGE), client="test")
+    async with write_transaction(db) as conn:
+        record = await proposal_by_id(conn, proposal_id, VILLAGE)
+        assert record is not None
+        surveyed = household(village=VILLAGE)
+        made = await revise_proposal(conn, operator, proposal_id, record.version, Revision(household=surveyed))
+        assert not isinstance(made, Invalid), made
 
 
 async def send(http: httpx.AsyncClient, **change: str) -> httpx.Response:
@@ -101,6 +118,11 @@ async def test_a_usul_is_a_pending_proposal_of_the_village_and_its_ticket_tracks
     assert "Kalong" not in tracked.text and "0812" not in tracked.text
 
     district = GraphQLClient(client, token_headers(settings, "district_officer", "32.01.01"))
+    unsurveyed = (await district(APPROVE, {"id": proposal["id"]}))["approveProposals"][0]
+    assert unsurveyed["__typename"] == "StepRefused", unsurveyed  # the house is not surveyed yet
+    returned = await district(RETURN, {"id": proposal["id"], "reason": "survei rumah dulu"})
+    assert returned["returnProposal"]["__typename"] == "Proposal"
+    await revised_after_the_visit(db, settings, int(decode(proposal["id"])[1]))  # type: ignore[index]
     assert (await district(APPROVE, {"id": proposal["id"]}))["approveProposals"][0]["__typename"] == "Proposal"
     tracked = await client.get("/dataku/lacak", params={"kode": code, "lang": "en"})
     assert "Being verified: waiting at the regency or city level." in tracked.text

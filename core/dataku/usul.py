@@ -51,12 +51,12 @@ from core.runtime.ratelimit import LimiterUnavailable
 from core.storage.db import write_transaction
 from core.storage.records import RegionRecord
 from core.verification.drafts import OPEN, PROPOSALS
-from core.verification.proposals import propose_new_household
+from core.verification.proposals import CITIZEN_PROPOSER, propose_new_household
 
 TICKETS = DatakuTicket.__table__
 #: The fields shown again after a refusal (the NIK and KK are not: typed again, never echoed).
 KEPT_FIELDS = ("nama", "alamat", "rt", "rw", "telepon", "alasan")
-USERNAME = "dataku"
+USERNAME = CITIZEN_PROPOSER
 TICKET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32: no 0/1/8/9 to mistake for O/I/B/g
 TICKET_LENGTH = 10  # 50 random bits
 NAME_LENGTHS = (3, 120)

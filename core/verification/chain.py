@@ -20,7 +20,15 @@ from core.foundation.refusals import FieldError, Invalid, Missing
 from core.regions.codes import within
 from core.verification.drafts import OPEN, PROPOSALS
 from core.verification.levels import above, below, level_of_role
-from core.verification.proposals import NOTE_LIMIT, ProposalRecord, Refused, add_steps, now
+from core.verification.proposals import (
+    CITIZEN_PROPOSER,
+    NOTE_LIMIT,
+    STEPS,
+    ProposalRecord,
+    Refused,
+    add_steps,
+    now,
+)
 
 MAX_BATCH = 1000
 
@@ -54,7 +62,7 @@ def _reason_errors(reason: str, name: str) -> list[FieldError]:
 
 
 async def _visible(conn: AsyncConnection, proposal_ids: Sequence[int], scope: str) -> dict[int, Any]:
-    query = select(PROPOSALS.c.id, PROPOSALS.c.stage, PROPOSALS.c.status).where(
+    query = select(PROPOSALS.c.id, PROPOSALS.c.stage, PROPOSALS.c.status, PROPOSALS.c.created_by).where(
         PROPOSALS.c.id.in_(list(set(proposal_ids)))
     )
     if scope:
@@ -84,6 +92,18 @@ async def _records(conn: AsyncConnection, proposal_ids: set[int]) -> dict[int, A
     return {row.id: ProposalRecord(*row) for row in rows}
 
 
+async def _unsurveyed_citizen_proposals(conn: AsyncConnection, rows: dict[int, Any]) -> set[int]:
+    """Citizens' proposals (SIKS-Dataku usul: the house not asked, placeholders stored) that the village
+    has not yet revised: they may not be forwarded, so placeholder house data never reaches the DTKS."""
+    citizens = [row.id for row in rows.values() if row.created_by == CITIZEN_PROPOSER]
+    if not citizens:
+        return set()
+    revised = await conn.execute(
+        select(STEPS.c.proposal_id).where(STEPS.c.proposal_id.in_(citizens), STEPS.c.action == "revise")
+    )
+    return set(citizens) - set(revised.scalars())
+
+
 async def approve(
     conn: AsyncConnection, request: RequestInfo, proposal_ids: Sequence[int], note: str = ""
 ) -> list[ProposalRecord | Refused | Missing] | Invalid:
@@ -95,12 +115,18 @@ async def approve(
         return Invalid([FieldError("note", f"note is longer than {NOTE_LIMIT} characters")])
     level = _acting_level(request)
     seen = await _visible(conn, proposal_ids, request.principal.scope)
+    unsurveyed = await _unsurveyed_citizen_proposals(conn, seen)
     answers: dict[int, ProposalRecord | Refused | Missing] = {}
     ready = []
     for proposal_id in dict.fromkeys(proposal_ids):
         row = seen.get(proposal_id)
         if row is None:
             answers[proposal_id] = Missing("proposal", str(proposal_id))
+        elif proposal_id in unsurveyed:
+            answers[proposal_id] = Refused(
+                f"proposal {proposal_id} is a citizen's usul whose house was not surveyed: return it to the "
+                "village, whose operator revises it with the house as found on the visit, before it goes on"
+            )
         elif isinstance(level, Refused):
             answers[proposal_id] = level
         elif level is VerificationLevel.NATIONAL:

@@ -36,6 +36,9 @@ from core.verification.drafts import (
 )
 
 STEPS = ProposalStep.__table__
+#: The creator of the proposals citizens make on SIKS-Dataku (``core.dataku.usul``): their houses are not
+#: surveyed yet, so the chain forwards them only after the village has revised them (``chain.approve``).
+CITIZEN_PROPOSER = "dataku"
 NOTE_LIMIT = 500
 
 ProposalRecord: Any = make_dataclass("ProposalRecord", [(c.name, Any) for c in PROPOSALS.columns], slots=True)
