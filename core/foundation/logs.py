@@ -58,8 +58,8 @@ class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_json_logs(stream: IO[str] | None = None, level: int = logging.INFO) -> logging.Handler:
     """Send every log record to ``stream`` (standard error) as JSON lines; idempotent.
 
-    SIKS's loggers (``siks.*``, ``core.*``) and uvicorn's server log write from ``level`` up, other libraries from
-    WARNING. uvicorn's access log is silenced: ``siks.request`` writes one line per request, with its id.
+    SIKS's loggers (``siks.*``, ``core.*``) write from ``level`` up, uvicorn's server log from its ``--log-level``,
+    other libraries from WARNING. uvicorn's access log is silenced: ``siks.request`` writes one line per request, with its id.
     """
     remove_json_logs()
     root = logging.getLogger()
@@ -73,7 +73,6 @@ def configure_json_logs(stream: IO[str] | None = None, level: int = logging.INFO
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-        logger.setLevel(level)
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False

@@ -33,6 +33,7 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
+from alembic.runtime.migration import MigrationContext
 from graphql import GraphQLError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -181,10 +182,16 @@ async def _redis_answers(url: str, seconds: float) -> bool:
         await client.aclose()
 
 
+def _recorded_revisions(connection: Any) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
 def readiness(state: Any) -> Any:
     """``GET /ready``: 200 ``{"status": "ready"}`` when the database answers within the connect timeout with the
     current schema and the configured Redis (if any) answers its ping; else HTTP 503 naming the failing part
     (``failing``: ``database``, ``schema`` or ``redis``) with ``Retry-After``."""
+
+    current: set[str] = set()  # the revisions last found current: only a change asks Alembic again (~25 ms)
 
     async def ready(_request: Request) -> JSONResponse:
         seconds = state.settings.db_connect_timeout_seconds
@@ -192,11 +199,15 @@ def readiness(state: Any) -> Any:
             async with asyncio.timeout(seconds):
                 async with state.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
-                schema = await schema_state(state.engine)
+                    recorded = await conn.run_sync(_recorded_revisions)
+                schema = SchemaState.CURRENT if current and recorded == current else await schema_state(state.engine)
         except Exception as error:  # not ready, whatever the reason; the log says which
             log.warning("not ready: %s", _describe(error))
             return unavailable(status="unavailable", failing="database")
-        if schema is not SchemaState.CURRENT:
+        current.clear()
+        if schema is SchemaState.CURRENT:
+            current.update(recorded)
+        else:
             log.warning("not ready: the schema is %s", schema.value)
             return _not_ready("schema", f"{SCHEMA_MESSAGE} (it is {schema.value})", schema=schema.value)
         url = state.settings.redis_url
