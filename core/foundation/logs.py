@@ -59,7 +59,8 @@ def configure_json_logs(stream: IO[str] | None = None, level: int = logging.INFO
     """Send every log record to ``stream`` (standard error) as JSON lines; idempotent.
 
     SIKS's loggers (``siks.*``, ``core.*``) write from ``level`` up, uvicorn's server log from its ``--log-level``,
-    other libraries from WARNING. uvicorn's access log is silenced: ``siks.request`` writes one line per request, with its id.
+    other libraries from WARNING. uvicorn's access log is silenced: ``siks.request`` writes one line per
+    request, with its id.
     """
     remove_json_logs()
     root = logging.getLogger()
