@@ -16,6 +16,11 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///siks.db"
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-do-not-use-in-production"
@@ -100,6 +105,11 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For names the "
         "client; none by default: the peer of the connection is the client.",
+    )
+    log_format: LogFormat | None = Field(
+        None,
+        description="Server logs: `json` (one JSON object per line, with the request id) or `text`; "
+        "unset: json in production mode, text in development.",
     )
     redis_url: str | None = Field(
         None,
@@ -256,6 +266,12 @@ class Settings(BaseSettings):
         if self.dci_callback_private_allowed is None:
             return self.mode is Mode.DEVELOPMENT
         return self.dci_callback_private_allowed
+
+    def json_logs(self) -> bool:
+        """Whether the server writes JSON log lines: the setting, or production mode when it is unset."""
+        if self.log_format is None:
+            return self.mode is Mode.PRODUCTION
+        return self.log_format is LogFormat.JSON
 
     def trusted_proxy_networks(self) -> list[str]:
         """The trusted proxies as CIDR networks (a single address as its /32 or /128); empty: trust none."""

@@ -36,14 +36,16 @@ from core.dataku.routes import dataku_app
 from core.dci.delivery import delivering
 from core.dci.routes import dci_routes
 from core.dci.security.routes import security_routes
+from core.foundation.logs import configure_json_logs
 from core.foundation.nul import refuse_nul
 from core.foundation.settings import Mode, Settings, get_settings
 from core.http import errors as http_errors
 from core.http.cors import CrossOrigin
 from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
 from core.http.graphiql import static_files
-from core.http.metrics import metrics_endpoint
+from core.http.metrics import RequestMetrics, metrics_endpoint
 from core.http.middleware import BodySizeLimit, TimeLimit
+from core.http.observe import Observed
 from core.http.persisted import PersistedQueries, closing_persisted_queries
 from core.http.photos import photo_endpoint
 from core.http.request_id import RequestId
@@ -178,6 +180,9 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
     settings = settings or get_settings()
     registry = registry or registry_from_settings(settings)
     known = Known()  # the sizes queries are priced with, read from the database at start
+    if settings.json_logs():
+        configure_json_logs()
+    request_metrics = RequestMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -216,7 +221,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
         Middleware(DatabaseOutage),
     ]
-    conventions = [Middleware(RequestId)]
+    conventions = [Middleware(RequestId), Middleware(Observed, metrics=request_metrics)]
     if settings.cors_origin_list():
         conventions.append(Middleware(CrossOrigin, origins=settings.cors_origin_list()))
     refusals = {RoutingRefusal: http_errors.http_exception, 500: http_errors.server_error}
@@ -225,6 +230,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
     )
     app.state.persisted_queries = PersistedQueries(settings)
     app.state.settings = settings
+    app.state.request_metrics = request_metrics
     app.state.registry = registry
     app.state.guards = guards = Guards.make(app.state, settings)
     graphql_view = GraphQLApp(app.state, settings, guards, registry, known)

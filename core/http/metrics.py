@@ -1,21 +1,97 @@
-"""``GET /metrics``: the Prometheus text exposition of the DCI outbox's counters.
+"""``GET /metrics``: the Prometheus text exposition of this process's requests, its database pool and the
+DCI outbox's counters.
 
-Counts only (deliveries by status, attempts, events not yet fanned out), read from the database
-on each scrape, so every server process answers the same; nothing of any household is shown.
+- ``siks_http_requests_total{route, operation, outcome}`` and
+  ``siks_http_request_duration_seconds{route, operation}`` count and time every request
+  (``core.http.observe``); ``siks_rate_limit_refusals_total{route}`` counts the HTTP 429 answers.
+- ``siks_db_pool_size`` / ``siks_db_pool_checked_out`` / ``siks_db_pool_overflow`` read the
+  SQLAlchemy pool at each scrape (0 for a pool that keeps no count).
+- The outbox gauges are read from the database on each scrape, so every server process answers the same.
+
+Every label takes values from a fixed set (routes, the schema's root fields, error codes, status
+classes): no ids and no client text, so the series stay few. Nothing of any household is shown.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
 from core.dci.outbox import OutboxCounts, outbox_counts
+
+#: Request durations, in seconds: from a cached answer to the request time limit.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+
+
+def outcome_of(status: int, code: str | None = None) -> str:
+    """``ok``; a GraphQL error code (upper-case word, as the project's codes are); else the status class (``4xx``)."""
+    if code is not None and _CODE.match(code):
+        return code
+    if status < 400:
+        return "ok"
+    return f"{status // 100}xx"
+
+
+class RequestMetrics:
+    """This process's request counters and latency histograms, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter(
+            "siks_http_requests",
+            "HTTP requests answered, by route, GraphQL root field (or route) and outcome.",
+            ["route", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "siks_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route and GraphQL root field (or route).",
+            ["route", "operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "siks_rate_limit_refusals",
+            "Requests refused with HTTP 429 (a rate limit or the login throttle), by route.",
+            ["route"],
+            registry=self.registry,
+        )
+
+    def observe(self, route: str, operation: str, outcome: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, operation, outcome).inc()
+        self.duration.labels(route, operation).observe(seconds)
+        if status == 429:
+            self.refusals.labels(route).inc()
+
+
+class _PoolCollector(Collector):
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self.engine.sync_engine.pool
+
+        def read(name: str) -> int:
+            method = getattr(pool, name, None)
+            return int(method()) if callable(method) else 0
+
+        yield GaugeMetricFamily("siks_db_pool_size", "Connections the database pool keeps open.", value=read("size"))
+        yield GaugeMetricFamily(
+            "siks_db_pool_checked_out", "Pooled connections in use by a request now.", value=read("checkedout")
+        )
+        yield GaugeMetricFamily(
+            "siks_db_pool_overflow",
+            "Connections open beyond the pool's size (negative: room left).",
+            value=read("overflow"),
+        )
 
 
 class _OutboxCollector(Collector):
@@ -45,17 +121,21 @@ class _OutboxCollector(Collector):
         )
 
 
-def exposition(counts: OutboxCounts) -> bytes:
+def exposition(counts: OutboxCounts, requests: RequestMetrics | None = None, engine: Any = None) -> bytes:
     """The counters in Prometheus's text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_OutboxCollector(counts))
-    return generate_latest(registry)
+    if engine is not None:
+        registry.register(_PoolCollector(engine))
+    text = generate_latest(registry)
+    return generate_latest(requests.registry) + text if requests is not None else text
 
 
 def metrics_endpoint(state: Any) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(_request: Request) -> Response:
         async with state.engine.connect() as conn:
             counts = await outbox_counts(conn)
-        return Response(exposition(counts), media_type=CONTENT_TYPE_LATEST)
+        body = exposition(counts, getattr(state, "request_metrics", None), state.engine)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics

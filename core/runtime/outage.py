@@ -19,8 +19,8 @@ Three places turn an outage into the answer:
   request (context creation, authentication, the audit of a refusal, the photo route, the
   result above) with the 503, and logs the error's type for the operator.
 
-``/ready`` (``readiness``) asks the database ``SELECT 1`` within the connect timeout; ``/health``
-only says that the process runs.
+``/ready`` (``readiness``) asks the database ``SELECT 1`` within the connect timeout, then whether its
+schema is current, then pings Redis when ``SIKS_REDIS_URL`` is set; ``/health`` only says that the process runs.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+import redis.asyncio as redis
+from alembic.runtime.migration import MigrationContext
 from graphql import GraphQLError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -41,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from core.storage.db import DatabaseUnreachable
+from core.storage.migrate import SchemaState, schema_state
 
 CODE = "SERVICE_UNAVAILABLE"
 RETRY_AFTER_SECONDS = 5
@@ -166,17 +169,67 @@ class DatabaseOutage:
             await unavailable()(scope, receive, send)
 
 
+#: What ``/ready`` says when the schema is not the one this code needs, or Redis cannot be reached.
+SCHEMA_MESSAGE = "the database's schema is not the one this version of SIKS needs; run `siks db upgrade`"
+REDIS_MESSAGE = "the configured Redis (SIKS_REDIS_URL) does not answer; rate limits cannot be counted"
+
+
+async def _redis_answers(url: str, seconds: float) -> bool:
+    client = redis.from_url(url, socket_timeout=seconds, socket_connect_timeout=seconds)
+    try:
+        return bool(await client.ping())
+    finally:
+        await client.aclose()
+
+
+def _recorded_revisions(connection: Any) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
 def readiness(state: Any) -> Any:
-    """``GET /ready``: 200 when the database answers ``SELECT 1`` within the connect timeout, else the 503."""
+    """``GET /ready``: 200 ``{"status": "ready"}`` when the database answers within the connect timeout with the
+    current schema and the configured Redis (if any) answers its ping; else HTTP 503 naming the failing part
+    (``failing``: ``database``, ``schema`` or ``redis``) with ``Retry-After``."""
+
+    current: set[str] = set()  # the revisions last found current: only a change asks Alembic again (~25 ms)
 
     async def ready(_request: Request) -> JSONResponse:
+        seconds = state.settings.db_connect_timeout_seconds
         try:
-            async with asyncio.timeout(state.settings.db_connect_timeout_seconds):
+            async with asyncio.timeout(seconds):
                 async with state.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
+                    recorded = await conn.run_sync(_recorded_revisions)
+                schema = SchemaState.CURRENT if current and recorded == current else await schema_state(state.engine)
         except Exception as error:  # not ready, whatever the reason; the log says which
             log.warning("not ready: %s", _describe(error))
-            return unavailable(status="unavailable")
+            return unavailable(status="unavailable", failing="database")
+        current.clear()
+        if schema is SchemaState.CURRENT:
+            current.update(recorded)
+        else:
+            log.warning("not ready: the schema is %s", schema.value)
+            return _not_ready("schema", f"{SCHEMA_MESSAGE} (it is {schema.value})", schema=schema.value)
+        url = state.settings.redis_url
+        if url:
+            try:
+                async with asyncio.timeout(seconds):
+                    answered = await _redis_answers(url, seconds)
+            except Exception as error:
+                log.warning("not ready: Redis %s", _describe(error))
+                answered = False
+            if not answered:
+                return _not_ready("redis", REDIS_MESSAGE)
         return JSONResponse({"status": "ready"})
 
     return ready
+
+
+def _not_ready(part: str, message: str, **extra: Any) -> JSONResponse:
+    body = {
+        "status": "unavailable",
+        "failing": part,
+        **extra,
+        "errors": [{"message": message, "extensions": {"code": CODE}}],
+    }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -35,6 +35,7 @@ from core.schema.identity import IdentityQuery
 from core.schema.list_sizes import Known
 from core.schema.mutations import HouseholdMutation
 from core.schema.nodes import NodeQuery, node_sources
+from core.schema.operation_label import OperationLabel
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
@@ -125,6 +126,7 @@ def build_schema(
         query=Query,
         mutation=mutation,
         extensions=[
+            OperationLabel,  # first: it leaves last, when every error has its code
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules([ONE_LOGIN]),
             *hardening.extensions(settings, known),
