@@ -99,17 +99,21 @@ async def read_question(engine: AsyncEngine, form: dict[str, str]) -> Question |
     return Question(village, name, nik)
 
 
-async def count_request(guards: Guards, address: str) -> Refused | None:
-    """Charge one request to the address's public limit (the one ``/public/graphql`` uses)."""
+async def count_request(
+    guards: Guards,
+    address: str,
+    unavailable: str = N_("Look-ups cannot be counted right now; try again in a minute."),
+    too_many: str = N_("Too many look-ups from your address: at most %(limit)s a minute; try again in %(seconds)s s."),
+) -> Refused | None:
+    """Charge one request to the address's public limit (the one ``/public/graphql`` uses); the refusals
+    say ``unavailable`` (the limiter cannot count) or ``too_many`` (with ``limit`` and ``seconds``)."""
     try:
         verdict = await guards.public.hit(address)
     except LimiterUnavailable:
-        return Refused(503, Message(N_("Look-ups cannot be counted right now; try again in a minute.")), 60)
+        return Refused(503, Message(unavailable), 60)
     if not verdict.allowed:
-        text = N_("Too many look-ups from your address: at most %(limit)s a minute; try again in %(seconds)s s.")
-        return Refused(
-            429, Message(text, {"limit": guards.public.limit, "seconds": verdict.retry_after}), verdict.retry_after
-        )
+        limits = {"limit": guards.public.limit, "seconds": verdict.retry_after}
+        return Refused(429, Message(too_many, limits), verdict.retry_after)
     return None
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit.log import RequestInfo
 from core.auth.principal import Principal, Role
+from core.dataku import cekbansos
 from core.dataku.cascade import village_named
 from core.dataku.cekbansos import Problem, Refused
 from core.dataku.i18n import N_, Message
@@ -47,7 +48,6 @@ from core.households.data import HouseholdData, MemberData
 from core.households.identity import kk_problem, nik_facts, nik_problem
 from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, DatakuTicket
 from core.runtime.guards import Guards
-from core.runtime.ratelimit import LimiterUnavailable
 from core.storage.db import write_transaction
 from core.storage.records import RegionRecord
 from core.verification.drafts import OPEN, PROPOSALS
@@ -260,13 +260,9 @@ async def submit(engine: AsyncEngine, usul: Usul, client: str) -> Ticket | list[
 
 async def count_request(guards: Guards, address: str) -> Refused | None:
     """Charge one request to the address's public limit (shared with Cek Bansos and ``/public/graphql``)."""
-    try:
-        verdict = await guards.public.hit(address)
-    except LimiterUnavailable:
-        return Refused(503, Message(N_("Requests cannot be counted right now; try again in a minute.")), 60)
-    if not verdict.allowed:
-        text = N_("Too many requests from your address: at most %(limit)s a minute; try again in %(seconds)s s.")
-        return Refused(
-            429, Message(text, {"limit": guards.public.limit, "seconds": verdict.retry_after}), verdict.retry_after
-        )
-    return None
+    return await cekbansos.count_request(
+        guards,
+        address,
+        N_("Requests cannot be counted right now; try again in a minute."),
+        N_("Too many requests from your address: at most %(limit)s a minute; try again in %(seconds)s s."),
+    )
