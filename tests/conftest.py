@@ -75,6 +75,9 @@ def settings(
         # Tests in production mode (tests/serving.py) key their audit rows and checkpoints with the
         # production test key: a `siks audit verify` of the session's shared log must know it.
         "SIKS_AUDIT_RETIRED_KEYS": PRODUCTION_AUDIT_KEY,
+        # No DCI delivery worker polling the test database from every served app (a background writer
+        # beside the per-test reset); tests/test_dci_outbox_delivery.py turns it on where it is tested.
+        "SIKS_DCI_DELIVERY_IN_SERVER": "false",
     }
     previous = {name: os.environ.get(name) for name in wanted}
     for name, value in wanted.items():
@@ -89,6 +92,7 @@ def settings(
         photo_dir=Path(photo_dir),
         audit_checkpoint_file=Path(checkpoints),
         audit_retired_keys=PRODUCTION_AUDIT_KEY,
+        dci_delivery_in_server=False,
     )
     for name, value in previous.items():
         if value is None:
