@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.dataku.i18n import N_
 from core.regions.queries import list_regions, regions_by_code
@@ -70,3 +70,12 @@ async def village_named(conn: AsyncConnection, code: str) -> RegionRecord | None
     """The village (level 4) of ``code``, or None."""
     region = (await regions_by_code(conn, [code])).get(code)
     return region if region is not None and region.level_number == 4 else None
+
+
+async def chosen_village(engine: AsyncEngine, form: Mapping[str, str]) -> RegionRecord | None:
+    """The village a form's ``desa`` field names, or None when it names none."""
+    code = form.get("desa", "").strip()
+    if not code:
+        return None
+    async with engine.connect() as conn:
+        return await village_named(conn, code)

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.dataku.cascade import village_named
+from core.dataku.cascade import chosen_village
 from core.dataku.i18n import N_, Message
 from core.foundation.settings import Settings
 from core.programs.registry import ProgramRegistry
@@ -78,11 +78,7 @@ class Refused:
 async def read_question(engine: AsyncEngine, form: dict[str, str]) -> Question | list[Problem]:
     """The question the form asks, or every problem with it (as the public GraphQL endpoint checks it)."""
     problems: list[Problem] = []
-    code = form.get("desa", "").strip()
-    village = None
-    if code:
-        async with engine.connect() as conn:
-            village = await village_named(conn, code)
+    village = await chosen_village(engine, form)
     if village is None:
         problems.append(Problem("desa", Message(N_("Choose the village from the list, level by level."))))
     name = form.get("nama", "")

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.audit.log import RequestInfo
 from core.auth.principal import Principal, Role
 from core.dataku import cekbansos
-from core.dataku.cascade import village_named
+from core.dataku.cascade import chosen_village
 from core.dataku.cekbansos import Problem, Refused
 from core.dataku.i18n import N_, Message
 from core.foundation.enums import (
@@ -124,11 +124,7 @@ def _phone(value: str) -> str:
 async def read_usul(engine: AsyncEngine, form: dict[str, str]) -> Usul | list[Problem]:
     """The usul the form makes, or every problem with its fields."""
     problems: list[Problem] = []
-    code = form.get("desa", "").strip()
-    village = None
-    if code:
-        async with engine.connect() as conn:
-            village = await village_named(conn, code)
+    village = await chosen_village(engine, form)
     if village is None:
         problems.append(Problem("desa", Message(N_("Choose the village from the list, level by level."))))
     name = " ".join(form.get("nama", "").split())
