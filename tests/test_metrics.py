@@ -4,15 +4,23 @@ counted by the real application on the test database (SQLite or PostgreSQL), bes
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.bulk.importer import ImportOptions, import_households
 from core.foundation.settings import Settings
 from core.http.metrics import outcome_of
 from core.http.observe import route_of
+from core.models import WelfareRankRun
+from core.programs.cycles import CycleRecord, run_cycle
+from tests.bulk_files import IMPORTER, numbered_households, write_households
 from tests.conftest import token_headers
+from tests.programs_support import builtin_registry
 from tests.serving import serve
 
 QUERY = "{ regions(level: PROVINCE) { code } }"
@@ -101,3 +109,40 @@ async def test_the_cost_of_counting_a_request_is_small(db: AsyncEngine, settings
         metrics.observe("graphql", "query:regions", "ok", 200, 0.01)
     per_request = (time.perf_counter() - started) / rounds
     assert per_request < 0.0005, per_request
+
+
+async def test_the_long_jobs_progress_is_read_from_the_database(
+    db: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """A cycle, an import in three batches and a ranking run still going, each made as `siks` makes them
+    (in this process here, in another one in production): the gauges show them on the next scrape."""
+    households = numbered_households(5)
+    summary = await import_households(
+        db,
+        write_households(tmp_path / "five.csv", households),
+        request=IMPORTER,
+        options=ImportOptions(workers=0, batch_households=2),
+    )
+    assert summary.loaded == 5
+    cycle = await run_cycle(db, builtin_registry(), "bst", "2026-02", "32.01", "tester")
+    assert isinstance(cycle, CycleRecord)
+    async with db.begin() as conn:
+        await conn.execute(
+            insert(WelfareRankRun.__table__).values(
+                id=1,
+                model_version="pmt-1",
+                status="running",
+                as_of=date(2026, 1, 1),
+                households_scored=1234,
+                started_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+    async with serve(settings) as http:
+        samples = await scrape(http)
+    assert sample(samples, "siks_program_cycles", program="bst", status=cycle.status) == 1
+    assert sample(samples, "siks_import_last_run_batches") == 3
+    assert sample(samples, "siks_import_last_run_loaded") == 5
+    assert sample(samples, "siks_import_last_run_rows") == summary.rows + 1  # numbered as the file shows: header is 1
+    assert sample(samples, "siks_import_last_run_finished") == 1
+    assert sample(samples, "siks_rank_runs", status="running") == 1
+    assert sample(samples, "siks_rank_runs_running_scored") == 1234

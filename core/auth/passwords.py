@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 MIN_LENGTH = 10
-# Verified against when the user does not exist, so a miss costs as much as a wrong password.
-_DUMMY = _hasher.hash("not-a-real-password-just-for-timing")
+
+
+@cache
+def _dummy() -> str:
+    """Verified against when the user does not exist, so a miss costs as much as a wrong password (made
+    at the first log-in, not at import: hashing takes a second)."""
+    return _hasher.hash("not-a-real-password-just-for-timing")
 
 
 def password_problem(password: str) -> str | None:
@@ -25,6 +32,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False

@@ -6,7 +6,9 @@ DCI outbox's counters.
   (``core.http.observe``); ``siks_rate_limit_refusals_total{route}`` counts the HTTP 429 answers.
 - ``siks_db_pool_size`` / ``siks_db_pool_checked_out`` / ``siks_db_pool_overflow`` read the
   SQLAlchemy pool at each scrape (0 for a pool that keeps no count).
-- The outbox gauges are read from the database on each scrape, so every server process answers the same.
+- The outbox gauges and the long jobs' progress (program cycles, ranking runs, identity runs, the
+  newest import: ``core.operations.progress``) are read from the database on each scrape, so every
+  server process answers the same, also for a job `siks` runs in a process of its own.
 
 Every label takes values from a fixed set (routes, the schema's root fields, error codes, status
 classes): no ids and no client text, so the series stay few. Nothing of any household is shown.
@@ -25,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.dci.outbox import OutboxCounts, outbox_counts
+from core.operations.progress import Progress, progress
 
 #: Request durations, in seconds: from a cached answer to the request time limit.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -121,10 +124,73 @@ class _OutboxCollector(Collector):
         )
 
 
-def exposition(counts: OutboxCounts, requests: RequestMetrics | None = None, engine: Any = None) -> bytes:
+class _ProgressCollector(Collector):
+    def __init__(self, jobs: Progress) -> None:
+        self.jobs = jobs
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        cycles = GaugeMetricFamily(
+            "siks_program_cycles",
+            "Program cycles, by program and status (running, completed, approved).",
+            labels=["program", "status"],
+        )
+        for (program, status), value in sorted(self.jobs.cycles.by_status.items()):
+            cycles.add_metric([program, status], value)
+        yield cycles
+        yield GaugeMetricFamily(
+            "siks_program_cycles_running_enrolled",
+            "Households enrolled so far by the program cycles still running.",
+            value=self.jobs.cycles.running_enrolled,
+        )
+        yield GaugeMetricFamily(
+            "siks_program_cycles_running_refused",
+            "Households refused so far by the program cycles still running.",
+            value=self.jobs.cycles.running_refused,
+        )
+        ranking = GaugeMetricFamily(
+            "siks_rank_runs", "Welfare ranking runs (siks rank apply), by status.", labels=["status"]
+        )
+        for status, value in sorted(self.jobs.ranking.by_status.items()):
+            ranking.add_metric([status], value)
+        yield ranking
+        yield GaugeMetricFamily(
+            "siks_rank_runs_running_scored",
+            "Households scored so far by the ranking runs still running.",
+            value=self.jobs.ranking.running_scored,
+        )
+        identity = GaugeMetricFamily(
+            "siks_identity_runs", "Identity runs (check, dedup), by kind and status.", labels=["kind", "status"]
+        )
+        for (kind, status), value in sorted(self.jobs.identity.items()):
+            identity.add_metric([kind, status], value)
+        yield identity
+        last = self.jobs.last_import
+        yield GaugeMetricFamily(
+            "siks_import_last_run_batches", "Batches the newest household import has committed.", value=last.batches
+        )
+        yield GaugeMetricFamily(
+            "siks_import_last_run_rows",
+            "The file row (the header is row 1) the newest household import has committed up to.",
+            value=last.rows,
+        )
+        yield GaugeMetricFamily(
+            "siks_import_last_run_loaded", "Households the newest household import has loaded.", value=last.loaded
+        )
+        yield GaugeMetricFamily(
+            "siks_import_last_run_finished",
+            "1 when the newest household import has ended (or none ran), 0 while it runs or after it was killed.",
+            value=int(last.finished),
+        )
+
+
+def exposition(
+    counts: OutboxCounts, requests: RequestMetrics | None = None, engine: Any = None, jobs: Progress | None = None
+) -> bytes:
     """The counters in Prometheus's text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_OutboxCollector(counts))
+    if jobs is not None:
+        registry.register(_ProgressCollector(jobs))
     if engine is not None:
         registry.register(_PoolCollector(engine))
     text = generate_latest(registry)
@@ -135,7 +201,8 @@ def metrics_endpoint(state: Any) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(_request: Request) -> Response:
         async with state.engine.connect() as conn:
             counts = await outbox_counts(conn)
-        body = exposition(counts, getattr(state, "request_metrics", None), state.engine)
+            jobs = await progress(conn)
+        body = exposition(counts, getattr(state, "request_metrics", None), state.engine, jobs)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-from scipy.stats import spearmanr
+import lazy_loader
+
+# imported when first used (a fast cold start, docs/operations.md)
+np = lazy_loader.load("numpy")
 
 COVERAGES: tuple[float, ...] = (0.10, 0.20, 0.30, 0.40)
 
@@ -78,6 +80,8 @@ def targeting(truth: np.ndarray, predicted: np.ndarray, coverage: float) -> Targ
 
 def evaluate(truth: np.ndarray, predicted: np.ndarray, coverages: tuple[float, ...] = COVERAGES) -> Evaluation:
     """Compare predicted with measured log consumption per capita of the same households."""
+    from scipy.stats import spearmanr  # noqa: PLC0415  (scipy takes seconds to import: only when evaluating)
+
     truth = np.asarray(truth, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     if truth.shape != predicted.shape or len(truth) < 2:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-import numpy as np
+import lazy_loader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +30,9 @@ from core.welfare.features import (
     frame_from_rows,
 )
 from core.welfare.model import WelfareModel
+
+# imported when first used (a fast cold start, docs/operations.md)
+np = lazy_loader.load("numpy")
 
 SHARE_FEATURES = frozenset({"share_children", "share_working"})
 ANSWER_WORDS: dict[str, str] = {  # answers whose stored code does not read well with underscores as spaces

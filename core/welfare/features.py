@@ -20,14 +20,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
-import pandas as pd
+import lazy_loader
 from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, extract, func, literal, select, type_coerce
 
 from core.foundation.enums import Education, MemberStatus, Occupation, RecordStatus, Relationship
 from core.households.data import ASSET_FIELDS
 from core.models import WelfareSurvey
 from core.storage.records import HOUSEHOLDS, MEMBERS
+
+# imported when first used (a fast cold start, docs/operations.md)
+np = lazy_loader.load("numpy")
+pd = lazy_loader.load("pandas")
 
 SURVEYS = WelfareSurvey.__table__
 LABEL = "consumption_per_capita"  # Rupiah per person per month; models predict its natural log

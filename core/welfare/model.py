@@ -7,9 +7,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
+import lazy_loader
 
 from core.welfare.features import FeatureFrame
+
+# imported when first used (a fast cold start, docs/operations.md)
+np = lazy_loader.load("numpy")
 
 
 class ModelKind(StrEnum):
