@@ -29,6 +29,7 @@ from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.duplicates import DuplicateMutation, DuplicateQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
+from core.schema.grievances import GrievanceMutation, GrievanceQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
 from core.schema.households import HouseholdQuery
 from core.schema.identity import IdentityQuery
@@ -59,6 +60,7 @@ class Query(
     FieldworkQuery,
     IdentityQuery,
     DuplicateQuery,
+    GrievanceQuery,
 ):
     pass
 
@@ -80,6 +82,7 @@ MUTATION_BASES: tuple[type, ...] = (
     ProposalMutation,
     FieldworkMutation,
     DuplicateMutation,
+    GrievanceMutation,
 )
 
 
