@@ -64,7 +64,8 @@ def upgrade() -> None:
     op.create_index("ix_grievance_events_grievance_id", "grievance_events", ["grievance_id"])
     with op.batch_alter_table("dataku_tickets") as batch:
         batch.alter_column("proposal_id", existing_type=sa.BigInteger(), nullable=True)
-        batch.add_column(sa.Column("grievance_id", sa.BigInteger(), sa.ForeignKey("grievances.id"), nullable=True))
+        batch.add_column(sa.Column("grievance_id", sa.BigInteger(), nullable=True))
+        batch.create_foreign_key("fk_dataku_tickets_grievance_id", "grievances", ["grievance_id"], ["id"])
         batch.create_index("ix_dataku_tickets_grievance_id", ["grievance_id"], unique=True)
 
 
@@ -72,6 +73,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM dataku_tickets WHERE grievance_id IS NOT NULL")
     with op.batch_alter_table("dataku_tickets") as batch:
         batch.drop_index("ix_dataku_tickets_grievance_id")
+        batch.drop_constraint("fk_dataku_tickets_grievance_id", type_="foreignkey")
         batch.drop_column("grievance_id")
         batch.alter_column("proposal_id", existing_type=sa.BigInteger(), nullable=False)
     op.drop_index("ix_grievance_events_grievance_id", table_name="grievance_events")
