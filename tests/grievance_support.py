@@ -14,10 +14,10 @@ from core.auth.principal import Principal
 from core.auth.users import create_user
 from core.foundation.enums import GrievanceReason, Relationship, Sex
 from core.foundation.ids import ids
-from core.households import service
-from core.models import Enrollment, ProgramCycle
 from core.grievances.cases import GRIEVANCES
 from core.grievances.filing import Objection, Recipient, file_grievance
+from core.households import service
+from core.models import Enrollment, ProgramCycle
 from core.storage.db import write_transaction
 from tests import factories
 

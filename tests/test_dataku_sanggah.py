@@ -88,7 +88,9 @@ async def test_an_objection_is_a_case_of_the_village_and_its_ticket_tracks_it(
     public = "Kami akan survei rumah penerima minggu ini."
     done = await operator(REPLY, {"id": case["id"], "v": 1, "text": public, "public": True})
     internal = "Info dari Pak RT 03: tokonya milik adik."
-    await operator(REPLY, {"id": case["id"], "v": done["replyToGrievance"]["version"], "text": internal, "public": False})
+    await operator(
+        REPLY, {"id": case["id"], "v": done["replyToGrievance"]["version"], "text": internal, "public": False}
+    )
     tracked = await client.get("/dataku/lacak", params={"kode": code, "lang": "en"})
     assert public in tracked.text and "the officers replied" in tracked.text
     assert "Pak RT" not in tracked.text and "operator" not in tracked.text.lower()

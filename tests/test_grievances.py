@@ -40,11 +40,14 @@ RESULT = """
   ... on ValidationError { fields { field message } }
   ... on VersionConflict { currentVersion }
 """
-ASSIGN = f"mutation($id: ID!, $v: Int!, $who: String!) {{ assignGrievance(id: $id, version: $v, assignee: $who) {{ {RESULT} }} }}"
+ASSIGN = f"""mutation($id: ID!, $v: Int!, $who: String!) {{
+  assignGrievance(id: $id, version: $v, assignee: $who) {{ {RESULT} }} }}"""
 REPLY = f"""mutation($id: ID!, $v: Int!, $text: String!, $public: Boolean!) {{
   replyToGrievance(id: $id, version: $v, text: $text, public: $public) {{ {RESULT} }} }}"""
-RESOLVE = f"""mutation($id: ID!, $v: Int!, $outcome: GrievanceOutcome!, $reason: String!, $removal: HouseholdRemovalReason) {{
-  resolveGrievance(id: $id, version: $v, outcome: $outcome, reason: $reason, removalReason: $removal) {{ {RESULT} }} }}"""
+RESOLVE = f"""mutation($id: ID!, $v: Int!, $outcome: GrievanceOutcome!, $reason: String!,
+    $removal: HouseholdRemovalReason) {{
+  resolveGrievance(id: $id, version: $v, outcome: $outcome, reason: $reason, removalReason: $removal) {{
+    {RESULT} }} }}"""
 ESCALATE = "mutation { escalateOverdueGrievances { escalated byLevel { fromLevel cases } } }"
 COUNTS = """query($region: String) { grievanceCounts(regionCode: $region) {
   regionCode total overdue byStatus { status count } byAge { band count } } }"""
@@ -87,7 +90,10 @@ async def test_escalation_by_the_clock_moves_a_level_up_once_per_deadline(db: As
         assert (case.level, case.status, case.assignee, case.version) == ("district", "escalated", None, 2)
         assert cases.aware(case.deadline) > later + timedelta(days=13)
         events = (await cases.events_of(conn, [case_id]))[case_id]
-    assert [(e.kind, e.level, e.public) for e in events] == [("filed", "village", True), ("escalated", "district", True)]
+    assert [(e.kind, e.level, e.public) for e in events] == [
+        ("filed", "village", True),
+        ("escalated", "district", True),
+    ]
 
 
 # --- GraphQL -------------------------------------------------------------------------------------
@@ -98,7 +104,11 @@ async def test_a_case_is_seen_and_acted_on_only_within_the_region(db: AsyncEngin
     village, district = as_role("village_operator", VILLAGE), as_role("district_officer", "32.01.01")
     [edge] = (await village(CASES))["grievances"]["edges"]
     assert edge["node"]["id"] == gid(case_id) and edge["node"]["status"] == "OPEN"
-    assert (edge["node"]["level"], edge["node"]["reason"], edge["node"]["overdue"]) == ("VILLAGE", "NO_LONGER_POOR", False)
+    assert (edge["node"]["level"], edge["node"]["reason"], edge["node"]["overdue"]) == (
+        "VILLAGE",
+        "NO_LONGER_POOR",
+        False,
+    )
     assert [e["kind"] for e in edge["node"]["events"]] == ["FILED"]
     assert (await district(CASES))["grievances"]["totalCount"] == 1
 
@@ -124,7 +134,12 @@ async def test_assigning_to_an_officer_who_covers_the_village_with_versions(db: 
     assert unknown["__typename"] == "ValidationError" and "no active officer" in unknown["fields"][0]["message"]
 
     done = (await district(ASSIGN, {"id": gid(case_id), "v": 1, "who": "op-pondok"}))["assignGrievance"]
-    assert (done["__typename"], done["status"], done["assignee"], done["version"]) == ("Grievance", "ASSIGNED", "op-pondok", 2)
+    assert (done["__typename"], done["status"], done["assignee"], done["version"]) == (
+        "Grievance",
+        "ASSIGNED",
+        "op-pondok",
+        2,
+    )
     stale = (await district(ASSIGN, {"id": gid(case_id), "v": 1, "who": "op-pondok"}))["assignGrievance"]
     assert (stale["__typename"], stale["code"], stale["currentVersion"]) == ("VersionConflict", "VERSION_CONFLICT", 2)
     written = [op for op, outcome, key in await audit_operations(db) if outcome == "ok" and key == str(case_id)]
@@ -151,11 +166,11 @@ async def test_public_replies_and_internal_notes(db: AsyncEngine, as_role: Any) 
 async def test_rejecting_needs_a_reason_and_closes_the_case(db: AsyncEngine, as_role: Any) -> None:
     case_id = await filed(db, await recipient(db, "Siti Rosida"))
     village = as_role("village_operator", VILLAGE)
-    bare = (await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "REJECTED", "reason": ""}))
+    bare = await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "REJECTED", "reason": ""})
     assert bare["resolveGrievance"]["__typename"] == "ValidationError"
     assert bare["resolveGrievance"]["fields"][0]["field"] == "reason"
     reason = "Hasil survei: rumah masih layak dibantu."
-    done = (await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "REJECTED", "reason": reason}))
+    done = await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "REJECTED", "reason": reason})
     assert (done["resolveGrievance"]["status"], done["resolveGrievance"]["resolution"]) == ("REJECTED", reason)
     again = (await village(REPLY, {"id": gid(case_id), "v": 2, "text": "lagi", "public": True}))["replyToGrievance"]
     assert (again["__typename"], again["code"]) == ("GrievanceRefused", "GRIEVANCE_REFUSED")
@@ -167,7 +182,7 @@ async def test_upholding_proposes_the_removal_in_the_chain(db: AsyncEngine, as_r
     case_id = await filed(db, planted, reason=GrievanceReason.DECEASED)
     village = as_role("village_operator", VILLAGE)
     reason = "Penerima meninggal dunia bulan lalu (surat kematian dari desa)."
-    done = (await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "UPHELD", "reason": reason}))
+    done = await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "UPHELD", "reason": reason})
     case = done["resolveGrievance"]
     assert (case["__typename"], case["status"], case["version"]) == ("Grievance", "UPHELD", 2)
     proposal = case["proposal"]
@@ -175,7 +190,11 @@ async def test_upholding_proposes_the_removal_in_the_chain(db: AsyncEngine, as_r
         "REMOVAL", "DECEASED", "PENDING", "DISTRICT",
     )  # fmt: skip
     async with db.connect() as conn:
-        stored = (await conn.execute(select(Proposal.__table__).where(Proposal.__table__.c.household_id == planted.household_id))).one()
+        stored = (
+            await conn.execute(
+                select(Proposal.__table__).where(Proposal.__table__.c.household_id == planted.household_id)
+            )
+        ).one()
     assert stored.note.startswith(f"sanggah (grievance {case_id})")
     district = as_role("district_officer", "32.01.01")  # the district sees it in its queue like any proposal
     queue = await district("{ proposals(kind: REMOVAL) { edges { node { id } } } }")
@@ -189,7 +208,7 @@ async def test_upholding_is_refused_when_the_chain_refuses_the_proposal(db: Asyn
     planted = await recipient(db, "Siti Rosida")
     case_id = await filed(db, planted, reason=GrievanceReason.OTHER)
     village = as_role("village_operator", VILLAGE)
-    no_reason = (await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "UPHELD", "reason": "ya"}))
+    no_reason = await village(RESOLVE, {"id": gid(case_id), "v": 1, "outcome": "UPHELD", "reason": "ya"})
     assert no_reason["resolveGrievance"]["fields"][0]["field"] == "removalReason"
     operator = RequestInfo(Principal("op", "village_operator", VILLAGE), client="test")
     async with write_transaction(db) as conn:  # an open proposal about the household already
@@ -220,11 +239,11 @@ async def test_overdue_cases_escalate_to_the_district(db: AsyncEngine, as_role: 
     node = edge["node"]
     assert (node["id"], node["level"], node["overdue"], node["version"]) == (gid(late), "DISTRICT", False, 2)
     assert node["events"][-1]["kind"] == "ESCALATED" and node["events"][-1]["level"] == "DISTRICT"
-    below = (await village(REPLY, {"id": gid(late), "v": 2, "text": "Masih kami cek.", "public": True}))
+    below = await village(REPLY, {"id": gid(late), "v": 2, "text": "Masih kami cek.", "public": True})
     assert below["replyToGrievance"]["__typename"] == "GrievanceRefused"
     assert "district level" in below["replyToGrievance"]["message"]
     reason = "Dicek kecamatan: masih layak."
-    decided = (await district(RESOLVE, {"id": gid(late), "v": 2, "outcome": "REJECTED", "reason": reason}))
+    decided = await district(RESOLVE, {"id": gid(late), "v": 2, "outcome": "REJECTED", "reason": reason})
     assert decided["resolveGrievance"]["status"] == "REJECTED"
     assert ("escalateGrievance", "ok", str(late)) in await audit_operations(db)
 
@@ -243,7 +262,10 @@ async def test_siks_grievances_escalate_runs_the_same_for_the_country(db: AsyncE
 
 
 async def test_counts_by_status_and_age(db: AsyncEngine, as_role: Any) -> None:
-    ids = [await filed(db, await recipient(db, name)) for name in ("Siti Rosida", "Budi Santoso", "Ayu Lestari", "Dewi Sartika")]
+    ids = [
+        await filed(db, await recipient(db, name))
+        for name in ("Siti Rosida", "Budi Santoso", "Ayu Lestari", "Dewi Sartika")
+    ]
     await backdate(db, ids[1], 10)
     await backdate(db, ids[2], 20)
     village = as_role("village_operator", VILLAGE)

@@ -35,12 +35,12 @@ from core.grievances.cases import (
     EVENTS,
     FINAL,
     GRIEVANCES,
+    LEVEL_DEPTH,
     UNRESOLVED,
     grievance_by_id,
     may_act,
     now,
     scope_depth,
-    LEVEL_DEPTH,
 )
 from core.models import User
 from core.regions.codes import region_within, within

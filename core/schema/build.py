@@ -29,8 +29,8 @@ from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.duplicates import DuplicateMutation, DuplicateQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
-from core.schema.grievances import GrievanceMutation, GrievanceQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
+from core.schema.grievances import GrievanceMutation, GrievanceQuery
 from core.schema.households import HouseholdQuery
 from core.schema.identity import IdentityQuery
 from core.schema.list_sizes import Known

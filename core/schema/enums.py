@@ -53,7 +53,9 @@ IdentityRunStatus = strawberry.enum(enums.IdentityRunStatus, description="Where 
 DuplicateKind = strawberry.enum(enums.DuplicateKind, description="One person twice, or one family twice.")
 DuplicateStatus = strawberry.enum(enums.DuplicateStatus, description="Open, or decided the same or different.")
 GrievanceReason = strawberry.enum(enums.GrievanceReason, description="Why a citizen objects to a recipient (sanggah).")
-GrievanceStatus = strawberry.enum(enums.GrievanceStatus, description="Where a grievance case stands; UPHELD and REJECTED are final.")
+GrievanceStatus = strawberry.enum(
+    enums.GrievanceStatus, description="Where a grievance case stands; UPHELD and REJECTED are final."
+)
 GrievanceEventKind = strawberry.enum(enums.GrievanceEventKind, description="What happened to a grievance case.")
 
 
