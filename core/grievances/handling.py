@@ -37,6 +37,7 @@ from core.grievances.cases import (
     GRIEVANCES,
     LEVEL_DEPTH,
     UNRESOLVED,
+    GrievanceRecord,
     grievance_by_id,
     may_act,
     now,
@@ -142,7 +143,7 @@ def _text_errors(field: str, text: str, required: bool) -> list[FieldError]:
 async def assign(conn: AsyncConnection, request: RequestInfo, grievance_id: int, version: int, username: str) -> Any:
     """Give the case to an active officer whose region covers its village and lies within the caller's."""
     case = await _actionable(conn, request, grievance_id, version)
-    if not hasattr(case, "village_code"):
+    if not isinstance(case, GrievanceRecord):
         return case
     user = (
         await conn.execute(
@@ -177,7 +178,7 @@ async def reply(
     if errors := _text_errors("text", text, required=True):
         return Invalid(errors)
     case = await _actionable(conn, request, grievance_id, version)
-    if not hasattr(case, "village_code"):
+    if not isinstance(case, GrievanceRecord):
         return case
     at = now()
     if refused := await _claim(conn, case, at):
@@ -228,7 +229,7 @@ async def resolve(
     if errors:
         return Invalid(errors)
     case = await _actionable(conn, request, grievance_id, version)
-    if not hasattr(case, "village_code"):
+    if not isinstance(case, GrievanceRecord):
         return case
     values: dict[str, Any] = {}
     if outcome is Outcome.UPHELD:
