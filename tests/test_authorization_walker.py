@@ -35,6 +35,7 @@ from core.storage.db import write_transaction
 from core.storage.records import MEMBERS
 from tests import factories
 from tests.conftest import GraphQLClient, clear_data, token_headers
+from tests.grievance_support import Planted, filed
 from tests.photo_files import jpeg_with_gps
 from tests.programs_support import rank
 from tests.test_disbursements import payments
@@ -44,7 +45,7 @@ from tests.verification_support import APPROVE, CHAIN_SCOPES, DETERMINE, PROPOSE
 
 MAX_HOPS = 6
 MAX_VISITS = 2
-MAX_WALKS = 400  # x 12 callers: about 20 s on an idle machine
+MAX_WALKS = 420  # x 12 callers: about 20 s on an idle machine
 PAGE = 5  # the value of every `first` argument, keeping answers (and query cost) small
 
 #: This test's own reading: the Casbin objects each object type's data belongs to (() = no registry data).
@@ -107,6 +108,13 @@ TYPE_OBJECTS: dict[str, tuple[str, ...]] = {
     "DuplicateCandidateConnection": ("duplicate_candidate",),
     "DuplicateCandidateEdge": ("duplicate_candidate",),
     "DuplicateSide": ("duplicate_candidate",),
+    "Grievance": ("grievance",),
+    "GrievanceConnection": ("grievance",),
+    "GrievanceEdge": ("grievance",),
+    "GrievanceEvent": ("grievance",),
+    "GrievanceCounts": ("grievance",),
+    "GrievanceStatusCount": ("grievance",),
+    "GrievanceAgeCount": ("grievance",),
     "KubeGroup": ("kube_group",),  # plugins/kube
     "PbiJkReconciliation": ("enrollment",),  # plugins/pbi_jk
     "PbiJkRegencyCount": ("enrollment",),
@@ -123,7 +131,15 @@ FIELD_OBJECTS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 #: Fields walked one hop deep: what lies below a type they reach is walked from that type's own queries, and the
 #: check of a type is the same whatever path led to it (node and nodes reach every Node type).
-ENTRY_ONLY = {("Query", "node"), ("Query", "nodes"), ("IdentityCheck", "member"), ("IdentityCheck", "household")}
+ENTRY_ONLY = {
+    ("Query", "node"),
+    ("Query", "nodes"),
+    ("IdentityCheck", "member"),
+    ("IdentityCheck", "household"),
+    ("Grievance", "household"),
+    ("Grievance", "proposal"),
+    ("Grievance", "village"),
+}
 #: Types only mutations return: their reads follow the same per-type rules, but walking them would write.
 MUTATION_ONLY = {
     "Mutation",
@@ -138,6 +154,9 @@ MUTATION_ONLY = {
     "VersionConflict",
     "StepRefused",
     "DecisionRefused",
+    "GrievanceRefused",
+    "Escalation",
+    "EscalatedCount",
 }
 #: Types the seeded registry must show the national data centre somewhere along the walk.
 SEEDED = {
@@ -172,6 +191,8 @@ SEEDED = {
     "VisitPhoto",
     "DuplicateCandidate",
     "DuplicateSide",
+    "Grievance",
+    "GrievanceEvent",
     "KubeGroup",
     "ElderlyAssistance",
 }
@@ -403,6 +424,9 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
     determined = (await admin(DETERMINE, {"label": "walker", "period": "2026-12"}))["determineDtks"]
     assert determined["__typename"] == "Determination", determined
     pair = await duplicate_pair(engine, [int(i) for i in others[2:4]])
+    async with engine.connect() as conn:
+        head = (await conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.household_id == others[4]))).scalars().first()
+    grievance = encode("Grievance", await filed(engine, Planted(others[4], head)))
     every_node = [  # one of each Node type: node() and nodes() are walked through every implementation
         encode("Household", enrolled),
         encode("Member", member),
@@ -416,6 +440,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         proposal["id"],
         determined["edition"]["id"],
         encode("DuplicateCandidate", pair),
+        grievance,
     ]
     return {
         ("Query", "node", "id"): literal(proposal["id"]),
@@ -426,6 +451,7 @@ async def seed(engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings)
         ("Query", "eligibilityBatch", "niks"): literal([nik]),
         ("Query", "region", "code"): literal("32.01.01"),
         ("Query", "proposal", "id"): literal(proposal["id"]),
+        ("Query", "grievance", "id"): literal(grievance),
         ("Query", "visit", "id"): literal(visited["visit"]["id"]),
         ("Query", "verificationRound", "id"): literal(made["id"]),
         ("Query", "doubleRecipients", "regionCode"): literal(VILLAGE),

@@ -1,6 +1,7 @@
 """SIKS-Dataku in a real browser: headless Debian Chromium (Selenium, Debian's chromedriver; never a
 downloaded browser) with JavaScript disabled, against a real uvicorn server of the application on the
-test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input.
+test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Usul and Sanggah
+then Lacak.
 
 Screenshots are saved under ``artifacts/screenshots/`` (git-ignored; CI keeps them as artefacts).
 Like tests/test_clients.py these run once, in the SQLite pass (skipped when ``SIKS_TEST_DATABASE_URL``
@@ -232,3 +233,33 @@ async def test_usul_then_lacak_without_javascript_at_360_px(db: AsyncEngine, sit
     assert "Neneng" not in browser.page_source
     fits(browser, 360)
     shot(browser, "lacak-360")
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_sanggah_then_lacak_without_javascript(db: AsyncEngine, site: str, browser: Any, width: int) -> None:
+    from selenium.webdriver.support.select import Select
+
+    from tests.grievance_support import recipient
+
+    await recipient(db, "Siti Rosida")
+    browser.set_window_size(width, 900)
+    browser.delete_all_cookies()
+    browser.get(f"{site}/dataku/")
+    follow(browser, "to-sanggah")
+    for param, code in CHAIN:
+        Select(by_id(browser, param)).select_by_value(code)
+        follow(browser, "region-next")
+    fits(browser, width)
+    by_id(browser, "nama").send_keys("Siti Rosida")
+    Select(by_id(browser, "jenis")).select_by_value("no_longer_poor")
+    by_id(browser, "keterangan").send_keys("Sudah punya mobil baru dan toko besar di pasar.")
+    shot(browser, f"sanggah-form-{width}")
+    follow(browser, "send-sanggah")
+    assert len(by_id(browser, "ticket").text) == 10 and "SI** RO****" in browser.page_source
+    assert "Siti Rosida" not in browser.page_source
+    fits(browser, width)
+    follow(browser, "track")
+    assert by_id(browser, "status-text").text == "Sanggah diterima: menunggu di tingkat desa/kelurahan."
+    assert "Rosida" not in browser.page_source and "toko" not in browser.page_source
+    fits(browser, width)
+    shot(browser, f"sanggah-lacak-{width}")

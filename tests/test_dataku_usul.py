@@ -212,7 +212,7 @@ async def test_forged_forms_and_the_honeypot_store_nothing(client: httpx.AsyncCl
 
 async def test_unknown_and_malformed_tickets_get_a_clear_message(client: httpx.AsyncClient, db: AsyncEngine) -> None:
     unknown = await client.get("/dataku/lacak", params={"kode": "ABCDE23456"})
-    assert unknown.status_code == 404 and "Tidak ada usulan dengan kode tiket itu" in unknown.text
+    assert unknown.status_code == 404 and "Tidak ada usulan atau sanggah dengan kode tiket itu" in unknown.text
     malformed = await client.get("/dataku/lacak", params={"kode": "abc-0", "lang": "en"})
     assert malformed.status_code == 400 and "A ticket code is 10 letters and digits" in malformed.text
     empty = await client.get("/dataku/lacak")

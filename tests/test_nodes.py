@@ -25,6 +25,7 @@ from core.verification import chain, determination, proposals
 from core.verification.drafts import ChangeRequest
 from tests import factories
 from tests.conftest import GraphQLClient, token_headers
+from tests.grievance_support import Planted, filed
 from tests.photo_files import jpeg_with_gps
 from tests.programs_support import builtin_registry, poor_household, rank, register
 from tests.test_fieldwork import CREATE_ROUND, RECORD, upload, visit_input
@@ -89,6 +90,7 @@ async def make_world(
 
     pair = await duplicate_pair(db, [households[0].id, households[1].id])
     member = households[2].members[0]
+    grievance = await filed(db, Planted(households[3].id, households[3].members[0].id))
     return World(
         ids={
             "Household": encode("Household", households[0].id),
@@ -103,6 +105,7 @@ async def make_world(
             "KubeGroup": group["id"],
             "Region": encode("Region", factories.VILLAGE),
             "DuplicateCandidate": encode("DuplicateCandidate", pair),
+            "Grievance": encode("Grievance", grievance),
         },
         households=households,
     )
@@ -138,6 +141,7 @@ EVERY_TYPE = (
     "KubeGroup",
     "Region",
     "DuplicateCandidate",
+    "Grievance",
 )
 
 

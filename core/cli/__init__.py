@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("core.cli.demo", "app"),
     "disbursement": ("core.cli.disbursements", "app"),
     "export": ("core.cli.bulk", "export_app"),
+    "grievances": ("core.cli.grievances", "app"),
     "identity": ("core.cli.identity", "app"),
     "import": ("core.cli.bulk", "import_app"),
     "offline": ("core.cli.offline", "app"),

@@ -1,8 +1,12 @@
-"""Lacak: a ticket code shows where its proposal is in the verification chain, and nothing personal.
+"""Lacak: a ticket code shows where its usul is in the verification chain, or where its sanggah (grievance)
+stands, and nothing personal.
 
-Shown: the kind of proposal, its status and stage in the catalogs' words, the day it was made and
-last moved, and each step's day, action and level. Not shown: names, NIK, KK, addresses, and the
-officers' notes and reasons (free text that may name people); the village tells the family those.
+Shown for an usul: its status and stage in the catalogs' words, the day it was made and last moved,
+and each step's day, action and level. Not shown: names, NIK, KK, addresses, and the officers' notes
+and reasons (free text that may name people); the village tells the family those. For a sanggah:
+its status and level, each public event (filed, taken up, replied, escalated, decided) with its day,
+the officers' public replies and the public reason of the decision; never the officers' names, their
+internal notes, nor who the objection is about.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.dataku.i18n import N_, Message
 from core.dataku.usul import TICKET_ALPHABET, TICKET_LENGTH, TICKETS
-from core.foundation.enums import ProposalStatus, VerificationLevel
+from core.foundation.enums import GrievanceEventKind, GrievanceStatus, ProposalStatus, VerificationLevel
+from core.grievances.cases import GRIEVANCES, events_of
 from core.models import ProposalStep
 from core.verification.drafts import PROPOSALS
 
@@ -39,7 +44,14 @@ ACTION_NAMES = {
     "determine": N_("determined into the registry (DTKS)"),
     "conflict": N_("not applied: the data had changed"),
 }
-NOT_FOUND = Message(N_("No usul has that ticket code. Check the 10 letters and digits of your ticket."))
+EVENT_NAMES = {
+    GrievanceEventKind.FILED.value: N_("objection received"),
+    GrievanceEventKind.ASSIGNED.value: N_("taken up by an officer"),
+    GrievanceEventKind.REPLIED.value: N_("the officers replied"),
+    GrievanceEventKind.ESCALATED.value: N_("escalated: not decided in time"),
+    GrievanceEventKind.RESOLVED.value: N_("decided"),
+}
+NOT_FOUND = Message(N_("No usul or objection has that ticket code. Check the 10 letters and digits of your ticket."))
 BAD_CODE = Message(N_("A ticket code is 10 letters and digits, such as ABCDE23456."))
 
 
@@ -51,6 +63,12 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    day: date
+    text: str  # written by the officers for the citizen
+
+
+@dataclass(frozen=True, slots=True)
 class Tracked:
     code: str
     status: Message
@@ -58,6 +76,9 @@ class Tracked:
     moved_on: date
     steps: list[Step]
     closed: bool
+    objection: bool = False  # a sanggah (grievance), not an usul
+    replies: tuple[Reply, ...] = ()
+    resolution: str | None = None  # the public reason of a decided sanggah
 
 
 def normalised(code: str) -> str:
@@ -78,22 +99,69 @@ def _status(status: str, stage: str) -> Message:
     return Message(N_("Not applied: the family's data changed meanwhile; ask the village office."))
 
 
+def _objection_status(status: str, level: str) -> Message:
+    at = {"level": Message(LEVEL_NAMES.get(level, level))}
+    if status == GrievanceStatus.OPEN.value:
+        return Message(N_("Objection received: waiting at the %(level)s level."), at)
+    if status == GrievanceStatus.ASSIGNED.value:
+        return Message(N_("Being handled by an officer at the %(level)s level."), at)
+    if status == GrievanceStatus.ESCALATED.value:
+        return Message(N_("Escalated: not decided in time, now at the %(level)s level."), at)
+    if status == GrievanceStatus.UPHELD.value:
+        return Message(N_("Decided: the objection holds; removing the family from the registry is being verified."))
+    return Message(N_("Decided: the objection was not upheld; the family keeps its aid."))
+
+
+async def _track_objection(engine: AsyncEngine, code: str, grievance_id: int) -> Tracked:
+    async with engine.connect() as conn:
+        case = (
+            await conn.execute(
+                select(GRIEVANCES.c.status, GRIEVANCES.c.level, GRIEVANCES.c.resolution, GRIEVANCES.c.created_at).where(
+                    GRIEVANCES.c.id == grievance_id
+                )
+            )
+        ).one()
+        events = (await events_of(conn, [grievance_id], public_only=True))[grievance_id]
+    steps = [Step(e.at.date(), EVENT_NAMES.get(e.kind, N_("moved")), LEVEL_NAMES.get(e.level, e.level)) for e in events]
+    replies = tuple(Reply(e.at.date(), e.text) for e in events if e.kind == GrievanceEventKind.REPLIED.value)
+    closed = case.status in (GrievanceStatus.UPHELD.value, GrievanceStatus.REJECTED.value)
+    return Tracked(
+        code,
+        _objection_status(case.status, case.level),
+        case.created_at.date(),
+        events[-1].at.date() if events else case.created_at.date(),
+        steps,
+        closed,
+        objection=True,
+        replies=replies,
+        resolution=(case.resolution or None) if closed else None,
+    )
+
+
 async def track(engine: AsyncEngine, code: str) -> Tracked | Message:
-    """What the ticket ``code`` may show, or why nothing is shown."""
+    """What the ticket ``code`` may show (an usul's or a sanggah's), or why nothing is shown."""
     code = normalised(code)
     if not _CODE.fullmatch(code):
         return BAD_CODE
     async with engine.connect() as conn:
-        query = select(PROPOSALS.c.id, PROPOSALS.c.status, PROPOSALS.c.stage, PROPOSALS.c.created_at).join(
-            TICKETS, TICKETS.c.proposal_id == PROPOSALS.c.id
-        )
-        row = (await conn.execute(query.where(TICKETS.c.code == code))).first()
-        if row is None:
-            return NOT_FOUND
+        ticket = (
+            await conn.execute(select(TICKETS.c.proposal_id, TICKETS.c.grievance_id).where(TICKETS.c.code == code))
+        ).first()
+    if ticket is None:
+        return NOT_FOUND
+    if ticket.grievance_id is not None:
+        return await _track_objection(engine, code, ticket.grievance_id)
+    return await _track_usul(engine, code, ticket.proposal_id)
+
+
+async def _track_usul(engine: AsyncEngine, code: str, proposal_id: int) -> Tracked:
+    async with engine.connect() as conn:
+        query = select(PROPOSALS.c.status, PROPOSALS.c.stage, PROPOSALS.c.created_at)
+        row = (await conn.execute(query.where(PROPOSALS.c.id == proposal_id))).one()
         steps = (
             await conn.execute(
                 select(STEPS.c.action, STEPS.c.level, STEPS.c.to_stage, STEPS.c.at)
-                .where(STEPS.c.proposal_id == row.id)
+                .where(STEPS.c.proposal_id == proposal_id)
                 .order_by(STEPS.c.at, STEPS.c.id)
             )
         ).all()

@@ -1,4 +1,5 @@
-"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos``, ``usul``, ``lacak`` and ``csrf``."""
+"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos``, ``usul``, ``sanggah``, ``lacak``
+and ``csrf``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from core.dataku import cekbansos, csrf, lacak, usul
+from core.dataku import cekbansos, csrf, lacak, sanggah, usul
 from core.dataku.cascade import cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
@@ -21,6 +22,7 @@ STATIC = Path(__file__).parent / "static"
 CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
 HONEYPOT_REFUSED = Message(N_("The form could not be sent."))
 USUL = "usul.html"
+SANGGAH = "sanggah.html"
 LACAK = "lacak.html"
 REGION_DROPPED = Message(N_("That region is not in the list; choose again from this level."))
 
@@ -116,6 +118,41 @@ def dataku_app(state: Any) -> ASGIApp:
             return _page(request, state, {**context, "problems": sent}, 400, USUL)
         return render(request, "usul_sent.html", {"ticket": sent}, 200 if sent.folded else 201)
 
+    async def sanggah_form(request: Request) -> Response:
+        async with state.engine.connect() as conn:
+            levels = await cascade(conn, request.query_params)
+        notice = REGION_DROPPED if levels.dropped else None
+        context: dict[str, Any] = {
+            "cascade": levels, "village": levels.village, "notice": notice, "values": {}, "reasons": sanggah.REASONS
+        }  # fmt: skip
+        return _page(request, state, context, template=SANGGAH)
+
+    async def sanggah_send(request: Request) -> Response:
+        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        async with state.engine.connect() as conn:
+            levels = await cascade(conn, _codes_of(form.get("desa", "")))
+        values = {name: form.get(name, "")[:400] for name in sanggah.KEPT_FIELDS}
+        context: dict[str, Any] = {
+            "cascade": levels, "village": levels.village, "notice": None, "values": values, "reasons": sanggah.REASONS
+        }  # fmt: skip
+        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
+        if refusal is not None:
+            honeypot = refusal is csrf.Refusal.HONEYPOT
+            message = HONEYPOT_REFUSED if honeypot else CSRF_REFUSED
+            return _page(request, state, {**context, "notice": message}, 400 if honeypot else 403, SANGGAH)
+        limited = await usul.count_request(state.guards, client_key(request.scope))
+        if limited is not None:
+            return _limited(request, state, context, limited, SANGGAH)
+        objection = await sanggah.read_sanggah(state.engine, form)
+        filed = (
+            objection
+            if isinstance(objection, list)
+            else await sanggah.submit(state.engine, state.settings, objection, client_key(request.scope))
+        )
+        if isinstance(filed, list):
+            return _page(request, state, {**context, "problems": filed}, 400, SANGGAH)
+        return render(request, "sanggah_sent.html", {"filed": filed}, 200 if filed.ticket.folded else 201)
+
     async def lacak_page(request: Request) -> Response:
         code = request.query_params.get("kode", "")[:40]
         context: dict[str, Any] = {"code": code, "notice": None}
@@ -138,6 +175,8 @@ def dataku_app(state: Any) -> ASGIApp:
             Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
             Route("/usul", usul_form, methods=["GET"]),
             Route("/usul", usul_send, methods=["POST"]),
+            Route("/sanggah", sanggah_form, methods=["GET"]),
+            Route("/sanggah", sanggah_send, methods=["POST"]),
             Route("/lacak", lacak_page, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]

@@ -322,3 +322,32 @@ class DuplicateStatus(StrEnum):
     OPEN = "open"
     SAME = "same"  # decided: the same; a proposal marks one member duplicate
     DIFFERENT = "different"  # decided: different people; not found again
+
+
+class GrievanceReason(StrEnum):
+    """Why a citizen objects (sanggah) that a recipient qualifies."""
+
+    NO_LONGER_POOR = "no_longer_poor"  # sudah mampu
+    DECEASED = "deceased"  # meninggal dunia
+    MOVED = "moved"  # pindah domisili
+    DUPLICATE = "duplicate"  # terdaftar ganda
+    CIVIL_SERVANT = "civil_servant"  # ASN, TNI or Polri: not eligible
+    OTHER = "other"  # lainnya
+
+
+class GrievanceStatus(StrEnum):
+    """Where a grievance case stands; the last two are final."""
+
+    OPEN = "open"  # filed, nobody assigned
+    ASSIGNED = "assigned"  # an officer handles it
+    ESCALATED = "escalated"  # past its deadline undecided: moved to the level above
+    UPHELD = "upheld"  # resolved: the objection holds; a removal proposal is in the chain
+    REJECTED = "rejected"  # resolved: the recipient qualifies
+
+
+class GrievanceEventKind(StrEnum):
+    FILED = "filed"
+    ASSIGNED = "assigned"
+    REPLIED = "replied"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"

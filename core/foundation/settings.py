@@ -211,6 +211,13 @@ class Settings(BaseSettings):
         le=1,
         description="The least probability of a `siks dedup run` pair for the double-recipient report to list it.",
     )
+    grievance_deadline_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="Days a grievance (sanggah) may stay undecided at one level before it is escalated to the "
+        "level above (docs/grievances.md).",
+    )
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )

@@ -4,6 +4,7 @@ from core.models.dataku import DatakuTicket
 from core.models.dci import DciDelivery, DciEvent, DciSubscription, DciTransaction
 from core.models.dci_security import DciClientKey, DciSeenMessage, DciSigningKey
 from core.models.demo import DemoRun
+from core.models.grievances import Grievance, GrievanceEvent
 from core.models.households import Household, Member, WelfareSurvey
 from core.models.identity import DuplicateCandidate, IdentityCheck, IdentityRun
 from core.models.programs import (
@@ -67,6 +68,8 @@ __all__ = [
     "DciSubscription",
     "DciTransaction",
     "DemoRun",
+    "Grievance",
+    "GrievanceEvent",
     "DuplicateCandidate",
     "IdentityCheck",
     "IdentityRun",

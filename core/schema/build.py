@@ -30,6 +30,7 @@ from core.schema.duplicates import DuplicateMutation, DuplicateQuery
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
+from core.schema.grievances import GrievanceMutation, GrievanceQuery
 from core.schema.households import HouseholdQuery
 from core.schema.identity import IdentityQuery
 from core.schema.list_sizes import Known
@@ -59,6 +60,7 @@ class Query(
     FieldworkQuery,
     IdentityQuery,
     DuplicateQuery,
+    GrievanceQuery,
 ):
     pass
 
@@ -80,6 +82,7 @@ MUTATION_BASES: tuple[type, ...] = (
     ProposalMutation,
     FieldworkMutation,
     DuplicateMutation,
+    GrievanceMutation,
 )
 
 

@@ -52,6 +52,11 @@ IdentityStatus = strawberry.enum(enums.IdentityStatus, description="The outcome 
 IdentityRunStatus = strawberry.enum(enums.IdentityRunStatus, description="Where an identity check run stands.")
 DuplicateKind = strawberry.enum(enums.DuplicateKind, description="One person twice, or one family twice.")
 DuplicateStatus = strawberry.enum(enums.DuplicateStatus, description="Open, or decided the same or different.")
+GrievanceReason = strawberry.enum(enums.GrievanceReason, description="Why a citizen objects to a recipient (sanggah).")
+GrievanceStatus = strawberry.enum(
+    enums.GrievanceStatus, description="Where a grievance case stands; UPHELD and REJECTED are final."
+)
+GrievanceEventKind = strawberry.enum(enums.GrievanceEventKind, description="What happened to a grievance case.")
 
 
 def enum_twin(enum: type[StrEnum], stored: str, description: str) -> Any:

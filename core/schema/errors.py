@@ -25,6 +25,7 @@ class ErrorCode(Enum):
     CYCLE_REFUSED = "CYCLE_REFUSED"
     LOGIN_FAILED = "LOGIN_FAILED"
     ALREADY_DECIDED = "ALREADY_DECIDED"
+    GRIEVANCE_REFUSED = "GRIEVANCE_REFUSED"
 
 
 @strawberry.interface(description="A typed error: nothing was changed, and message says why in one sentence.")
