@@ -108,7 +108,9 @@ async def plant_more(engine: AsyncEngine) -> None:
             assert not isinstance(record, service.Invalid), record
             households.append(record.id)
         cycle = {"started_at": now, "run_by": "test", "status": "approved"}
-        pkh = (await conn.execute(text("SELECT id FROM program_cycles WHERE program = 'pkh' AND period = '2026-Q1'"))).scalar_one()
+        pkh = (
+            await conn.execute(text("SELECT id FROM program_cycles WHERE program = 'pkh' AND period = '2026-Q1'"))
+        ).scalar_one()
         bst = ids.next_id()
         await conn.execute(
             insert(ProgramCycle.__table__).values(id=bst, program="bst", period="2026-Q1", region_code="32.71", **cycle)
@@ -206,7 +208,9 @@ async def test_national_recap_equals_direct_sql_by_province(db: AsyncEngine, exa
     assert labels == ["BPNT", "BST", "PKH"]
     assert Tables(page.text).tables["recipients"][0] == ["Provinsi", *labels]
     recipients = rows_of(page.text, "recipients")
-    assert recipients.pop("Indonesia") == [number(sum(int(v) for v in col)) for col in zip(*tables["recipients"].values(), strict=True)]
+    assert recipients.pop("Indonesia") == [
+        number(sum(int(v) for v in col)) for col in zip(*tables["recipients"].values(), strict=True)
+    ]
     assert recipients == tables["recipients"] == {"Jawa Barat": ["0", "2", "9"], "Jawa Timur": ["1", "0", "0"]}
     amounts = rows_of(page.text, "rupiah")
     amounts.pop("Indonesia")
@@ -369,4 +373,3 @@ async def test_an_empty_registry_says_so(exact: httpx.AsyncClient) -> None:
 async def test_the_home_page_links_to_rekap(exact: httpx.AsyncClient) -> None:
     home = await exact.get("/dataku/")
     assert 'href="/dataku/rekap" id="to-rekap"' in home.text
-

@@ -11,6 +11,7 @@ table beside each chart says the same numbers to screen readers.
 from __future__ import annotations
 
 import gettext
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -26,6 +27,9 @@ from core.dataku.rekap import Rekap
 WIDTH = 320  # of the plot, in SVG units; the page scales the whole chart to its column
 ROW = 22  # a region's band
 MILLION = 1_000_000
+_ATTRIBUTE_VALUE = re.compile(rb'="[^"]*"')  # not text nodes: "20.000" is a number in Indonesian
+_LONG_DECIMALS = re.compile(rb"(\d\.\d\d)\d+")
+_DEFAULT_ATTRIBUTES = re.compile(rb' (?:opacity="1"|pointer-events="none"|aria-hidden="true")(?=[ />])')
 
 
 class Figure(StrEnum):
@@ -77,7 +81,7 @@ def _stacked(rekap: Rekap, value: Callable[[Any], float | None], axis_title: str
                 "programme:N",
                 title=translate(N_("Programme")),
                 sort=[p.label for p in rekap.programmes],
-                legend=alt.Legend(orient="bottom", direction="horizontal", columns=4),
+                legend=alt.Legend(orient="bottom", direction="horizontal", columns=5),
             ),
             order=alt.Order("programme:N"),
         )
@@ -123,8 +127,17 @@ def chart_spec(rekap: Rekap, figure: Figure, translations: gettext.NullTranslati
 
 
 def draw_svg(spec: dict[str, Any], language: str) -> bytes:
-    """The SVG of a Vega-Lite specification, numbers formatted for ``language``."""
-    return vl_convert.vegalite_to_svg(spec, format_locale=number_locale(language)).encode()
+    """The SVG of a Vega-Lite specification, numbers formatted for ``language`` (``compact``)."""
+    return compact(vl_convert.vegalite_to_svg(spec, format_locale=number_locale(language)).encode())
+
+
+def compact(svg: bytes) -> bytes:
+    """Vega's SVG a quarter smaller, drawn the same: coordinates in attributes to 2 decimals
+    (``1.1000000000000227`` is ``1.10``; texts are left alone), and the attributes that only restate a
+    default (opacity 1; pointer events and ARIA, which an image does not have) left out. A national
+    chart (38 provinces, 5 programmes) is then about 26 kB."""
+    rounded = _ATTRIBUTE_VALUE.sub(lambda value: _LONG_DECIMALS.sub(rb"\1", value.group()), svg)
+    return _DEFAULT_ATTRIBUTES.sub(b"", rounded)
 
 
 async def draw(rekap: Rekap, figure: Figure, language: str, translations: gettext.NullTranslations) -> bytes:

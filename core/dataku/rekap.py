@@ -287,9 +287,13 @@ class RekapCache:
         return (await self._entry(key, count)).rekap
 
     async def chart(
-        self, key: str, count: Callable[[], Awaitable[Rekap]], name: tuple[str, str], draw: Callable[[Rekap], Awaitable[bytes]]
+        self,
+        key: str,
+        count: Callable[[], Awaitable[Rekap]],
+        name: tuple[str, str],
+        draw: Callable[[Rekap], Awaitable[bytes]],
     ) -> bytes:
-        """The chart ``name`` (figure, language) of the recap of ``key``, drawn once for as long as the recap is kept."""
+        """The chart ``name`` (figure, language) of the recap of ``key``, drawn once while the recap is kept."""
         entry = await self._entry(key, count)
         drawn = entry.charts.get(name)
         if drawn is None:

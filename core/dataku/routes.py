@@ -18,8 +18,8 @@ from core.dataku.cascade import cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
 from core.regions.queries import regions_by_code
-from core.storage.records import RegionRecord
 from core.runtime.ratelimit import client_key
+from core.storage.records import RegionRecord
 
 STATIC = Path(__file__).parent / "static"
 CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
