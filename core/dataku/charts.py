@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from core.dataku.i18n import N_
 from core.dataku.rekap import Rekap
 
-WIDTH = 320  # of the plot, in SVG units; the page scales the whole chart to its column
+WIDTH = 260  # of the plot, in SVG units; the page scales the whole chart to its column
 ROW = 22  # a region's band
 MILLION = 1_000_000
 _ATTRIBUTE_VALUE = re.compile(rb'="[^"]*"')  # not text nodes: "20.000" is a number in Indonesian
@@ -58,8 +58,9 @@ def number_locale(language: str) -> dict[str, Any]:
     }
 
 
-def _region_axis(names: list[str], title: str) -> alt.Y:
-    return alt.Y("region:N", title=title, sort=names, axis=alt.Axis(labelLimit=170))
+def _region_axis(names: list[str]) -> alt.Y:
+    """Regions top down in code order, named on the axis (untitled: the title says what is drawn)."""
+    return alt.Y("region:N", title=None, sort=names, axis=alt.Axis(labelLimit=150))
 
 
 def _stacked(rekap: Rekap, value: Callable[[Any], float | None], axis_title: str, translate: Any) -> alt.Chart:
@@ -70,12 +71,11 @@ def _stacked(rekap: Rekap, value: Callable[[Any], float | None], axis_title: str
         if (amount := value(line.cells[programme.slug])) is not None
     ]
     names = [line.name for line in rekap.aid]
-    region = translate(N_("Regency or city") if rekap.province else N_("Province"))
     return (
         alt.Chart(alt.Data(values=rows))
         .mark_bar()
         .encode(
-            y=_region_axis(names, region),
+            y=_region_axis(names),
             x=alt.X("value:Q", title=axis_title, axis=alt.Axis(format=",~r", tickCount=4)),
             color=alt.Color(
                 "programme:N",
@@ -107,12 +107,11 @@ def chart_spec(rekap: Rekap, figure: Figure, translations: gettext.NullTranslati
             for line in rekap.progress
             if (share := line.visited_share) is not None
         ]
-        region = translate(N_("Regency or city") if rekap.province else N_("Province"))
         chart = (
             alt.Chart(alt.Data(values=rows))
             .mark_bar(color="#0b4f6c")
             .encode(
-                y=_region_axis([line.name for line in rekap.progress], region),
+                y=_region_axis([line.name for line in rekap.progress]),
                 x=alt.X(
                     "value:Q",
                     title=translate(N_("Visited")),
