@@ -31,8 +31,7 @@ CHARTS = ("penerima", "rupiah", "pemutakhiran")
 
 #: Independent of the page's statement: enrollments of approved cycles in each programme's latest approved period.
 RECIPIENTS_SQL = """
-SELECT e.program, substr(e.village_code, 1, :length) AS part, count(*) AS households, sum(e.amount) AS rupiah,
-       sum((SELECT count(*) FROM members m WHERE m.household_id = e.household_id AND m.status = 'active')) AS people
+SELECT e.program, substr(e.village_code, 1, :length) AS part, count(*) AS households, sum(e.amount) AS rupiah
 FROM enrollments e JOIN program_cycles c ON c.id = e.cycle_id
 WHERE c.status = 'approved' AND e.status = 'enrolled'
   AND e.period = (SELECT max(l.period) FROM program_cycles l WHERE l.program = e.program AND l.status = 'approved')
@@ -192,7 +191,7 @@ async def expected_aid(engine: AsyncEngine, province: str = "") -> tuple[dict[st
     for part in sorted({str(row["part"]) for row in rows}):
         cells = [by.get((part, p)) for p in programmes]
         recipients[names[part]] = [number(c["households"] if c else 0) for c in cells]
-        money = [int(c["rupiah"]) if c else 0 for c in cells]  # type: ignore[call-overload]
+        money = [int(c["rupiah"]) if c else 0 for c in cells]
         amounts[names[part]] = [rupiah(m) for m in [*money, sum(money)]]
     return {"recipients": recipients, "rupiah": amounts}, [p.upper() for p in programmes]
 
@@ -216,10 +215,14 @@ async def test_national_recap_equals_direct_sql_by_province(db: AsyncEngine, exa
     amounts.pop("Indonesia")
     assert amounts == tables["rupiah"]
     assert amounts["Jawa Barat"][2] == rupiah(3 * 750_000 + sum(900_000 + 100_000 * n for n in range(6)))
-    # the programme summary: households, people (active members) and Rupiah for the whole country
-    people = sum(int(row["people"]) for row in await direct(db, RECIPIENTS_SQL) if row["program"] == "pkh")  # type: ignore[call-overload]
+    # the programme summary: period, households and Rupiah for the whole country
+    pkh = [row for row in await direct(db, RECIPIENTS_SQL) if row["program"] == "pkh"]
     summary = rows_of(page.text, "programmes")
-    assert summary["PKH Program Keluarga Harapan (PKH)"][:3] == ["2026-Q1", "9", number(people)]
+    assert summary["PKH Program Keluarga Harapan (PKH)"] == [
+        "2026-Q1",
+        number(sum(int(row["households"]) for row in pkh)),
+        rupiah(sum(int(row["rupiah"]) for row in pkh)),
+    ]
     assert 'href="/dataku/rekap?provinsi=32"' in page.text
 
 
@@ -254,7 +257,7 @@ async def test_update_progress_of_the_current_round(db: AsyncEngine, exact: http
         names = await region_names(db, {str(row["part"]) for row in counted})
         assert len(counted) == table_rows
         for row in counted:
-            due, visited = int(row["due"]), int(row["visited"])  # type: ignore[call-overload]
+            due, visited = int(row["due"]), int(row["visited"])
             shown = progress[names[str(row["part"])]]
             assert shown[:2] == [number(due), number(visited)]
             assert shown[2] == format_decimal(round(100 * visited / due, 1), format="#,##0.0", locale="id") + "%"
@@ -373,3 +376,82 @@ async def test_an_empty_registry_says_so(exact: httpx.AsyncClient) -> None:
 async def test_the_home_page_links_to_rekap(exact: httpx.AsyncClient) -> None:
     home = await exact.get("/dataku/")
     assert 'href="/dataku/rekap" id="to-rekap"' in home.text
+
+
+async def plant_every_province(engine: AsyncEngine) -> int:
+    """A household in a village of every province, each in five programmes (approved cycles, 2026-Q1 or
+    2026-03) at amounts in the billions' digits, all due in an open round and visited: the widest national
+    page there is. Returns the number of provinces."""
+    async with engine.connect() as conn:
+        villages = []
+        for province in await list_regions(conn, level=1):
+            code = province.code
+            for _level in range(3):
+                code = (await list_regions(conn, parent_code=code))[0].code
+            villages.append(code)
+    now = datetime.now(UTC)
+    programmes = {"pkh": "2026-Q1", "bpnt": "2026-03", "bst": "2026-03", "kube": "2026-Q1", "pbi_jk": "2026-03"}
+    async with write_transaction(engine) as conn:
+        households = []
+        for n, village in enumerate(villages):
+            record = await service.register_household(conn, family(village, f"Siti Aminah {n}", "Rudi Hartono"))
+            assert not isinstance(record, service.Invalid), record
+            households.append((record.id, village))
+        cycles = {program: ids.next_id() for program in programmes}
+        values = {"region_code": "ID", "status": "approved", "started_at": now, "run_by": "test"}
+        await conn.execute(
+            insert(ProgramCycle.__table__),
+            [{"id": cycles[p], "program": p, "period": period} | values for p, period in programmes.items()],
+        )
+        await conn.execute(
+            insert(Enrollment.__table__),
+            [
+                {
+                    "id": ids.next_id(),
+                    "cycle_id": cycles[program],
+                    "program": program,
+                    "period": period,
+                    "period_start": date(2026, 3, 1),
+                    "period_end": date(2026, 4, 1),
+                    "household_id": household,
+                    "village_code": village,
+                    "amount": 9_876_543_210 + n,
+                    "status": "enrolled",
+                    "created_at": now,
+                }
+                for n, (household, village) in enumerate(households)
+                for program, period in programmes.items()
+            ],
+        )
+        round_id = ids.next_id()
+        await conn.execute(
+            insert(VerificationRound.__table__).values(
+                id=round_id, period="2026", label="Verivali 2026", created_by="test", created_at=now
+            )
+        )
+        await conn.execute(
+            insert(RoundHousehold.__table__),
+            [
+                {"round_id": round_id, "household_id": h, "village_code": v, "household_version": 1}
+                for h, v in households
+            ],
+        )
+        visit = {"round_id": round_id, "visited_at": now, "recorded_at": now, "latitude": -6.59, "longitude": 106.79}
+        visit |= {"household_version": 1, "officer": "test", "role": "village_operator", "outcome": "found"}
+        await conn.execute(
+            insert(Visit.__table__),
+            [{"id": ids.next_id(), "household_id": h, "village_code": v} | visit for h, v in households[::2]],
+        )
+    return len(villages)
+
+
+async def test_the_widest_national_page_is_still_under_100_kb(db: AsyncEngine, exact: httpx.AsyncClient) -> None:
+    provinces = await plant_every_province(db)
+    assert provinces == 38
+    page = await exact.get(PAGE)
+    recipients = rows_of(page.text, "recipients")
+    assert len(recipients) == provinces + 1 and all(cells == ["1"] * 5 for cells in list(recipients.values())[:-1])
+    parts = [page.content, (await exact.get("/dataku/static/site.css")).content]
+    parts += [(await exact.get(src)).content for src in Tables(page.text).images]
+    assert len(parts) == 5
+    assert sum(len(part) for part in parts) < 100_000, [len(part) for part in parts]

@@ -6,8 +6,9 @@ Two figures, each counted by grouped statements and published as the public Grap
 rounded down to a multiple of it):
 
 - **recipients**: per programme, the households enrolled by approved cycles (``lookup.received``) in
-  the programme's latest period with an approved cycle anywhere, their active members (people) and
-  the Rupiah of their enrollments for that period; one ``GROUP BY`` statement. One period a
+  the programme's latest period with an approved cycle anywhere, and the Rupiah of their enrollments
+  for that period; one ``GROUP BY`` statement over the enrollments (their members are not counted:
+  a probe of the members a row made that statement six times slower, see docs/dataku.md). One period a
   programme for the whole country, so a province's regencies add up to the province's row.
   Rupiah are published rounded down to a multiple of N times the smallest amount one household gets
   in that programme and period (N the minimum count; a line's total over programmes: the smallest of
@@ -33,13 +34,12 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.dataku.i18n import N_, Message
-from core.foundation.enums import MemberStatus
 from core.programs.registry import ProgramRegistry
 from core.public.lookup import APPROVED, CYCLES, ENROLLMENTS, received
 from core.public.recap import published
 from core.regions.codes import within
 from core.regions.queries import regions_by_code
-from core.storage.records import MEMBERS, RegionRecord
+from core.storage.records import RegionRecord
 from core.verification.progress import CODE_LENGTH, round_progress
 from core.verification.rounds import OPEN, ROUNDS
 
@@ -63,7 +63,6 @@ class Cell:
     """Recipients of one programme in one region (None: withheld, fewer than the minimum count)."""
 
     households: int | None = 0
-    people: int | None = 0
     rupiah: int | None = 0
 
 
@@ -114,7 +113,6 @@ class Rekap:
 @dataclass(frozen=True, slots=True)
 class _Counted:
     households: int
-    people: int
     rupiah: int
 
 
@@ -124,17 +122,12 @@ def _part(column: Any, province: str) -> Any:
 
 
 async def count_recipients(conn: AsyncConnection, province: str) -> list[Any]:
-    """Rows of (program, period, line code, households, people, rupiah, smallest amount above 0): one statement."""
+    """Rows of (program, period, line code, households, rupiah, smallest amount above 0): one statement."""
     latest = (
         select(CYCLES.c.program, func.max(CYCLES.c.period).label("period"))
         .where(CYCLES.c.status == APPROVED)
         .group_by(CYCLES.c.program)
         .subquery("latest")
-    )
-    people = (
-        select(func.count())
-        .where(MEMBERS.c.household_id == ENROLLMENTS.c.household_id, MEMBERS.c.status == MemberStatus.ACTIVE.value)
-        .scalar_subquery()
     )
     part = _part(ENROLLMENTS.c.village_code, province).label("part")
     query = (
@@ -143,7 +136,6 @@ async def count_recipients(conn: AsyncConnection, province: str) -> list[Any]:
             ENROLLMENTS.c.period,
             part,
             func.count(),
-            func.sum(people),
             func.sum(ENROLLMENTS.c.amount),
             func.min(case((ENROLLMENTS.c.amount > 0, ENROLLMENTS.c.amount))),
         )
@@ -174,13 +166,13 @@ async def current_round(conn: AsyncConnection) -> Round | None:
 def _published_cell(counted: _Counted, unit: int, min_count: int) -> Cell:
     households = published(counted.households, min_count)
     if households is None:
-        return Cell(None, None, None)
+        return Cell(None, None)
     rupiah = counted.rupiah if min_count <= 1 else counted.rupiah - counted.rupiah % max(unit, 1)
-    return Cell(households, published(counted.people, min_count), rupiah)
+    return Cell(households, rupiah)
 
 
 def _add(a: _Counted, b: _Counted) -> _Counted:
-    return _Counted(a.households + b.households, a.people + b.people, a.rupiah + b.rupiah)
+    return _Counted(a.households + b.households, a.rupiah + b.rupiah)
 
 
 async def make_rekap(
@@ -192,11 +184,11 @@ async def make_rekap(
     periods: dict[str, str] = {}
     smallest: dict[str, int] = {}
     counted: dict[tuple[str, str], _Counted] = {}
-    for program, period, part, households, people, rupiah, least in rows:
+    for program, period, part, households, rupiah, least in rows:
         periods[program] = period
         if least:
             smallest[program] = min(smallest.get(program, int(least)), int(least))
-        counted[(part, program)] = _Counted(int(households), int(people or 0), int(rupiah or 0))
+        counted[(part, program)] = _Counted(int(households), int(rupiah or 0))
     programmes = [
         Programme(slug, registry.programs[slug].name if slug in registry.programs else slug.upper(), periods[slug])
         for slug in sorted(periods)
@@ -207,7 +199,7 @@ async def make_rekap(
     names = await regions_by_code(conn, parts)
 
     units = {slug: min_count * smallest.get(slug, 1) for slug in periods}
-    zero = _Counted(0, 0, 0)
+    zero = _Counted(0, 0)
 
     def aid_line(line: str, name: str, counts: dict[str, _Counted]) -> AidLine:
         total = zero
