@@ -63,7 +63,9 @@ def _region_axis(names: list[str]) -> alt.Y:
     return alt.Y("region:N", title=None, sort=names, axis=alt.Axis(labelLimit=150))
 
 
-def _stacked(rekap: Rekap, value: Callable[[Any], float | None], axis_title: str, translate: Any) -> alt.Chart:
+def _stacked(
+    rekap: Rekap, value: Callable[[Any], float | None], axis: alt.Axis, axis_title: str, translate: Any
+) -> alt.Chart:
     rows = [
         {"region": line.name, "programme": programme.label, "value": amount}
         for line in rekap.aid
@@ -76,7 +78,7 @@ def _stacked(rekap: Rekap, value: Callable[[Any], float | None], axis_title: str
         .mark_bar()
         .encode(
             y=_region_axis(names),
-            x=alt.X("value:Q", title=axis_title, axis=alt.Axis(format=",~r", tickCount=4)),
+            x=alt.X("value:Q", title=axis_title, axis=axis),
             color=alt.Color(
                 "programme:N",
                 title=translate(N_("Programme")),
@@ -93,11 +95,13 @@ def chart_spec(rekap: Rekap, figure: Figure, translations: gettext.NullTranslati
     """The Vega-Lite specification of ``figure`` in the language of ``translations``."""
     translate = translations.gettext
     if figure is Figure.RECIPIENTS:
-        chart = _stacked(rekap, lambda cell: cell.households, translate(N_("Households")), translate)
+        whole = alt.Axis(format=",~r", tickCount=4, tickMinStep=1)  # households: no 0.5 ticks
+        chart = _stacked(rekap, lambda cell: cell.households, whole, translate(N_("Households")), translate)
     elif figure is Figure.RUPIAH:
         chart = _stacked(
             rekap,
             lambda cell: None if cell.rupiah is None else cell.rupiah / MILLION,
+            alt.Axis(format=",~r", tickCount=4),
             translate(N_("Million Rupiah")),
             translate,
         )
