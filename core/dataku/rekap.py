@@ -259,7 +259,6 @@ class RekapCache:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.counted = 0  # recaps counted (statements run), for the figures in docs/dataku.md
 
     async def _entry(self, key: str, count: Callable[[], Awaitable[Rekap]]) -> _Entry:
         entry = self._entries.get(key)
@@ -269,7 +268,6 @@ class RekapCache:
             entry = self._entries.get(key)
             if entry is None or entry.expires <= self._clock():
                 rekap = await count()
-                self.counted += 1
                 entry = _Entry(self._clock() + self.seconds, rekap)
                 if self.seconds > 0:
                     self._entries[key] = entry
