@@ -2,6 +2,8 @@
 downloaded browser) with JavaScript disabled, against a real uvicorn server of the application on the
 test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Usul and Sanggah
 then Lacak.
+test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Rekap
+with its charts under the CSP at 320, 360 and 1280 px.
 
 Screenshots are saved under ``artifacts/screenshots/`` (git-ignored; CI keeps them as artefacts).
 Like tests/test_clients.py these run once, in the SQLite pass (skipped when ``SIKS_TEST_DATABASE_URL``
@@ -11,11 +13,13 @@ names PostgreSQL; the pages' database work is covered on both by tests/test_data
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -263,3 +267,53 @@ async def test_sanggah_then_lacak_without_javascript(db: AsyncEngine, site: str,
     assert "Rosida" not in browser.page_source and "toko" not in browser.page_source
     fits(browser, width)
     shot(browser, f"sanggah-lacak-{width}")
+
+
+def charts_drawn(browser: Any, width: int) -> None:
+    """Rekap's three charts are drawn, each scaled to its column with the SVG's own proportions (an image
+    the CSP refused, or a broken one, shows its alt text instead)."""
+    from selenium.webdriver.common.by import By
+
+    images = browser.find_elements(By.CSS_SELECTOR, "figure.chart img")
+    assert len(images) == 3
+    for image in images:
+        svg = httpx.get(image.get_attribute("src")).text
+        natural = re.search(r'<svg[^>]* width="([0-9.]+)" height="([0-9.]+)"', svg)
+        assert natural, svg[:300]
+        rect = image.rect
+        assert rect["x"] >= 0 and rect["x"] + rect["width"] <= width + 1, rect
+        assert abs(rect["height"] - rect["width"] * float(natural[2]) / float(natural[1])) <= 2, (
+            rect,
+            natural.groups(),
+        )
+
+
+@pytest.mark.parametrize("width", [320, 360, 1280])
+async def test_rekap_charts_load_under_the_csp_and_fit(db: AsyncEngine, site: str, browser: Any, width: int) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.test_dataku_rekap import plant_more
+
+    await plant(db)
+    await plant_more(db)
+    browser.set_window_size(width, 900)
+    browser.delete_all_cookies()
+    browser.get(f"{site}/dataku/")
+    follow(browser, "to-rekap")
+    assert by_id(browser, "recipients-caption").text == "Keluarga penerima bantuan per program"
+    charts_drawn(browser, width)
+    for box in browser.find_elements(By.CSS_SELECTOR, ".scroll"):  # wide tables scroll inside their box
+        rect = box.rect
+        assert rect["x"] >= 0 and rect["x"] + rect["width"] <= width + 1, rect
+    assert by_id(browser, "main").rect["width"] <= width
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "header.top").value_of_css_property("background-color") == HEADER_COLOUR
+    )
+    shot(browser, f"rekap-{width}")
+    by_id(browser, "figure-recipients").screenshot(str(SCREENSHOTS / f"rekap-chart-{width}.png"))
+    browser.get(browser.find_element(By.CSS_SELECTOR, 'a[href="/dataku/rekap?provinsi=32"]').get_attribute("href"))
+    assert by_id(browser, "to-national").is_displayed() and "Kota Bogor" in by_id(browser, "recipients").text
+    follow(browser, "lang-en")
+    assert by_id(browser, "recipients-caption").text == "Households receiving aid, by programme"
+    charts_drawn(browser, width)
+    shot(browser, f"rekap-jawa-barat-english-{width}")

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -55,6 +56,9 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "language": choice.language,
         "languages": {code: with_language(request, code) for code in i18n.LANGUAGES},
         "day": lambda day: format_date(day, format="long", locale=choice.language),
+        "number": lambda n: format_decimal(n, locale=choice.language),
+        "rupiah": lambda n: format_currency(n, "IDR", format="¤ #,##0", currency_digits=False, locale=choice.language),
+        "percent": lambda share: format_percent(share, format="#,##0.0%", locale=choice.language),
         "prefix": PREFIX,
         **context,
     }

@@ -1,10 +1,11 @@
-"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos``, ``usul``, ``sanggah``, ``lacak``
-and ``csrf``."""
+"""The handlers of ``/dataku``: thin, the rules are in ``cascade``, ``cekbansos``, ``usul``, ``sanggah``, ``lacak``,
+``rekap``, ``charts`` and ``csrf``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,11 +13,13 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from core.dataku import cekbansos, csrf, lacak, sanggah, usul
+from core.dataku import cekbansos, charts, csrf, i18n, lacak, rekap, sanggah, usul
 from core.dataku.cascade import cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
+from core.regions.queries import regions_by_code
 from core.runtime.ratelimit import client_key
+from core.storage.records import RegionRecord
 
 STATIC = Path(__file__).parent / "static"
 CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
@@ -24,6 +27,8 @@ HONEYPOT_REFUSED = Message(N_("The form could not be sent."))
 USUL = "usul.html"
 SANGGAH = "sanggah.html"
 LACAK = "lacak.html"
+REKAP = "rekap.html"
+SVG = "image/svg+xml"
 REGION_DROPPED = Message(N_("That region is not in the list; choose again from this level."))
 
 
@@ -51,6 +56,7 @@ def _page(
 def dataku_app(state: Any) -> ASGIApp:
     """The pages and their static files; ``state`` is the application's (engine, settings, guards, registry)."""
     state.dataku_forms = csrf.FormGuard(state.settings.secret_key)
+    state.dataku_rekap = rekap.RekapCache(state.settings.rekap_cache_seconds)
 
     async def index(request: Request) -> Response:
         return render(request, "index.html", {})
@@ -168,6 +174,51 @@ def dataku_app(state: Any) -> ASGIApp:
             return render(request, LACAK, {**context, "notice": found}, 404 if found is lacak.NOT_FOUND else 400)
         return render(request, LACAK, {**context, "tracked": found})
 
+    async def province_asked(request: Request) -> RegionRecord | None | Message:
+        """The province of ``?provinsi=`` (None: the country), or the message of an unknown code."""
+        code = request.query_params.get("provinsi", "").strip()[:20]
+        if not code:
+            return None
+        async with state.engine.connect() as conn:
+            found = (await regions_by_code(conn, [code])).get(code)
+        return found if found is not None and found.level_number == 1 else rekap.UNKNOWN_PROVINCE
+
+    def counting(province: RegionRecord | None) -> Any:
+        async def count() -> rekap.Rekap:
+            async with state.engine.connect() as conn:
+                return await rekap.make_rekap(conn, province, state.registry, state.settings.public_recap_min_count)
+
+        return count
+
+    async def rekap_page(request: Request) -> Response:
+        province = await province_asked(request)
+        if isinstance(province, Message):
+            return render(request, REKAP, {"notice": province, "rekap": None}, 404)
+        found = await state.dataku_rekap.rekap(province.code if province else "", counting(province))
+        language = i18n.language_of(request).language
+        query = urlencode({**({"provinsi": province.code} if province else {}), i18n.QUERY: language})
+        context = {"notice": None, "rekap": found, "chart_query": query, "figures": charts.Figure}
+        return render(request, REKAP, context)
+
+    async def rekap_chart(request: Request) -> Response:
+        try:
+            figure = charts.Figure(request.path_params["figure"])
+        except ValueError:
+            return Response("Not Found", 404, media_type="text/plain")
+        province = await province_asked(request)
+        if isinstance(province, Message):
+            return Response(province.translated(i18n.translations(i18n.DEFAULT)), 404, media_type="text/plain")
+        language = i18n.language_of(request).language
+        translations = i18n.translations(language)
+
+        async def draw(found: rekap.Rekap) -> bytes:
+            return await charts.draw(found, figure, language, translations)
+
+        key = province.code if province else ""
+        svg = await state.dataku_rekap.chart(key, counting(province), (figure.value, language), draw)
+        seconds = int(state.settings.rekap_cache_seconds)
+        return Response(svg, media_type=SVG, headers={"cache-control": f"public, max-age={seconds}"})
+
     router = Router(
         routes=[
             Route("/", index, methods=["GET"]),
@@ -178,6 +229,8 @@ def dataku_app(state: Any) -> ASGIApp:
             Route("/sanggah", sanggah_form, methods=["GET"]),
             Route("/sanggah", sanggah_send, methods=["POST"]),
             Route("/lacak", lacak_page, methods=["GET"]),
+            Route("/rekap", rekap_page, methods=["GET"]),
+            Route("/rekap/{figure}.svg", rekap_chart, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )

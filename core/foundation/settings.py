@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="Public recaps withhold counts from 1 to this minus 1 (null, flagged) and round every other "
         "count down to a multiple of it; 1 publishes exact counts.",
     )
+    rekap_cache_seconds: float = Field(
+        300,
+        ge=0,
+        description="How long one process keeps the figures and charts of the public recap page /dataku/rekap "
+        "before counting again; 0 counts on every view.",
+    )
     public_nik_checks_per_day: int = Field(
         5, ge=1, description="Cek Bansos look-ups with a NIK one (village, full name) may get a day (all addresses)."
     )
