@@ -1,8 +1,7 @@
 """SIKS-Dataku in a real browser: headless Debian Chromium (Selenium, Debian's chromedriver; never a
 downloaded browser) with JavaScript disabled, against a real uvicorn server of the application on the
-test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Usul and Sanggah
-then Lacak.
-test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Rekap
+test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Usul
+(with a second member and a photo of the house chosen in the file input) and Sanggah, then Lacak; Rekap
 with its charts under the CSP at 320, 360 and 1280 px.
 
 Screenshots are saved under ``artifacts/screenshots/`` (git-ignored; CI keeps them as artefacts).
@@ -200,11 +199,16 @@ async def test_bad_input_is_explained(db: AsyncEngine, site: str, browser: Any, 
     shot(browser, f"cek-bansos-bad-input-{width}")
 
 
-async def test_usul_then_lacak_without_javascript_at_360_px(db: AsyncEngine, site: str, browser: Any) -> None:
+async def test_usul_then_lacak_without_javascript_at_360_px(
+    db: AsyncEngine, site: str, browser: Any, tmp_path: Path
+) -> None:
     from selenium.webdriver.support.select import Select
+    from sqlalchemy import func, select
 
     from core.foundation.enums import Sex
     from core.households.identity import make_nik
+    from core.models import PROPOSED_MEMBERS, VisitPhoto
+    from tests.photo_files import jpeg_with_gps
 
     browser.set_window_size(360, 900)
     browser.delete_all_cookies()
@@ -224,12 +228,21 @@ async def test_usul_then_lacak_without_javascript_at_360_px(db: AsyncEngine, sit
         "telepon": "081234567890",
         "alasan": "Suami meninggal, tiga anak masih sekolah.",
     }
+    fields |= {"anggota1_nama": "Asep Sunandar", "anggota1_nik": make_nik("32.01.01", date(1980, 1, 2), Sex.MALE, 5)}
     for name, value in fields.items():
         by_id(browser, name).send_keys(value)
+    Select(by_id(browser, "anggota1_hubungan")).select_by_value("spouse")
+    photo = tmp_path / "rumah.jpg"
+    photo.write_bytes(jpeg_with_gps())
+    by_id(browser, "foto").send_keys(str(photo))  # a file input takes the file's path
     shot(browser, "usul-form-360")
     follow(browser, "send-usul")
     code = by_id(browser, "ticket").text
     assert len(code) == 10 and fields["nik"] not in browser.page_source
+    async with db.connect() as conn:
+        members = (await conn.execute(select(func.count()).select_from(PROPOSED_MEMBERS))).scalar_one()
+        photos = (await conn.execute(select(func.count()).select_from(VisitPhoto.__table__))).scalar_one()
+    assert (members, photos) == (2, 1)
     fits(browser, 360)
     shot(browser, "usul-ticket-360")
     follow(browser, "track")

@@ -1,13 +1,19 @@
 """SIKS-Dataku Usul and Lacak over HTTP against the real application and database: a citizen's usul
 becomes a pending proposal of the village (seen by its operator through GraphQL), its ticket tracks
-it through the chain, bad input and forged forms store nothing, duplicates fold, requests are limited."""
+it through the chain, bad input and forged forms store nothing, duplicates fold, requests are limited;
+other members and a photo of the house (checked as field photos, kept without metadata) travel with it."""
 
 from __future__ import annotations
 
+import io
+import random
 import re
+from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import httpx
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,12 +23,13 @@ from core.foundation.refusals import Invalid
 from core.foundation.settings import Settings
 from core.households.identity import make_nik
 from core.households.service import register_household
-from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, DatakuTicket, Proposal
+from core.models import PROPOSED_HOUSEHOLDS, PROPOSED_MEMBERS, DatakuTicket, Proposal, VisitPhoto
 from core.models.security import AuditEntry
 from core.schema.global_ids import decode
 from core.storage.db import write_transaction
 from tests.conftest import GraphQLClient, token_headers
 from tests.factories import VILLAGE, household
+from tests.photo_files import gps_of, jpeg_with_gps, png
 from tests.serving import serve
 
 USUL = "/dataku/usul"
@@ -72,12 +79,15 @@ async def revised_after_the_visit(db: AsyncEngine, settings: Settings, proposal_
         assert not isinstance(made, Invalid), made
 
 
-async def send(http: httpx.AsyncClient, **change: str) -> httpx.Response:
+async def send(http: httpx.AsyncClient, photo: tuple[str, bytes, str] | None = None, **change: str) -> httpx.Response:
+    """The usul form as a browser posts it: multipart when a photo is chosen (field ``foto``)."""
     page = await http.get(USUL, params=CHAIN)
     assert page.status_code == 200, page.text
     match = TOKEN.search(page.text)
     assert match and 'id="usul-form"' in page.text
-    return await http.post(USUL, data={"csrf_token": match.group(1), **usul_form(**change)})
+    assert 'enctype="multipart/form-data"' in page.text and 'type="file"' in page.text
+    files = {"foto": photo} if photo is not None else None
+    return await http.post(USUL, data={"csrf_token": match.group(1), **usul_form(**change)}, files=files)
 
 
 def ticket_of(page: httpx.Response) -> str:
@@ -237,7 +247,12 @@ async def test_the_example_of_the_docs(client: httpx.AsyncClient, db: AsyncEngin
     token = TOKEN.search(page.text)
     assert token, page.text
     example = usul_form(desa="32.01.11.2001", nik="3201114506850007", kk="3201110000012345", rt="3", rw="5")
-    sent = await client.post(USUL, data={"csrf_token": token.group(1), **example, "telepon": "081234567890"})
+    husband = {"anggota1_nama": "Asep Sunandar", "anggota1_nik": "3201112011800004", "anggota1_hubungan": "spouse"}
+    sent = await client.post(
+        USUL,
+        data={"csrf_token": token.group(1), **example, **husband, "telepon": "081234567890"},
+        files={"foto": ("rumah.png", png(), "image/png")},
+    )
     assert sent.status_code == 201, sent.text
     tracked = await client.get(f"/dataku/lacak?kode={ticket_of(sent)}")
     assert "Sedang diverifikasi: menunggu di tingkat kecamatan" in tracked.text
@@ -266,3 +281,169 @@ async def test_a_returned_usul_says_so_and_the_proposal_is_audited_as_the_pages(
     assert ("dataku", "proposal:propose") in [tuple(row) for row in rows]
     again = await send(client, alasan="Masih menunggu kunjungan desa, dikirim lagi.")
     assert ticket_of(again) == code  # a returned usul is still open: folded
+
+
+CHILD_NIK = make_nik("32.01.01", date(2012, 3, 4), Sex.MALE, 8)
+HUSBAND_NIK = make_nik("32.01.01", date(1980, 11, 20), Sex.MALE, 4)
+PHOTOS_OF_PROPOSALS = """
+query { proposals(first: 5) { edges { node { photos { id kind contentType size uploadedBy url } } } } }
+"""
+
+
+def photo_files(settings: Settings) -> set[Path]:
+    return {path for path in settings.photo_dir.rglob("*") if path.is_file()}
+
+
+async def stored_photos(engine: AsyncEngine) -> list[object]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(VisitPhoto.__table__))).all())
+
+
+async def test_a_photo_of_the_house_is_kept_without_its_metadata_and_shown_to_the_operators(
+    client: httpx.AsyncClient, db: AsyncEngine, settings: Settings
+) -> None:
+    original = jpeg_with_gps(64, 48)
+    assert gps_of(original)  # the phone wrote where the photo was taken
+    before = photo_files(settings)
+    sent = await send(client, photo=("rumah.jpg", original, "image/jpeg"))
+    assert sent.status_code == 201, sent.text
+
+    operator = GraphQLClient(client, token_headers(settings, "village_operator", VILLAGE))
+    [edge] = (await operator(PHOTOS_OF_PROPOSALS))["proposals"]["edges"]
+    [photo] = edge["node"]["photos"]
+    assert (photo["kind"], photo["contentType"], photo["uploadedBy"]) == ("HOUSE_FRONT", "image/jpeg", "dataku")
+    assert photo["size"] == len(original)
+    served = await client.get(photo["url"], headers=token_headers(settings, "village_operator", VILLAGE))
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert gps_of(served.content) == {}  # even an officer gets it without the position: the original is not kept
+    assert Image.open(io.BytesIO(served.content)).size == (64, 48)
+    elsewhere = token_headers(settings, "village_operator", "32.01.01.1002")
+    assert (await client.get(photo["url"], headers=elsewhere)).status_code == 404
+
+    [row] = await stored_photos(db)
+    assert row.visit_id is None and row.proposal_id is not None  # type: ignore[attr-defined]
+    assert row.original_key == row.public_key  # type: ignore[attr-defined]
+    [kept] = photo_files(settings) - before
+    assert gps_of(kept.read_bytes()) == {}
+    audit = AuditEntry.__table__
+    async with db.connect() as conn:
+        query = select(audit.c.actor).where(
+            audit.c.operation == "attachProposalPhoto",
+            audit.c.entity_id == str(row.id),  # type: ignore[attr-defined]
+        )
+        assert (await conn.execute(query)).scalars().all() == ["dataku"]
+
+
+async def test_a_png_photo_and_other_members_travel_with_the_head(
+    client: httpx.AsyncClient, db: AsyncEngine, settings: Settings
+) -> None:
+    rows = {
+        "anggota1_nama": "Asep Sunandar",
+        "anggota1_nik": HUSBAND_NIK,
+        "anggota1_hubungan": "spouse",
+        "anggota3_nama": "  Dede   Rohman ",
+        "anggota3_nik": CHILD_NIK,
+        "anggota3_hubungan": "child",
+    }
+    sent = await send(client, photo=("rumah.png", png(), "image/png"), **rows)  # row 2 left empty: ignored
+    assert sent.status_code == 201, sent.text
+    async with db.connect() as conn:
+        members = (await conn.execute(select(PROPOSED_MEMBERS).order_by(PROPOSED_MEMBERS.c.name))).all()
+    found = [(m.name, m.nik, m.sex, m.relationship, str(m.birth_date)[:10]) for m in members]
+    assert found == [
+        ("Asep Sunandar", HUSBAND_NIK, "male", "spouse", "1980-11-20"),
+        ("Dede Rohman", CHILD_NIK, "male", "child", "2012-03-04"),
+        ("Neneng Kurniasih", HEAD_NIK, "female", "head", "1985-06-05"),
+    ]
+    [row] = await stored_photos(db)
+    assert row.content_type == "image/png"  # type: ignore[attr-defined]
+
+
+async def test_a_bad_member_row_is_refused_naming_its_row_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: AsyncEngine, settings: Settings
+) -> None:
+    registered = household()
+    async with write_transaction(db) as conn:
+        assert not isinstance(await register_household(conn, registered), Invalid)
+    before, files = await stored(db), photo_files(settings)
+    photo = ("rumah.jpg", jpeg_with_gps(), "image/jpeg")
+
+    bad = await send(client, photo, anggota2_nama="Dede", anggota2_nik="3201011234", anggota2_hubungan="child")
+    assert bad.status_code == 400 and 'data-field="anggota2"' in bad.text
+    assert "Anggota keluarga baris 2: NIK adalah 16 angka di Kartu Keluarga (KK)" in bad.text
+    assert "3201011234" not in bad.text and 'value="Dede"' in bad.text  # the name is kept, the NIK never shown
+    head = await send(client, photo, anggota4_nama="Ibu Kedua", anggota4_nik=CHILD_NIK, anggota4_hubungan="head")
+    assert head.status_code == 400 and "baris 4: Pilih hubungan anggota" in head.text  # one head: the one above
+
+    taken = registered.members[0].nik
+    elsewhere = await send(client, photo, anggota3_nama="Asep Sunandar", anggota3_nik=taken, anggota3_hubungan="spouse")
+    assert elsewhere.status_code == 400 and 'data-field="anggota3"' in elsewhere.text
+    assert "Anggota keluarga baris 3: NIK ini sudah terdaftar dalam sebuah keluarga" in elsewhere.text
+    twice = await send(client, photo, anggota1_nama="Neneng Lagi", anggota1_nik=HEAD_NIK, anggota1_hubungan="other")
+    assert twice.status_code == 400 and "baris 1: NIK ini juga ditulis untuk anggota keluarga yang lain" in twice.text
+    no_nik = await send(client, anggota5_nama="Asep Sunandar", anggota5_hubungan="spouse")
+    assert no_nik.status_code == 400 and "Anggota keluarga baris 5: NIK adalah 16 angka" in no_nik.text
+    assert '<details id="more-members" open>' in no_nik.text  # rows 4 to 9 are folded unless one needs care
+
+    assert await stored(db) == before and await stored_photos(db) == []
+    assert photo_files(settings) == files
+
+
+async def test_a_photo_that_is_not_what_it_claims_or_not_an_image_is_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: AsyncEngine, settings: Settings
+) -> None:
+    files = photo_files(settings)
+    lying = await send(client, photo=("rumah.jpg", png(), "image/jpeg"))
+    assert lying.status_code == 400 and 'data-field="foto"' in lying.text
+    assert "dinamai atau ditandai sebagai JPEG tetapi isinya PNG" in lying.text
+    text = await send(client, photo=("rumah.png", b"<html>bukan foto</html>", "image/png"))
+    assert text.status_code == 400 and "Foto rumah harus berupa gambar JPEG, PNG atau WebP" in text.text
+    cut = await send(client, photo=("rumah.jpg", jpeg_with_gps()[:300], "image/jpeg"))
+    assert cut.status_code == 400 and "tidak dapat dibaca sebagai gambar yang utuh" in cut.text
+    with_bad_fields = await send(client, photo=("rumah.jpg", jpeg_with_gps(), "image/jpeg"), rt="abcd")
+    assert with_bad_fields.status_code == 400 and 'data-field="rt"' in with_bad_fields.text  # the photo was fine
+    forged = await client.post(
+        USUL, data={"csrf_token": "forged", **usul_form()}, files={"foto": ("rumah.jpg", jpeg_with_gps())}
+    )
+    assert forged.status_code == 403 and "Formulir sudah kedaluwarsa" in forged.text
+    assert await stored(db) == (0, 0) and await stored_photos(db) == []
+    assert photo_files(settings) == files
+
+
+def noisy_jpeg(side: int) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def test_a_photo_or_form_over_the_limit_is_refused_with_413_and_a_page(
+    db: AsyncEngine, settings: Settings
+) -> None:
+    files = photo_files(settings)
+    async with serve(settings.model_copy(update={"max_photo_bytes": 4096})) as http:
+        over = noisy_jpeg(96)
+        assert 4096 < len(over) < 64 * 1024  # within the form's room: the photo's own check refuses it
+        refused = await send(http, photo=("rumah.jpg", over, "image/jpeg"))
+        assert refused.status_code == 413 and 'data-field="foto"' in refused.text
+        assert "Foto rumah lebih besar dari 0.00391 MB" in refused.text and 'id="usul-form"' in refused.text
+
+        huge = noisy_jpeg(480)
+        assert len(huge) > 4096 + 64 * 1024  # the body itself is over the limit: refused before it is read
+        refused = await send(http, photo=("rumah.jpg", huge, "image/jpeg"))
+        assert refused.status_code == 413 and refused.headers["content-type"].startswith("text/html")
+        assert "Foto rumah lebih besar dari" in refused.text and 'href="/dataku/usul"' in refused.text
+        assert "content-security-policy" in refused.headers
+
+        async def streamed() -> AsyncIterator[bytes]:  # no declared length: counted while it is read
+            yield b'--b0undary\r\nContent-Disposition: form-data; name="foto"; filename="rumah.jpg"\r\n\r\n'
+            for _ in range(20):
+                yield b"x" * 10_000
+
+        multipart = {"content-type": "multipart/form-data; boundary=b0undary"}
+        refused = await http.post(USUL, content=streamed(), headers=multipart)
+        assert refused.status_code == 413 and "Foto rumah lebih besar dari" in refused.text
+
+        form = await http.post("/dataku/cek-bansos", data={"nama": "x" * 1_100_000})
+        assert form.status_code == 413 and "Formulir lebih besar daripada" in form.text
+    assert await stored(db) == (0, 0) and await stored_photos(db) == []
+    assert photo_files(settings) == files

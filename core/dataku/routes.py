@@ -7,19 +7,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.dataku import cekbansos, charts, csrf, i18n, lacak, rekap, sanggah, usul
 from core.dataku.cascade import cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
+from core.http.middleware import BodySizeLimit
 from core.regions.queries import regions_by_code
 from core.runtime.ratelimit import client_key
 from core.storage.records import RegionRecord
+from core.verification.photos import KeptPhoto, discard_files
+from core.verification.storage import folder_store
 
 STATIC = Path(__file__).parent / "static"
 CSRF_REFUSED = Message(N_("The form has expired or did not come from this site; please send it again."))
@@ -30,6 +35,9 @@ LACAK = "lacak.html"
 REKAP = "rekap.html"
 SVG = "image/svg+xml"
 REGION_DROPPED = Message(N_("That region is not in the list; choose again from this level."))
+FORM_UNREADABLE = Message(N_("The form could not be read; open the page again and send it from there."))
+FORM_TOO_LARGE = Message(N_("The form is larger than a form of these pages can be; open the page again."))
+REFUSED = "refused.html"
 
 
 def _form_nonce(request: Request) -> tuple[str, bool]:
@@ -57,6 +65,14 @@ def dataku_app(state: Any) -> ASGIApp:
     """The pages and their static files; ``state`` is the application's (engine, settings, guards, registry)."""
     state.dataku_forms = csrf.FormGuard(state.settings.secret_key)
     state.dataku_rekap = rekap.RekapCache(state.settings.rekap_cache_seconds)
+    usul_parts = {
+        "rows": range(1, usul.MEMBER_ROWS + 1),
+        "shown_rows": usul.SHOWN_ROWS,
+        "row_field": usul.row_field,
+        "relationships": usul.RELATIONSHIPS,
+        "photo_field": usul.PHOTO_FIELD,
+        "photo_limit": usul.megabytes(state.settings.max_photo_bytes),
+    }
 
     async def index(request: Request) -> Response:
         return render(request, "index.html", {})
@@ -98,14 +114,24 @@ def dataku_app(state: Any) -> ASGIApp:
             levels = await cascade(conn, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": notice, "values": {}}
-        return _page(request, state, context, template=USUL)
+        return _page(request, state, {**context, **usul_parts}, template=USUL)
 
     async def usul_send(request: Request) -> Response:
-        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        try:
+            posted = await request.form(max_files=1, max_fields=usul.MAX_FIELDS)
+        except HTTPException:  # malformed multipart, too many fields or files
+            return render(request, REFUSED, {"notice": FORM_UNREADABLE, "back": f"{PREFIX}/usul"}, 400)
+        form = {key: value for key, value in posted.items() if isinstance(value, str)}
         async with state.engine.connect() as conn:
             levels = await cascade(conn, _codes_of(form.get("desa", "")))
         values = {name: form.get(name, "")[:400] for name in usul.KEPT_FIELDS}
-        context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "values": values}
+        context: dict[str, Any] = {
+            "cascade": levels,
+            "village": levels.village,
+            "notice": None,
+            "values": values,
+            **usul_parts,
+        }
         refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
         if refusal is not None:
             honeypot = refusal is csrf.Refusal.HONEYPOT
@@ -115,11 +141,16 @@ def dataku_app(state: Any) -> ASGIApp:
         if limited is not None:
             return _limited(request, state, context, limited, USUL)
         proposed = await usul.read_usul(state.engine, form)
-        sent = (
-            proposed
-            if isinstance(proposed, list)
-            else await usul.submit(state.engine, proposed, client_key(request.scope))
-        )
+        photo = await _house_photo(posted, levels.village)
+        if isinstance(proposed, list) or isinstance(photo, usul.PhotoRefusal):
+            problems = proposed if isinstance(proposed, list) else []
+            status = 400
+            if isinstance(photo, usul.PhotoRefusal):
+                problems, status = [*problems, photo.problem], photo.status
+            elif photo is not None:
+                await discard_files(*photo)
+            return _page(request, state, {**context, "problems": problems}, status, USUL)
+        sent = await usul.submit(state.engine, proposed, client_key(request.scope), photo)
         if isinstance(sent, list):
             return _page(request, state, {**context, "problems": sent}, 400, USUL)
         return render(request, "usul_sent.html", {"ticket": sent}, 200 if sent.folded else 201)
@@ -158,6 +189,15 @@ def dataku_app(state: Any) -> ASGIApp:
         if isinstance(filed, list):
             return _page(request, state, {**context, "problems": filed}, 400, SANGGAH)
         return render(request, "sanggah_sent.html", {"filed": filed}, 200 if filed.ticket.folded else 201)
+
+    async def _house_photo(posted: FormData, village: Any) -> tuple[Any, KeptPhoto] | usul.PhotoRefusal | None:
+        """The photo of the house posted with the form, checked and kept; None when there is none."""
+        upload = usul.chosen_photo(posted.get(usul.PHOTO_FIELD))
+        if upload is None or village is None:
+            return None
+        store = folder_store(state.settings.photo_dir)
+        kept = await usul.keep_photo(store, upload, village.code, state.settings.max_photo_bytes)
+        return kept if isinstance(kept, usul.PhotoRefusal) else (store, kept)
 
     async def lacak_page(request: Request) -> Response:
         code = request.query_params.get("kode", "")[:40]
@@ -234,7 +274,20 @@ def dataku_app(state: Any) -> ASGIApp:
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )
-    return SecurityHeaders(router)
+
+    async def too_large(scope: Scope, receive: Receive, send: Send, upload: bool) -> None:
+        request = Request(scope, receive)
+        notice = usul.too_large(state.settings.max_photo_bytes) if upload else FORM_TOO_LARGE
+        response = render(request, REFUSED, {"notice": notice, "back": request.url.path}, 413)
+        await response(scope, receive, send)
+
+    limited = BodySizeLimit(
+        router,
+        max_bytes=state.settings.max_request_bytes,
+        max_upload_bytes=state.settings.max_photo_bytes + usul.FORM_BYTES,
+        refuse=too_large,
+    )
+    return SecurityHeaders(limited)
 
 
 def _limited(

@@ -2,12 +2,19 @@
 
 The form's fields are checked here first (messages from the catalogs), then the proposal is made by
 ``core.verification.proposals.propose_new_household`` (the rules every proposal obeys: NIK and KK
-valid and not already registered or proposed, the village existing) on behalf of the principal
-``dataku`` (role village operator, scope the village): it enters the verification chain like an
-operator's proposal, ``created_by = "dataku"``. The head's sex and birth date are read from the NIK;
+valid and not already registered or proposed, one head, no NIK twice, the village existing) on
+behalf of the principal ``dataku`` (role village operator, scope the village): it enters the
+verification chain like an operator's proposal, ``created_by = "dataku"``. Beside the head, up to
+``MEMBER_ROWS`` other members may be given (name, NIK, relationship to the head); empty rows are
+ignored and every refusal names its row. Each person's sex and birth date are read from the NIK;
 the house's variables are not asked on the page and carry placeholders (``HOUSE_PLACEHOLDERS``) that
 the village replaces after its visit (``returnProposal`` / ``reviseProposal``). The phone number and
 the reason go into the proposal's note, for the operators.
+
+An optional photo of the house is checked as field-visit photos are (``core.verification.photos``:
+its type read from its content, its size limited, its metadata stripped) and kept, without its
+metadata only, with the proposal (``Proposal.photos``). A refused photo, a refused form or a folded
+usul leave no photo behind.
 
 A usul whose NIK or KK is already in an open usul of the pages is folded: the existing ticket is
 shown again, nothing is stored. Every posted usul counts against the address's public request limit.
@@ -19,7 +26,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,6 +44,7 @@ from core.foundation.enums import (
     HomeOwnership,
     LightingSource,
     MemberStatus,
+    PhotoKind,
     Relationship,
     RoofMaterial,
     ToiletFacility,
@@ -51,11 +59,57 @@ from core.runtime.guards import Guards
 from core.storage.db import write_transaction
 from core.storage.records import RegionRecord
 from core.verification.drafts import OPEN, PROPOSALS
+from core.verification.photos import (
+    KeptPhoto,
+    PhotoProblem,
+    PhotoRefused,
+    attach_to_proposal,
+    discard_files,
+    keep_checked,
+)
 from core.verification.proposals import CITIZEN_PROPOSER, propose_new_household
+from core.verification.storage import PhotoStore
 
 TICKETS = DatakuTicket.__table__
-#: The fields shown again after a refusal (the NIK and KK are not: typed again, never echoed).
-KEPT_FIELDS = ("nama", "alamat", "rt", "rw", "telepon", "alasan")
+#: Rows of the form for the family's other members (name, NIK, relationship to the head); the rows
+#: after the first ``SHOWN_ROWS`` are folded under "More members" (an HTML ``details``, no script).
+MEMBER_ROWS = 9
+SHOWN_ROWS = 3
+#: The relationships a member's row offers (the head is the person above the rows), with their labels.
+RELATIONSHIPS: tuple[tuple[Relationship, str], ...] = (
+    (Relationship.SPOUSE, N_("Wife or husband")),
+    (Relationship.CHILD, N_("Child")),
+    (Relationship.CHILD_IN_LAW, N_("Son- or daughter-in-law")),
+    (Relationship.GRANDCHILD, N_("Grandchild")),
+    (Relationship.PARENT, N_("Parent")),
+    (Relationship.PARENT_IN_LAW, N_("Parent-in-law")),
+    (Relationship.OTHER_RELATIVE, N_("Other relative")),
+    (Relationship.OTHER, N_("Other")),
+)
+#: The form's field of the photo of the house, and the kind it is kept as.
+PHOTO_FIELD = "foto"
+PHOTO_KIND = PhotoKind.HOUSE_FRONT
+#: Room in the form's body beside the photo (every text field and the multipart framing).
+FORM_BYTES = 64 * 1024
+#: The most fields a posted form may have (the head's, the rows', the guards').
+MAX_FIELDS = 16 + 3 * MEMBER_ROWS
+
+
+def row_field(row: int, name: str = "") -> str:
+    """The form's name of a member row's field (``anggota3_nik``), or of the row (``anggota3``)."""
+    return f"anggota{row}_{name}" if name else f"anggota{row}"
+
+
+#: The fields shown again after a refusal (the NIKs and KK are not: typed again, never echoed).
+KEPT_FIELDS = (
+    "nama",
+    "alamat",
+    "rt",
+    "rw",
+    "telepon",
+    "alasan",
+    *(row_field(row, name) for row in range(1, MEMBER_ROWS + 1) for name in ("nama", "hubungan")),
+)
 USERNAME = CITIZEN_PROPOSER
 TICKET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32: no 0/1/8/9 to mistake for O/I/B/g
 TICKET_LENGTH = 10  # 50 random bits
@@ -95,6 +149,16 @@ _FORM_FIELD = {
 
 
 @dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A family member given in row ``row`` of the form."""
+
+    row: int
+    name: str
+    nik: str
+    relationship: Relationship
+
+
+@dataclass(frozen=True, slots=True)
 class Usul:
     village: RegionRecord
     head_name: str
@@ -105,6 +169,25 @@ class Usul:
     rw: str
     phone: str
     reason: str
+    members: tuple[MemberRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRefusal:
+    """The photo's problem for the form, and the status it answers with (413 when too large)."""
+
+    problem: Problem
+    status: int
+
+
+class UploadedFile(Protocol):
+    """A file posted with the form (starlette's UploadFile)."""
+
+    filename: str | None
+    content_type: str | None
+    size: int | None
+
+    async def read(self, size: int = -1) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +241,40 @@ async def read_usul(engine: AsyncEngine, form: dict[str, str]) -> Usul | list[Pr
     if not _text_ok(reason, REASON_LENGTHS):
         text = N_("Say in %(min)s to %(max)s characters why the family needs to be registered.")
         problems.append(Problem("alasan", Message(text, {"min": REASON_LENGTHS[0], "max": REASON_LENGTHS[1]})))
+    members = _member_rows(form, problems)
     if problems or village is None:
         return problems
-    return Usul(village, name, nik, kk, address, rt, rw, phone, reason)
+    return Usul(village, name, nik, kk, address, rt, rw, phone, reason, members)
+
+
+def _member_rows(form: dict[str, str], problems: list[Problem]) -> tuple[MemberRow, ...]:
+    """The rows of the form that give a member (empty rows ignored); each row's problems into ``problems``."""
+    members: list[MemberRow] = []
+    relationships = {relationship.value: relationship for relationship, _label in RELATIONSHIPS}
+    for row in range(1, MEMBER_ROWS + 1):
+        name = " ".join(form.get(row_field(row, "nama"), "").split())
+        nik = form.get(row_field(row, "nik"), "").strip()
+        chosen = form.get(row_field(row, "hubungan"), "").strip()
+        if not name and not nik and not chosen:
+            continue
+        relationship = relationships.get(chosen)
+        found: list[Message] = []
+        if not _text_ok(name, NAME_LENGTHS):
+            text = N_("Write the member's full name as on the family card (KK), %(min)s to %(max)s characters.")
+            found.append(Message(text, {"min": NAME_LENGTHS[0], "max": NAME_LENGTHS[1]}))
+        if nik_problem(nik) is not None:
+            found.append(Message(N_("The NIK is the 16 digits on the family card (KK); this one is not a valid NIK.")))
+        if relationship is None:
+            found.append(Message(N_("Choose the member's relationship to the head of the family from the list.")))
+        problems.extend(Problem(row_field(row), in_row(row, message)) for message in found)
+        if not found and relationship is not None:
+            members.append(MemberRow(row, name, nik, relationship))
+    return tuple(members)
+
+
+def in_row(row: int, message: Message) -> Message:
+    """``message`` about the member of row ``row`` of the form."""
+    return Message(N_("Family member in row %(row)s: %(problem)s"), {"row": row, "problem": message})
 
 
 def birth_date_of(nik: str, today: date) -> date:
@@ -172,21 +286,23 @@ def birth_date_of(nik: str, today: date) -> date:
     return date(year, facts.month, facts.day)
 
 
-def household_of(usul: Usul, today: date) -> HouseholdData:
-    head = MemberData(
-        nik=usul.nik,
-        name=usul.head_name,
-        sex=nik_facts(usul.nik).sex,
-        birth_date=birth_date_of(usul.nik, today),
-        relationship=Relationship.HEAD,
+def person_of(nik: str, name: str, relationship: Relationship, today: date) -> MemberData:
+    """A member whose sex and birth date are read from the NIK."""
+    return MemberData(
+        nik=nik, name=name, sex=nik_facts(nik).sex, birth_date=birth_date_of(nik, today), relationship=relationship
     )
+
+
+def household_of(usul: Usul, today: date) -> HouseholdData:
+    head = person_of(usul.nik, usul.head_name, Relationship.HEAD, today)
+    others = [person_of(m.nik, m.name, m.relationship, today) for m in usul.members]
     return HouseholdData(
         kk_number=usul.kk,
         village_code=usul.village.code,
         address=usul.address,
         rt=usul.rt,
         rw=usul.rw,
-        members=[head],
+        members=[head, *others],
         **HOUSE_PLACEHOLDERS,
     )
 
@@ -219,39 +335,119 @@ _KNOWN_REFUSALS = (
     ("already a member of another active household", N_("This NIK is already in a registered family; see Cek Bansos.")),
     ("already registered to an active household", N_("This family card (KK) is already registered.")),
     ("already proposed by another open proposal", N_("This is already in a proposal being verified by the village.")),
+    ("appears twice in the household", N_("This NIK is written for another person of the family too.")),
 )
+_MEMBER_ERROR = re.compile(r"members\.([0-9]+)\.")
 
 
-def problems_of(refusal: Invalid) -> list[Problem]:
-    """The proposal rules' refusals as the form's problems, in the catalogs' words."""
+def problems_of(refusal: Invalid, usul: Usul) -> list[Problem]:
+    """The proposal rules' refusals as the form's problems, in the catalogs' words; a member's names its row."""
     problems: list[Problem] = []
     for error in refusal.errors:
-        field = _FORM_FIELD.get(error.field, "nama")
-        text = next(
-            (said for known, said in _KNOWN_REFUSALS if known in error.message),
-            N_("This value was not accepted; check it against the ID card (KTP) and family card (KK)."),
+        message = Message(
+            next(
+                (said for known, said in _KNOWN_REFUSALS if known in error.message),
+                N_("This value was not accepted; check it against the ID card (KTP) and family card (KK)."),
+            )
         )
-        problem = Problem(field, Message(text))
+        member = _MEMBER_ERROR.match(error.field)
+        index = int(member.group(1)) if member else 0
+        if 1 <= index <= len(usul.members):  # members.0 is the head, then the rows given, in order
+            row = usul.members[index - 1].row
+            problem = Problem(row_field(row), in_row(row, message))
+        else:
+            problem = Problem(_FORM_FIELD.get(error.field, "nama"), message)
         if problem not in problems:
             problems.append(problem)
     return problems
 
 
-async def submit(engine: AsyncEngine, usul: Usul, client: str) -> Ticket | list[Problem]:
-    """Fold onto an open usul of the same NIK or KK, or make the proposal and its ticket (one transaction)."""
-    async with write_transaction(engine) as conn:
-        kept = await open_ticket_of(conn, usul.nik, usul.kk)
-        if kept is not None:
-            return Ticket(kept, folded=True)
-        principal = Principal(USERNAME, Role.VILLAGE_OPERATOR.value, usul.village.code, via="dataku")
-        request = RequestInfo(principal, client=client[:64])
-        today = datetime.now(UTC).date()
-        made = await propose_new_household(conn, request, household_of(usul, today), note_of(usul))
-        if isinstance(made, Invalid):
-            return problems_of(made)
-        code = new_ticket_code()
-        await conn.execute(insert(TICKETS).values(code=code, proposal_id=made.id, created_at=datetime.now(UTC)))
-        return Ticket(code, folded=False)
+def megabytes(size: int) -> str:
+    """A size in MB as the pages show it: ``10``, ``0.5``."""
+    return f"{size / 1_048_576:.3g}"
+
+
+_PHOTO_REFUSALS = {
+    PhotoProblem.NOT_AN_IMAGE: N_("The photo of the house must be a JPEG, PNG or WebP image; this file is not one."),
+    PhotoProblem.CLAIM_MISMATCH: N_(
+        "The file is named or labelled as %(claimed)s but its content is %(actual)s; send the photo as it was taken."
+    ),
+    PhotoProblem.TOO_LARGE: N_("The photo of the house is larger than %(limit)s MB; choose a smaller photo."),
+    PhotoProblem.NOT_DECODED: N_("The photo of the house could not be read as a complete image; choose it again."),
+}
+
+
+def photo_refusal(refused: PhotoRefused) -> PhotoRefusal:
+    """A refused photo as the form's problem, in the catalogs' words."""
+    values = dict(refused.values)
+    if "limit" in values:
+        values["limit"] = megabytes(values["limit"])
+    status = 413 if refused.problem is PhotoProblem.TOO_LARGE else 400
+    return PhotoRefusal(Problem(PHOTO_FIELD, Message(_PHOTO_REFUSALS[refused.problem], values)), status)
+
+
+def too_large(max_photo_bytes: int) -> Message:
+    """The page's words for a form whose body is over the limit (the photo is what makes it large)."""
+    return Message(_PHOTO_REFUSALS[PhotoProblem.TOO_LARGE], {"limit": megabytes(max_photo_bytes)})
+
+
+def chosen_photo(upload: object) -> UploadedFile | None:
+    """The photo posted with the form, or None when none was chosen (browsers send an empty, nameless file)."""
+    if not callable(getattr(upload, "read", None)):
+        return None
+    if not getattr(upload, "filename", "") and not getattr(upload, "size", 0):
+        return None
+    return upload  # type: ignore[return-value]
+
+
+async def keep_photo(
+    store: PhotoStore, upload: UploadedFile, village_code: str, max_bytes: int
+) -> KeptPhoto | PhotoRefusal:
+    """Check the photo of the house as a field photo is checked; kept only without its metadata."""
+    kept = await keep_checked(
+        store,
+        upload,
+        folder=f"usul/{village_code}",
+        name=PHOTO_KIND.value,
+        filename=upload.filename,
+        declared_type=upload.content_type,
+        max_bytes=max_bytes,
+        keep_original=False,
+    )
+    return photo_refusal(kept) if isinstance(kept, PhotoRefused) else kept
+
+
+async def submit(
+    engine: AsyncEngine, usul: Usul, client: str, photo: tuple[PhotoStore, KeptPhoto] | None = None
+) -> Ticket | list[Problem]:
+    """Fold onto an open usul of the same NIK or KK, or make the proposal, its photo and its ticket (one
+    transaction). The photo's files are removed unless a new proposal keeps them."""
+    kept = False
+    try:
+        async with write_transaction(engine) as conn:
+            outcome = await _propose(conn, usul, client, photo[1] if photo else None)
+        kept = isinstance(outcome, Ticket) and not outcome.folded
+    finally:
+        if photo is not None and not kept:
+            await discard_files(*photo)
+    return outcome
+
+
+async def _propose(conn: AsyncConnection, usul: Usul, client: str, photo: KeptPhoto | None) -> Ticket | list[Problem]:
+    folded = await open_ticket_of(conn, usul.nik, usul.kk)
+    if folded is not None:
+        return Ticket(folded, folded=True)
+    principal = Principal(USERNAME, Role.VILLAGE_OPERATOR.value, usul.village.code, via="dataku")
+    request = RequestInfo(principal, client=client[:64])
+    today = datetime.now(UTC).date()
+    made = await propose_new_household(conn, request, household_of(usul, today), note_of(usul))
+    if isinstance(made, Invalid):
+        return problems_of(made, usul)
+    if photo is not None:
+        await attach_to_proposal(conn, request, made, PHOTO_KIND, photo)
+    code = new_ticket_code()
+    await conn.execute(insert(TICKETS).values(code=code, proposal_id=made.id, created_at=datetime.now(UTC)))
+    return Ticket(code, folded=False)
 
 
 async def count_request(guards: Guards, address: str) -> Refused | None:

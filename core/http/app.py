@@ -32,6 +32,7 @@ from core.access.enforcer import AccessControl
 from core.audit.checkpoints import checkpoint_periodically
 from core.audit.log import record
 from core.auth.gate import CallerGate, caller_of
+from core.dataku.pages import PREFIX as DATAKU
 from core.dataku.routes import dataku_app
 from core.dci.delivery import delivering
 from core.dci.routes import dci_routes
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             BodySizeLimit,
             max_bytes=settings.max_request_bytes,
             max_upload_bytes=settings.max_photo_bytes + UPLOAD_OVERHEAD_BYTES,
+            own_limits=(DATAKU,),  # the citizens' pages answer a too-large form with a page (core.dataku.routes)
         ),
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
         Middleware(DatabaseOutage),
@@ -246,7 +248,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             *security_routes(app.state),
             Route("/metrics", metrics_endpoint(app.state), methods=["GET"]),
             *dci_routes(app.state),
-            Mount("/dataku", dataku_app(app.state)),  # the citizens' pages (docs/dataku.md)
+            Mount(DATAKU, dataku_app(app.state)),  # the citizens' pages (docs/dataku.md)
         ]
     )
     if settings.mode is Mode.DEVELOPMENT:

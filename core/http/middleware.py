@@ -7,6 +7,7 @@ shape, ``{"errors": [{"message": ..., "extensions": {"code": ...}}]}``, so clien
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,16 +44,38 @@ class _ResponseTracker:
         await self._send(message)
 
 
+#: Answers a request whose body is too large: (scope, receive, send, whether it is a multipart upload).
+Refuse = Callable[[Scope, Receive, Send, bool], Awaitable[None]]
+
+
 class BodySizeLimit:
     """Refuses request bodies larger than ``max_bytes`` with HTTP 413, by the declared length or while reading.
 
-    A multipart request (a photo upload) may carry up to ``max_upload_bytes`` instead.
+    A multipart request (a photo upload) may carry up to ``max_upload_bytes`` instead. ``refuse``
+    words the answer (by default a GraphQL-shaped error); paths under ``own_limits`` (``/dataku``)
+    pass untouched: their application limits its bodies itself, with this class, answering in pages.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_upload_bytes: int | None = None,
+        *,
+        refuse: Refuse | None = None,
+        own_limits: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_upload_bytes = max_upload_bytes or max_bytes
+        self.refuse = refuse or self._refuse
+        self.own_limits = own_limits
+
+    async def _refuse(self, _scope: Scope, _receive: Receive, send: Send, upload: bool) -> None:
+        await send_error(send, 413, self._message(upload))
+
+    def _limits_itself(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.own_limits)
 
     def _message(self, upload: bool) -> str:
         if upload:
@@ -66,7 +89,7 @@ class BodySizeLimit:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._limits_itself(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -74,7 +97,7 @@ class BodySizeLimit:
         limit = self.max_upload_bytes if upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_error(send, 413, self._message(upload))
+            await self.refuse(scope, receive, send, upload)
             return
         received = 0
 
@@ -93,7 +116,7 @@ class BodySizeLimit:
         except _BodyTooLarge:
             if tracker.started:
                 raise
-            await send_error(send, 413, self._message(upload))
+            await self.refuse(scope, receive, send, upload)
 
 
 class TimeLimit:

@@ -210,13 +210,17 @@ class Visit(SQLModel, table=True):
 
 
 class VisitPhoto(SQLModel, table=True):
-    """A photo taken on a visit, kept in photo storage; ``public_key`` names the copy without metadata."""
+    """A photo taken on a visit, or sent by a citizen with a usul (``proposal_id``), kept in photo storage;
+    ``public_key`` names the copy without metadata."""
 
     __tablename__ = "visit_photos"
     __table_args__ = (Index("ix_visit_photos_visit_kind", "visit_id", "kind", unique=True),)
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)
-    visit_id: int = Field(foreign_key="visits.id", sa_type=ID_TYPE)
+    visit_id: int | None = Field(default=None, foreign_key="visits.id", sa_type=ID_TYPE)
+    proposal_id: int | None = Field(
+        default=None, foreign_key="proposals.id", index=True, sa_type=ID_TYPE, description="For a usul's photo."
+    )
     household_id: int = Field(sa_type=ID_TYPE, index=True)
     village_code: str = Field(sa_type=code_type())
     kind: str = Field(max_length=12)

@@ -39,7 +39,9 @@ DEFAULT_PAGE_SIZE = 100
 
 @fetched_by(by_row_id(photos.photos_by_id))
 @guarded("photo")
-@strawberry.type(description="A photo taken on a visit; fetch it from url with the same credentials.")
+@strawberry.type(
+    description="A photo taken on a visit or sent with a citizen's usul; fetch it from url with the same credentials."
+)
 class VisitPhoto(Node):
     id: strawberry.ID = global_id("VisitPhoto")
     kind: enums.PhotoKind
@@ -100,6 +102,18 @@ def _load_photos(context: Context) -> Any:
         return [found[key] for key in keys]
 
     return load
+
+
+async def proposal_photos(info: Info[Context, None], proposal_id: int) -> list[Any]:
+    """The photos sent with a proposal (``Proposal.photos``), batched per request."""
+    context = info.context
+
+    async def load(keys: list[int]) -> list[Any]:
+        async with context.engine.connect() as conn:
+            found = await photos.photos_of_proposals(conn, keys)
+        return [found[key] for key in keys]
+
+    return await context.loaders.named("proposal_photos", load).load(proposal_id)  # type: ignore[no-any-return]
 
 
 def _load_visits(context: Context) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from operator import attrgetter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -44,6 +44,9 @@ from core.verification.queries import (
     proposed_values,
     steps_of,
 )
+
+if TYPE_CHECKING:
+    from core.schema.fieldwork import VisitPhoto
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -145,6 +148,15 @@ class Proposal(Node):
     async def changes(self: Any, info: Info[Context, None]) -> list[ProposedValue]:  # type: ignore[misc]
         loader = info.context.loaders.named("proposal_values", _load_proposed(info.context))
         return proposed_values(self, await loader.load(self.id))  # type: ignore[return-value]
+
+    @strawberry.field(description="Photos sent with the proposal: a citizen's usul may carry one of the house.")
+    async def photos(
+        self: Any,  # type: ignore[misc]
+        info: Info[Context, None],
+    ) -> list[Annotated[VisitPhoto, strawberry.lazy("core.schema.fieldwork")]]:
+        from core.schema.fieldwork import proposal_photos
+
+        return await proposal_photos(info, self.id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The DTKS edition that determined it.")
     async def edition(self: Any, info: Info[Context, None]) -> DtksEdition | None:  # type: ignore[misc]

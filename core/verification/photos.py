@@ -6,6 +6,11 @@ decides the type, whatever the file name says: the first bytes must be JPEG, PNG
 declared type or extension that says otherwise is refused as a lie, and the whole file must
 decode as that image. Officers get the original; everyone else gets a copy re-encoded without
 any metadata (EXIF with its GPS position, XMP, comments), oriented as the camera meant.
+
+``keep_checked`` is that check and storage for any photo; ``store_photo`` records a visit's, and
+``attach_to_proposal`` a photo a citizen sent with a usul (``core.dataku.usul``), of which only the
+copy without metadata is kept: a phone's GPS position is the citizen's, not for an office to collect
+by accident.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import io
 import secrets
 import warnings
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, make_dataclass
+from dataclasses import dataclass, field, make_dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -87,6 +93,35 @@ def claimed_type(filename: str | None, declared: str | None) -> list[str]:
 
 class TooLarge(Exception):
     pass
+
+
+class PhotoProblem(StrEnum):
+    """Why a photo was refused (each caller words it: the API in English, the pages from the catalogs)."""
+
+    NOT_AN_IMAGE = "not_an_image"
+    CLAIM_MISMATCH = "claim_mismatch"
+    TOO_LARGE = "too_large"
+    NOT_DECODED = "not_decoded"
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRefused:
+    """A refused photo: the problem, its English message, the values it names (``claimed``, ``actual``, ``limit``)."""
+
+    problem: PhotoProblem
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPhoto:
+    """A checked photo in storage, not yet recorded: its type, the size and sha256 as it arrived, its two keys."""
+
+    content_type: str
+    size: int
+    sha256: str
+    original_key: str
+    public_key: str
 
 
 @dataclass(slots=True)
@@ -167,8 +202,74 @@ async def photos_of_visits(conn: AsyncConnection, visit_ids: list[int]) -> dict[
     return found
 
 
+async def photos_of_proposals(conn: AsyncConnection, proposal_ids: list[int]) -> dict[int, list[Any]]:
+    """The photos sent with each proposal (a citizen's usul), by proposal id; one statement."""
+    found: dict[int, list[Any]] = {proposal_id: [] for proposal_id in proposal_ids}
+    if proposal_ids:
+        query = select(PHOTOS).where(PHOTOS.c.proposal_id.in_(proposal_ids)).order_by(PHOTOS.c.kind, PHOTOS.c.id)
+        for row in await conn.execute(query):
+            found[row.proposal_id].append(PhotoRecord(*row))
+    return found
+
+
 def _invalid(message: str) -> Invalid:
     return Invalid([FieldError("file", message)])
+
+
+async def keep_checked(
+    store: PhotoStore,
+    source: PhotoSource,
+    *,
+    folder: str,
+    name: str,
+    filename: str | None,
+    declared_type: str | None,
+    max_bytes: int,
+    sha256: str | None = None,
+    keep_original: bool = True,
+) -> KeptPhoto | PhotoRefused:
+    """Check a photo as it streams to storage under ``originals/{folder}/{name}-…`` and ``public/…``.
+
+    The content decides its type; a refused photo leaves nothing in storage. ``sha256``, when given
+    (an offline package), must match what arrives. Without ``keep_original`` only the copy without
+    metadata stays (both keys name it).
+    """
+    first = await source.read(CHUNK)
+    content_type = sniff(first[:12])
+    if content_type is None:
+        message = "the file is not a JPEG, PNG or WebP image (its first bytes say otherwise)"
+        return PhotoRefused(PhotoProblem.NOT_AN_IMAGE, message)
+    lies = [c for c in claimed_type(filename, declared_type) if c != content_type]
+    if lies:
+        claimed, actual = NAMES[lies[0]], NAMES[content_type]
+        message = f"the file claims to be {claimed} but its content is {actual}"
+        return PhotoRefused(PhotoProblem.CLAIM_MISMATCH, message, {"claimed": claimed, "actual": actual})
+    token = secrets.token_hex(6)
+    extension = FORMATS[content_type][1]
+    original_key, public_key = (f"{copy}/{folder}/{name}-{token}.{extension}" for copy in ("originals", "public"))
+    counted = _Counted(source, first, max_bytes)
+    try:
+        await store.write(original_key, counted.chunks())
+    except TooLarge:
+        message = f"the photo is larger than the limit of {max_bytes:,} bytes"
+        return PhotoRefused(PhotoProblem.TOO_LARGE, message, {"limit": max_bytes})
+    digest = counted.digest.hexdigest()
+    try:
+        if sha256 is not None and sha256.lower() != digest:
+            raise ValueError(f"the photo's checksum is {digest}, not the {sha256[:64]} it came with")
+        stripped = await asyncio.to_thread(_decode_and_strip, await read_all(store, original_key), content_type)
+    except ValueError as exc:
+        await store.delete(original_key)
+        return PhotoRefused(PhotoProblem.NOT_DECODED, str(exc))
+
+    async def once() -> AsyncIterator[bytes]:
+        yield stripped
+
+    await store.write(public_key, once())
+    if not keep_original:
+        await store.delete(original_key)
+        original_key = public_key
+    return KeptPhoto(content_type, counted.size, digest, original_key, public_key)
 
 
 async def store_photo(
@@ -194,67 +295,81 @@ async def store_photo(
     taken = select(PHOTOS.c.id).where(PHOTOS.c.visit_id == visit_id, PHOTOS.c.kind == kind.value)
     if (await conn.execute(taken)).first() is not None:
         return Invalid([FieldError("kind", f"visit {visit_id} already has a {kind.value.replace('_', ' ')} photo")])
-    first = await source.read(CHUNK)
-    content_type = sniff(first[:12])
-    if content_type is None:
-        return _invalid("the file is not a JPEG, PNG or WebP image (its first bytes say otherwise)")
-    lies = [c for c in claimed_type(filename, declared_type) if c != content_type]
-    if lies:
-        return _invalid(f"the file claims to be {NAMES[lies[0]]} but its content is {NAMES[content_type]}")
-    token = secrets.token_hex(6)
-    extension = FORMATS[content_type][1]
-    folder = f"{visit.village_code}/{visit_id}"
-    original_key, public_key = (
-        f"originals/{folder}/{kind.value}-{token}.{extension}",
-        f"public/{folder}/{kind.value}-{token}.{extension}",
+    kept = await keep_checked(
+        store,
+        source,
+        folder=f"{visit.village_code}/{visit_id}",
+        name=kind.value,
+        filename=filename,
+        declared_type=declared_type,
+        max_bytes=max_bytes,
+        sha256=sha256,
     )
-    counted = _Counted(source, first, max_bytes)
-    try:
-        await store.write(original_key, counted.chunks())
-    except TooLarge:
-        return _invalid(f"the photo is larger than the limit of {max_bytes:,} bytes")
-    digest = counted.digest.hexdigest()
-    try:
-        if sha256 is not None and sha256.lower() != digest:
-            raise ValueError(f"the photo's checksum is {digest}, not the {sha256[:64]} it came with")
-        stripped = await asyncio.to_thread(_decode_and_strip, await read_all(store, original_key), content_type)
-    except ValueError as exc:
-        await store.delete(original_key)
-        return _invalid(str(exc))
-
-    async def once() -> AsyncIterator[bytes]:
-        yield stripped
-
-    await store.write(public_key, once())
-    photo_id = ids.next_id()
-    await conn.execute(
-        insert(PHOTOS).values(
-            id=photo_id,
-            visit_id=visit_id,
-            household_id=visit.household_id,
-            village_code=visit.village_code,
-            kind=kind.value,
-            content_type=content_type,
-            size=counted.size,
-            sha256=digest,
-            original_key=original_key,
-            public_key=public_key,
-            uploaded_by=request.principal.username[:64],
-            uploaded_at=datetime.now(UTC),
-        )
-    )
+    if isinstance(kept, PhotoRefused):
+        return _invalid(kept.message)
+    photo_id = await _insert(conn, request, kept, kind, visit.household_id, visit.village_code, visit_id=visit_id)
     await record(
         conn,
         request,
         operation="uploadVisitPhoto",
         entity="visit_photo",
         entity_id=photo_id,
-        after={"visit": visit_id, "kind": kind.value, "sha256": digest, "size": counted.size},
+        after={"visit": visit_id, "kind": kind.value, "sha256": kept.sha256, "size": kept.size},
     )
     return await photo_by_id(conn, photo_id)
 
 
+async def attach_to_proposal(
+    conn: AsyncConnection, request: RequestInfo, proposal: Any, kind: PhotoKind, kept: KeptPhoto
+) -> Any:
+    """Record a checked photo as sent with ``proposal`` (a citizen's usul), audited; its PhotoRecord."""
+    photo_id = await _insert(
+        conn, request, kept, kind, proposal.household_id, proposal.village_code, proposal_id=proposal.id
+    )
+    await record(
+        conn,
+        request,
+        operation="attachProposalPhoto",
+        entity="visit_photo",
+        entity_id=photo_id,
+        after={"proposal": proposal.id, "kind": kind.value, "sha256": kept.sha256, "size": kept.size},
+    )
+    return await photo_by_id(conn, photo_id)
+
+
+async def _insert(
+    conn: AsyncConnection,
+    request: RequestInfo,
+    kept: KeptPhoto,
+    kind: PhotoKind,
+    household_id: int,
+    village_code: str,
+    *,
+    visit_id: int | None = None,
+    proposal_id: int | None = None,
+) -> int:
+    photo_id = ids.next_id()
+    await conn.execute(
+        insert(PHOTOS).values(
+            id=photo_id,
+            visit_id=visit_id,
+            proposal_id=proposal_id,
+            household_id=household_id,
+            village_code=village_code,
+            kind=kind.value,
+            content_type=kept.content_type,
+            size=kept.size,
+            sha256=kept.sha256,
+            original_key=kept.original_key,
+            public_key=kept.public_key,
+            uploaded_by=request.principal.username[:64],
+            uploaded_at=datetime.now(UTC),
+        )
+    )
+    return photo_id
+
+
 async def discard_files(store: PhotoStore, photo: Any) -> None:
-    """Remove a photo's files (when the transaction that recorded it did not commit)."""
+    """Remove a photo's files (a KeptPhoto or a PhotoRecord whose transaction did not commit)."""
     await store.delete(photo.original_key)
     await store.delete(photo.public_key)
