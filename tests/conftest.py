@@ -93,6 +93,7 @@ def settings(
         audit_checkpoint_file=Path(checkpoints),
         audit_retired_keys=PRODUCTION_AUDIT_KEY,
         dci_delivery_in_server=False,
+        grievance_escalation_seconds=0,
     )
     for name, value in previous.items():
         if value is None:

@@ -15,6 +15,7 @@ from core.audit.log import RequestInfo
 from core.auth.principal import Principal
 from core.foundation.enums import GrievanceReason, HouseholdRemovalReason
 from core.foundation.ids import encode_global
+from core.foundation.settings import Settings
 from core.grievances import cases, handling
 from core.models import Grievance, GrievanceEvent, Proposal
 from core.models.security import AuditEntry
@@ -23,6 +24,7 @@ from core.verification import proposals
 from tests.cli_support import siks
 from tests.conftest import GraphQLClient
 from tests.grievance_support import SIBLING, VILLAGE, backdate, filed, officer, recipient
+from tests.serving import serve
 
 CASES = """
 query($status: GrievanceStatus, $overdue: Boolean, $region: String) {
@@ -259,6 +261,32 @@ async def test_siks_grievances_escalate_runs_the_same_for_the_country(db: AsyncE
     assert (case.level, case.status) == ("district", "escalated")
     again = await asyncio.to_thread(siks, "grievances", "escalate")
     assert "escalated 0 grievance(s): none overdue" in again.stdout
+
+
+async def test_the_server_escalates_overdue_cases_by_itself(db: AsyncEngine, settings: Settings) -> None:
+    """With ``SIKS_GRIEVANCE_ESCALATION_SECONDS`` set, a running server moves an overdue case without a command."""
+    late = await filed(db, await recipient(db, "Siti Rosida"))
+    await backdate(db, late, 20)
+    async with serve(settings.model_copy(update={"grievance_escalation_seconds": 1})) as http:
+        assert (await http.get("/health")).status_code == 200
+        for _ in range(100):
+            async with db.connect() as conn:
+                case = await cases.grievance_by_id(conn, late, "")
+            if case.level == "district":
+                break
+            await asyncio.sleep(0.1)
+    assert (case.level, case.status) == ("district", "escalated")
+    async with db.connect() as conn:
+        actors = (
+            (
+                await conn.execute(
+                    select(AuditEntry.__table__.c.actor).where(AuditEntry.__table__.c.entity_id == str(late))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert "siks:escalation" in actors
 
 
 async def test_counts_by_status_and_age(db: AsyncEngine, as_role: Any) -> None:

@@ -224,6 +224,12 @@ class Settings(BaseSettings):
         description="Days a grievance (sanggah) may stay undecided at one level before it is escalated to the "
         "level above (docs/grievances.md).",
     )
+    grievance_escalation_seconds: int = Field(
+        3600,
+        ge=0,
+        description="How often the server escalates overdue grievances by itself; 0: never (run `siks grievances "
+        "escalate` from cron instead).",
+    )
     plugins: str | None = Field(
         None, description="Comma-separated entry-point names of the program plugins to load; all installed if unset."
     )

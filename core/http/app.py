@@ -40,6 +40,7 @@ from core.dci.security.routes import security_routes
 from core.foundation.logs import configure_json_logs
 from core.foundation.nul import refuse_nul
 from core.foundation.settings import Mode, Settings, get_settings
+from core.grievances.schedule import escalating
 from core.http import errors as http_errors
 from core.http.cors import CrossOrigin
 from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
@@ -198,7 +199,11 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
             app.state.access = AccessControl(app.state.engine)
             await app.state.access.refresh(force=True)
             flusher = asyncio.create_task(guards.refusals.run(), name="siks-refusal-flusher")
-            async with _checkpoints(app.state.engine, settings), delivering(app.state.engine, settings):
+            async with (
+                _checkpoints(app.state.engine, settings),
+                delivering(app.state.engine, settings),
+                escalating(app.state.engine, settings),
+            ):
                 with start_up_frozen():
                     yield
         finally:
