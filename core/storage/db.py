@@ -63,6 +63,8 @@ WRITE_OPTION = "siks_write"
 POOLED_OPTION = "siks_transaction_pooler"
 #: Execution option: the URL of the primary server without the pooler (``SIKS_DATABASE_DIRECT_URL``), or None.
 DIRECT_URL_OPTION = "siks_direct_url"
+#: Execution option of a read replica's engine: the primary's engine, which its writes go to.
+PRIMARY_OPTION = "siks_primary"
 #: Execution option: the schema SIKS's tables live in (``SIKS_DATABASE_SCHEMA``), or None.
 SCHEMA_OPTION = "siks_schema"
 
@@ -162,8 +164,10 @@ async def direct_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine | None
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A transaction that will write: committed when the block ends, rolled back on any error.
 
-    On SQLite it begins with ``BEGIN IMMEDIATE`` so concurrent writers wait their turn.
+    On SQLite it begins with ``BEGIN IMMEDIATE`` so concurrent writers wait their turn. Given a read
+    replica's engine (``core.storage.replica``), it writes to the replica's primary.
     """
+    engine = engine.get_execution_options().get(PRIMARY_OPTION) or engine
     async with engine.connect() as conn:
         await conn.execution_options(**{WRITE_OPTION: True})
         async with conn.begin():
