@@ -166,3 +166,5 @@ async def test_the_api_answers_many_concurrent_requests_through_the_pooler(
     bodies = [answer.json() for answer in answers]
     assert all("errors" not in body for body in bodies), next(body for body in bodies if "errors" in body)
     assert {len(body["data"]["regions"]) for body in bodies} == {38}
+    ready = await asyncio.gather(*(client.get("/ready") for _ in range(20)))  # the schema check through the pooler
+    assert {answer.status_code for answer in ready} == {200}
