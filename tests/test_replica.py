@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.foundation.settings import Settings
 from core.http.app import create_app
 from core.storage.db import create_engine
-from core.storage.replica import operation_kind
+from core.storage.replica import RecentWriters, operation_kind
 from tests import factories
 from tests.conftest import GraphQLClient, token_headers
 
@@ -28,6 +29,7 @@ REPLICA_URL = os.environ.get("SIKS_TEST_REPLICA_URL", "")
 needs_replica = pytest.mark.skipif(
     not REPLICA_URL, reason="SIKS_TEST_REPLICA_URL names no streaming replica (.ci/replica makes one)"
 )
+REDIS_URL = "redis://127.0.0.1:6379/15"
 COUNT = "{ households { totalCount } }"
 REGISTER = "mutation($input: HouseholdInput!) { registerHousehold(input: $input) { __typename } }"
 WRONG_LOGIN = 'mutation { login(username: "nobody", password: "not-the-password") { __typename } }'
@@ -98,6 +100,28 @@ def test_the_operation_kind_decides_the_route() -> None:
     assert operation_kind("query A { me { username } } mutation B { logout }", None) is None  # ambiguous: primary
     assert operation_kind("{ households { ", None) is None
     assert operation_kind(None, None) is None
+
+
+async def test_a_writer_is_known_to_every_worker_through_redis_until_the_window_ends() -> None:
+    first_worker, second_worker = RecentWriters(0.5, REDIS_URL), RecentWriters(0.5, REDIS_URL)
+    caller = f"token:writer-{secrets.token_hex(4)}"
+    try:
+        assert not await second_worker.any_wrote([caller])
+        await first_worker.wrote([caller])
+        assert await second_worker.any_wrote(["address:10.9.9.9", caller])
+        await asyncio.sleep(0.7)
+        assert not await second_worker.any_wrote([caller])
+    finally:
+        await first_worker.aclose()
+        await second_worker.aclose()
+
+
+async def test_without_redis_a_worker_remembers_its_own_writers_for_the_window() -> None:
+    writers = RecentWriters(0.3, None)
+    await writers.wrote(["address:10.9.9.8"])
+    assert await writers.any_wrote(["address:10.9.9.8"]) and not await writers.any_wrote(["address:10.9.9.7"])
+    await asyncio.sleep(0.4)
+    assert not await writers.any_wrote(["address:10.9.9.8"])
 
 
 @needs_replica

@@ -33,4 +33,4 @@ class ReadRouting(SchemaExtension):
             yield
         finally:
             if not query:
-                await router.writers.wrote(context.callers())
+                await router.wrote(context.callers())

@@ -158,9 +158,22 @@ class ReplicaRouter:
     async def engine_for(self, query: bool, callers: list[str]) -> AsyncEngine:
         """The engine a GraphQL operation reads from: the replica for a query of a caller who has not written
         lately while the replica keeps up; the primary otherwise."""
-        if not query or await self.writers.any_wrote(callers):
+        if not query:
+            return self.primary
+        try:
+            if await self.writers.any_wrote(callers):
+                return self.primary
+        except redis.RedisError as error:  # not knowing who wrote: the primary is always right
+            log.warning("read-your-writes unknown (Redis: %s): reading the primary", type(error).__name__)
             return self.primary
         return self.replica if (await self.state()).usable else self.primary
+
+    async def wrote(self, callers: list[str]) -> None:
+        """Note that ``callers`` wrote: their queries read the primary for a while."""
+        try:
+            await self.writers.wrote(callers)
+        except redis.RedisError as error:  # the write is done; its caller may read a lagging replica meanwhile
+            log.warning("could not note a writer in Redis: %s", type(error).__name__)
 
     async def aclose(self) -> None:
         try:
