@@ -33,6 +33,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None) or current_request_id.get(),
+            "pid": record.process,  # which worker of `siks serve --workers N` wrote it
         }
         for field in REQUEST_FIELDS:
             value = getattr(record, field, None)

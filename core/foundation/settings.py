@@ -16,6 +16,13 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
+class Pooler(StrEnum):
+    """What stands between SIKS and PostgreSQL: nothing, or a pooler (PgBouncer) in transaction mode."""
+
+    NONE = "none"
+    TRANSACTION = "transaction"
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -39,6 +46,35 @@ class Settings(BaseSettings):
         None,
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="PostgreSQL only: the schema SIKS's tables live in (search_path); the server default if unset.",
+    )
+    database_pooler: Pooler = Field(
+        Pooler.NONE,
+        description="PostgreSQL only: `transaction` when SIKS_DATABASE_URL (and the replica's URL) goes through a "
+        "pooler in transaction mode (PgBouncer pool_mode=transaction): no prepared statement outlives a transaction, "
+        "the schema is set in each transaction, and session-level work uses SIKS_DATABASE_DIRECT_URL (docs/scale.md).",
+    )
+    database_direct_url: str | None = Field(
+        None,
+        description="PostgreSQL only: a URL straight to the primary server, not through the pooler, for the locks "
+        "held for a whole job (session advisory locks); unset: the pooler's URL (with SIKS_DATABASE_POOLER=transaction "
+        "such a lock then holds one transaction open on one pooled server connection for the job's life).",
+    )
+    database_replica_url: str | None = Field(
+        None,
+        description="PostgreSQL only: a streaming read replica (hot standby) that read-only GraphQL queries are "
+        "answered from; writes and reads that must see the caller's own writes stay on SIKS_DATABASE_URL.",
+    )
+    database_replica_max_lag_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A replica further behind the primary than this (replay lag with WAL still to replay) is not "
+        "read from: queries go to the primary until it catches up.",
+    )
+    database_replica_sticky_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="After a caller's request wrote, that caller's queries are answered by the primary for this "
+        "long (read-your-writes); with SIKS_REDIS_URL every worker knows it.",
     )
     mode: Mode = Field(Mode.DEVELOPMENT, description="development enables GraphiQL.")
     max_page_size: int = Field(1000, ge=1, description="Largest `first` a list accepts.")
@@ -327,6 +363,10 @@ class Settings(BaseSettings):
         if self.plugins is None:
             return None
         return [name.strip() for name in self.plugins.split(",") if name.strip()]
+
+    @property
+    def through_transaction_pooler(self) -> bool:
+        return self.database_pooler is Pooler.TRANSACTION and not self.is_sqlite
 
     @property
     def is_sqlite(self) -> bool:

@@ -63,6 +63,7 @@ from core.schema.limits import encode_answer
 from core.schema.list_sizes import Known
 from core.storage.db import create_engine, write_transaction
 from core.storage.migrate import require_current
+from core.storage.replica import ReplicaRouter
 
 #: Error codes of documents refused before any resolver ran (see core/schema/hardening.py).
 REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
@@ -98,7 +99,7 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
         await self._state.access.refresh()
         info = caller.request_info()
         request.state.siks_request_info = info
-        return Context.create(
+        context = Context.create(
             self._state.engine,
             self._settings,
             self._state.access,
@@ -109,6 +110,8 @@ class GraphQLApp(HTTPConventions, AnswersOutages, GraphQL[Context, None]):
             guards=self._guards,
             registry=self._registry,
         )
+        context.replicas = self._state.replicas  # the operation's reads may go to a replica (core.schema.routing)
+        return context
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         """Audit documents refused before execution (parse errors, limits, unknown fields) as denied attempts."""
@@ -192,6 +195,8 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
         if problem:
             raise RuntimeError(f"refusing to start in {settings.mode.value} mode: {problem}")
         app.state.engine = create_engine(settings)
+        replicated = settings.database_replica_url and not settings.is_sqlite
+        app.state.replicas = ReplicaRouter(app.state.engine, settings) if replicated else None
         flusher: asyncio.Task[None] | None = None
         try:
             await require_current(app.state.engine)
@@ -211,6 +216,8 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
                 flusher.cancel()
             try:
                 await guards.aclose()
+                if app.state.replicas is not None:
+                    await app.state.replicas.aclose()
             finally:
                 await app.state.engine.dispose()
 

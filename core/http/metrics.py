@@ -1,5 +1,9 @@
-"""``GET /metrics``: the Prometheus text exposition of this process's requests, its database pool and the
+"""``GET /metrics``: the Prometheus text exposition of the server's requests, its database pool and the
 DCI outbox's counters.
+
+Under ``siks serve --workers N`` the request counters and histograms live in prometheus-client's
+multiprocess mode: every worker writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` (a folder
+``siks serve`` makes and removes), and whichever worker answers a scrape sums them all.
 
 - ``siks_http_requests_total{route, operation, outcome}`` and
   ``siks_http_request_duration_seconds{route, operation}`` count and time every request
@@ -16,18 +20,23 @@ classes): no ids and no client text, so the series stay few. Nothing of any hous
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
 from core.dci.outbox import OutboxCounts, outbox_counts
 from core.operations.progress import Progress, progress
+
+#: The environment variable naming the folder of the workers' metric files (prometheus-client's own).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Request durations, in seconds: from a cached answer to the request time limit.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -44,7 +53,8 @@ def outcome_of(status: int, code: str | None = None) -> str:
 
 
 class RequestMetrics:
-    """This process's request counters and latency histograms, in a registry of its own."""
+    """The request counters and latency histograms, in a registry of their own: this process's, or, when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set (``siks serve --workers N``), every worker's summed."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -67,6 +77,15 @@ class RequestMetrics:
             ["route"],
             registry=self.registry,
         )
+
+    def exposition(self) -> bytes:
+        """The counters in Prometheus's text format: summed over the workers' files in multiprocess mode."""
+        folder = os.environ.get(MULTIPROCESS_DIR)
+        if not folder:
+            return generate_latest(self.registry)
+        summed = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(summed, path=folder)
+        return generate_latest(summed)
 
     def observe(self, route: str, operation: str, outcome: str, status: int, seconds: float) -> None:
         self.requests.labels(route, operation, outcome).inc()
@@ -194,7 +213,7 @@ def exposition(
     if engine is not None:
         registry.register(_PoolCollector(engine))
     text = generate_latest(registry)
-    return generate_latest(requests.registry) + text if requests is not None else text
+    return requests.exposition() + text if requests is not None else text
 
 
 def metrics_endpoint(state: Any) -> Callable[[Request], Awaitable[Response]]:

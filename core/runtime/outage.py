@@ -220,6 +220,9 @@ def readiness(state: Any) -> Any:
                 answered = False
             if not answered:
                 return _not_ready("redis", REDIS_MESSAGE)
+        replicas = getattr(state, "replicas", None)
+        if replicas is not None:  # reported, never failing: queries go to the primary while it is not usable
+            return JSONResponse({"status": "ready", **(await replicas.state()).report()})
         return JSONResponse({"status": "ready"})
 
     return ready

@@ -40,6 +40,7 @@ from core.schema.operation_label import OperationLabel
 from core.schema.programs import HouseholdPrograms, ProgramQuery, Programs
 from core.schema.proposals import ProposalMutation, ProposalQuery
 from core.schema.regions import RegionQuery
+from core.schema.routing import ReadRouting
 from core.schema.welfare import WelfareMutation, WelfareQuery
 
 
@@ -66,10 +67,13 @@ class Query(
 
 
 class AuditedSchema(hardening.Schema):
-    """The hardened schema; synchronous execution (introspection) gets ``SyncReadAudit`` for ``ReadAudit``."""
+    """The hardened schema; synchronous execution (introspection) gets ``SyncReadAudit`` for ``ReadAudit`` and no
+    ``ReadRouting`` (it reads nothing from the database)."""
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         made = super().get_extensions(sync)
+        if sync:
+            made = [extension for extension in made if not isinstance(extension, ReadRouting)]
         return [SyncReadAudit() if sync and isinstance(extension, ReadAudit) else extension for extension in made]
 
 
@@ -134,6 +138,7 @@ def build_schema(
             lambda: AddValidationRules([ONE_LOGIN]),
             *hardening.extensions(settings, known),
             ReadAuthorization,
+            ReadRouting,  # before ReadAudit, so the read row is written once the route is known
             ReadAudit,
         ],
         execution_context_class=hardening.execution_context(PlanningExecutionContext, settings),

@@ -109,6 +109,21 @@ class Context:
     response: Any = None
     guards: Guards | None = None  # the application's limits (login throttle, aggregated refusals)
     disclosure: Disclosure = field(default_factory=Disclosure)
+    #: The application's read replica (``core.storage.replica.ReplicaRouter``), if any: ``core.schema.routing``
+    #: points ``engine`` and the loaders at it for a query.
+    replicas: Any = None
+
+    def read_from(self, engine: AsyncEngine) -> None:
+        """Answer this operation's reads from ``engine`` (a replica's, whose writes still reach the primary)."""
+        self.engine = engine
+        self.loaders = Loaders(engine, scope=self.principal.scope, model_dir=self.settings.model_dir)
+
+    def callers(self) -> list[str]:
+        """Who this request's caller is, for read-your-writes: their address, and their account when they have one."""
+        found = [f"address:{self.request_info.client}"]
+        if not self.principal.is_public:
+            found.append(f"{self.principal.via}:{self.principal.username}")
+        return found
 
     @classmethod
     def create(

@@ -6,6 +6,12 @@ transaction advisory lock; on SQLite the write lock taken at ``BEGIN IMMEDIATE``
 and the operating system or the server releases it when the process dies, so a job that finds it
 free knows that any work left "in progress" belongs to a process that is gone: PostgreSQL's session
 advisory lock on a connection of its own, or on SQLite an ``flock`` on a file beside the database.
+
+Behind a transaction-mode pooler (``SIKS_DATABASE_POOLER=transaction``) a session lock would stay on
+whichever server connection took it, so ``held_for_job`` takes it over ``SIKS_DATABASE_DIRECT_URL``;
+without one it takes a transaction advisory lock in a transaction kept open for the job's life (it
+holds one of the pooler's server connections, and no snapshot: nothing else runs in it).
+``queue_behind`` needs nothing: its lock lives as long as the caller's transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.storage.db import direct_engine
 
 
 async def queue_behind(conn: AsyncConnection, key: int) -> None:
@@ -35,14 +43,19 @@ def _key(name: str) -> int:
 async def held_for_job(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
     """Take the lock ``name`` if it is free, for the block; yields whether it was taken (never waits)."""
     if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")  # no transaction idles for the job's life
-            taken = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": _key(name)}))
-            try:
-                yield taken
-            finally:
-                if taken:
-                    await conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": _key(name)})
+        async with direct_engine(engine) as direct:
+            if direct is None:  # through the pooler, no direct URL: the lock lives as long as a transaction
+                async with engine.connect() as conn, conn.begin():
+                    yield bool(await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _key(name)}))
+                return
+            async with direct.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")  # no transaction idles for the job's life
+                taken = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": _key(name)}))
+                try:
+                    yield taken
+                finally:
+                    if taken:
+                        await conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": _key(name)})
         return
     database = engine.url.database
     if not database or database == ":memory:":
