@@ -55,7 +55,9 @@ def _full_count() -> object:
     """(level, region_code, status, households) of every counted region, counted from the households."""
     widths = union_all(
         *(
-            select(literal_column(str(level), Integer).label("level"), literal_column(str(width), Integer).label("width"))
+            select(
+                literal_column(str(level), Integer).label("level"), literal_column(str(width), Integer).label("width")
+            )
             for level, width in COUNTED_LEVELS.items()
         )
     ).subquery("levels")
@@ -83,7 +85,8 @@ class CountMismatch:
 async def check(conn: AsyncConnection) -> list[CountMismatch]:
     """Every region (village, district, regency) and status whose counter is not a full count, by code."""
     actual = {
-        (row.region_code, row.status): int(row.households) for row in await conn.execute(_full_count())  # type: ignore[call-overload]
+        (row.region_code, row.status): int(row.households)
+        for row in await conn.execute(_full_count())  # type: ignore[call-overload]
     }
     stored = {
         (row.region_code, row.status): int(row.households)
