@@ -3,6 +3,7 @@ region answers from them; a region's page is read from an index in id order, nev
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,18 @@ async def test_a_page_of_any_region_is_read_from_an_index_in_id_order(db: AsyncE
         page = await household_page(conn, HouseholdFilter(region_code="32"), Window(size=100), Attach(False, False))
     expected = await active_ids(db)
     assert [r.id for r in page.rows] == [i for i, _v, village in expected if village.startswith("32.")][:100]
+
+
+async def test_concurrent_writers_in_shared_regions_keep_the_counters_exact(db: AsyncEngine) -> None:
+    """Registrations, edits and deletes at once, several in one regency: none waits forever, none is lost."""
+    first = Writer(db, random.Random(4), Path("."))
+    for _ in range(6):
+        await first.register()
+    writers = [Writer(db, random.Random(seed), Path(".")) for seed in range(6)]
+
+    async def busy(writer: Writer) -> None:
+        for _ in range(3):
+            await writer.rng.choice([writer.register, writer.register, writer.edit, writer.delete])()
+
+    await asyncio.gather(*(busy(w) for w in writers))
+    await assert_exact(db, "concurrent writes")
