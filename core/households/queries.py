@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, false, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.foundation.enums import MemberStatus, RecordStatus
@@ -35,13 +35,13 @@ class HouseholdFilter:
             return self.scope
         return None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, region_as_range: bool = False) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         region = self.region()
         if region is None:
             found.append(false())
         elif region:
-            found.append(in_region(region))
+            found.append(in_region(region, region_as_range))
         if self.kk_number:
             found.append(HOUSEHOLDS.c.kk_number == self.kk_number)
         if self.status is not None:
@@ -55,18 +55,24 @@ class HouseholdFilter:
 PREFIX_WIDTHS = {1: 2, 2: 5, 3: 8}
 
 
-def in_region(code: str) -> ColumnElement[bool]:
-    """SQL: the household lies in region ``code`` (not ``''``), written as the index of its level is.
+def region_key(code: str) -> ColumnElement[str]:
+    """The indexed expression that equals ``code`` (not ``''``) for every household of that region.
 
-    The same rows as ``within(village_code, code)``; the prefix's width is inlined so that SQLite matches
-    the expression index, and a village is its own column (``(village_code, id)``).
+    ``substr(village_code, 1, width)`` with the width inlined, so that SQLite matches the expression index;
+    a village is its own column (``(village_code, id)``).
     """
     level = level_number(code)
     if level not in PREFIX_WIDTHS:
-        return HOUSEHOLDS.c.village_code == code
-    width = PREFIX_WIDTHS[level]
-    prefix = func.substr(HOUSEHOLDS.c.village_code, literal_column("1"), literal_column(str(width)))
-    return prefix == code
+        return HOUSEHOLDS.c.village_code
+    return func.substr(HOUSEHOLDS.c.village_code, literal_column("1"), literal_column(str(PREFIX_WIDTHS[level])))
+
+
+def in_region(code: str, as_range: bool = False) -> ColumnElement[bool]:
+    """SQL: the household lies in region ``code`` (not ``''``): the same rows as ``within(village_code, code)``,
+    written as the index of its level is; ``as_range``: as the range ``code ≤ key ≤ code``, which PostgreSQL
+    does not fold into a constant (see ``household_page``)."""
+    key = region_key(code)
+    return and_(key >= code, key <= code) if as_range else key == code
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +108,23 @@ async def _fetch(conn: AsyncConnection, query: Select[tuple[object, ...]], inclu
     return records
 
 
+def page_query(where: HouseholdFilter, window: Window, dialect: str) -> Select[tuple[object, ...]]:
+    """The statement of one page of households: one index range in id order, for any region."""
+    region = where.region()
+    if region and dialect == "postgresql":
+        # PostgreSQL estimates a region's rows as spread evenly over the ids, so for a large region it would
+        # walk the primary key and filter — reading every household before the region's first when the region
+        # was loaded late (measured: 50,000 rows, 80 ms, at 1M). Ordering by the region's key first, held by a
+        # range it does not fold into a constant, leaves only the region's index able to give the order.
+        # SQLite plans the equality right, and would sort for the extra ORDER BY term.
+        conditions = where.conditions(region_as_range=True)
+        return window.apply(select(HOUSEHOLDS).where(*conditions), HOUSEHOLDS.c.id, [region_key(region)])
+    return window.apply(select(HOUSEHOLDS).where(*where.conditions()), HOUSEHOLDS.c.id)
+
+
 async def household_page(conn: AsyncConnection, where: HouseholdFilter, window: Window, include: Include) -> Slice:
     """One page of households in id order (keyset pagination, either direction); ``rows`` are HouseholdRecords."""
-    query = window.apply(select(HOUSEHOLDS).where(*where.conditions()), HOUSEHOLDS.c.id)
+    query = page_query(where, window, conn.dialect.name)
     page = settle(window, [HouseholdRecord(*row) for row in await conn.execute(query)])
     await attach(conn, page.rows, include)
     return page
