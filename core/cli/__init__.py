@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("core.cli.audit", "app"),
     "backup": ("core.cli.backup", "backup_app"),
+    "counts": ("core.cli.counts", "app"),
     "db": ("core.cli.db", "app"),
     "dci": ("core.cli.dci", "app"),
     "dedup": ("core.cli.dedup", "app"),

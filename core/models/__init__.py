@@ -5,7 +5,7 @@ from core.models.dci import DciDelivery, DciEvent, DciSubscription, DciTransacti
 from core.models.dci_security import DciClientKey, DciSeenMessage, DciSigningKey
 from core.models.demo import DemoRun
 from core.models.grievances import Grievance, GrievanceEvent
-from core.models.households import Household, Member, WelfareSurvey
+from core.models.households import Household, Member, RegionHouseholdCount, WelfareSurvey
 from core.models.identity import DuplicateCandidate, IdentityCheck, IdentityRun
 from core.models.programs import (
     CycleRefusal,
@@ -46,6 +46,7 @@ __all__ = [
     "MEMBER_VALUE_COLUMNS",
     "PROPOSED_HOUSEHOLDS",
     "PROPOSED_MEMBERS",
+    "RegionHouseholdCount",
     "DtksEdition",
     "EditionCount",
     "OfflinePackage",

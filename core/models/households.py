@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, SmallInteger, text
 from sqlmodel import Field, SQLModel
 
 from core.models.types import ID_TYPE, TIMESTAMP, code_type
@@ -22,11 +22,18 @@ class Household(SQLModel, table=True):
             "ix_households_kk_active", "kk_number", unique=True, sqlite_where=ACTIVE_ONLY, postgresql_where=ACTIVE_ONLY
         ),
         Index("ix_households_kk_number", "kk_number"),
+        # A page of any region in id order, read straight from an index (core/households/queries.py:
+        # region_condition): the region's code is the index's first column, so the equality is one range
+        # of the index, in id order, and no region is ever sorted.
+        Index("ix_households_province_id", text("substr(village_code, 1, 2)"), "id"),
+        Index("ix_households_regency_id", text("substr(village_code, 1, 5)"), "id"),
+        Index("ix_households_district_id", text("substr(village_code, 1, 8)"), "id"),
+        Index("ix_households_village_id", "village_code", "id"),
     )
 
     id: int = Field(primary_key=True, sa_type=ID_TYPE)
     kk_number: str = Field(max_length=16)
-    village_code: str = Field(foreign_key="regions.code", index=True, sa_type=code_type())
+    village_code: str = Field(foreign_key="regions.code", sa_type=code_type())
     address: str = Field(max_length=200)
     rt: str = Field(max_length=3)
     rw: str = Field(max_length=3)
@@ -97,3 +104,20 @@ class WelfareSurvey(SQLModel, table=True):
     household_id: int = Field(primary_key=True, foreign_key="households.id", sa_type=ID_TYPE)
     consumption_per_capita: float = Field(description="Rupiah per person per month.")
     survey_year: int
+
+
+class RegionHouseholdCount(SQLModel, table=True):
+    """How many households of one status a village, district or regency holds (``totalCount`` without a scan).
+
+    Kept by triggers on ``households`` (migration 0018) in the same transaction as every insert, move,
+    status change and delete, whichever code path or bulk load writes; a province or the country is the
+    sum of its regencies' rows. ``siks counts check`` compares them with a full count, ``siks counts
+    rebuild`` recomputes them (docs/scale.md, "Counts and pages").
+    """
+
+    __tablename__ = "region_household_counts"
+
+    level: int = Field(primary_key=True, sa_type=SmallInteger, description="2 regency, 3 district, 4 village.")
+    region_code: str = Field(primary_key=True, sa_type=code_type())
+    status: str = Field(primary_key=True, max_length=12)
+    households: int = Field(default=0, sa_type=ID_TYPE)

@@ -35,10 +35,19 @@ class Window:
             found.append(key < self.before)
         return found
 
-    def apply(self, query: Select[Any], key: ColumnElement[Any]) -> Select[Any]:
-        """``query`` limited to this window (its other conditions kept), one row more than the page."""
-        order = key.desc() if self.backward else key
-        return query.where(*self.bounds(key)).order_by(order).limit(self.size + 1)
+    def apply(
+        self, query: Select[Any], key: ColumnElement[Any], leading: Sequence[ColumnElement[Any]] = ()
+    ) -> Select[Any]:
+        """``query`` limited to this window (its other conditions kept), one row more than the page.
+
+        ``leading`` are expressions the query's conditions hold to one value, ordered by before the key:
+        the order is the same, but only an index that starts with them gives it, so the planner reads that
+        index in order instead of walking the key's own index and filtering (see ``household_page``).
+        """
+        order = [*leading, key]
+        if self.backward:
+            order = [column.desc() for column in order]
+        return query.where(*self.bounds(key)).order_by(*order).limit(self.size + 1)
 
 
 @dataclass(slots=True)
