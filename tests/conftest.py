@@ -117,7 +117,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 #: Tables whose rows triggers keep their parents for (migrations 0007 and 0008): emptied first.
 GUARDED_CHILDREN = ("enrollment_components", "disbursements")
-#: Tables triggers write when other tables' rows go (migration 0018's counters): emptied last.
+#: Tables triggers write when other tables' rows go (migration 0019's counters): emptied last.
 DERIVED_TABLES = ("region_household_counts",)
 
 #: The deletion order of the last table set seen: reflecting the schema is the slow part of a reset,
@@ -132,7 +132,7 @@ def _table_names(sync_conn: Any) -> frozenset[str]:
 def _ordered(sync_conn: Any) -> list[str]:
     """Every table but the shared reference data, children before parents (core's and plugins' tables)."""
     metadata = MetaData()
-    with warnings.catch_warnings():  # SQLite cannot reflect expression indexes (migration 0018); tables suffice
+    with warnings.catch_warnings():  # SQLite cannot reflect expression indexes (migration 0019); tables suffice
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
         metadata.reflect(sync_conn)
     names = [t.name for t in reversed(metadata.sorted_tables) if t.name not in KEPT_TABLES]

@@ -1,7 +1,7 @@
 """How many households a region holds, from the per-region counters: a country costs what a village does.
 
 ``region_household_counts`` has one row per village, district and regency and per status, kept exact by
-triggers on ``households`` (migration 0018) in the same transaction as every insert, move, status change
+triggers on ``households`` (migration 0019) in the same transaction as every insert, move, status change
 and delete, whichever code path or bulk load (COPY included) writes. A province or the country is the sum
 of its regencies' rows (at most ~520 small rows), so no write touches a row shared by a whole province or
 the whole country (docs/scale.md, "Counts and pages").

@@ -51,7 +51,7 @@ class HouseholdFilter:
 
 
 #: The width of a province's, regency's and district's code: ``substr(village_code, 1, width)`` is indexed
-#: together with the id (migration 0018), so a region's page is one index range in id order.
+#: together with the id (migration 0019), so a region's page is one index range in id order.
 PREFIX_WIDTHS = {1: 2, 2: 5, 3: 8}
 
 

@@ -109,7 +109,7 @@ class WelfareSurvey(SQLModel, table=True):
 class RegionHouseholdCount(SQLModel, table=True):
     """How many households of one status a village, district or regency holds (``totalCount`` without a scan).
 
-    Kept by triggers on ``households`` (migration 0018) in the same transaction as every insert, move,
+    Kept by triggers on ``households`` (migration 0019) in the same transaction as every insert, move,
     status change and delete, whichever code path or bulk load writes; a province or the country is the
     sum of its regencies' rows. ``siks counts check`` compares them with a full count, ``siks counts
     rebuild`` recomputes them (docs/scale.md, "Counts and pages").
