@@ -131,6 +131,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Conflict": ("core.foundation.refusals", "Conflict"),
     "Missing": ("core.foundation.refusals", "Missing"),
     "FieldError": ("core.foundation.refusals", "FieldError"),
+    # the Indonesian of the plugin's messages: <dir>/id/LC_MESSAGES/api.po (core.foundation.wording)
+    "add_api_catalog": ("core.foundation.wording", "add_catalog"),
     # regions
     "region_within": ("core.regions.codes", "region_within"),
     "within": ("core.regions.codes", "within"),
