@@ -9,8 +9,9 @@ A text is a string literal or f-string written as the message of:
 - an HTTP refusal: ``send_error(send, status, message)``, ``error_response(status, message)``, ``_error``;
 - a GraphQL error class's own: ``super().__init__(message, ...)``;
 - a problem a service words for one of the above: the string returned by a function whose name
-  ends in ``problem`` or whose docstring begins "Why" or "What makes", a string assigned to ``problem``, ``message`` or ``reason``, and the message of
-  a raised ``PeriodError``, ``RegionCodeError``, ``TokenError``, ``TokenRefused`` or ``NotAuthenticated`` (their text is shown as written).
+  ends in ``problem`` or whose docstring begins "Why" or "What makes", a string assigned to
+  ``problem``, ``message`` or ``reason``, and the message of a raised ``PeriodError``,
+  ``RegionCodeError``, ``TokenError``, ``TokenRefused`` or ``NotAuthenticated`` (shown as written).
 
 Each text becomes its catalog form: an f-string's values become ``%(name)s`` placeholders (named after
 the value's last identifier). ``shape`` compares forms without the names, so the catalog may name its
