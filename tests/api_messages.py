@@ -11,7 +11,9 @@ A text is a string literal or f-string written as the message of:
 - a problem a service words for one of the above: the string returned by a function whose name
   ends in ``problem`` or whose docstring begins "Why" or "What makes", a string assigned to
   ``problem``, ``message`` or ``reason``, and the message of a raised ``PeriodError``,
-  ``RegionCodeError``, ``TokenError``, ``TokenRefused`` or ``NotAuthenticated`` (shown as written).
+  ``RegionCodeError``, ``TokenError``, ``TokenRefused`` or ``NotAuthenticated`` (shown as written);
+- a message constant: ``..._MESSAGE``, ``..._ERROR`` (``INTERNAL_ERROR``), the values of ``..._MESSAGES``,
+  and what a ``message`` function or property returns (a deadline's, a body limit's).
 
 Each text becomes its catalog form: an f-string's values become ``%(name)s`` placeholders (named after
 the value's last identifier). ``shape`` compares forms without the names, so the catalog may name its
@@ -35,6 +37,9 @@ SKIPPED = (
 )
 #: Calls whose argument at the given position is a message (``__init__``: a GraphQL error class's own).
 MESSAGE_CALLS = {"FieldError": 1, "GraphQLError": 0, "__init__": 0, "send_error": 2, "error_response": 1, "_error": 1}
+MESSAGE_CALLS |= {"cls": 0}  # a GraphQL error's own constructor (``ExecutionStopped.too_large``)
+#: Module constants that are messages: ``..._MESSAGE``, ``..._ERROR`` and the values of ``..._MESSAGES``.
+CONSTANT = re.compile(r"_?[A-Z_]*(MESSAGE|_ERROR|MESSAGES)$")
 MESSAGE_KEYWORD_OWNERS = re.compile(r"(Error|Refused|Conflict|NotFound|cls|Stopped)$")
 ASSIGNED = {"problem", "message", "reason"}
 RAISED = {"PeriodError", "RegionCodeError", "TokenError", "TokenRefused", "NotAuthenticated"}
@@ -96,7 +101,8 @@ def _callee(node: ast.Call) -> str:
 def _says_why(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A function that words a problem: named ``...problem`` or documented as "Why ..." / "What makes ..."."""
     doc = ast.get_docstring(function) or ""
-    return function.name.endswith("problem") or doc.startswith(("Why ", "What makes "))
+    named = function.name.endswith("problem") or function.name.strip("_") == "message"
+    return named or doc.startswith(("Why ", "What makes ", "What a request"))
 
 
 def _messages(tree: ast.AST) -> Iterator[ast.expr]:
@@ -112,6 +118,10 @@ def _messages(tree: ast.AST) -> Iterator[ast.expr]:
             yield from (r.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None)
         elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in ASSIGNED for t in node.targets):
             yield node.value
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and CONSTANT.fullmatch(t.id) for t in node.targets
+        ):
+            yield from node.value.values if isinstance(node.value, ast.Dict) else (node.value,)  # type: ignore[misc]
         elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and _callee(node.exc) in RAISED:
             yield from node.exc.args[:1]
 
@@ -129,6 +139,6 @@ def texts() -> list[Text]:
                 branches = (node.body, node.orelse) if isinstance(node, ast.IfExp) else (node,)  # a if c else b
                 for branch in branches:
                     form = catalog_form(branch)
-                    if form and re.search(r"[A-Za-z]{2}", form):
+                    if form and " " in form and re.search(r"[A-Za-z]{2}", form):  # words, not an identifier
                         found.append(Text(form, f"{relative}:{node.lineno}"))
     return found

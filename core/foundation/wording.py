@@ -13,7 +13,8 @@ A text matches an id when the id's literal parts appear in order with something 
 most literal id first); the values are carried over, each translated in turn when it is itself a
 message of the catalog (a part such as "province", or a problem "must be 16 digits"). An id that is
 nothing but values and punctuation (``%(label)s %(problem)s``) matches where most of its values are
-messages of their own (at least one).
+messages of their own (at least one), its first value one of the shortest few readings (a label, an
+argument's name), so reading a text costs a bounded number of look-ups.
 A text no id matches is answered as written (English); ``tests/test_api_language.py`` scans the code
 for texts that can reach the API and fails on one without an Indonesian translation.
 
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -40,6 +42,12 @@ ENGLISH = "en"
 LANGUAGE: ContextVar[str] = ContextVar("siks_language", default=ENGLISH)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _LETTER = re.compile(r"[^\W\d_]")
+#: How deep values are read as messages of their own (a value's value at most).
+MAX_DEPTH = 2
+#: Readings of a composed text tried (its first value shortest first: a label, an argument's name).
+COMPOSED_READINGS = 4
+#: Texts longer than this are answered as written (no message of the catalog is near it).
+MAX_LENGTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,9 @@ class Wording:
     msgstr: str
     literals: tuple[str, ...]  # one more than names: before, between and after the placeholders
     names: tuple[str, ...]
+    #: Only values and punctuation: it reads a text where its values are messages of the catalog.
+    composed: bool
+    weight: int  # characters of literal text: the most literal id is tried first
 
     @classmethod
     def of(cls, msgid: str, msgstr: str) -> Wording:
@@ -57,16 +68,8 @@ class Wording:
         literals, names = tuple(parts[0::2]), tuple(parts[1::2])
         if any(not between for between in literals[1:-1]):
             raise ValueError(f"api catalog: {msgid!r} has two placeholders with nothing between them")
-        return cls(msgid, msgstr, literals, names)
-
-    @property
-    def composed(self) -> bool:
-        """Only values and punctuation: it reads a text where its values are messages of the catalog."""
-        return not _LETTER.search("".join(self.literals))
-
-    @property
-    def weight(self) -> int:
-        return len("".join(self.literals))
+        text = "".join(literals)
+        return cls(msgid, msgstr, literals, names, not _LETTER.search(text), len(text))
 
     def bindings(self, text: str) -> Iterator[dict[str, str]]:
         """Every way ``text`` reads as this id: the values of its placeholders (none when it does not)."""
@@ -96,14 +99,22 @@ class Catalog:
     exact: dict[str, str]
     patterns: tuple[Wording, ...]
 
-    def translate(self, text: str) -> str | None:
-        """``text`` in this language, or None when no message of the catalog is ``text``."""
+    def translate(self, text: str, depth: int = 0) -> str | None:
+        """``text`` in this language, or None when no message of the catalog is ``text``.
+
+        A value is read as a message one level down (two at most), and only the outermost text may be a
+        composed one, so the work stays polynomial in the text's length whatever it holds."""
         if text in self.exact:
             return self.exact[text]
+        if depth >= MAX_DEPTH:
+            return None
         for wording in self.patterns:
+            if (wording.composed and depth) or not all(literal in text for literal in wording.literals):
+                continue
             best: tuple[int, dict[str, str], dict[str, str | None]] | None = None
-            for values in wording.bindings(text):
-                said = {name: self.translate(value) for name, value in values.items()}
+            readings = islice(wording.bindings(text), COMPOSED_READINGS) if wording.composed else wording.bindings(text)
+            for values in readings:
+                said = {name: self.translate(value, depth + 1) for name, value in values.items()}
                 score = sum(value is not None for value in said.values())
                 if not wording.composed:
                     best = (score, values, said)
@@ -164,12 +175,14 @@ def say(text: str, language: str | None = None) -> str:
 
 @lru_cache(maxsize=4096)
 def _said(text: str, language: str) -> str:
+    if len(text) > MAX_LENGTH:
+        return text
     return catalog(language).translate(text) or text
 
 
 def translated(text: str, language: str) -> bool:
     """Whether the ``api`` catalog of ``language`` has ``text`` (English always has it)."""
-    return language == ENGLISH or catalog(language).translate(text) is not None
+    return language == ENGLISH or (len(text) <= MAX_LENGTH and catalog(language).translate(text) is not None)
 
 
 @contextmanager
