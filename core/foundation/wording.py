@@ -131,7 +131,7 @@ class Catalog:
 _EXTRA_DIRS: list[Path] = []
 
 
-def add_catalog(locale_dir: Path) -> None:
+def add_api_catalog(locale_dir: Path) -> None:
     """Adds the ``api`` catalogs under ``locale_dir`` (``<language>/LC_MESSAGES/api.po``) to the API's."""
     if locale_dir not in _EXTRA_DIRS:
         _EXTRA_DIRS.append(locale_dir)
