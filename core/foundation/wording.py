@@ -42,8 +42,8 @@ ENGLISH = "en"
 LANGUAGE: ContextVar[str] = ContextVar("siks_language", default=ENGLISH)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _LETTER = re.compile(r"[^\W\d_]")
-#: How deep values are read as messages of their own (a value's value at most).
-MAX_DEPTH = 2
+#: How deep values are read as messages of their own (a label, its problem, a part of that problem).
+MAX_DEPTH = 3
 #: Readings of a composed text tried (its first value shortest first: a label, an argument's name).
 COMPOSED_READINGS = 4
 #: Texts longer than this are answered as written (no message of the catalog is near it).
@@ -102,7 +102,7 @@ class Catalog:
     def translate(self, text: str, depth: int = 0) -> str | None:
         """``text`` in this language, or None when no message of the catalog is ``text``.
 
-        A value is read as a message one level down (two at most), and only the outermost text may be a
+        A value is read as a message one level down (three at most), and only the outermost text may be a
         composed one, so the work stays polynomial in the text's length whatever it holds."""
         if text in self.exact:
             return self.exact[text]
