@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the names as mypy and editors see them (``X as X``: exporte
     from core.foundation.spreadsheet import writer as _writer
     from core.foundation.text import line_problem as line_problem
     from core.foundation.text import text_problem as text_problem
+    from core.foundation.wording import add_api_catalog as add_api_catalog
     from core.households.queries import Include as Include
     from core.households.queries import household_by_id as household_by_id
     from core.households.queries import households_by_id as households_by_id
@@ -131,6 +132,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Conflict": ("core.foundation.refusals", "Conflict"),
     "Missing": ("core.foundation.refusals", "Missing"),
     "FieldError": ("core.foundation.refusals", "FieldError"),
+    # the Indonesian of the plugin's messages: <dir>/id/LC_MESSAGES/api.po (core.foundation.wording)
+    "add_api_catalog": ("core.foundation.wording", "add_api_catalog"),
     # regions
     "region_within": ("core.regions.codes", "region_within"),
     "within": ("core.regions.codes", "within"),

@@ -5,6 +5,7 @@ limits), bad input, CSRF and the honeypot."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -91,7 +92,7 @@ def test_every_message_of_the_code_and_templates_is_translated_to_indonesian() -
 
     methods = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
     keywords = {"_": None, "N_": None, "gettext": None}
-    used = {message for _f, _l, message, *_ in extract_from_dir(str(i18n.LOCALE_DIR.parent), methods, keywords)}
+    used = {message for _f, _l, message, *_ in extract_from_dir(str(Path(i18n.__file__).parent), methods, keywords)}
     with i18n.po_path("id").open("rb") as source:
         catalog = read_po(source, locale="id")
     translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}

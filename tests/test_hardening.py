@@ -20,6 +20,7 @@ from tests.conftest import GraphQLClient
 from tests.serving import production, serve
 
 LOOKUP = '{ cekBansos(villageCode: "32.01.01.1001", fullName: "Siti Rosida") { found } }'
+ENGLISH = {"accept-language": "en"}  # /public/graphql answers in Indonesian unless asked (tests/test_api_language.py)
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +174,13 @@ async def test_production_masks_internal_errors_only(
 
     monkeypatch.setattr(lookup, "cek_bansos", broken)
     async with serve(production(settings)) as http:
-        response = await http.post("/public/graphql", json={"query": LOOKUP})
+        response = await http.post("/public/graphql", json={"query": LOOKUP}, headers=ENGLISH)
         assert response.status_code == 200
         assert response.json()["errors"][0]["message"] == hardening.INTERNAL_ERROR
         assert "hunter2" not in response.text and "db-primary" not in response.text
-        on_purpose = await http.post("/public/graphql", json={"query": LOOKUP.replace("32.01.01.1001", "32.01")})
+        on_purpose = await http.post(
+            "/public/graphql", json={"query": LOOKUP.replace("32.01.01.1001", "32.01")}, headers=ENGLISH
+        )
         assert on_purpose.json()["errors"][0]["message"].startswith("villageCode: give the dotted Kemendagri code")
         invalid = await http.post("/public/graphql", json={"query": '{ cekBansos(fullName: "Siti") { found } }'})
         assert invalid.json()["errors"][0]["message"] == (
@@ -227,8 +230,9 @@ async def test_a_10_mb_body_is_refused_with_413(db: AsyncEngine, settings: Setti
 
     async with serve(settings) as http:
         for path in ("/graphql", "/public/graphql"):
-            declared = await http.post(path, content=body, headers={"content-type": "application/json"})
-            streamed = await http.post(path, content=chunks(), headers={"content-type": "application/json"})
+            headers = {"content-type": "application/json", **ENGLISH}
+            declared = await http.post(path, content=body, headers=headers)
+            streamed = await http.post(path, content=chunks(), headers=headers)
             for response in (declared, streamed):
                 assert response.status_code == 413
                 assert response.json() == {
@@ -251,7 +255,7 @@ async def test_a_request_over_the_time_limit_is_stopped_with_503(
     monkeypatch.setattr(lookup, "cek_bansos", slow)
     async with serve(settings.model_copy(update={"request_timeout_seconds": 0.3})) as http:
         started = time.perf_counter()
-        response = await http.post("/public/graphql", json={"query": LOOKUP})
+        response = await http.post("/public/graphql", json={"query": LOOKUP}, headers=ENGLISH)
         assert time.perf_counter() - started < 3
         assert response.status_code == 503
         assert response.json()["errors"][0]["message"] == (

@@ -80,7 +80,12 @@ def calls(settings: Settings) -> dict[str, tuple[str, str, dict[str, str], dict[
             officer,
             {"query": 'mutation { updateHousehold(id: "1", version: 1, changes: {address: "x"}) { __typename } }'},
         ),
-        "public recap": ("POST", "/public/graphql", {}, {"query": '{ recap(regionCode: "32") { households } }'}),
+        "public recap": (
+            "POST",
+            "/public/graphql",
+            {"accept-language": "en"},
+            {"query": '{ recap(regionCode: "32") { households } }'},
+        ),
         "photo": ("GET", "/photos/1", officer, None),
         "readiness": ("GET", "/ready", {}, None),
         "metrics": ("GET", "/metrics", {}, None),

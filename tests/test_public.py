@@ -33,6 +33,7 @@ VILLAGE = factories.VILLAGE  # 32.01.01.1001 Pondok Rajeg
 NEIGHBOUR = "32.01.01.1002"  # Karadenan, same district
 ELSEWHERE = factories.OTHER_VILLAGE  # 35.78.01.1001, Kota Surabaya
 REDIS_URL = "redis://127.0.0.1:6379/15"
+ENGLISH = {"accept-language": "en"}  # the endpoint answers in Indonesian unless asked (tests/test_api_language.py)
 
 LOOKUP = """
 query Lookup($village: String!, $name: String!, $nik: String) {
@@ -174,7 +175,7 @@ async def plant(engine: AsyncEngine) -> Planted:
 
 
 async def ask(http: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = await http.post("/public/graphql", json={"query": query, "variables": variables})
+    response = await http.post("/public/graphql", json={"query": query, "variables": variables}, headers=ENGLISH)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -394,7 +395,9 @@ async def assert_limited_after(http: httpx.AsyncClient, allowed: int) -> httpx.R
         )
         assert response.status_code == 200, (n, response.text)
     response = await http.post(
-        "/public/graphql", json={"query": LOOKUP, "variables": {"village": VILLAGE, "name": "Siti Rosida"}}
+        "/public/graphql",
+        json={"query": LOOKUP, "variables": {"village": VILLAGE, "name": "Siti Rosida"}},
+        headers=ENGLISH,
     )
     assert response.status_code == 429
     retry_after = int(response.headers["retry-after"])

@@ -1,91 +1,51 @@
 """The languages of the pages: Bahasa Indonesia by default, English by ``?lang=en`` (kept in a cookie)
 or by ``Accept-Language``.
 
-Message ids are English; ``locale/id/LC_MESSAGES/messages.po`` translates them to Indonesian. The
-``.po`` files are the only committed form: they are compiled to ``.mo`` bytes in memory when the
-module is first used (``Catalogs``), so a compiled catalog can never be older than its source.
-Strings in Python are marked with ``N_`` and translated when a page is rendered.
+The catalog machinery is shared with the API (``core.foundation.i18n``): the pages' messages are the
+``messages`` domain of ``core/locale/id/LC_MESSAGES/``. Strings in Python are marked with ``N_`` and
+translated when a page is rendered.
 """
 
 from __future__ import annotations
 
-import gettext
-import io
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from starlette.requests import Request
 
-LOCALE_DIR = Path(__file__).parent / "locale"
-DOMAIN = "messages"
+from core.foundation.i18n import (
+    DOMAIN,
+    LANGUAGES,
+    LOCALE_DIR,
+    N_,
+    Message,
+    compile_catalog,
+    from_accept_language,
+    po_path,
+    translations,
+)
+
 DEFAULT = "id"
-LANGUAGES = ("id", "en")  # English is the message ids themselves
 COOKIE = "dataku_lang"
 QUERY = "lang"
 COOKIE_MAX_AGE = 365 * 86_400
 
-
-def N_(message: str) -> str:  # noqa: N802  (the usual gettext marker name)
-    """Marks ``message`` for extraction; it is translated when rendered."""
-    return message
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message id of the catalogs and its parameters (``%(name)s`` style), translated when rendered;
-    a parameter that is itself a ``Message`` is translated too."""
-
-    text: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def translated(self, translations: gettext.NullTranslations) -> str:
-        text = translations.gettext(self.text)
-        if not self.params:
-            return text
-        return text % {k: v.translated(translations) if isinstance(v, Message) else v for k, v in self.params.items()}
-
-
-def po_path(language: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-def compile_catalog(language: str) -> gettext.NullTranslations:
-    """The ``.po`` catalog of ``language`` compiled to ``.mo`` in memory (fuzzy entries left out)."""
-    with po_path(language).open("rb") as source:
-        catalog = read_po(source, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
-
-
-@cache
-def translations(language: str) -> gettext.NullTranslations:
-    """The translations of ``language``: compiled once a process; English is the ids as written."""
-    if language == "en":
-        return gettext.NullTranslations()
-    return compile_catalog(language)
-
-
-def from_accept_language(header: str) -> str | None:
-    """The first of ``LANGUAGES`` the header prefers (by its q-values), or None."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        primary = tag.strip().split("-")[0].lower()
-        if primary in LANGUAGES and quality > 0:
-            ranked.append((-quality, position, primary))
-    return min(ranked)[2] if ranked else None
+__all__ = [
+    "COOKIE",
+    "COOKIE_MAX_AGE",
+    "DEFAULT",
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "N_",
+    "QUERY",
+    "Choice",
+    "Message",
+    "compile_catalog",
+    "from_accept_language",
+    "language_of",
+    "po_path",
+    "translations",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from core.http import errors as http_errors
 from core.http.cors import CrossOrigin
 from core.http.examples import MAIN_EXAMPLES, MAIN_HEADERS, MAIN_HINT
 from core.http.graphiql import static_files
+from core.http.language import ApiLanguage
 from core.http.metrics import RequestMetrics, metrics_endpoint
 from core.http.middleware import BodySizeLimit, TimeLimit
 from core.http.observe import Observed
@@ -235,7 +236,7 @@ def create_app(settings: Settings | None = None, registry: ProgramRegistry | Non
         Middleware(TimeLimit, seconds=settings.request_timeout_seconds),
         Middleware(DatabaseOutage),
     ]
-    conventions = [Middleware(RequestId), Middleware(Observed, metrics=request_metrics)]
+    conventions = [Middleware(RequestId), Middleware(ApiLanguage), Middleware(Observed, metrics=request_metrics)]
     if settings.cors_origin_list():
         conventions.append(Middleware(CrossOrigin, origins=settings.cors_origin_list()))
     refusals = {RoutingRefusal: http_errors.http_exception, 500: http_errors.server_error}

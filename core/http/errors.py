@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from core.foundation.wording import say
+
 BAD_REQUEST = "BAD_REQUEST"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
@@ -52,8 +54,8 @@ def error_code(status: int) -> str:
 
 
 def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
-    """One GraphQL-shaped error."""
-    return {**extra, "errors": [{"message": message, "extensions": {"code": code}}]}
+    """One GraphQL-shaped error, its message in the request's language (``core.http.language``)."""
+    return {**extra, "errors": [{"message": say(message), "extensions": {"code": code}}]}
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -16,8 +16,9 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
+from core.foundation.wording import say
 from core.http.errors import error_response
 from core.http.graphiql import graphiql_page
 from core.http.persisted import PersistedQueryProblem, PersistedQueryStore, resolve
@@ -67,6 +68,13 @@ class HTTPConventions:
         if request.method != "GET" or response.status_code != 200 or body is None or b'"errors"' in bytes(body):
             return NO_STORE
         return self.cache_control(request, getattr(request.state, "graphql_document", None))
+
+    async def process_result(self, request: Any, result: Any) -> GraphQLHTTPResponse:
+        """The answer with its errors' messages in the request's language (``core.http.language``); codes unchanged."""
+        answer: GraphQLHTTPResponse = await super().process_result(request, result)  # type: ignore[misc]
+        for error in answer.get("errors") or ():
+            error["message"] = say(error["message"])
+        return answer
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         data = await super().parse_http_body(request)  # type: ignore[misc]

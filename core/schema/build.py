@@ -27,6 +27,7 @@ from core.schema.disbursements import DisbursementMutation, DisbursementQuery
 from core.schema.disclosure import ReadAudit, SyncReadAudit
 from core.schema.double_recipients import DoubleRecipientQuery
 from core.schema.duplicates import DuplicateMutation, DuplicateQuery
+from core.schema.errors import said_in_the_callers_language
 from core.schema.execution import PlanningExecutionContext
 from core.schema.fieldwork import FieldworkMutation, FieldworkQuery
 from core.schema.global_ids import refuse_ids_as_validation_errors
@@ -146,4 +147,5 @@ def build_schema(
     )
     rules_of(schema._schema)  # refuse to start with an undeclared type
     node_sources(schema._schema)  # and with a Node type that node(id) cannot fetch
+    said_in_the_callers_language(schema._schema)
     return schema

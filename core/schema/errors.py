@@ -6,13 +6,16 @@ can select ``... on Error { message code }`` once for all of a result's errors (
 
 from __future__ import annotations
 
+import inspect
 from enum import Enum
 from typing import Any
 
 import strawberry
+from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, default_field_resolver
 
 from core.foundation.refusals import Conflict, Invalid, Missing
 from core.foundation.refusals import FieldError as FieldErrorData
+from core.foundation.wording import say
 from core.schema.authorization import unguarded
 
 
@@ -100,3 +103,31 @@ class NotFound(Error):
 class StepRefused(Error):
     message: str
     code: ErrorCode = coded(ErrorCode.STEP_REFUSED)
+
+
+def said_in_the_callers_language(schema: GraphQLSchema) -> None:
+    """The ``message`` of every typed error (core's and plugins') and of ``FieldError`` answers in the request's
+    language (``core.foundation.wording``); only these fields are wrapped, every other field resolves as built."""
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        if graphql_type.name == "FieldError" or any(i.name == "Error" for i in graphql_type.interfaces):
+            field = graphql_type.fields.get("message")
+            if field is not None:
+                _say_field(field)
+
+
+def _say_field(field: GraphQLField) -> None:
+    resolve = field.resolve or default_field_resolver
+
+    async def said_later(pending: Any) -> Any:
+        value = await pending
+        return say(value) if isinstance(value, str) else value
+
+    def said(source: Any, info: Any, **arguments: Any) -> Any:
+        value = resolve(source, info, **arguments)
+        if inspect.isawaitable(value):
+            return said_later(value)
+        return say(value) if isinstance(value, str) else value
+
+    field.resolve = said

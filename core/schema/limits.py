@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError
 
+from core.foundation.wording import say
 from core.runtime.deadline import Deadline, current_deadline
 
 TOO_LARGE_CODE = "RESPONSE_TOO_LARGE"
@@ -94,5 +95,6 @@ def encode_answer(data: Any, max_bytes: int | None) -> bytes:
         raise TimeoutError(deadline.message)
     body = orjson.dumps(data)
     if max_bytes is not None and len(body) > max_bytes:
-        return orjson.dumps({"data": None, "errors": [ExecutionStopped.too_large(max_bytes).formatted]})
+        stopped = ExecutionStopped.too_large(max_bytes).formatted
+        return orjson.dumps({"data": None, "errors": [{**stopped, "message": say(stopped["message"])}]})
     return body

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import strawberry
 
-from core.plugin_api import Program, SchemaField, hookimpl
+from core.plugin_api import Program, SchemaField, add_api_catalog, hookimpl
 from plugins.kube.program import kube_program
+
+add_api_catalog(Path(__file__).parent / "locale")  # the Indonesian of the groups' refusals
 
 
 @hookimpl

@@ -9,12 +9,15 @@ Premium and decile threshold per year live in ``settings.toml`` beside this file
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import strawberry
 
-from core.plugin_api import HouseholdFact, Program, SchemaField, hookimpl
+from core.plugin_api import HouseholdFact, Program, SchemaField, add_api_catalog, hookimpl
 from plugins.pbi_jk.program import INSURABLE, pbi_jk_program
+
+add_api_catalog(Path(__file__).parent / "locale")  # the Indonesian of the cycles' and reconciliation's refusals
 
 
 @hookimpl
