@@ -78,10 +78,16 @@ def _status(status: str, stage: str) -> Message:
     return Message(N_("Not applied: the family's data changed meanwhile; ask the village office."))
 
 
+def well_formed(code: str) -> str | None:
+    """The code as stored, when it is one that could be a ticket's; else None."""
+    code = normalised(code)
+    return code if _CODE.fullmatch(code) else None
+
+
 async def track(engine: AsyncEngine, code: str) -> Tracked | Message:
     """What the ticket ``code`` may show, or why nothing is shown."""
-    code = normalised(code)
-    if not _CODE.fullmatch(code):
+    code = well_formed(code) or ""
+    if not code:
         return BAD_CODE
     async with engine.connect() as conn:
         query = select(PROPOSALS.c.id, PROPOSALS.c.status, PROPOSALS.c.stage, PROPOSALS.c.created_at).join(

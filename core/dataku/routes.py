@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from core.dataku import cekbansos, csrf, lacak, usul
+from core.dataku import cekbansos, csrf, errors, lacak, limits, usul
 from core.dataku.cascade import cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
@@ -54,6 +55,9 @@ def dataku_app(state: Any) -> ASGIApp:
         return render(request, "index.html", {})
 
     async def cek_bansos_form(request: Request) -> Response:
+        limited = await limits.count_region_step(state.guards, client_key(request.scope))
+        if limited is not None:
+            return errors.limited(request, limited)
         async with state.engine.connect() as conn:
             levels = await cascade(conn, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
@@ -86,6 +90,9 @@ def dataku_app(state: Any) -> ASGIApp:
         return _page(request, state, {**context, "answer": answer})
 
     async def usul_form(request: Request) -> Response:
+        limited = await limits.count_region_step(state.guards, client_key(request.scope))
+        if limited is not None:
+            return errors.limited(request, limited)
         async with state.engine.connect() as conn:
             levels = await cascade(conn, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
@@ -122,27 +129,30 @@ def dataku_app(state: Any) -> ASGIApp:
         if not code:
             return render(request, LACAK, context)
         limited = await usul.count_request(state.guards, client_key(request.scope))
+        wanted = lacak.well_formed(code)
+        if limited is None and wanted is not None:
+            limited = await limits.count_ticket_check(state.guards, state.settings.secret_key, wanted)
         if limited is not None:
             response = render(request, LACAK, {**context, "notice": limited.message}, limited.status)
             response.headers["retry-after"] = str(limited.retry_after)
             return response
-        found = await lacak.track(state.engine, code)
+        if wanted is None:
+            return render(request, LACAK, {**context, "notice": lacak.BAD_CODE}, 400)
+        found = await lacak.track(state.engine, wanted)
         if isinstance(found, Message):
-            return render(request, LACAK, {**context, "notice": found}, 404 if found is lacak.NOT_FOUND else 400)
+            return render(request, LACAK, {**context, "notice": found}, 404)
         return render(request, LACAK, {**context, "tracked": found})
 
-    router = Router(
-        routes=[
-            Route("/", index, methods=["GET"]),
-            Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
-            Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
-            Route("/usul", usul_form, methods=["GET"]),
-            Route("/usul", usul_send, methods=["POST"]),
-            Route("/lacak", lacak_page, methods=["GET"]),
-            Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
-    )
-    return SecurityHeaders(router)
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
+        Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
+        Route("/usul", usul_form, methods=["GET"]),
+        Route("/usul", usul_send, methods=["POST"]),
+        Route("/lacak", lacak_page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return SecurityHeaders(ExceptionMiddleware(Router(routes=routes), handlers=errors.handlers(routes)))
 
 
 def _limited(
