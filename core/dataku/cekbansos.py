@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.dataku.cascade import chosen_village
+from core.dataku.cascade import RegionLists, chosen_village
 from core.dataku.i18n import N_, Message
 from core.dataku.limits import Refused, charge
 from core.foundation.settings import Settings
@@ -67,10 +67,12 @@ class Answer:
     people: list[Person]
 
 
-async def read_question(engine: AsyncEngine, form: dict[str, str]) -> Question | list[Problem]:
+async def read_question(
+    engine: AsyncEngine, form: dict[str, str], regions: RegionLists | None = None
+) -> Question | list[Problem]:
     """The question the form asks, or every problem with it (as the public GraphQL endpoint checks it)."""
     problems: list[Problem] = []
-    village = await chosen_village(engine, form)
+    village = await chosen_village(engine, form, regions)
     if village is None:
         problems.append(Problem("desa", Message(N_("Choose the village from the list, level by level."))))
     name = form.get("nama", "")

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from core.dataku import cekbansos, csrf, errors, lacak, limits, usul
-from core.dataku.cascade import cascade
+from core.dataku.cascade import RegionLists, codes_of, kept_cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
 from core.runtime.ratelimit import client_key
@@ -50,6 +50,7 @@ def _page(
 def dataku_app(state: Any) -> ASGIApp:
     """The pages and their static files; ``state`` is the application's (engine, settings, guards, registry)."""
     state.dataku_forms = csrf.FormGuard(state.settings.secret_key)
+    regions = RegionLists()
 
     async def index(request: Request) -> Response:
         return render(request, "index.html", {})
@@ -58,16 +59,13 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await limits.count_region_step(state.guards, client_key(request.scope))
         if limited is not None:
             return errors.limited(request, limited)
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, request.query_params)
+        levels = await kept_cascade(regions, state.engine, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
         return _page(request, state, {"cascade": levels, "village": levels.village, "notice": notice})
 
     async def cek_bansos_lookup(request: Request) -> Response:
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-        village_codes = _codes_of(form.get("desa", ""))
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, village_codes)
+        levels = await kept_cascade(regions, state.engine, codes_of(form.get("desa", "")))
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "name": ""}
         refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
         if refusal is not None:
@@ -79,7 +77,7 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await cekbansos.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited)
-        question = await cekbansos.read_question(state.engine, form)
+        question = await cekbansos.read_question(state.engine, form, regions)
         if isinstance(question, list):
             return _page(request, state, {**context, "problems": question}, 400)
         if question.nik is not None:
@@ -93,16 +91,14 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await limits.count_region_step(state.guards, client_key(request.scope))
         if limited is not None:
             return errors.limited(request, limited)
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, request.query_params)
+        levels = await kept_cascade(regions, state.engine, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": notice, "values": {}}
         return _page(request, state, context, template=USUL)
 
     async def usul_send(request: Request) -> Response:
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, _codes_of(form.get("desa", "")))
+        levels = await kept_cascade(regions, state.engine, codes_of(form.get("desa", "")))
         values = {name: form.get(name, "")[:400] for name in usul.KEPT_FIELDS}
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "values": values}
         refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
@@ -113,7 +109,7 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await usul.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited, USUL)
-        proposed = await usul.read_usul(state.engine, form)
+        proposed = await usul.read_usul(state.engine, form, regions)
         sent = (
             proposed
             if isinstance(proposed, list)
@@ -161,10 +157,3 @@ def _limited(
     response = _page(request, state, {**context, "notice": refused.message}, refused.status, template)
     response.headers["retry-after"] = str(refused.retry_after)
     return response
-
-
-def _codes_of(village: str) -> dict[str, str]:
-    """The cascade's query parameters for a village code ``32.01.01.2001`` (its four ancestors' codes)."""
-    parts = village.strip().split(".")
-    names = ("provinsi", "kabupaten", "kecamatan", "desa")
-    return {name: ".".join(parts[: i + 1]) for i, name in enumerate(names) if len(parts) > i}
