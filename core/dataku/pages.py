@@ -36,8 +36,15 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 
+#: Templates are compiled once a process and never checked again (``auto_reload=False``: no file status
+#: read for each template of every page); a changed template is served after a restart.
 templates = Jinja2Templates(
-    env=jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )
 )
 
 
