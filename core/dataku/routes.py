@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -148,7 +147,7 @@ def dataku_app(state: Any) -> ASGIApp:
         Route("/lacak", lacak_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return SecurityHeaders(ExceptionMiddleware(Router(routes=routes), handlers=errors.handlers(routes)))
+    return SecurityHeaders(errors.PageErrors(Router(routes=routes), routes))
 
 
 def _limited(
