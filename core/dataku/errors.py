@@ -9,13 +9,14 @@ every page.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from core.dataku.i18n import N_, Message
 from core.dataku.limits import Refused
@@ -76,25 +77,48 @@ def _allowed(routes: list[BaseRoute], request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-Handler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
+class PageErrors:
+    """ASGI wrapper answering the pages' refusals with ``error_page``: HTTP exceptions (routing's 404 and
+    405, anywhere inside ``app``) through Starlette's ``ExceptionMiddleware``, and any other exception raised
+    out of ``app`` before a response started. Only what comes out of ``app`` is caught, so middleware
+    inside it that answers its own exceptions (a body size limit) still does."""
 
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.routes = routes
+        self.app = ExceptionMiddleware(app, handlers={HTTPException: self.http_error})
 
-def handlers(routes: list[BaseRoute]) -> dict[Any, Handler]:
-    """Exception handlers for the pages' router (``routes``): HTTP refusals and anything unexpected."""
-
-    async def http_error(request: Request, exc: Exception) -> Response:
+    async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
             return error_page(request, *NOT_FOUND, 404)
         if exc.status_code == 405:
-            return error_page(request, *METHOD_NOT_ALLOWED, 405, {"allow": _allowed(routes, request)})
+            return error_page(request, *METHOD_NOT_ALLOWED, 405, {"allow": _allowed(self.routes, request)})
         return error_page(request, *OTHER, exc.status_code, dict(exc.headers or {}))
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        if is_outage(exc):
-            log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
-            return error_page(request, *UNAVAILABLE, 503, {"retry-after": str(RETRY_AFTER_SECONDS)})
-        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_page(request, *SERVER_ERROR, 500)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
 
-    return {HTTPException: http_error, Exception: unexpected}
+        async def tracked(message: AsgiMessage) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            response = unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
+def unexpected(request: Request, exc: Exception) -> Response:
+    """A database outage's 503 page, or the 500 page of anything else (logged with its traceback)."""
+    if is_outage(exc):
+        log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        return error_page(request, *UNAVAILABLE, 503, {"retry-after": str(RETRY_AFTER_SECONDS)})
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_page(request, *SERVER_ERROR, 500)

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -281,7 +280,7 @@ def dataku_app(state: Any) -> ASGIApp:
             Route("/rekap/{figure}.svg", rekap_chart, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
-    router = ExceptionMiddleware(Router(routes=routes), handlers=errors.handlers(routes))
+    router = Router(routes=routes)
 
     async def too_large(scope: Scope, receive: Receive, send: Send, upload: bool) -> None:
         request = Request(scope, receive)
@@ -295,7 +294,8 @@ def dataku_app(state: Any) -> ASGIApp:
         max_upload_bytes=state.settings.max_photo_bytes + usul.FORM_BYTES,
         refuse=too_large,
     )
-    return SecurityHeaders(limited)
+    # The error pages outside the body limit, which answers its own refusal (413) from the exception it raises.
+    return SecurityHeaders(errors.PageErrors(limited, routes))
 
 
 def _limited(
