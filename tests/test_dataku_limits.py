@@ -30,6 +30,7 @@ async def test_region_steps_are_limited_per_address_apart_from_the_look_ups(
         assert limited.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert "Terlalu banyak halaman dibuka dari alamat Anda: paling banyak 3 per menit" in limited.text
         assert 'id="region-form"' not in limited.text  # no query was made
+        assert (await first.get("/dataku/sanggah")).status_code == 429  # Sanggah's steps are steps too
         english = await first.get("/dataku/usul", params={"lang": "en"})
         assert (
             english.status_code == 429 and "Too many pages opened from your address: at most 3 a minute" in english.text

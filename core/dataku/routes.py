@@ -268,18 +268,18 @@ def dataku_app(state: Any) -> ASGIApp:
         return Response(svg, media_type=SVG, headers={"cache-control": f"public, max-age={seconds}"})
 
     routes: list[BaseRoute] = [
-            Route("/", index, methods=["GET"]),
-            Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
-            Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
-            Route("/usul", usul_form, methods=["GET"]),
-            Route("/usul", usul_send, methods=["POST"]),
-            Route("/sanggah", sanggah_form, methods=["GET"]),
-            Route("/sanggah", sanggah_send, methods=["POST"]),
-            Route("/lacak", lacak_page, methods=["GET"]),
-            Route("/rekap", rekap_page, methods=["GET"]),
-            Route("/rekap/{figure}.svg", rekap_chart, methods=["GET"]),
-            Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        Route("/", index, methods=["GET"]),
+        Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
+        Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
+        Route("/usul", usul_form, methods=["GET"]),
+        Route("/usul", usul_send, methods=["POST"]),
+        Route("/sanggah", sanggah_form, methods=["GET"]),
+        Route("/sanggah", sanggah_send, methods=["POST"]),
+        Route("/lacak", lacak_page, methods=["GET"]),
+        Route("/rekap", rekap_page, methods=["GET"]),
+        Route("/rekap/{figure}.svg", rekap_chart, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
     router = Router(routes=routes)
 
     async def too_large(scope: Scope, receive: Receive, send: Send, upload: bool) -> None:
