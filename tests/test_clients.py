@@ -40,6 +40,7 @@ from core.regions.codes import within
 from core.runtime.bootstrap import DEMO_ADMIN, bootstrap
 from core.storage.db import create_engine
 from core.storage.records import HOUSEHOLDS
+from tests.browser_support import chromium
 from tests.serving import free_port, uvicorn_server
 
 pytestmark = pytest.mark.skipif(
@@ -48,8 +49,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 CLIENTS = Path(__file__).parent / "clients"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 INSTALL = (
     "run `bash .ci/run`, or the two installs it does: `npm ci --no-audit --no-fund` in tests/clients and "
     "`apt-get install -y --no-install-recommends chromium chromium-driver`"
@@ -413,34 +412,8 @@ def test_relay_compiler_refuses_a_fragment_selecting_a_field_the_schema_lacks(
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Debian Chromium driven by Debian's chromedriver (never a downloaded browser or driver)."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.fail(f"{' and '.join(missing)} missing: {INSTALL}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_script_timeout(30)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def fetch_from(browser: Any, site: StaticSite, api: DemoAPI, token: str) -> dict[str, Any]:

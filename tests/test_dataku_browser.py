@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.foundation.settings import Settings
+from tests.browser_support import chromium
 from tests.serving import uvicorn_server
 from tests.test_public import VILLAGE, plant
 
@@ -31,10 +32,7 @@ pytestmark = pytest.mark.skipif(
     reason="browser tests: run once, in the SQLite pass",
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).parent.parent / "artifacts" / "screenshots"
-INSTALL = "install Debian's browser and driver: `apt-get install -y --no-install-recommends chromium chromium-driver`"
 HEADER_COLOUR = "rgba(11, 79, 108, 1)"  # .top in core/dataku/static/site.css: proves the style sheet applied
 CHAIN = (("provinsi", "32"), ("kabupaten", "32.01"), ("kecamatan", "32.01.01"), ("desa", VILLAGE))
 
@@ -48,38 +46,10 @@ def site(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Debian Chromium with JavaScript turned off for every page."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.fail(f"{' and '.join(missing)} missing: {INSTALL}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(argument)
-    options.add_argument("--lang=id-ID")  # a citizen's browser: Accept-Language id-ID
-    prefs = {"profile.managed_default_content_settings.javascript": 2, "intl.accept_languages": "id-ID,id"}
-    options.add_experimental_option("prefs", prefs)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    """Headless Debian Chromium with JavaScript turned off for every page; its Accept-Language is id-ID."""
+    with chromium(tmp_path_factory.mktemp("chromium"), javascript=False, language="id-ID") as driver:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         yield driver
-    finally:
-        driver.quit()
 
 
 def by_id(browser: Any, element_id: str) -> Any:

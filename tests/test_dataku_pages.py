@@ -172,6 +172,7 @@ async def test_nobody_of_that_name_in_the_village(db: AsyncEngine, client: httpx
         ({"nik": "3201abc"}, "nik", "NIK adalah 16 angka pada KTP", "A NIK is the 16 digits"),
         ({"desa": "32.01.01"}, "desa", "Pilih desa/kelurahan dari daftar", "Choose the village from the list"),
         ({"desa": "99.99.99.9999"}, "desa", "Pilih desa/kelurahan dari daftar", "Choose the village from the list"),
+        ({"desa": f"{VILLAGE}.1"}, "desa", "Pilih desa/kelurahan dari daftar", "Choose the village from the list"),
     ],
 )
 async def test_bad_input_gets_a_clear_message_in_the_language_and_stores_nothing(

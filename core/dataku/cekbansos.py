@@ -16,8 +16,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.dataku.cascade import chosen_village
+from core.dataku.cascade import RegionLists, chosen_village
 from core.dataku.i18n import N_, Message
+from core.dataku.limits import Refused, charge
 from core.foundation.settings import Settings
 from core.programs.registry import ProgramRegistry
 from core.public import lookup
@@ -66,19 +67,12 @@ class Answer:
     people: list[Person]
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """A look-up not made: HTTP ``status``, a message, and seconds to wait when limited."""
-
-    status: int
-    message: Message
-    retry_after: int = 0
-
-
-async def read_question(engine: AsyncEngine, form: dict[str, str]) -> Question | list[Problem]:
+async def read_question(
+    engine: AsyncEngine, form: dict[str, str], regions: RegionLists | None = None
+) -> Question | list[Problem]:
     """The question the form asks, or every problem with it (as the public GraphQL endpoint checks it)."""
     problems: list[Problem] = []
-    village = await chosen_village(engine, form)
+    village = await chosen_village(engine, form, regions)
     if village is None:
         problems.append(Problem("desa", Message(N_("Choose the village from the list, level by level."))))
     name = form.get("nama", "")
@@ -103,14 +97,7 @@ async def count_request(
 ) -> Refused | None:
     """Charge one request to the address's public limit (the one ``/public/graphql`` uses); the refusals
     say ``unavailable`` (the limiter cannot count) or ``too_many`` (with ``limit`` and ``seconds``)."""
-    try:
-        verdict = await guards.public.hit(address)
-    except LimiterUnavailable:
-        return Refused(503, Message(unavailable), 60)
-    if not verdict.allowed:
-        limits = {"limit": guards.public.limit, "seconds": verdict.retry_after}
-        return Refused(429, Message(too_many, limits), verdict.retry_after)
-    return None
+    return await charge(guards.public, address, unavailable, too_many)
 
 
 async def count_nik_check(guards: Guards, settings: Settings, question: Question) -> Refused | None:

@@ -138,10 +138,16 @@ async def _track_objection(engine: AsyncEngine, code: str, grievance_id: int) ->
     )
 
 
+def well_formed(code: str) -> str | None:
+    """The code as stored, when it is one that could be a ticket's; else None."""
+    code = normalised(code)
+    return code if _CODE.fullmatch(code) else None
+
+
 async def track(engine: AsyncEngine, code: str) -> Tracked | Message:
     """What the ticket ``code`` may show (an usul's or a sanggah's), or why nothing is shown."""
-    code = normalised(code)
-    if not _CODE.fullmatch(code):
+    code = well_formed(code) or ""
+    if not code:
         return BAD_CODE
     async with engine.connect() as conn:
         ticket = (

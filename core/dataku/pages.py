@@ -15,12 +15,15 @@ from urllib.parse import urlencode
 import jinja2
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
+from cachetools import LRUCache
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.dataku import i18n
+from core.storage.records import RegionRecord
 
 PREFIX = "/dataku"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,9 +37,42 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 
+#: Templates are compiled once a process and never checked again (``auto_reload=False``: no file status
+#: read for each template of every page); a changed template is served after a restart.
 templates = Jinja2Templates(
-    env=jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )
 )
+
+
+def region_options(regions: list[RegionRecord], chosen: str | None) -> Markup:
+    """The ``<option>`` elements of one region step, every code and name escaped, kept for the list (the same
+    object while ``cascade.RegionLists`` keeps it) and choice. Written here rather than as a template loop: a
+    step lists up to a few hundred regions, and Jinja's loop over them was a third of a Cek Bansos answer's
+    time (bench/dataku_bench.py)."""
+    key = (id(regions), chosen)
+    kept = _options.get(key)
+    if kept is not None and kept[0] is regions:  # the entry holds the list, so its id cannot be reused meanwhile
+        return kept[1]
+    html = Markup(
+        "".join(
+            f'<option value="{escape(region.code)}"{" selected" if region.code == chosen else ""}>'
+            f"{escape(region.name)}</option>"
+            for region in regions
+        )
+    )
+    _options[key] = (regions, html)
+    return html
+
+
+_options: LRUCache[tuple[int, str | None], tuple[list[RegionRecord], Markup]] = LRUCache(maxsize=2048)
+
+
+templates.env.globals["region_options"] = region_options
 
 
 def with_language(request: Request, language: str) -> str:

@@ -11,12 +11,12 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.dataku import cekbansos, charts, csrf, i18n, lacak, rekap, sanggah, usul
-from core.dataku.cascade import cascade
+from core.dataku import cekbansos, charts, csrf, errors, i18n, lacak, limits, rekap, sanggah, usul
+from core.dataku.cascade import RegionLists, codes_of, kept_cascade
 from core.dataku.i18n import N_, Message
 from core.dataku.pages import PREFIX, SecurityHeaders, render
 from core.http.middleware import BodySizeLimit
@@ -73,21 +73,22 @@ def dataku_app(state: Any) -> ASGIApp:
         "photo_field": usul.PHOTO_FIELD,
         "photo_limit": usul.megabytes(state.settings.max_photo_bytes),
     }
+    regions = RegionLists()
 
     async def index(request: Request) -> Response:
         return render(request, "index.html", {})
 
     async def cek_bansos_form(request: Request) -> Response:
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, request.query_params)
+        limited = await limits.count_region_step(state.guards, client_key(request.scope))
+        if limited is not None:
+            return errors.limited(request, limited)
+        levels = await kept_cascade(regions, state.engine, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
         return _page(request, state, {"cascade": levels, "village": levels.village, "notice": notice})
 
     async def cek_bansos_lookup(request: Request) -> Response:
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-        village_codes = _codes_of(form.get("desa", ""))
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, village_codes)
+        levels = await kept_cascade(regions, state.engine, codes_of(form.get("desa", "")))
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "name": ""}
         refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
         if refusal is not None:
@@ -99,7 +100,7 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await cekbansos.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited)
-        question = await cekbansos.read_question(state.engine, form)
+        question = await cekbansos.read_question(state.engine, form, regions)
         if isinstance(question, list):
             return _page(request, state, {**context, "problems": question}, 400)
         if question.nik is not None:
@@ -110,8 +111,10 @@ def dataku_app(state: Any) -> ASGIApp:
         return _page(request, state, {**context, "answer": answer})
 
     async def usul_form(request: Request) -> Response:
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, request.query_params)
+        limited = await limits.count_region_step(state.guards, client_key(request.scope))
+        if limited is not None:
+            return errors.limited(request, limited)
+        levels = await kept_cascade(regions, state.engine, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": notice, "values": {}}
         return _page(request, state, {**context, **usul_parts}, template=USUL)
@@ -122,8 +125,7 @@ def dataku_app(state: Any) -> ASGIApp:
         except HTTPException:  # malformed multipart, too many fields or files
             return render(request, REFUSED, {"notice": FORM_UNREADABLE, "back": f"{PREFIX}/usul"}, 400)
         form = {key: value for key, value in posted.items() if isinstance(value, str)}
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, _codes_of(form.get("desa", "")))
+        levels = await kept_cascade(regions, state.engine, codes_of(form.get("desa", "")))
         values = {name: form.get(name, "")[:400] for name in usul.KEPT_FIELDS}
         context: dict[str, Any] = {
             "cascade": levels,
@@ -140,7 +142,7 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await usul.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited, USUL)
-        proposed = await usul.read_usul(state.engine, form)
+        proposed = await usul.read_usul(state.engine, form, regions)
         photo = await _house_photo(posted, levels.village)
         if isinstance(proposed, list) or isinstance(photo, usul.PhotoRefusal):
             problems = proposed if isinstance(proposed, list) else []
@@ -156,8 +158,10 @@ def dataku_app(state: Any) -> ASGIApp:
         return render(request, "usul_sent.html", {"ticket": sent}, 200 if sent.folded else 201)
 
     async def sanggah_form(request: Request) -> Response:
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, request.query_params)
+        limited = await limits.count_region_step(state.guards, client_key(request.scope))
+        if limited is not None:
+            return errors.limited(request, limited)
+        levels = await kept_cascade(regions, state.engine, request.query_params)
         notice = REGION_DROPPED if levels.dropped else None
         context: dict[str, Any] = {
             "cascade": levels, "village": levels.village, "notice": notice, "values": {}, "reasons": sanggah.REASONS
@@ -166,8 +170,7 @@ def dataku_app(state: Any) -> ASGIApp:
 
     async def sanggah_send(request: Request) -> Response:
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-        async with state.engine.connect() as conn:
-            levels = await cascade(conn, _codes_of(form.get("desa", "")))
+        levels = await kept_cascade(regions, state.engine, codes_of(form.get("desa", "")))
         values = {name: form.get(name, "")[:400] for name in sanggah.KEPT_FIELDS}
         context: dict[str, Any] = {
             "cascade": levels, "village": levels.village, "notice": None, "values": values, "reasons": sanggah.REASONS
@@ -180,7 +183,7 @@ def dataku_app(state: Any) -> ASGIApp:
         limited = await usul.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited, SANGGAH)
-        objection = await sanggah.read_sanggah(state.engine, form)
+        objection = await sanggah.read_sanggah(state.engine, form, regions)
         filed = (
             objection
             if isinstance(objection, list)
@@ -205,13 +208,18 @@ def dataku_app(state: Any) -> ASGIApp:
         if not code:
             return render(request, LACAK, context)
         limited = await usul.count_request(state.guards, client_key(request.scope))
+        wanted = lacak.well_formed(code)
+        if limited is None and wanted is not None:
+            limited = await limits.count_ticket_check(state.guards, state.settings.secret_key, wanted)
         if limited is not None:
             response = render(request, LACAK, {**context, "notice": limited.message}, limited.status)
             response.headers["retry-after"] = str(limited.retry_after)
             return response
-        found = await lacak.track(state.engine, code)
+        if wanted is None:
+            return render(request, LACAK, {**context, "notice": lacak.BAD_CODE}, 400)
+        found = await lacak.track(state.engine, wanted)
         if isinstance(found, Message):
-            return render(request, LACAK, {**context, "notice": found}, 404 if found is lacak.NOT_FOUND else 400)
+            return render(request, LACAK, {**context, "notice": found}, 404)
         return render(request, LACAK, {**context, "tracked": found})
 
     async def province_asked(request: Request) -> RegionRecord | None | Message:
@@ -259,21 +267,20 @@ def dataku_app(state: Any) -> ASGIApp:
         seconds = int(state.settings.rekap_cache_seconds)
         return Response(svg, media_type=SVG, headers={"cache-control": f"public, max-age={seconds}"})
 
-    router = Router(
-        routes=[
-            Route("/", index, methods=["GET"]),
-            Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
-            Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
-            Route("/usul", usul_form, methods=["GET"]),
-            Route("/usul", usul_send, methods=["POST"]),
-            Route("/sanggah", sanggah_form, methods=["GET"]),
-            Route("/sanggah", sanggah_send, methods=["POST"]),
-            Route("/lacak", lacak_page, methods=["GET"]),
-            Route("/rekap", rekap_page, methods=["GET"]),
-            Route("/rekap/{figure}.svg", rekap_chart, methods=["GET"]),
-            Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
-    )
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/cek-bansos", cek_bansos_form, methods=["GET"]),
+        Route("/cek-bansos", cek_bansos_lookup, methods=["POST"]),
+        Route("/usul", usul_form, methods=["GET"]),
+        Route("/usul", usul_send, methods=["POST"]),
+        Route("/sanggah", sanggah_form, methods=["GET"]),
+        Route("/sanggah", sanggah_send, methods=["POST"]),
+        Route("/lacak", lacak_page, methods=["GET"]),
+        Route("/rekap", rekap_page, methods=["GET"]),
+        Route("/rekap/{figure}.svg", rekap_chart, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    router = Router(routes=routes)
 
     async def too_large(scope: Scope, receive: Receive, send: Send, upload: bool) -> None:
         request = Request(scope, receive)
@@ -287,7 +294,8 @@ def dataku_app(state: Any) -> ASGIApp:
         max_upload_bytes=state.settings.max_photo_bytes + usul.FORM_BYTES,
         refuse=too_large,
     )
-    return SecurityHeaders(limited)
+    # The error pages outside the body limit, which answers its own refusal (413) from the exception it raises.
+    return SecurityHeaders(errors.PageErrors(limited, routes))
 
 
 def _limited(
@@ -296,10 +304,3 @@ def _limited(
     response = _page(request, state, {**context, "notice": refused.message}, refused.status, template)
     response.headers["retry-after"] = str(refused.retry_after)
     return response
-
-
-def _codes_of(village: str) -> dict[str, str]:
-    """The cascade's query parameters for a village code ``32.01.01.2001`` (its four ancestors' codes)."""
-    parts = village.strip().split(".")
-    names = ("provinsi", "kabupaten", "kecamatan", "desa")
-    return {name: ".".join(parts[: i + 1]) for i, name in enumerate(names) if len(parts) > i}

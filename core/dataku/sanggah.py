@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit.log import RequestInfo
 from core.auth.principal import Principal, Role
-from core.dataku.cascade import chosen_village
+from core.dataku.cascade import RegionLists, chosen_village
 from core.dataku.cekbansos import Problem
 from core.dataku.i18n import N_, Message
 from core.dataku.usul import TICKETS, Ticket, new_ticket_code
@@ -66,10 +66,12 @@ class Filed:
     masked_name: str
 
 
-async def read_sanggah(engine: AsyncEngine, form: dict[str, str]) -> Sanggah | list[Problem]:
+async def read_sanggah(
+    engine: AsyncEngine, form: dict[str, str], regions: RegionLists | None = None
+) -> Sanggah | list[Problem]:
     """The objection the form makes, or every problem with its fields."""
     problems: list[Problem] = []
-    village = await chosen_village(engine, form)
+    village = await chosen_village(engine, form, regions)
     if village is None:
         problems.append(Problem("desa", Message(N_("Choose the village from the list, level by level."))))
     name = " ".join(form.get("nama", "").split())

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.audit.log import RequestInfo
 from core.auth.principal import Principal, Role
 from core.dataku import cekbansos
-from core.dataku.cascade import chosen_village
+from core.dataku.cascade import RegionLists, chosen_village
 from core.dataku.cekbansos import Problem, Refused
 from core.dataku.i18n import N_, Message
 from core.foundation.enums import (
@@ -204,10 +204,12 @@ def _phone(value: str) -> str:
     return _SEPARATORS.sub("", value)
 
 
-async def read_usul(engine: AsyncEngine, form: dict[str, str]) -> Usul | list[Problem]:
+async def read_usul(
+    engine: AsyncEngine, form: dict[str, str], regions: RegionLists | None = None
+) -> Usul | list[Problem]:
     """The usul the form makes, or every problem with its fields."""
     problems: list[Problem] = []
-    village = await chosen_village(engine, form)
+    village = await chosen_village(engine, form, regions)
     if village is None:
         problems.append(Problem("desa", Message(N_("Choose the village from the list, level by level."))))
     name = " ".join(form.get("nama", "").split())

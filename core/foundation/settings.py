@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     public_nik_checks_per_day: int = Field(
         5, ge=1, description="Cek Bansos look-ups with a NIK one (village, full name) may get a day (all addresses)."
     )
+    dataku_region_steps_per_minute: int = Field(
+        120,
+        ge=1,
+        description="Region-choosing pages of SIKS-Dataku (the Cek Bansos and Usul steps province to village, a "
+        "database query each) a client address may open in a minute; counted apart from the public look-ups.",
+    )
+    dataku_ticket_checks_per_hour: int = Field(
+        20, ge=1, description="Times one SIKS-Dataku ticket code may be tracked (Lacak) in an hour, from all addresses."
+    )
     anonymous_requests_per_minute: int = Field(
         60, ge=1, description="Requests without valid credentials a client address may send to /graphql in a minute."
     )

@@ -15,6 +15,7 @@ from core.foundation.settings import Settings
 from core.runtime.ratelimit import CounterStore, RateLimiter, make_store
 
 DAY_SECONDS = 86_400
+HOUR_SECONDS = 3_600
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Guards:
     public: RateLimiter  # requests to /public/graphql per address
     nik_checks: RateLimiter  # Cek Bansos look-ups with a NIK per (village, name), from all addresses
     anonymous: RateLimiter  # requests to /graphql without valid credentials per address
+    region_steps: RateLimiter  # SIKS-Dataku region-choosing pages per address
+    ticket_checks: RateLimiter  # SIKS-Dataku tracking of one ticket code, from all addresses
     logins: LoginThrottle
     refusals: RefusalLog
 
@@ -35,6 +38,8 @@ class Guards:
             public=RateLimiter(store, "rl", settings.public_requests_per_minute),
             nik_checks=RateLimiter(store, "nik", settings.public_nik_checks_per_day, DAY_SECONDS),
             anonymous=RateLimiter(store, "anon", settings.anonymous_requests_per_minute),
+            region_steps=RateLimiter(store, "dk-steps", settings.dataku_region_steps_per_minute),
+            ticket_checks=RateLimiter(store, "dk-ticket", settings.dataku_ticket_checks_per_hour, HOUR_SECONDS),
             logins=LoginThrottle(store, settings),
             refusals=RefusalLog(state),
         )
