@@ -20,6 +20,7 @@ from core.audit.log import RequestInfo
 from core.auth.principal import Principal
 from core.foundation.settings import Settings
 from core.grievances.handling import Escalated, escalate_overdue
+from core.runtime.background import running
 from core.storage.db import write_transaction
 
 log = logging.getLogger("siks.grievances")
@@ -50,10 +51,5 @@ async def escalating(engine: AsyncEngine, settings: Settings) -> AsyncIterator[N
     if not settings.grievance_escalation_seconds:
         yield
         return
-    task = asyncio.create_task(_periodically(engine, settings), name="siks-grievance-escalation")
-    try:
+    async with running(_periodically(engine, settings), "siks-grievance-escalation"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

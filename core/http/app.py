@@ -55,6 +55,7 @@ from core.http.request_id import RequestId
 from core.http.view import HTTPConventions
 from core.programs.registry import ProgramRegistry, registry_from_settings
 from core.public.app import PublicEndpoint
+from core.runtime.background import running
 from core.runtime.guards import Guards
 from core.runtime.outage import AnswersOutages, DatabaseOutage, readiness
 from core.runtime.pauses import start_up_frozen
@@ -154,15 +155,9 @@ async def _checkpoints(engine: Any, settings: Settings) -> AsyncIterator[None]:
     if not settings.audit_checkpoint_seconds:
         yield
         return
-    task = asyncio.create_task(
-        checkpoint_periodically(engine, settings.audit_checkpoint_file, settings.audit_checkpoint_seconds)
-    )
-    try:
+    work = checkpoint_periodically(engine, settings.audit_checkpoint_file, settings.audit_checkpoint_seconds)
+    async with running(work, "siks-audit-checkpoints"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def trusted_proxies(settings: Settings) -> list[Middleware]:
