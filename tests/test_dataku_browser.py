@@ -1,6 +1,6 @@
 """SIKS-Dataku in a real browser: headless Debian Chromium (Selenium, Debian's chromedriver; never a
 downloaded browser) with JavaScript disabled, against a real uvicorn server of the application on the
-test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input; Usul
+test database. Cek Bansos end to end at 320, 360 and 1280 px, the language switch, bad input, a limit; Usul
 (with a second member and a photo of the house chosen in the file input) and Sanggah, then Lacak; Rekap
 with its charts under the CSP at 320, 360 and 1280 px.
 
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.foundation.settings import Settings
 from tests.browser_support import chromium
+from tests.conftest import token_headers
 from tests.serving import uvicorn_server
 from tests.test_public import VILLAGE, plant
 
@@ -50,6 +51,20 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with chromium(tmp_path_factory.mktemp("chromium"), javascript=False, language="id-ID") as driver:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         yield driver
+
+
+PROPOSALS = "{ proposals(first: 10) { edges { node { createdBy villageCode photos { id } } } } }"
+GRIEVANCES = "{ grievances(first: 10) { edges { node { reason status villageCode } } } }"
+
+
+def operators_see(site: str, settings: Settings, query: str) -> dict[str, Any]:
+    """What the village's operator reads through the operators' GraphQL of the same server."""
+    answer = httpx.post(
+        f"{site}/graphql", json={"query": query}, headers=token_headers(settings, "village_operator", VILLAGE)
+    ).json()
+    assert "errors" not in answer, answer
+    data: dict[str, Any] = answer["data"]
+    return data
 
 
 def by_id(browser: Any, element_id: str) -> Any:
@@ -169,8 +184,9 @@ async def test_bad_input_is_explained(db: AsyncEngine, site: str, browser: Any, 
     shot(browser, f"cek-bansos-bad-input-{width}")
 
 
-async def test_usul_then_lacak_without_javascript_at_360_px(
-    db: AsyncEngine, site: str, browser: Any, tmp_path: Path
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_usul_then_lacak_without_javascript(
+    db: AsyncEngine, settings: Settings, site: str, browser: Any, tmp_path: Path, width: int
 ) -> None:
     from selenium.webdriver.support.select import Select
     from sqlalchemy import func, select
@@ -180,14 +196,14 @@ async def test_usul_then_lacak_without_javascript_at_360_px(
     from core.models import PROPOSED_MEMBERS, VisitPhoto
     from tests.photo_files import jpeg_with_gps
 
-    browser.set_window_size(360, 900)
+    browser.set_window_size(width, 900)
     browser.delete_all_cookies()
     browser.get(f"{site}/dataku/")
     follow(browser, "to-usul")
     for param, code in CHAIN:
         Select(by_id(browser, param)).select_by_value(code)
         follow(browser, "region-next")
-    fits(browser, 360)
+    fits(browser, width)
     fields = {
         "nama": "Neneng Kurniasih",
         "nik": make_nik("32.01.01", date(1985, 6, 5), Sex.FEMALE, 11),
@@ -205,7 +221,7 @@ async def test_usul_then_lacak_without_javascript_at_360_px(
     photo = tmp_path / "rumah.jpg"
     photo.write_bytes(jpeg_with_gps())
     by_id(browser, "foto").send_keys(str(photo))  # a file input takes the file's path
-    shot(browser, "usul-form-360")
+    shot(browser, f"usul-form-{width}")
     follow(browser, "send-usul")
     code = by_id(browser, "ticket").text
     assert len(code) == 10 and fields["nik"] not in browser.page_source
@@ -213,17 +229,24 @@ async def test_usul_then_lacak_without_javascript_at_360_px(
         members = (await conn.execute(select(func.count()).select_from(PROPOSED_MEMBERS))).scalar_one()
         photos = (await conn.execute(select(func.count()).select_from(VisitPhoto.__table__))).scalar_one()
     assert (members, photos) == (2, 1)
-    fits(browser, 360)
-    shot(browser, "usul-ticket-360")
+    # the village's operators find it in their GraphQL, with the photo
+    proposals = operators_see(site, settings, PROPOSALS)["proposals"]["edges"]
+    assert [(e["node"]["createdBy"], e["node"]["villageCode"], len(e["node"]["photos"])) for e in proposals] == [
+        ("dataku", VILLAGE, 1)
+    ]
+    fits(browser, width)
+    shot(browser, f"usul-ticket-{width}")
     follow(browser, "track")
     assert by_id(browser, "status-text").text == "Sedang diverifikasi: menunggu di tingkat kecamatan."
     assert "Neneng" not in browser.page_source
-    fits(browser, 360)
-    shot(browser, "lacak-360")
+    fits(browser, width)
+    shot(browser, f"lacak-{width}")
 
 
 @pytest.mark.parametrize("width", [360, 1280])
-async def test_sanggah_then_lacak_without_javascript(db: AsyncEngine, site: str, browser: Any, width: int) -> None:
+async def test_sanggah_then_lacak_without_javascript(
+    db: AsyncEngine, settings: Settings, site: str, browser: Any, width: int
+) -> None:
     from selenium.webdriver.support.select import Select
 
     from tests.grievance_support import recipient
@@ -244,6 +267,10 @@ async def test_sanggah_then_lacak_without_javascript(db: AsyncEngine, site: str,
     follow(browser, "send-sanggah")
     assert len(by_id(browser, "ticket").text) == 10 and "SI** RO****" in browser.page_source
     assert "Siti Rosida" not in browser.page_source
+    cases = operators_see(site, settings, GRIEVANCES)["grievances"]["edges"]
+    assert [(e["node"]["reason"], e["node"]["status"], e["node"]["villageCode"]) for e in cases] == [
+        ("NO_LONGER_POOR", "OPEN", VILLAGE)
+    ]
     fits(browser, width)
     follow(browser, "track")
     assert by_id(browser, "status-text").text == "Sanggah diterima: menunggu di tingkat desa/kelurahan."
@@ -300,3 +327,18 @@ async def test_rekap_charts_load_under_the_csp_and_fit(db: AsyncEngine, site: st
     assert by_id(browser, "recipients-caption").text == "Households receiving aid, by programme"
     charts_drawn(browser, width)
     shot(browser, f"rekap-jawa-barat-english-{width}")
+
+
+async def test_over_a_limit_the_page_says_so(db: AsyncEngine, settings: Settings, browser: Any) -> None:
+    """Lacak of one ticket code past its hourly limit (3 here): the page explains it, in the browser's language."""
+    code = "ABCDEFGHJK"  # well formed, no such ticket: counted all the same
+    with uvicorn_server(settings.model_copy(update={"dataku_ticket_checks_per_hour": 3})) as tight:
+        browser.set_window_size(360, 900)
+        for _ in range(3):
+            browser.get(f"{tight}/dataku/lacak?kode={code}")
+            assert by_id(browser, "notice").text.startswith("Tidak ada usulan atau sanggah dengan kode tiket itu")
+        browser.get(f"{tight}/dataku/lacak?kode={code}")
+        refused = by_id(browser, "notice").text
+        shot(browser, "lacak-limit-360")
+        assert httpx.get(f"{tight}/dataku/lacak?kode={code}").status_code == 429
+    assert refused.startswith("Tiket ini terlalu sering dilacak: paling banyak 3 kali"), refused
