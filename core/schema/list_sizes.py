@@ -32,6 +32,8 @@ from graphql import GraphQLField
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from core.foundation.enums import GrievanceStatus
+from core.grievances.cases import AGE_BANDS, ESCALATION
 from core.programs.integrators import MAX_BATCH as MAX_ELIGIBILITY_BATCH
 from core.programs.registry import ProgramRegistry
 from core.regions.codes import LEVELS, is_region_code, level_number
@@ -278,6 +280,10 @@ CORE_SIZES: dict[str, SizeHint] = {
     "IdentityDiscrepancyConnection.edges": PageOfConnection(),
     "IdentityRunSummary.regions": RegionsOneLevelDown(),
     "IdentityRegionCounts.counts": Items(10, "one line per source and outcome: 6 + 2 + 2"),
+    "Proposal.photos": Items(1, "the photo of the house a citizen's usul may carry (SIKS-Dataku): one"),
+    "GrievanceCounts.byStatus": Items(len(GrievanceStatus), "one line per grievance status"),
+    "GrievanceCounts.byAge": Items(len(AGE_BANDS), "one line per age band"),
+    "Escalation.byLevel": Items(len(ESCALATION), "one line per level a case can leave"),
 }
 
 
