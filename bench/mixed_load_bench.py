@@ -23,9 +23,12 @@ person must be found, an update must answer the ``Household`` with the next vers
 error, counted and its first examples printed. Measured in the same run, the floors, with the same
 clients and as many requests: ``/health`` through the same server (HTTP and the workers, no database),
 and the raw asyncpg village page of 100 with its members through the same PgBouncer (the database, no
-SIKS). Prints requests/s, p50 and p99 (overall and per kind), errors, and the load average; medians over
-``--runs`` runs after a warm-up. The server, PgBouncer and their folders are removed on exit, also after
-a failure or Ctrl-C.
+SIKS). Prints requests/s, p50 and p99 (overall and per kind), errors, the load average and the CPU the
+bench's own clients used (they share the machine); medians over ``--runs`` runs after a warm-up. The
+latencies are a closed loop's: with more clients than the server can serve at once they include the wait
+in its queue (``--clients 2`` shows a request's own time). ``--no-pooler`` is the control: the same load
+with the server (and the raw floor) straight to PostgreSQL. The server, PgBouncer and their folders are
+removed on exit, also after a failure, Ctrl-C or SIGTERM.
 
     python bench/mixed_load_bench.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/siks_scale
     python bench/mixed_load_bench.py --households 5000 --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/mine
@@ -84,6 +87,7 @@ MIX = (("page", 70), ("person", 20), ("update", 10))
 LEVELS = ("village", "district", "regency", "province", "country")
 SAMPLED_VILLAGES = 200
 SAMPLED_NIKS = 2000
+DIRECT = object()  # --no-pooler: what stands in for the running PgBouncer
 
 
 @dataclass
@@ -346,15 +350,14 @@ async def database_floor(
 
 @contextlib.contextmanager
 def siks_serve(
-    pooler_url: str, direct_url: str, schema: str | None, secret: str, workers: int
+    database_url: str, direct_url: str | None, schema: str | None, secret: str, workers: int
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``siks serve --workers N`` on a free port through the pooler, in its own process group, stopped on exit."""
+    """``siks serve --workers N`` on a free port, in its own process group, stopped on exit: through the pooler at
+    ``database_url`` when ``direct_url`` names the server past it, else straight to ``database_url``."""
     port = free_port()
     env = {
         **os.environ,
-        "SIKS_DATABASE_URL": pooler_url,
-        "SIKS_DATABASE_POOLER": "transaction",
-        "SIKS_DATABASE_DIRECT_URL": direct_url,
+        "SIKS_DATABASE_URL": database_url,
         "SIKS_MODE": "production",
         "SIKS_SECRET_KEY": secret,
         "SIKS_AUDIT_KEY": secrets.token_urlsafe(48),
@@ -364,7 +367,10 @@ def siks_serve(
         "SIKS_ACCESS_TOKEN_MINUTES": "1440",
         "SIKS_LOG_FORMAT": "text",
     }
-    env.pop("SIKS_DATABASE_SCHEMA", None)
+    for name in ("SIKS_DATABASE_POOLER", "SIKS_DATABASE_DIRECT_URL", "SIKS_DATABASE_SCHEMA"):
+        env.pop(name, None)
+    if direct_url:
+        env.update(SIKS_DATABASE_POOLER="transaction", SIKS_DATABASE_DIRECT_URL=direct_url)
     env.pop("SIKS_DATABASE_REPLICA_URL", None)
     env.pop("SIKS_REDIS_URL", None)
     if schema:
@@ -431,15 +437,26 @@ async def measure(args: argparse.Namespace, direct_url: str, schema: str | None)
     mixes: list[RunFigures] = []
     healths: list[RunFigures] = []
     raws: list[RunFigures] = []
-    with pgbouncer(direct_url, pool_size=args.pool_size) as bouncer:
+    client_cpu: list[float] = []  # CPUs the bench's own clients used during the mixed load (they share the machine)
+    pooler = contextlib.nullcontext(DIRECT) if args.no_pooler else pgbouncer(direct_url, pool_size=args.pool_size)
+    with pooler as bouncer:
+        through = bouncer.url if bouncer is not DIRECT else direct_url
         print(
-            f"PgBouncer {bouncer.version} (transaction mode, default_pool_size {args.pool_size}) on {bouncer.url}; "
+            (
+                "no pooler: straight to PostgreSQL (control)"
+                if bouncer is DIRECT
+                else f"PgBouncer {bouncer.version} (transaction mode, default_pool_size {args.pool_size}) on {through}"
+            )
+            + "; "
             f"siks serve --workers {args.workers}; {args.clients} clients; {args.requests} requests a run "
             f"(70% pages, 20% person, 10% updates of {len(sample.targets)} households); seed {args.seed}",
             flush=True,
         )
         try:
-            with siks_serve(bouncer.url, direct_url, schema, secret, args.workers) as (url, _process):
+            with siks_serve(through, direct_url if bouncer is not DIRECT else None, schema, secret, args.workers) as (
+                url,
+                _process,
+            ):
                 warm = Mix(url, token, sample, args.seed - 1)
                 await warm.drive(schedule(max(args.requests // 10, args.clients), args.seed - 1), args.clients)
                 if warm.errors:
@@ -448,20 +465,23 @@ async def measure(args: argparse.Namespace, direct_url: str, schema: str | None)
                     healths.append(await health_floor(url, args.requests, args.clients))
                     raws.append(
                         await database_floor(
-                            bouncer.url, schema, sample.villages, args.requests, args.clients, args.seed + run
+                            through, schema, sample.villages, args.requests, args.clients, args.seed + run
                         )
                     )
+                    cpu, wall = time.process_time(), time.perf_counter()
                     mixes.append(
                         await Mix(url, token, sample, args.seed + run).drive(
                             schedule(args.requests, args.seed + run), args.clients
                         )
                     )
+                    client_cpu.append((time.process_time() - cpu) / (time.perf_counter() - wall))
                     load.append(os.getloadavg()[0])
                     print(
                         line(f"run {run + 1}: mixed load", mixes[-1]) + f"; errors {len(mixes[-1].errors)}", flush=True
                     )
         except BaseException:
-            print(f"PgBouncer's log:\n{bouncer.log_tail()}", file=sys.stderr)
+            if bouncer is not DIRECT:
+                print(f"PgBouncer's log:\n{bouncer.log_tail()}", file=sys.stderr)
             raise
     mixed = median_of(mixes)
     print(
@@ -470,8 +490,9 @@ async def measure(args: argparse.Namespace, direct_url: str, schema: str | None)
     )
     print(line("mixed load", mixed))
     print(line("floor: /health, same server", median_of(healths)))
-    print(line("floor: raw village page, PgBouncer", median_of(raws)))
+    print(line("floor: raw village page, " + ("direct" if args.no_pooler else "PgBouncer"), median_of(raws)))
     errors = mixed.errors + median_of(healths).errors + median_of(raws).errors
+    print(f"  the clients themselves used {statistics.median(client_cpu):.2f} CPU during the mixed load (median)")
     print(f"  errors: {len(errors)} (version conflicts among them: {mixed.conflicts})")
     for error in errors[:10]:
         print(f"    {error}")
@@ -494,6 +515,9 @@ async def main() -> int:
     parser.add_argument("--pool-size", type=int, default=8, help="PgBouncer's default_pool_size")
     parser.add_argument("--update-households", type=int, default=200, help="households the updates touch")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument(
+        "--no-pooler", action="store_true", help="the control: the server and the raw floor straight to PostgreSQL"
+    )
     args = parser.parse_args()
     if bool(args.database_url) == bool(args.households):
         parser.error("give --database-url or --households")
