@@ -123,3 +123,33 @@ def pgbouncer(database_url: str, pool_size: int = 8, max_client_conn: int = 500)
                     break
                 time.sleep(0.1)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(arguments: list[str] | None = None) -> int:
+    """``python -m bench.pgbouncer [--url-in NAME]... URL -- COMMAND...``: COMMAND behind a PgBouncer in front of
+    URL's server, with each NAME set to PgBouncer's URL for the same database; PgBouncer's log tail is shown when
+    COMMAND fails. Exits with COMMAND's status (``.ci/pgbouncer`` runs the pooler's tests so)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m bench.pgbouncer", description=main.__doc__)
+    parser.add_argument("--url-in", action="append", default=[], metavar="NAME", help="variable to set to the URL")
+    parser.add_argument("--pool-size", type=int, default=8)
+    parser.add_argument("url", help="the database behind PgBouncer (postgresql+asyncpg://user@host:port/name)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
+    args = parser.parse_args(arguments)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop PgBouncer on the way out
+    with pgbouncer(args.url, pool_size=args.pool_size) as bouncer:
+        print(f"== PgBouncer {bouncer.version} in transaction mode: {bouncer.url}", flush=True)
+        status = subprocess.run(command, env={**os.environ, **dict.fromkeys(args.url_in, bouncer.url)}).returncode
+        if status != 0:
+            print(f"== PgBouncer's log\n{bouncer.log_tail(40)}", flush=True)
+    sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
