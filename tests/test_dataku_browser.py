@@ -334,6 +334,8 @@ async def test_over_a_limit_the_page_says_so(db: AsyncEngine, settings: Settings
     code = "ABCDEFGHJK"  # well formed, no such ticket: counted all the same
     with uvicorn_server(settings.model_copy(update={"dataku_ticket_checks_per_hour": 3})) as tight:
         browser.set_window_size(360, 900)
+        browser.get(f"{tight}/dataku/")
+        browser.delete_all_cookies()  # cookies are the host's, whatever the port: no language chosen before
         for _ in range(3):
             browser.get(f"{tight}/dataku/lacak?kode={code}")
             assert by_id(browser, "notice").text.startswith("Tidak ada usulan atau sanggah dengan kode tiket itu")

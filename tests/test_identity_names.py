@@ -99,3 +99,9 @@ def test_a_doubled_letter_is_collapsed(given_name: str, second: str, data: st.Da
 
 def test_siti_and_its_abbreviation() -> None:
     assert normalise_name("St. Nurhaliza") == normalise_name("Siti Nurhaliza") == "SITI NURHALIZA"
+
+
+def test_a_doubled_letter_before_an_old_spelling_is_collapsed_first() -> None:
+    """Found by the property above: ``Sanjjaya`` once became ``SANYJAYA`` (NJ → NY, then a J left over)."""
+    assert normalise_name("Agus Sanjjaya") == normalise_name("Agus Sanjaya")
+    assert normalise_name("Soeddjono") == normalise_name("Sudjono") == normalise_name("Sujono")

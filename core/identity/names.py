@@ -61,6 +61,8 @@ def _ascii_upper(text: str) -> str:
 
 
 def _modern(word: str) -> str:
+    """Doubled letters collapsed before the old spellings too: ``SANJJAYA`` is ``SANJAYA`` (not ``SANYJAYA``)."""
+    word = _DOUBLED.sub(r"\1", word)
     for old, new in OLD_SPELLINGS:
         word = word.replace(old, new)
     return _DOUBLED.sub(r"\1", word)
