@@ -102,6 +102,9 @@ def test_siti_and_its_abbreviation() -> None:
 
 
 def test_a_doubled_letter_before_an_old_spelling_is_collapsed_first() -> None:
-    """Found by the property above: ``Sanjjaya`` once became ``SANYJAYA`` (NJ → NY, then a J left over)."""
-    assert normalise_name("Agus Sanjjaya") == normalise_name("Agus Sanjaya")
+    """Found by the properties above: ``Sanjjaya`` once became ``SANYJAYA`` (NJ → NY, then a J left over), and
+    collapsing first made ``Samoeel`` (Samuel in the old spelling) ``SAMUL``."""
+    assert normalise_name("Agus Sanjjaya") == normalise_name("Agus Sannjaya") == normalise_name("Agus Sanjaya")
+    assert normalise_name("Samoeel Santoso") == normalise_name("Samuel Santoso")
+    assert normalise_name("Micchael") == normalise_name("Michael") == normalise_name("Mikhael")
     assert normalise_name("Soeddjono") == normalise_name("Sudjono") == normalise_name("Sujono")

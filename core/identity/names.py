@@ -60,11 +60,14 @@ def _ascii_upper(text: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii").upper()
 
 
+#: The old spellings as patterns: a consonant digraph's letters may be doubled (``SANJJAYA`` is ``SANJAYA``,
+#: not ``SANYJAYA``); ``OE`` stays literal, since its E may begin the next syllable (``SAMOEEL`` is ``SAMUEL``).
+_OLD_PATTERNS = tuple((re.compile(old if old == "OE" else f"{old[0]}+{old[1]}+"), new) for old, new in OLD_SPELLINGS)
+
+
 def _modern(word: str) -> str:
-    """Doubled letters collapsed before the old spellings too: ``SANJJAYA`` is ``SANJAYA`` (not ``SANYJAYA``)."""
-    word = _DOUBLED.sub(r"\1", word)
-    for old, new in OLD_SPELLINGS:
-        word = word.replace(old, new)
+    for pattern, new in _OLD_PATTERNS:
+        word = pattern.sub(new, word)
     return _DOUBLED.sub(r"\1", word)
 
 
