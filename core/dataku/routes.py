@@ -90,12 +90,9 @@ def dataku_app(state: Any) -> ASGIApp:
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
         levels = await kept_cascade(regions, state.engine, codes_of(form.get("desa", "")))
         context: dict[str, Any] = {"cascade": levels, "village": levels.village, "notice": None, "name": ""}
-        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
-        if refusal is not None:
-            message = HONEYPOT_REFUSED if refusal is csrf.Refusal.HONEYPOT else CSRF_REFUSED
-            return _page(
-                request, state, {**context, "notice": message}, 400 if refusal is csrf.Refusal.HONEYPOT else 403
-            )
+        refused = _forged(request, state, form, context)
+        if refused is not None:
+            return refused
         context["name"] = form.get("nama", "")[:200]
         limited = await cekbansos.count_request(state.guards, client_key(request.scope))
         if limited is not None:
@@ -134,11 +131,9 @@ def dataku_app(state: Any) -> ASGIApp:
             "values": values,
             **usul_parts,
         }
-        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
-        if refusal is not None:
-            honeypot = refusal is csrf.Refusal.HONEYPOT
-            message = HONEYPOT_REFUSED if honeypot else CSRF_REFUSED
-            return _page(request, state, {**context, "notice": message}, 400 if honeypot else 403, USUL)
+        refused = _forged(request, state, form, context, USUL)
+        if refused is not None:
+            return refused
         limited = await usul.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited, USUL)
@@ -175,11 +170,9 @@ def dataku_app(state: Any) -> ASGIApp:
         context: dict[str, Any] = {
             "cascade": levels, "village": levels.village, "notice": None, "values": values, "reasons": sanggah.REASONS
         }  # fmt: skip
-        refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
-        if refusal is not None:
-            honeypot = refusal is csrf.Refusal.HONEYPOT
-            message = HONEYPOT_REFUSED if honeypot else CSRF_REFUSED
-            return _page(request, state, {**context, "notice": message}, 400 if honeypot else 403, SANGGAH)
+        refused = _forged(request, state, form, context, SANGGAH)
+        if refused is not None:
+            return refused
         limited = await usul.count_request(state.guards, client_key(request.scope))
         if limited is not None:
             return _limited(request, state, context, limited, SANGGAH)
@@ -296,6 +289,18 @@ def dataku_app(state: Any) -> ASGIApp:
     )
     # The error pages outside the body limit, which answers its own refusal (413) from the exception it raises.
     return SecurityHeaders(errors.PageErrors(limited, routes))
+
+
+def _forged(
+    request: Request, state: Any, form: dict[str, str], context: dict[str, Any], template: str = "cek_bansos.html"
+) -> Response | None:
+    """The form page again when the post lacks a valid CSRF token (403) or filled the honeypot (400); else None."""
+    refusal = state.dataku_forms.check(form, request.cookies.get(csrf.COOKIE))
+    if refusal is None:
+        return None
+    honeypot = refusal is csrf.Refusal.HONEYPOT
+    message = HONEYPOT_REFUSED if honeypot else CSRF_REFUSED
+    return _page(request, state, {**context, "notice": message}, 400 if honeypot else 403, template)
 
 
 def _limited(
